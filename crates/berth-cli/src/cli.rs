@@ -1,0 +1,74 @@
+//! The command line, as clap parses it. Documented exit codes: 0 success, 1 a
+//! check failed, 2 invalid input (berth.yaml, arguments, or a refused action).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Parser)]
+#[command(
+    name = "berth",
+    version,
+    about = "Describe a multi-service ecosystem once in berth.yaml; check it, plan it, run it.",
+    after_help = "Exit codes: 0 success, 1 a check failed, 2 invalid input.",
+    arg_required_else_help = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Args)]
+pub struct Global {
+    /// berth.yaml to use (default: ./berth.yaml or the nearest parent's)
+    #[arg(short, long, global = true, value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Environment to apply (default: the file's first environment)
+    #[arg(short, long = "env", global = true, value_name = "ENV")]
+    pub environment: Option<String>,
+    /// Output format
+    #[arg(short, long, global = true, value_enum, default_value_t = Format::Text)]
+    pub output: Format,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Check services against the ecosystem's standards; exit 1 on failures
+    Check {
+        /// List the checks instead of running them
+        #[arg(long)]
+        list: bool,
+    },
+    /// Show the deployment plan: phases, parallel waves, gates, critical chain
+    Plan {
+        /// Deployments or services to plan (with what they depend on); default all
+        names: Vec<String>,
+    },
+    /// Print the dependency graph
+    Graph {
+        #[arg(long, value_enum, default_value_t = GraphFormat::Mermaid)]
+        format: GraphFormat,
+    },
+    /// Print the JSON Schema of berth.yaml
+    Schema,
+    /// Write a commented starter berth.yaml
+    Init {
+        /// The ecosystem's name (default: the directory's name)
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GraphFormat {
+    Mermaid,
+    Dot,
+}

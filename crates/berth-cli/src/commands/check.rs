@@ -1,0 +1,106 @@
+//! `berth check`: the standards table and the ecosystem's score.
+
+use berth_core::check::{self, Finding, Report, Status};
+use berth_core::model::Level;
+use berth_core::Problems;
+
+use super::{Exit, ecosystem};
+use crate::cli::{Format, Global};
+use crate::output;
+
+pub fn run(global: &Global, list: bool) -> Result<Exit, Problems> {
+    if list {
+        print_rules(global.output);
+        return Ok(Exit::Success);
+    }
+    ecosystem(global, |_, ecosystem| {
+        let report = check::check(ecosystem);
+        match global.output {
+            Format::Json => output::json(&report),
+            Format::Text => print!("{}", render(&report)),
+        }
+        Ok(if report.passed() { Exit::Success } else { Exit::CheckFailed })
+    })
+}
+
+fn print_rules(format: Format) {
+    if format == Format::Json {
+        let rules: Vec<_> = check::RULES
+            .iter()
+            .map(|r| serde_json::json!({"id": r.id(), "level": r.level(), "description": r.description(), "hint": r.hint()}))
+            .collect();
+        output::json(&rules);
+        return;
+    }
+    for rule in check::RULES {
+        println!("{:<22} {:<8} {}", rule.id(), level(rule.level()), rule.description());
+    }
+}
+
+/// The report as text: one line per service, then what failed and how to fix it.
+pub fn render(report: &Report) -> String {
+    let mut out = format!(
+        "Checking {} in environment {} ({} services)\n\n",
+        report.ecosystem,
+        report.environment,
+        report.services.len()
+    );
+    let width = report.services.iter().map(|s| s.name.len()).max().unwrap_or(7).max(7);
+    out += &format!("{:<width$}  RESULT  FAILED\n", "SERVICE");
+    for service in &report.services {
+        let failed: Vec<&str> = service.failures().map(|f| f.rule.id()).collect();
+        let result = if service.compliant() { "pass" } else { "FAIL" };
+        out += format!("{:<width$}  {result:<6}  {}", service.name, failed.join(", ")).trim_end();
+        out += "\n";
+    }
+    let sections = [
+        ("Failures", Level::Error, false),
+        ("Warnings", Level::Warning, false),
+        ("Waived", Level::Error, true),
+    ];
+    for (title, wanted, waived) in sections {
+        let lines: Vec<String> = report
+            .services
+            .iter()
+            .flat_map(|s| s.findings.iter().map(move |f| (s, f)))
+            .filter(|(_, f)| section_of(f) == Some((wanted, waived)) || (waived && section_of(f).is_some_and(|(_, w)| w)))
+            .map(|(s, f)| finding_line(&s.name, f))
+            .collect();
+        if !lines.is_empty() {
+            out += &format!("\n{title}:\n{}", lines.concat());
+        }
+    }
+    out += &format!("\n{}\n", report.score());
+    out
+}
+
+/// Which section a finding is listed in: failed at a level, or waived.
+fn section_of(finding: &Finding) -> Option<(Level, bool)> {
+    match finding.status {
+        Status::Pass => None,
+        Status::Fail { .. } => Some((finding.level, false)),
+        Status::Waived { .. } => Some((Level::Error, true)),
+    }
+}
+
+fn finding_line(service: &str, finding: &Finding) -> String {
+    match &finding.status {
+        Status::Waived { reason, waiver } => {
+            format!("  {service}: {} — {reason}\n      waived: {waiver}\n", finding.rule.id())
+        }
+        Status::Fail { reason } => format!(
+            "  {service}: {} — {reason}\n      fix: {}\n",
+            finding.rule.id(),
+            finding.rule.hint()
+        ),
+        Status::Pass => String::new(),
+    }
+}
+
+fn level(level: Level) -> &'static str {
+    match level {
+        Level::Error => "error",
+        Level::Warning => "warning",
+        Level::Off => "off",
+    }
+}

@@ -1,0 +1,65 @@
+//! One module per verb. Each takes parsed arguments, calls the core, and presents
+//! the result; none holds logic the core could test without a terminal.
+
+mod check;
+mod graph;
+mod init;
+mod plan;
+mod schema;
+
+use berth_core::{Ecosystem, Problem, Problems, Project};
+
+use crate::cli::{Cli, Command, Global};
+use crate::output;
+
+/// The process exit status, as documented in `berth --help`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    Success = 0,
+    CheckFailed = 1,
+    Invalid = 2,
+}
+
+pub fn run(cli: &Cli) -> Exit {
+    let result = match &cli.command {
+        Command::Check { list } => check::run(&cli.global, *list),
+        Command::Plan { names } => plan::run(&cli.global, names),
+        Command::Graph { format } => graph::run(&cli.global, *format),
+        Command::Schema => schema::run(),
+        Command::Init { name } => init::run(&cli.global, name.as_deref()),
+    };
+    result.unwrap_or_else(|problems| {
+        output::problems(&problems, cli.global.output);
+        Exit::Invalid
+    })
+}
+
+/// Finds and loads berth.yaml as `-f` or the working directory says.
+fn load(global: &Global) -> Result<Project, Problems> {
+    let path = match &global.file {
+        Some(path) => path.clone(),
+        None => {
+            let cwd = std::env::current_dir().map_err(|e| {
+                Problems::one(Problem::new(format!("cannot read the working directory: {e}")))
+            })?;
+            berth_core::find(&cwd).ok_or_else(|| {
+                Problems::one(
+                    Problem::new(format!(
+                        "no {} in {} or any parent directory",
+                        berth_core::load::FILE_NAME,
+                        cwd.display()
+                    ))
+                    .help("run `berth init` to write one, or point at one with `-f FILE`"),
+                )
+            })?
+        }
+    };
+    berth_core::load_path(&path)
+}
+
+/// The loaded project and its ecosystem in the chosen environment.
+fn ecosystem<T>(global: &Global, with: impl FnOnce(&Project, &Ecosystem) -> Result<T, Problems>) -> Result<T, Problems> {
+    let project = load(global)?;
+    let ecosystem = project.ecosystem(global.environment.as_deref())?;
+    with(&project, ecosystem)
+}

@@ -1,0 +1,320 @@
+//! Reading berth.yaml: parse, merge each environment's overlay, fill in defaults,
+//! validate — and report every problem found, each pointing into the file.
+
+mod defaults;
+mod names;
+mod validate;
+
+use std::path::{Path, PathBuf};
+
+use indexmap::IndexMap;
+use serde::de::DeserializeOwned;
+
+use crate::model::{
+    DEFAULT_PHASES, Deployment, Ecosystem, Environment, Kind, Service, Standards, TOP_LEVEL_KEYS,
+};
+use crate::problem::{Problem, ProblemSink, Problems, did_you_mean, quoted_list};
+use crate::source::{SourceFile, Span};
+use crate::yaml::{self, Node};
+
+pub use names::dns_label_problem;
+
+/// The name berth looks for, in the current directory and then its parents.
+pub const FILE_NAME: &str = "berth.yaml";
+
+/// A loaded berth.yaml: every environment resolved and valid.
+#[derive(Debug)]
+pub struct Project {
+    pub path: PathBuf,
+    pub file: SourceFile,
+    environments: IndexMap<String, Ecosystem>,
+}
+
+impl Project {
+    /// The directory berth.yaml is in, which relative paths in it start from.
+    pub fn dir(&self) -> &Path {
+        self.path.parent().unwrap_or(Path::new("."))
+    }
+
+    pub fn environment_names(&self) -> impl Iterator<Item = &str> {
+        self.environments.keys().map(String::as_str)
+    }
+
+    /// The ecosystem in the named environment, or in the first one when none is named.
+    pub fn ecosystem(&self, environment: Option<&str>) -> Result<&Ecosystem, Problems> {
+        let Some(name) = environment else {
+            return Ok(&self.environments[0]);
+        };
+        self.environments.get(name).ok_or_else(|| {
+            let known = self.environment_names();
+            let help = match did_you_mean(name, self.environment_names()) {
+                Some(close) => format!("did you mean `{close}`?"),
+                None => format!("the environments are {}", quoted_list(known)),
+            };
+            Problems::one(
+                Problem::new(format!("there is no environment `{name}` in {}", self.file.name()))
+                    .help(help),
+            )
+        })
+    }
+}
+
+/// Finds berth.yaml in `start` or the nearest parent directory, as cargo finds Cargo.toml.
+pub fn find(start: &Path) -> Option<PathBuf> {
+    start
+        .ancestors()
+        .map(|dir| dir.join(FILE_NAME))
+        .find(|candidate| candidate.is_file())
+}
+
+pub fn load_path(path: &Path) -> Result<Project, Problems> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Problems::one(
+            Problem::new(format!("cannot read {}: {e}", path.display()))
+                .help("check the path, or run `berth init` to write a starter berth.yaml"),
+        )
+    })?;
+    let mut project = load_str(&path.display().to_string(), &text)?;
+    project.path = path.to_path_buf();
+    Ok(project)
+}
+
+/// Loads berth.yaml from text; `name` is what errors call the file.
+pub fn load_str(name: &str, text: &str) -> Result<Project, Problems> {
+    let file = SourceFile::new(name, text);
+    let root = yaml::parse(&file).map_err(Problems::one)?;
+    let mut sink = ProblemSink::default();
+    let environments = Loader { root: &root, sink: &mut sink }.load();
+    let in_file = |problems: Problems| Problems(problems.0.into_iter().map(|p| p.in_file(&file)).collect());
+    sink.finish().map_err(in_file)?;
+    Ok(Project {
+        path: PathBuf::from(name),
+        file,
+        environments,
+    })
+}
+
+/// The parts of berth.yaml every environment shares, read once.
+struct Base {
+    name: String,
+    description: Option<String>,
+    standards: Standards,
+    phases: Vec<String>,
+    deployments: IndexMap<String, Deployment>,
+    services: IndexMap<String, Node>,
+}
+
+struct Loader<'a> {
+    root: &'a Node,
+    sink: &'a mut ProblemSink,
+}
+
+impl<'a> Loader<'a> {
+    fn load(mut self) -> IndexMap<String, Ecosystem> {
+        let Some(map) = self.root.as_map() else {
+            self.sink.push(
+                Problem::new("berth.yaml must be a mapping of keys such as `name:` and `services:`")
+                    .at(self.root.span, "not a mapping")
+                    .help("start from `berth init`"),
+            );
+            return IndexMap::new();
+        };
+        for (key, entry) in map {
+            if !TOP_LEVEL_KEYS.contains(&key.as_str()) {
+                self.sink.push(unknown_key(key, entry.key_span, &TOP_LEVEL_KEYS));
+            }
+        }
+        let base = self.base();
+        let environments = self.environments(&base);
+        let mut resolved = IndexMap::new();
+        for (env_name, (environment, env_node)) in environments {
+            let before = self.sink.len();
+            let services = self.services(&base, &env_name, env_node.as_ref());
+            if self.sink.len() > before {
+                continue;
+            }
+            let ecosystem = Ecosystem {
+                name: base.name.clone(),
+                description: base.description.clone(),
+                standards: base.standards.clone(),
+                phases: base.phases.clone(),
+                environment_name: env_name.clone(),
+                environment,
+                services,
+                deployments: base.deployments.clone(),
+            };
+            let located = validate::Located {
+                root: self.root,
+                environment: env_node.as_ref(),
+            };
+            for problem in validate::validate(&ecosystem, &located) {
+                self.sink.push(problem.in_environment(&env_name));
+            }
+            resolved.insert(env_name, ecosystem);
+        }
+        resolved
+    }
+
+    fn read<T: DeserializeOwned + Default>(&mut self, path: &[&str]) -> T {
+        match self.root.at(path) {
+            Some(node) => self.parse_node(node, self.root.key_span(path)).unwrap_or_default(),
+            None => T::default(),
+        }
+    }
+
+    fn parse_node<T: DeserializeOwned>(&mut self, node: &Node, key_span: Span) -> Option<T> {
+        match yaml::from_node(node) {
+            Ok(value) => Some(value),
+            Err(e) => {
+                let fallback = if matches!(node.value, yaml::Value::Scalar { .. }) { node.span } else { key_span };
+                self.sink.push(e.into_problem(fallback));
+                None
+            }
+        }
+    }
+
+    fn base(&mut self) -> Base {
+        let name = match self.root.get("name") {
+            None => {
+                self.sink.push(
+                    Problem::new("berth.yaml has no `name`")
+                        .at(self.root.span, "the file starts here")
+                        .help("add `name: my-ecosystem` at the top"),
+                );
+                String::new()
+            }
+            Some(node) => {
+                let name: String = self.parse_node(node, node.span).unwrap_or_default();
+                if let Some(problem) = dns_label_problem("ecosystem name", &name, node.span) {
+                    self.sink.push(problem);
+                }
+                name
+            }
+        };
+        let phases: Option<Vec<String>> = self.read(&["phases"]);
+        let phases = phases.unwrap_or_else(|| DEFAULT_PHASES.iter().map(|p| p.to_string()).collect());
+        let mut deployments = IndexMap::new();
+        for (key, entry) in self.entries(&["deployments"]) {
+            if let Some(deployment) = self.parse_node(&entry.value, entry.key_span) {
+                deployments.insert(key.clone(), deployment);
+            }
+        }
+        let mut services = IndexMap::new();
+        for (key, entry) in self.entries(&["services"]) {
+            if let Some(problem) = dns_label_problem("service name", key, entry.key_span) {
+                self.sink.push(problem);
+            }
+            services.insert(key.clone(), entry.value.clone());
+        }
+        if services.is_empty() && self.sink.is_empty() {
+            self.sink.push(
+                Problem::new("berth.yaml declares no services")
+                    .at(self.root.key_span(&["services"]), "no services here")
+                    .help("add a `services:` mapping with at least one service"),
+            );
+        }
+        Base {
+            name,
+            description: self.read(&["description"]),
+            standards: self.read(&["standards"]),
+            phases,
+            deployments,
+            services,
+        }
+    }
+
+    /// The entries of the mapping at `path`; a non-mapping there is reported.
+    fn entries(&mut self, path: &[&str]) -> Vec<(&'a String, &'a yaml::Entry)> {
+        let root = self.root;
+        match root.at(path) {
+            None => Vec::new(),
+            Some(node) if node.is_null() => Vec::new(),
+            Some(node) => match node.as_map() {
+                Some(map) => map.iter().collect(),
+                None => {
+                    self.sink.push(
+                        Problem::new(format!("`{}` must be a mapping of names to settings", path.join(".")))
+                            .at(root.key_span(path), format!("found {}", node.describe()))
+                            .help("write one `name:` per line, with its settings indented below"),
+                    );
+                    Vec::new()
+                }
+            },
+        }
+    }
+
+    fn environments(&mut self, base: &Base) -> IndexMap<String, (Environment, Option<Node>)> {
+        let mut environments = IndexMap::new();
+        for (key, entry) in self.entries(&["environments"]) {
+            let Some(environment) = self.parse_node::<Environment>(&entry.value, entry.key_span) else {
+                continue;
+            };
+            for (name, overlay) in entry.value.get("services").and_then(Node::as_map).into_iter().flatten() {
+                if !base.services.contains_key(name) {
+                    self.sink.push(unknown_service(name, overlay.key_span, base.services.keys()).in_environment(key));
+                }
+            }
+            environments.insert(key.clone(), (environment, Some(entry.value.clone())));
+        }
+        if environments.is_empty() {
+            environments.insert("local".to_owned(), (Environment::default(), None));
+        }
+        environments
+    }
+
+    fn services(
+        &mut self,
+        base: &Base,
+        env_name: &str,
+        env_node: Option<&Node>,
+    ) -> IndexMap<String, Service> {
+        let defaults = env_node.and_then(|n| n.get("defaults")).filter(|n| !n.is_null());
+        let overlays = env_node.and_then(|n| n.get("services"));
+        let mut services = IndexMap::new();
+        for (name, node) in &base.services {
+            let mut merged = node.clone();
+            if let Some(defaults) = defaults.filter(|_| kind_of(node) == Some("service")) {
+                yaml::merge(&mut merged, defaults);
+            }
+            if let Some(overlay) = overlays.and_then(|o| o.get(name)) {
+                yaml::merge(&mut merged, overlay);
+            }
+            let key_span = self.root.key_span(&["services", name]);
+            match yaml::from_node::<Service>(&merged) {
+                Ok(mut service) => {
+                    defaults::fill_in(&mut service, &base.phases);
+                    services.insert(name.clone(), service);
+                }
+                Err(e) => self.sink.push(e.into_problem(key_span).in_environment(env_name)),
+            }
+        }
+        services
+    }
+}
+
+fn kind_of(node: &Node) -> Option<&str> {
+    match node.get("kind") {
+        Some(kind) => kind.as_str(),
+        None => Some(Kind::Service.name()),
+    }
+}
+
+pub(crate) fn unknown_key(key: &str, span: Span, known: &[&str]) -> Problem {
+    let help = match did_you_mean(key, known.iter().copied()) {
+        Some(close) => format!("did you mean `{close}`?"),
+        None => format!("the keys allowed here are {}", quoted_list(known.iter().copied())),
+    };
+    Problem::new(format!("unknown key `{key}`")).at(span, "not a berth.yaml key").help(help)
+}
+
+pub(crate) fn unknown_service<'a>(
+    name: &str,
+    span: Span,
+    known: impl Iterator<Item = &'a String> + Clone,
+) -> Problem {
+    let help = match did_you_mean(name, known.clone().map(String::as_str)) {
+        Some(close) => format!("did you mean `{close}`?"),
+        None => format!("the services are {}", quoted_list(known.map(String::as_str))),
+    };
+    Problem::new(format!("there is no service `{name}`")).at(span, "unknown service").help(help)
+}

@@ -1,0 +1,263 @@
+//! User errors: what is wrong, where in berth.yaml, and what to do about it.
+
+use std::fmt;
+
+use miette::{Diagnostic, LabeledSpan};
+use serde::Serialize;
+
+use crate::source::{SourceFile, Span};
+
+/// One thing wrong with the user's input, pointing at the place it comes from.
+#[derive(Clone, Debug)]
+pub struct Problem {
+    pub message: String,
+    pub help: Option<String>,
+    /// The environment whose overlay produced the problem, when only one does.
+    pub environment: Option<String>,
+    primary: Option<(Span, String)>,
+    secondary: Vec<(Span, String)>,
+    file: Option<SourceFile>,
+}
+
+impl Problem {
+    pub fn new(message: impl Into<String>) -> Self {
+        Problem {
+            message: message.into(),
+            help: None,
+            environment: None,
+            primary: None,
+            secondary: Vec::new(),
+            file: None,
+        }
+    }
+
+    pub fn at(mut self, span: Span, label: impl Into<String>) -> Self {
+        self.primary = Some((span, label.into()));
+        self
+    }
+
+    pub fn also_at(mut self, span: Span, label: impl Into<String>) -> Self {
+        self.secondary.push((span, label.into()));
+        self
+    }
+
+    pub fn help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    pub fn in_file(mut self, file: &SourceFile) -> Self {
+        self.file = Some(file.clone());
+        self
+    }
+
+    pub fn in_environment(mut self, environment: &str) -> Self {
+        self.environment = Some(environment.to_owned());
+        self
+    }
+
+    pub fn span(&self) -> Option<Span> {
+        self.primary.as_ref().map(|(span, _)| *span)
+    }
+
+    /// `file:line:column`, or the file name alone when the problem has no span.
+    pub fn location(&self) -> Option<String> {
+        let file = self.file.as_ref()?;
+        Some(match self.span() {
+            Some(span) => {
+                let at = file.line_column(span.start);
+                format!("{}:{}:{}", file.name(), at.line, at.column)
+            }
+            None => file.name().to_owned(),
+        })
+    }
+
+    /// The machine-readable form used by `--output json`.
+    pub fn to_json(&self) -> ProblemJson {
+        let at = self
+            .file
+            .as_ref()
+            .zip(self.span())
+            .map(|(file, span)| file.line_column(span.start));
+        ProblemJson {
+            message: self.message.clone(),
+            file: self.file.as_ref().map(|f| f.name().to_owned()),
+            line: at.map(|a| a.line),
+            column: at.map(|a| a.column),
+            help: self.help.clone(),
+            environment: self.environment.clone(),
+        }
+    }
+
+    /// Two problems are the same when they say the same thing about the same place,
+    /// whichever environment they were found in.
+    pub fn same_as(&self, other: &Problem) -> bool {
+        self.message == other.message && self.span() == other.span()
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ProblemJson {
+    pub message: String,
+    pub file: Option<String>,
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    pub help: Option<String>,
+    pub environment: Option<String>,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)?;
+        if let Some(environment) = &self.environment {
+            write!(f, " (in environment `{environment}`)")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Problem {}
+
+impl Diagnostic for Problem {
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
+    }
+
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        self.file
+            .as_ref()
+            .filter(|_| self.primary.is_some())
+            .map(|f| f as &dyn miette::SourceCode)
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        let primary = self.primary.as_ref()?;
+        let labels = std::iter::once(LabeledSpan::new_primary_with_span(
+            Some(primary.1.clone()),
+            primary.0,
+        ))
+        .chain(
+            self.secondary
+                .iter()
+                .map(|(span, label)| LabeledSpan::new_with_span(Some(label.clone()), *span)),
+        );
+        Some(Box::new(labels))
+    }
+}
+
+impl miette::SourceCode for SourceFile {
+    fn read_span<'a>(
+        &'a self,
+        span: &miette::SourceSpan,
+        context_lines_before: usize,
+        context_lines_after: usize,
+    ) -> Result<Box<dyn miette::SpanContents<'a> + 'a>, miette::MietteError> {
+        let contents = self
+            .text()
+            .read_span(span, context_lines_before, context_lines_after)?;
+        Ok(Box::new(miette::MietteSpanContents::new_named(
+            self.name().to_owned(),
+            contents.data(),
+            *contents.span(),
+            contents.line(),
+            contents.column(),
+            contents.line_count(),
+        )))
+    }
+}
+
+/// Every problem found in one pass over the input; never empty.
+#[derive(Clone, Debug)]
+pub struct Problems(pub Vec<Problem>);
+
+impl Problems {
+    pub fn one(problem: Problem) -> Self {
+        Problems(vec![problem])
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Problem> {
+        self.0.iter()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Display for Problems {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, problem) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            if let Some(location) = problem.location() {
+                write!(f, "{location}: ")?;
+            }
+            write!(f, "{problem}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Problems {}
+
+/// Collects problems, dropping repeats of one already seen.
+#[derive(Default)]
+pub struct ProblemSink {
+    problems: Vec<Problem>,
+}
+
+impl ProblemSink {
+    pub fn push(&mut self, problem: Problem) {
+        if let Some(seen) = self.problems.iter_mut().find(|p| p.same_as(&problem)) {
+            // Found in several environments: it is a problem of the base, not of one of them.
+            if seen.environment != problem.environment {
+                seen.environment = None;
+            }
+            return;
+        }
+        self.problems.push(problem);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.problems.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.problems.len()
+    }
+
+    pub fn finish(self) -> Result<(), Problems> {
+        if self.problems.is_empty() {
+            Ok(())
+        } else {
+            Err(Problems(self.problems))
+        }
+    }
+}
+
+/// The known name closest to `wrong`, if any is close enough to be a likely typo.
+pub fn did_you_mean<'a>(wrong: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    known
+        .into_iter()
+        .map(|k| (strsim::jaro_winkler(wrong, k), k))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, k)| k)
+}
+
+/// `a`, `b` and `c` — for listing the names a user could have meant.
+pub fn quoted_list<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
+    let names: Vec<String> = names.into_iter().map(|n| format!("`{n}`")).collect();
+    match names.len() {
+        0 => "none".to_owned(),
+        1 => names[0].clone(),
+        n => format!("{} or {}", names[..n - 1].join(", "), names[n - 1]),
+    }
+}
