@@ -51,11 +51,6 @@ impl Problem {
         self
     }
 
-    pub fn in_environment(mut self, environment: &str) -> Self {
-        self.environment = Some(environment.to_owned());
-        self
-    }
-
     pub fn span(&self) -> Option<Span> {
         self.primary.as_ref().map(|(span, _)| *span)
     }
@@ -110,7 +105,8 @@ impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)?;
         if let Some(environment) = &self.environment {
-            write!(f, " (in environment `{environment}`)")?;
+            let noun = if environment.contains('`') { "environments" } else { "environment" };
+            write!(f, " (in {noun} `{environment}`)")?;
         }
         Ok(())
     }
@@ -207,22 +203,26 @@ impl fmt::Display for Problems {
 
 impl std::error::Error for Problems {}
 
-/// Collects problems, dropping repeats of one already seen.
+/// Collects problems found in each environment, keeping one of each: a problem
+/// found in every environment is a problem of the base file; one found in some is
+/// tagged with their names.
 #[derive(Default)]
 pub struct ProblemSink {
-    problems: Vec<Problem>,
+    problems: Vec<(Problem, Vec<String>)>,
 }
 
 impl ProblemSink {
+    /// A problem of the file itself, whatever the environment.
     pub fn push(&mut self, problem: Problem) {
-        if let Some(seen) = self.problems.iter_mut().find(|p| p.same_as(&problem)) {
-            // Found in several environments: it is a problem of the base, not of one of them.
-            if seen.environment != problem.environment {
-                seen.environment = None;
-            }
-            return;
+        self.push_in(problem, None);
+    }
+
+    pub fn push_in(&mut self, problem: Problem, environment: Option<&str>) {
+        let environments: Vec<String> = environment.map(str::to_owned).into_iter().collect();
+        match self.problems.iter_mut().find(|(p, _)| p.same_as(&problem)) {
+            Some((_, seen)) => seen.extend(environments),
+            None => self.problems.push((problem, environments)),
         }
-        self.problems.push(problem);
     }
 
     pub fn is_empty(&self) -> bool {
@@ -233,12 +233,22 @@ impl ProblemSink {
         self.problems.len()
     }
 
-    pub fn finish(self) -> Result<(), Problems> {
+    /// `environments` is how many environments were loaded.
+    pub fn finish(self, environments: usize) -> Result<(), Problems> {
         if self.problems.is_empty() {
-            Ok(())
-        } else {
-            Err(Problems(self.problems))
+            return Ok(());
         }
+        let problems = self
+            .problems
+            .into_iter()
+            .map(|(mut problem, found_in)| {
+                if !found_in.is_empty() && found_in.len() < environments {
+                    problem.environment = Some(found_in.join("`, `"));
+                }
+                problem
+            })
+            .collect();
+        Err(Problems(problems))
     }
 }
 

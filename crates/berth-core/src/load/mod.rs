@@ -5,6 +5,7 @@ mod defaults;
 mod names;
 mod validate;
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
@@ -84,9 +85,9 @@ pub fn load_str(name: &str, text: &str) -> Result<Project, Problems> {
     let file = SourceFile::new(name, text);
     let root = yaml::parse(&file).map_err(Problems::one)?;
     let mut sink = ProblemSink::default();
-    let environments = Loader { root: &root, sink: &mut sink }.load();
+    let (environments, count) = Loader { root: &root, sink: &mut sink }.load();
     let in_file = |problems: Problems| Problems(problems.0.into_iter().map(|p| p.in_file(&file)).collect());
-    sink.finish().map_err(in_file)?;
+    sink.finish(count).map_err(in_file)?;
     Ok(Project {
         path: PathBuf::from(name),
         file,
@@ -110,14 +111,15 @@ struct Loader<'a> {
 }
 
 impl<'a> Loader<'a> {
-    fn load(mut self) -> IndexMap<String, Ecosystem> {
+    /// The valid environments, and how many there are in all.
+    fn load(mut self) -> (IndexMap<String, Ecosystem>, usize) {
         let Some(map) = self.root.as_map() else {
             self.sink.push(
                 Problem::new("berth.yaml must be a mapping of keys such as `name:` and `services:`")
                     .at(self.root.span, "not a mapping")
                     .help("start from `berth init`"),
             );
-            return IndexMap::new();
+            return (IndexMap::new(), 0);
         };
         for (key, entry) in map {
             if !TOP_LEVEL_KEYS.contains(&key.as_str()) {
@@ -126,13 +128,10 @@ impl<'a> Loader<'a> {
         }
         let base = self.base();
         let environments = self.environments(&base);
+        let count = environments.len();
         let mut resolved = IndexMap::new();
         for (env_name, (environment, env_node)) in environments {
-            let before = self.sink.len();
-            let services = self.services(&base, &env_name, env_node.as_ref());
-            if self.sink.len() > before {
-                continue;
-            }
+            let (services, broken) = self.services(&base, &env_name, env_node.as_ref());
             let ecosystem = Ecosystem {
                 name: base.name.clone(),
                 description: base.description.clone(),
@@ -146,13 +145,14 @@ impl<'a> Loader<'a> {
             let located = validate::Located {
                 root: self.root,
                 environment: env_node.as_ref(),
+                broken: &broken,
             };
             for problem in validate::validate(&ecosystem, &located) {
-                self.sink.push(problem.in_environment(&env_name));
+                self.sink.push_in(problem, Some(&env_name));
             }
             resolved.insert(env_name, ecosystem);
         }
-        resolved
+        (resolved, count)
     }
 
     fn read<T: DeserializeOwned + Default>(&mut self, path: &[&str]) -> T {
@@ -251,7 +251,7 @@ impl<'a> Loader<'a> {
             };
             for (name, overlay) in entry.value.get("services").and_then(Node::as_map).into_iter().flatten() {
                 if !base.services.contains_key(name) {
-                    self.sink.push(unknown_service(name, overlay.key_span, base.services.keys()).in_environment(key));
+                    self.sink.push_in(unknown_service(name, overlay.key_span, base.services.keys()), Some(key));
                 }
             }
             environments.insert(key.clone(), (environment, Some(entry.value.clone())));
@@ -262,15 +262,19 @@ impl<'a> Loader<'a> {
         environments
     }
 
+    /// Each service with the environment's overlays merged. A service that does not
+    /// deserialize is reported, and stands in as a default so that the rest can still
+    /// be validated; its name is in the returned set.
     fn services(
         &mut self,
         base: &Base,
         env_name: &str,
         env_node: Option<&Node>,
-    ) -> IndexMap<String, Service> {
+    ) -> (IndexMap<String, Service>, HashSet<String>) {
         let defaults = env_node.and_then(|n| n.get("defaults")).filter(|n| !n.is_null());
         let overlays = env_node.and_then(|n| n.get("services"));
         let mut services = IndexMap::new();
+        let mut broken = HashSet::new();
         for (name, node) in &base.services {
             let mut merged = node.clone();
             if let Some(defaults) = defaults.filter(|_| kind_of(node) == Some("service")) {
@@ -280,15 +284,19 @@ impl<'a> Loader<'a> {
                 yaml::merge(&mut merged, overlay);
             }
             let key_span = self.root.key_span(&["services", name]);
-            match yaml::from_node::<Service>(&merged) {
-                Ok(mut service) => {
-                    defaults::fill_in(&mut service, &base.phases);
-                    services.insert(name.clone(), service);
+            let service = match yaml::from_node::<Service>(&merged) {
+                Ok(service) => service,
+                Err(e) => {
+                    self.sink.push_in(e.into_problem(key_span), Some(env_name));
+                    broken.insert(name.clone());
+                    Service::default()
                 }
-                Err(e) => self.sink.push(e.into_problem(key_span).in_environment(env_name)),
-            }
+            };
+            let mut service = service;
+            defaults::fill_in(&mut service, &base.phases);
+            services.insert(name.clone(), service);
         }
-        services
+        (services, broken)
     }
 }
 

@@ -1,7 +1,7 @@
 //! Checks that need the whole ecosystem: references between services, phases,
 //! cycles, port clashes, deployments. Each problem points at where it was written.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::check;
 use crate::graph::DependencyGraph;
@@ -16,6 +16,8 @@ use super::{dns_label_problem, unknown_service};
 pub(super) struct Located<'a> {
     pub root: &'a Node,
     pub environment: Option<&'a Node>,
+    /// Services that did not deserialize (already reported): validated no further.
+    pub broken: &'a HashSet<String>,
 }
 
 impl Located<'_> {
@@ -38,7 +40,7 @@ impl Located<'_> {
 
 pub(super) fn validate(ecosystem: &Ecosystem, at: &Located) -> Vec<Problem> {
     let mut problems = Vec::new();
-    for (name, service) in &ecosystem.services {
+    for (name, service) in ecosystem.services.iter().filter(|(n, _)| !at.broken.contains(*n)) {
         let mut service_check = ServiceCheck { ecosystem, name, service, at, problems: &mut problems };
         service_check.run();
     }
@@ -129,6 +131,9 @@ impl ServiceCheck<'_> {
                 self.problems.push(unknown_service(dependency, span, self.ecosystem.services.keys()));
                 continue;
             };
+            if self.at.broken.contains(dependency) {
+                continue;
+            }
             match condition {
                 Condition::Healthy if target.kind == Kind::Job => self.problems.push(
                     Problem::new(format!("`{dependency}` is a job: it runs to completion and is never healthy"))
@@ -171,7 +176,7 @@ impl ServiceCheck<'_> {
                     ));
                     continue;
                 };
-                if self.ecosystem.is_external(&reference.service) {
+                if self.ecosystem.is_external(&reference.service) || self.at.broken.contains(&reference.service) {
                     continue;
                 }
                 match &reference.field {

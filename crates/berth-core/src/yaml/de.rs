@@ -307,8 +307,14 @@ impl<'de> de::MapAccess<'de> for MapAccess<'de> {
 
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, DeError> {
         let entry = self.pending.take().expect("value follows key");
+        // A scalar's own span says exactly what is wrong; a collection is pointed at
+        // by its key rather than by a label over the whole block.
+        let span = match entry.value.value {
+            Value::Scalar { .. } => entry.value.span,
+            _ => entry.key_span,
+        };
         seed.deserialize(NodeDeserializer(&entry.value))
-            .map_err(|e: DeError| e.or_at(entry.key_span))
+            .map_err(|e: DeError| e.or_at(span))
     }
 
     fn size_hint(&self) -> Option<usize> {

@@ -141,6 +141,27 @@ impl Node {
         }
     }
 
+    /// The node as JSON, scalars resolved as YAML reads them: for validating a
+    /// file against the JSON Schema.
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::Value as Json;
+        match &self.value {
+            Value::Seq(items) => Json::Array(items.iter().map(Node::to_json).collect()),
+            Value::Map(map) => Json::Object(
+                map.iter()
+                    .map(|(key, entry)| (key.clone(), entry.value.to_json()))
+                    .collect(),
+            ),
+            Value::Scalar { .. } => match self.resolve().expect("scalar") {
+                Resolved::Null => Json::Null,
+                Resolved::Bool(b) => Json::Bool(b),
+                Resolved::Int(i) => Json::from(i),
+                Resolved::Float(f) => serde_json::Number::from_f64(f).map_or(Json::Null, Json::Number),
+                Resolved::Str(s) => Json::String(s.to_owned()),
+            },
+        }
+    }
+
     /// What the node is, in the words of an error message.
     pub fn describe(&self) -> String {
         match self.resolve() {

@@ -13,6 +13,7 @@ use crate::source::{SourceFile, Span};
 pub fn parse(file: &SourceFile) -> Result<Node, Problem> {
     let offsets = ByteOffsets::new(file.text());
     let mut builder = Builder {
+        text: file.text(),
         events: Parser::new_from_str(file.text()),
         offsets: &offsets,
         anchors: HashMap::new(),
@@ -46,6 +47,7 @@ impl ByteOffsets {
 }
 
 struct Builder<'a> {
+    text: &'a str,
     events: Parser<'a, saphyr_parser::StrInput<'a>>,
     offsets: &'a ByteOffsets,
     anchors: HashMap<usize, Node>,
@@ -109,6 +111,9 @@ impl<'a> Builder<'a> {
                     text: text.into_owned(),
                     plain: style == ScalarStyle::Plain,
                 };
+                // The scanner's span of a flow scalar can take in the blank after it.
+                let trimmed = self.text[span.start..span.end].trim_end().len();
+                let span = Span::new(span.start, span.start + trimmed);
                 (Node { value, span }, anchor)
             }
             Event::SequenceStart(anchor, _) => (self.sequence(span)?, anchor),
