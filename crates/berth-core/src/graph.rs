@@ -61,7 +61,12 @@ impl<'a> DependencyGraph<'a> {
         let mut edges: Vec<_> = self
             .graph
             .edges_directed(self.index[service], Edge::Outgoing)
-            .map(|e| (self.graph[petgraph::visit::EdgeRef::target(&e)], *e.weight()))
+            .map(|e| {
+                (
+                    self.graph[petgraph::visit::EdgeRef::target(&e)],
+                    *e.weight(),
+                )
+            })
             .collect();
         edges.sort_by_key(|(name, _)| self.index.get_index_of(name));
         edges
@@ -118,7 +123,10 @@ impl<'a> DependencyGraph<'a> {
     /// `roots` and everything they depend on, directly or not, in declaration order.
     pub fn closure<'s>(&self, roots: impl IntoIterator<Item = &'s str>) -> IndexSet<&'a str> {
         let mut found = IndexSet::new();
-        let mut stack: Vec<NodeIndex> = roots.into_iter().filter_map(|r| self.index.get(r).copied()).collect();
+        let mut stack: Vec<NodeIndex> = roots
+            .into_iter()
+            .filter_map(|r| self.index.get(r).copied())
+            .collect();
         while let Some(node) = stack.pop() {
             if found.insert(node) {
                 stack.extend(self.graph.neighbors_directed(node, Edge::Outgoing));
@@ -135,7 +143,10 @@ impl<'a> DependencyGraph<'a> {
     /// Edges to nodes outside `members` are taken as already satisfied.
     pub fn waves(&self, members: &IndexSet<&str>, direction: Direction) -> Vec<Vec<&'a str>> {
         let mut wave_of: IndexMap<NodeIndex, usize> = IndexMap::new();
-        let nodes: Vec<NodeIndex> = members.iter().filter_map(|m| self.index.get(m).copied()).collect();
+        let nodes: Vec<NodeIndex> = members
+            .iter()
+            .filter_map(|m| self.index.get(m).copied())
+            .collect();
         let order = self.topological(&nodes, direction);
         let mut waves: Vec<Vec<&str>> = Vec::new();
         for node in order {
@@ -173,7 +184,11 @@ impl<'a> DependencyGraph<'a> {
                 (n, count)
             })
             .collect();
-        let mut ready: Vec<NodeIndex> = waiting.iter().filter(|(_, c)| **c == 0).map(|(n, _)| *n).collect();
+        let mut ready: Vec<NodeIndex> = waiting
+            .iter()
+            .filter(|(_, c)| **c == 0)
+            .map(|(n, _)| *n)
+            .collect();
         let mut order = Vec::with_capacity(members.len());
         while let Some(node) = ready.pop() {
             order.push(node);
@@ -196,7 +211,10 @@ impl<'a> DependencyGraph<'a> {
     /// The longest chain of dependencies among `members`, from the first service to
     /// start to the last: what bounds how fast the whole set can come up.
     pub fn critical_chain(&self, members: &IndexSet<&str>) -> Vec<&'a str> {
-        let nodes: Vec<NodeIndex> = members.iter().filter_map(|m| self.index.get(m).copied()).collect();
+        let nodes: Vec<NodeIndex> = members
+            .iter()
+            .filter_map(|m| self.index.get(m).copied())
+            .collect();
         let mut longest: IndexMap<NodeIndex, (usize, Option<NodeIndex>)> = IndexMap::new();
         for node in self.topological(&nodes, Direction::Up) {
             let best = self

@@ -66,7 +66,11 @@ pub struct Selection {
 }
 
 pub fn select(ecosystem: &Ecosystem, names: &[String]) -> Result<Selection, Problems> {
-    let mut selection = Selection { services: Vec::new(), pre: Vec::new(), post: Vec::new() };
+    let mut selection = Selection {
+        services: Vec::new(),
+        pre: Vec::new(),
+        post: Vec::new(),
+    };
     if names.is_empty() {
         selection.services = ecosystem.services.keys().cloned().collect();
         return Ok(selection);
@@ -83,10 +87,18 @@ pub fn select(ecosystem: &Ecosystem, names: &[String]) -> Result<Selection, Prob
             problems.push(unknown_name(ecosystem, name));
         }
     }
-    if problems.is_empty() { Ok(selection) } else { Err(Problems(problems)) }
+    if problems.is_empty() {
+        Ok(selection)
+    } else {
+        Err(Problems(problems))
+    }
 }
 
-fn add_deployment(ecosystem: &Ecosystem, name: &str, selection: &mut Selection) -> Result<(), Problem> {
+fn add_deployment(
+    ecosystem: &Ecosystem,
+    name: &str,
+    selection: &mut Selection,
+) -> Result<(), Problem> {
     let deployment = &ecosystem.deployments[name];
     let here = &ecosystem.environment_name;
     if !deployment.environments.is_empty() && !deployment.environments.contains(here) {
@@ -100,13 +112,19 @@ fn add_deployment(ecosystem: &Ecosystem, name: &str, selection: &mut Selection) 
     for included in &deployment.include {
         add_deployment(ecosystem, included, selection)?;
     }
-    selection.services.extend(deployment.services.iter().cloned());
+    selection
+        .services
+        .extend(deployment.services.iter().cloned());
     selection.post.extend(deployment.post.iter().cloned());
     Ok(())
 }
 
 fn unknown_name(ecosystem: &Ecosystem, name: &str) -> Problem {
-    let known = ecosystem.services.keys().chain(ecosystem.deployments.keys()).map(String::as_str);
+    let known = ecosystem
+        .services
+        .keys()
+        .chain(ecosystem.deployments.keys())
+        .map(String::as_str);
     let help = match did_you_mean(name, known) {
         Some(close) => format!("did you mean `{close}`?"),
         None => "name services or deployments of berth.yaml; `berth plan` with no names plans everything".to_owned(),
@@ -118,15 +136,20 @@ fn unknown_name(ecosystem: &Ecosystem, name: &str) -> Problem {
 pub fn plan(ecosystem: &Ecosystem, selection: &Selection) -> Plan {
     let graph = DependencyGraph::new(ecosystem);
     let wanted = graph.closure(selection.services.iter().map(String::as_str));
-    let (external, members): (Vec<&str>, Vec<&str>) =
-        wanted.iter().copied().partition(|name| ecosystem.is_external(name));
+    let (external, members): (Vec<&str>, Vec<&str>) = wanted
+        .iter()
+        .copied()
+        .partition(|name| ecosystem.is_external(name));
     let members: IndexSet<&str> = members.into_iter().collect();
     let phases = ecosystem
         .phases
         .iter()
         .filter_map(|phase| {
-            let in_phase: IndexSet<&str> =
-                members.iter().copied().filter(|s| ecosystem.phase_of(s) == phase).collect();
+            let in_phase: IndexSet<&str> = members
+                .iter()
+                .copied()
+                .filter(|s| ecosystem.phase_of(s) == phase)
+                .collect();
             (!in_phase.is_empty()).then(|| Phase {
                 name: phase.clone(),
                 waves: graph
@@ -149,7 +172,11 @@ pub fn plan(ecosystem: &Ecosystem, selection: &Selection) -> Plan {
                 address: ecosystem.environment.external[s].to_string(),
             })
             .collect(),
-        critical_chain: graph.critical_chain(&members).into_iter().map(str::to_owned).collect(),
+        critical_chain: graph
+            .critical_chain(&members)
+            .into_iter()
+            .map(str::to_owned)
+            .collect(),
         pre: selection.pre.iter().map(Command::to_string).collect(),
         post: selection.post.iter().map(Command::to_string).collect(),
     }

@@ -14,8 +14,8 @@ pub struct Problem {
     pub help: Option<String>,
     /// The environment whose overlay produced the problem, when only one does.
     pub environment: Option<String>,
-    primary: Option<(Span, String)>,
-    secondary: Vec<(Span, String)>,
+    /// The primary label first, then secondary ones.
+    labels: Vec<(Span, String)>,
     file: Option<SourceFile>,
 }
 
@@ -25,19 +25,19 @@ impl Problem {
             message: message.into(),
             help: None,
             environment: None,
-            primary: None,
-            secondary: Vec::new(),
+            labels: Vec::new(),
             file: None,
         }
     }
 
     pub fn at(mut self, span: Span, label: impl Into<String>) -> Self {
-        self.primary = Some((span, label.into()));
+        self.labels.insert(0, (span, label.into()));
         self
     }
 
+    /// A secondary label; call after [`Problem::at`].
     pub fn also_at(mut self, span: Span, label: impl Into<String>) -> Self {
-        self.secondary.push((span, label.into()));
+        self.labels.push((span, label.into()));
         self
     }
 
@@ -52,7 +52,7 @@ impl Problem {
     }
 
     pub fn span(&self) -> Option<Span> {
-        self.primary.as_ref().map(|(span, _)| *span)
+        self.labels.first().map(|(span, _)| *span)
     }
 
     /// `file:line:column`, or the file name alone when the problem has no span.
@@ -105,7 +105,11 @@ impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)?;
         if let Some(environment) = &self.environment {
-            let noun = if environment.contains('`') { "environments" } else { "environment" };
+            let noun = if environment.contains('`') {
+                "environments"
+            } else {
+                "environment"
+            };
             write!(f, " (in {noun} `{environment}`)")?;
         }
         Ok(())
@@ -124,18 +128,18 @@ impl Diagnostic for Problem {
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
         self.file
             .as_ref()
-            .filter(|_| self.primary.is_some())
+            .filter(|_| !self.labels.is_empty())
             .map(|f| f as &dyn miette::SourceCode)
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
-        let primary = self.primary.as_ref()?;
+        let (primary, secondary) = self.labels.split_first()?;
         let labels = std::iter::once(LabeledSpan::new_primary_with_span(
             Some(primary.1.clone()),
             primary.0,
         ))
         .chain(
-            self.secondary
+            secondary
                 .iter()
                 .map(|(span, label)| LabeledSpan::new_with_span(Some(label.clone()), *span)),
         );

@@ -31,10 +31,13 @@ impl From<Span> for miette::SourceSpan {
 
 /// The text of one file, shared by every problem that points into it.
 #[derive(Clone, Debug)]
-pub struct SourceFile {
-    name: Arc<str>,
+pub struct SourceFile(Arc<Contents>);
+
+#[derive(Debug)]
+struct Contents {
+    name: String,
     text: Arc<str>,
-    line_starts: Arc<[usize]>,
+    line_starts: Vec<usize>,
 }
 
 /// A 1-based line and column, as editors show them.
@@ -45,34 +48,35 @@ pub struct LineColumn {
 }
 
 impl SourceFile {
-    pub fn new(name: impl Into<Arc<str>>, text: impl Into<Arc<str>>) -> Self {
+    pub fn new(name: impl Into<String>, text: impl Into<Arc<str>>) -> Self {
         let text: Arc<str> = text.into();
         let line_starts = std::iter::once(0)
             .chain(text.match_indices('\n').map(|(i, _)| i + 1))
             .collect();
-        SourceFile {
+        SourceFile(Arc::new(Contents {
             name: name.into(),
             text,
             line_starts,
-        }
+        }))
     }
 
     pub fn name(&self) -> &str {
-        &self.name
+        &self.0.name
     }
 
     pub fn text(&self) -> &str {
-        &self.text
+        &self.0.text
     }
 
     pub fn snippet(&self, span: Span) -> &str {
-        &self.text[span.start..span.end]
+        &self.text()[span.start..span.end]
     }
 
     /// Line and column (in characters) of a byte offset.
     pub fn line_column(&self, offset: usize) -> LineColumn {
-        let line = self.line_starts.partition_point(|&s| s <= offset) - 1;
-        let column = self.text[self.line_starts[line]..offset].chars().count() + 1;
+        let starts = &self.0.line_starts;
+        let line = starts.partition_point(|&s| s <= offset) - 1;
+        let column = self.text()[starts[line]..offset].chars().count() + 1;
         LineColumn {
             line: line + 1,
             column,
@@ -81,7 +85,7 @@ impl SourceFile {
 
     /// The source in the form miette renders snippets from.
     pub fn named_source(&self) -> miette::NamedSource<Arc<str>> {
-        miette::NamedSource::new(&*self.name, self.text.clone()).with_language("yaml")
+        miette::NamedSource::new(self.name(), self.0.text.clone()).with_language("yaml")
     }
 }
 

@@ -9,13 +9,23 @@ use berth_core::load_path;
 #[test]
 fn every_check_says_what_its_fixture_expects() {
     for rule in RULES {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/checks/{}.yaml", rule.id()));
-        assert!(path.is_file(), "check `{}` has no fixture at {}", rule.id(), path.display());
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/checks/{}.yaml", rule.id()));
+        assert!(
+            path.is_file(),
+            "check `{}` has no fixture at {}",
+            rule.id(),
+            path.display()
+        );
         let project = load_path(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let ecosystem = project.ecosystem(None).unwrap();
         let mut seen = (0, 0);
         for (name, service) in &ecosystem.services {
-            let outcome = rule.check(&Subject { name, service, ecosystem });
+            let outcome = rule.check(&Subject {
+                name,
+                service,
+                ecosystem,
+            });
             let expected = name.split('-').next().unwrap();
             match (expected, &outcome) {
                 ("pass", Outcome::Pass) => seen.0 += 1,
@@ -24,10 +34,17 @@ fn every_check_says_what_its_fixture_expects() {
                     seen.1 += 1;
                 }
                 ("na", Outcome::NotApplicable) => {}
-                _ => panic!("{}: `{name}` expected {expected}, got {outcome:?}", rule.id()),
+                _ => panic!(
+                    "{}: `{name}` expected {expected}, got {outcome:?}",
+                    rule.id()
+                ),
             }
         }
-        assert!(seen.0 > 0 && seen.1 > 0, "{}: the fixture needs a passing and a failing service", rule.id());
+        assert!(
+            seen.0 > 0 && seen.1 > 0,
+            "{}: the fixture needs a passing and a failing service",
+            rule.id()
+        );
     }
 }
 
@@ -38,7 +55,11 @@ fn check_ids_are_unique_and_described() {
     ids.dedup();
     assert_eq!(ids.len(), RULES.len());
     for rule in RULES {
-        assert!(!rule.description().is_empty() && !rule.hint().is_empty(), "{}", rule.id());
+        assert!(
+            !rule.description().is_empty() && !rule.hint().is_empty(),
+            "{}",
+            rule.id()
+        );
     }
 }
 

@@ -20,9 +20,25 @@ fn examples() -> Vec<PathBuf> {
 fn the_quickstart_and_all_four_seed_ecosystems_ship() {
     let names: Vec<String> = examples()
         .iter()
-        .map(|p| p.parent().unwrap().file_name().unwrap().to_string_lossy().into_owned())
+        .map(|p| {
+            p.parent()
+                .unwrap()
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned()
+        })
         .collect();
-    assert_eq!(names, ["openpolicy", "quickstart", "runeframe", "srvthreds", "symbi"]);
+    assert_eq!(
+        names,
+        [
+            "openpolicy",
+            "quickstart",
+            "runeframe",
+            "srvthreds",
+            "symbi"
+        ]
+    );
 }
 
 #[test]
@@ -36,7 +52,12 @@ fn every_example_loads_checks_and_plans_in_every_environment() {
             let selection = plan::select(ecosystem, &[]).unwrap();
             let plan = plan::plan(ecosystem, &selection);
             let planned = plan.services().count() + plan.external.len();
-            assert_eq!(planned, ecosystem.services.len(), "{} -e {environment}", path.display());
+            assert_eq!(
+                planned,
+                ecosystem.services.len(),
+                "{} -e {environment}",
+                path.display()
+            );
         }
     }
 }
@@ -49,7 +70,10 @@ fn every_example_validates_against_the_schema() {
         let text = std::fs::read_to_string(&path).unwrap();
         let file = berth_core::source::SourceFile::new(path.display().to_string(), text);
         let document = yaml::parse(&file).unwrap().to_json();
-        let errors: Vec<String> = validator.iter_errors(&document).map(|e| format!("{e} at {}", e.instance_path())).collect();
+        let errors: Vec<String> = validator
+            .iter_errors(&document)
+            .map(|e| format!("{e} at {}", e.instance_path()))
+            .collect();
         assert!(errors.is_empty(), "{}: {errors:#?}", path.display());
     }
 }
@@ -66,26 +90,54 @@ fn the_schema_rejects_what_the_loader_rejects() {
 
 #[test]
 fn openpolicy_scores_as_its_team_reported() {
-    let path = examples().into_iter().find(|p| p.to_string_lossy().contains("openpolicy")).unwrap();
+    let path = examples()
+        .into_iter()
+        .find(|p| p.to_string_lossy().contains("openpolicy"))
+        .unwrap();
     let project = load_path(&path).unwrap();
     for environment in project.environment_names() {
         let report = check::check(project.ecosystem(Some(environment)).unwrap());
-        assert_eq!(report.score(), "24/25 services compliant (96%)", "in {environment}");
-        let failing: Vec<&str> = report.services.iter().filter(|s| !s.compliant()).map(|s| s.name.as_str()).collect();
+        assert_eq!(
+            report.score(),
+            "24/25 services compliant (96%)",
+            "in {environment}"
+        );
+        let failing: Vec<&str> = report
+            .services
+            .iter()
+            .filter(|s| !s.compliant())
+            .map(|s| s.name.as_str())
+            .collect();
         assert_eq!(failing, ["scraper-service"]);
     }
 }
 
 #[test]
 fn srvthreds_keeps_its_databases_outside_minikube() {
-    let path = examples().into_iter().find(|p| p.to_string_lossy().contains("srvthreds")).unwrap();
+    let path = examples()
+        .into_iter()
+        .find(|p| p.to_string_lossy().contains("srvthreds"))
+        .unwrap();
     let project = load_path(&path).unwrap();
     let minikube = project.ecosystem(Some("minikube")).unwrap();
     let selection = plan::select(minikube, &["k8s_minikube".to_owned()]).unwrap();
     let plan = plan::plan(minikube, &selection);
-    let external: Vec<(&str, &str)> = plan.external.iter().map(|e| (e.service.as_str(), e.address.as_str())).collect();
-    assert_eq!(external, [("mongo", "host.minikube.internal:27017"), ("redis", "host.minikube.internal:6379")]);
+    let external: Vec<(&str, &str)> = plan
+        .external
+        .iter()
+        .map(|e| (e.service.as_str(), e.address.as_str()))
+        .collect();
+    assert_eq!(
+        external,
+        [
+            ("mongo", "host.minikube.internal:27017"),
+            ("redis", "host.minikube.internal:6379")
+        ]
+    );
     assert_eq!(plan.pre, ["infrastructure/k8s/scripts/setup-minikube.sh"]);
     let local = project.ecosystem(Some("local")).unwrap();
-    assert!(plan::select(local, &["k8s_minikube".to_owned()]).is_err(), "k8s_minikube is for minikube only");
+    assert!(
+        plan::select(local, &["k8s_minikube".to_owned()]).is_err(),
+        "k8s_minikube is for minikube only"
+    );
 }

@@ -19,7 +19,10 @@ fn ecosystem_yaml(n: usize, edges: &[bool]) -> String {
             })
             .map(|j| format!("s{j}"))
             .collect();
-        yaml += &format!("  s{i}: {{ image: a:1, depends_on: [{}] }}\n", deps.join(", "));
+        yaml += &format!(
+            "  s{i}: {{ image: a:1, depends_on: [{}] }}\n",
+            deps.join(", ")
+        );
     }
     yaml
 }

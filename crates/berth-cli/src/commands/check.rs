@@ -1,8 +1,8 @@
 //! `berth check`: the standards table and the ecosystem's score.
 
+use berth_core::Problems;
 use berth_core::check::{self, Finding, Report, Status};
 use berth_core::model::Level;
-use berth_core::Problems;
 
 use super::{Exit, ecosystem};
 use crate::cli::{Format, Global};
@@ -19,7 +19,11 @@ pub fn run(global: &Global, list: bool) -> Result<Exit, Problems> {
             Format::Json => output::json(&report),
             Format::Text => print!("{}", render(&report)),
         }
-        Ok(if report.passed() { Exit::Success } else { Exit::CheckFailed })
+        Ok(if report.passed() {
+            Exit::Success
+        } else {
+            Exit::CheckFailed
+        })
     })
 }
 
@@ -33,7 +37,12 @@ fn print_rules(format: Format) {
         return;
     }
     for rule in check::RULES {
-        println!("{:<22} {:<8} {}", rule.id(), level(rule.level()), rule.description());
+        println!(
+            "{:<22} {:<8} {}",
+            rule.id(),
+            level(rule.level()),
+            rule.description()
+        );
     }
 }
 
@@ -45,12 +54,23 @@ pub fn render(report: &Report) -> String {
         report.environment,
         report.services.len()
     );
-    let width = report.services.iter().map(|s| s.name.len()).max().unwrap_or(7).max(7);
+    let width = report
+        .services
+        .iter()
+        .map(|s| s.name.len())
+        .max()
+        .unwrap_or(7)
+        .max(7);
     out += &format!("{:<width$}  RESULT  FAILED\n", "SERVICE");
     for service in &report.services {
         let failed: Vec<&str> = service.failures().map(|f| f.rule.id()).collect();
         let result = if service.compliant() { "pass" } else { "FAIL" };
-        out += format!("{:<width$}  {result:<6}  {}", service.name, failed.join(", ")).trim_end();
+        out += format!(
+            "{:<width$}  {result:<6}  {}",
+            service.name,
+            failed.join(", ")
+        )
+        .trim_end();
         out += "\n";
     }
     let sections = [
@@ -63,7 +83,10 @@ pub fn render(report: &Report) -> String {
             .services
             .iter()
             .flat_map(|s| s.findings.iter().map(move |f| (s, f)))
-            .filter(|(_, f)| section_of(f) == Some((wanted, waived)) || (waived && section_of(f).is_some_and(|(_, w)| w)))
+            .filter(|(_, f)| {
+                section_of(f) == Some((wanted, waived))
+                    || (waived && section_of(f).is_some_and(|(_, w)| w))
+            })
             .map(|(s, f)| finding_line(&s.name, f))
             .collect();
         if !lines.is_empty() {
@@ -86,7 +109,10 @@ fn section_of(finding: &Finding) -> Option<(Level, bool)> {
 fn finding_line(service: &str, finding: &Finding) -> String {
     match &finding.status {
         Status::Waived { reason, waiver } => {
-            format!("  {service}: {} — {reason}\n      waived: {waiver}\n", finding.rule.id())
+            format!(
+                "  {service}: {} — {reason}\n      waived: {waiver}\n",
+                finding.rule.id()
+            )
         }
         Status::Fail { reason } => format!(
             "  {service}: {} — {reason}\n      fix: {}\n",

@@ -23,13 +23,21 @@ pub fn mermaid(ecosystem: &Ecosystem) -> String {
     let graph = DependencyGraph::new(ecosystem);
     let mut out = String::from("graph TD\n");
     for phase in &ecosystem.phases {
-        let members: Vec<&String> = ecosystem.services.keys().filter(|s| ecosystem.phase_of(s) == phase).collect();
+        let members: Vec<&String> = ecosystem
+            .services
+            .keys()
+            .filter(|s| ecosystem.phase_of(s) == phase)
+            .collect();
         if members.is_empty() {
             continue;
         }
         out += &format!("  subgraph {phase}\n");
         for name in members {
-            let shape = if ecosystem.services[name].kind.is_data() { format!("[({name})]") } else { format!("[{name}]") };
+            let shape = if ecosystem.services[name].kind.is_data() {
+                format!("[({name})]")
+            } else {
+                format!("[{name}]")
+            };
             out += &format!("    {}{shape}\n", id(name));
         }
         out += "  end\n";
@@ -46,13 +54,21 @@ pub fn dot(ecosystem: &Ecosystem) -> String {
     let graph = DependencyGraph::new(ecosystem);
     let mut out = format!("digraph \"{}\" {{\n  rankdir=LR;\n", ecosystem.name);
     for (index, phase) in ecosystem.phases.iter().enumerate() {
-        let members: Vec<&String> = ecosystem.services.keys().filter(|s| ecosystem.phase_of(s) == phase).collect();
+        let members: Vec<&String> = ecosystem
+            .services
+            .keys()
+            .filter(|s| ecosystem.phase_of(s) == phase)
+            .collect();
         if members.is_empty() {
             continue;
         }
         out += &format!("  subgraph cluster_{index} {{\n    label=\"{phase}\";\n");
         for name in members {
-            let shape = if ecosystem.services[name].kind.is_data() { "cylinder" } else { "box" };
+            let shape = if ecosystem.services[name].kind.is_data() {
+                "cylinder"
+            } else {
+                "box"
+            };
             out += &format!("    \"{name}\" [shape={shape}];\n");
         }
         out += "  }\n";

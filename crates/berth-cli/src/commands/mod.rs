@@ -40,7 +40,9 @@ fn load(global: &Global) -> Result<Project, Problems> {
         Some(path) => path.clone(),
         None => {
             let cwd = std::env::current_dir().map_err(|e| {
-                Problems::one(Problem::new(format!("cannot read the working directory: {e}")))
+                Problems::one(Problem::new(format!(
+                    "cannot read the working directory: {e}"
+                )))
             })?;
             berth_core::find(&cwd).ok_or_else(|| {
                 Problems::one(
@@ -58,7 +60,10 @@ fn load(global: &Global) -> Result<Project, Problems> {
 }
 
 /// The loaded project and its ecosystem in the chosen environment.
-fn ecosystem<T>(global: &Global, with: impl FnOnce(&Project, &Ecosystem) -> Result<T, Problems>) -> Result<T, Problems> {
+fn ecosystem<T>(
+    global: &Global,
+    with: impl FnOnce(&Project, &Ecosystem) -> Result<T, Problems>,
+) -> Result<T, Problems> {
     let project = load(global)?;
     let ecosystem = project.ecosystem(global.environment.as_deref())?;
     with(&project, ecosystem)

@@ -47,10 +47,22 @@ pub fn render(plan: &Plan) -> String {
         out += &format!("\nphase {}\n", phase.name);
         for (index, wave) in phase.waves.iter().enumerate() {
             for (position, step) in wave.iter().enumerate() {
-                let label = if position == 0 { format!("wave {}", index + 1) } else { String::new() };
-                let mut line = format!("  {label:<8} {:<width$}  {:<10}", step.service, describe(step));
+                let label = if position == 0 {
+                    format!("wave {}", index + 1)
+                } else {
+                    String::new()
+                };
+                let mut line = format!(
+                    "  {label:<8} {:<width$}  {:<10}",
+                    step.service,
+                    describe(step)
+                );
                 if !step.after.is_empty() {
-                    let gates: Vec<String> = step.after.iter().map(|g| format!("{} {}", g.service, g.condition)).collect();
+                    let gates: Vec<String> = step
+                        .after
+                        .iter()
+                        .map(|g| format!("{} {}", g.service, g.condition))
+                        .collect();
                     line += &format!(" after {}", gates.join(", "));
                 }
                 out += line.trim_end();

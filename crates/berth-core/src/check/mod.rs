@@ -49,12 +49,19 @@ pub fn check(ecosystem: &Ecosystem) -> Report {
         .iter()
         .filter(|(name, _)| !ecosystem.is_external(name))
         .map(|(name, service)| {
-            let subject = Subject { name, service, ecosystem };
+            let subject = Subject {
+                name,
+                service,
+                ecosystem,
+            };
             let findings = RULES
                 .iter()
                 .filter_map(|rule| finding(*rule, &subject))
                 .collect();
-            ServiceReport { name: name.clone(), findings }
+            ServiceReport {
+                name: name.clone(),
+                findings,
+            }
         })
         .collect();
     Report {
@@ -79,9 +86,16 @@ fn finding(rule: &'static dyn Rule, subject: &Subject) -> Option<Finding> {
         Outcome::NotApplicable => return None,
         Outcome::Pass => Status::Pass,
         Outcome::Fail(reason) => match subject.service.waive.get(rule.id()) {
-            Some(waiver) => Status::Waived { reason, waiver: waiver.clone() },
+            Some(waiver) => Status::Waived {
+                reason,
+                waiver: waiver.clone(),
+            },
             None => Status::Fail { reason },
         },
     };
-    Some(Finding { rule, level, status })
+    Some(Finding {
+        rule,
+        level,
+        status,
+    })
 }

@@ -18,9 +18,14 @@ pub enum Outcome {
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum Status {
     Pass,
-    Fail { reason: String },
+    Fail {
+        reason: String,
+    },
     /// Failed, but the service is excused, for the reason it gives.
-    Waived { reason: String, waiver: String },
+    Waived {
+        reason: String,
+        waiver: String,
+    },
 }
 
 pub struct Finding {
@@ -55,7 +60,10 @@ pub struct ServiceReport {
 impl ServiceReport {
     /// Compliant: no rule of level error failed (waived failures do not count).
     pub fn compliant(&self) -> bool {
-        !self.findings.iter().any(|f| f.failed() && f.level == Level::Error)
+        !self
+            .findings
+            .iter()
+            .any(|f| f.failed() && f.level == Level::Error)
     }
 
     pub fn failures(&self) -> impl Iterator<Item = &Finding> {
@@ -63,7 +71,9 @@ impl ServiceReport {
     }
 
     pub fn waived(&self) -> impl Iterator<Item = &Finding> {
-        self.findings.iter().filter(|f| matches!(f.status, Status::Waived { .. }))
+        self.findings
+            .iter()
+            .filter(|f| matches!(f.status, Status::Waived { .. }))
     }
 }
 
@@ -85,12 +95,13 @@ impl Report {
     /// The score as the OpenPolicy team reports it: `24/25 services compliant (96%)`.
     pub fn score(&self) -> String {
         let total = self.services.len();
-        let percent = if total == 0 {
-            100
-        } else {
-            (self.compliant() * 100 + total / 2) / total
-        };
-        format!("{}/{total} services compliant ({percent}%)", self.compliant())
+        let percent = (self.compliant() * 100 + total / 2)
+            .checked_div(total)
+            .unwrap_or(100);
+        format!(
+            "{}/{total} services compliant ({percent}%)",
+            self.compliant()
+        )
     }
 }
 

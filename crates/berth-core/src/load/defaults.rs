@@ -4,7 +4,7 @@
 
 use indexmap::IndexMap;
 
-use crate::model::{Check, Kind, PortRef, Port, Probe, Service};
+use crate::model::{Check, Kind, Port, PortRef, Probe, Service};
 
 pub fn fill_in(service: &mut Service, phases: &[String]) {
     if service.phase.is_none() {

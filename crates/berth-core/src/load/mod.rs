@@ -53,8 +53,11 @@ impl Project {
                 None => format!("the environments are {}", quoted_list(known)),
             };
             Problems::one(
-                Problem::new(format!("there is no environment `{name}` in {}", self.file.name()))
-                    .help(help),
+                Problem::new(format!(
+                    "there is no environment `{name}` in {}",
+                    self.file.name()
+                ))
+                .help(help),
             )
         })
     }
@@ -85,8 +88,13 @@ pub fn load_str(name: &str, text: &str) -> Result<Project, Problems> {
     let file = SourceFile::new(name, text);
     let root = yaml::parse(&file).map_err(Problems::one)?;
     let mut sink = ProblemSink::default();
-    let (environments, count) = Loader { root: &root, sink: &mut sink }.load();
-    let in_file = |problems: Problems| Problems(problems.0.into_iter().map(|p| p.in_file(&file)).collect());
+    let (environments, count) = Loader {
+        root: &root,
+        sink: &mut sink,
+    }
+    .load();
+    let in_file =
+        |problems: Problems| Problems(problems.0.into_iter().map(|p| p.in_file(&file)).collect());
     sink.finish(count).map_err(in_file)?;
     Ok(Project {
         path: PathBuf::from(name),
@@ -115,15 +123,18 @@ impl<'a> Loader<'a> {
     fn load(mut self) -> (IndexMap<String, Ecosystem>, usize) {
         let Some(map) = self.root.as_map() else {
             self.sink.push(
-                Problem::new("berth.yaml must be a mapping of keys such as `name:` and `services:`")
-                    .at(self.root.span, "not a mapping")
-                    .help("start from `berth init`"),
+                Problem::new(
+                    "berth.yaml must be a mapping of keys such as `name:` and `services:`",
+                )
+                .at(self.root.span, "not a mapping")
+                .help("start from `berth init`"),
             );
             return (IndexMap::new(), 0);
         };
         for (key, entry) in map {
             if !TOP_LEVEL_KEYS.contains(&key.as_str()) {
-                self.sink.push(unknown_key(key, entry.key_span, &TOP_LEVEL_KEYS));
+                self.sink
+                    .push(unknown_key(key, entry.key_span, &TOP_LEVEL_KEYS));
             }
         }
         let base = self.base();
@@ -157,7 +168,9 @@ impl<'a> Loader<'a> {
 
     fn read<T: DeserializeOwned + Default>(&mut self, path: &[&str]) -> T {
         match self.root.at(path) {
-            Some(node) => self.parse_node(node, self.root.key_span(path)).unwrap_or_default(),
+            Some(node) => self
+                .parse_node(node, self.root.key_span(path))
+                .unwrap_or_default(),
             None => T::default(),
         }
     }
@@ -166,7 +179,11 @@ impl<'a> Loader<'a> {
         match yaml::from_node(node) {
             Ok(value) => Some(value),
             Err(e) => {
-                let fallback = if matches!(node.value, yaml::Value::Scalar { .. }) { node.span } else { key_span };
+                let fallback = if matches!(node.value, yaml::Value::Scalar { .. }) {
+                    node.span
+                } else {
+                    key_span
+                };
                 self.sink.push(e.into_problem(fallback));
                 None
             }
@@ -192,7 +209,8 @@ impl<'a> Loader<'a> {
             }
         };
         let phases: Option<Vec<String>> = self.read(&["phases"]);
-        let phases = phases.unwrap_or_else(|| DEFAULT_PHASES.iter().map(|p| p.to_string()).collect());
+        let phases =
+            phases.unwrap_or_else(|| DEFAULT_PHASES.iter().map(|p| p.to_string()).collect());
         let mut deployments = IndexMap::new();
         for (key, entry) in self.entries(&["deployments"]) {
             if let Some(deployment) = self.parse_node(&entry.value, entry.key_span) {
@@ -233,9 +251,12 @@ impl<'a> Loader<'a> {
                 Some(map) => map.iter().collect(),
                 None => {
                     self.sink.push(
-                        Problem::new(format!("`{}` must be a mapping of names to settings", path.join(".")))
-                            .at(root.key_span(path), format!("found {}", node.describe()))
-                            .help("write one `name:` per line, with its settings indented below"),
+                        Problem::new(format!(
+                            "`{}` must be a mapping of names to settings",
+                            path.join(".")
+                        ))
+                        .at(root.key_span(path), format!("found {}", node.describe()))
+                        .help("write one `name:` per line, with its settings indented below"),
                     );
                     Vec::new()
                 }
@@ -246,12 +267,22 @@ impl<'a> Loader<'a> {
     fn environments(&mut self, base: &Base) -> IndexMap<String, (Environment, Option<Node>)> {
         let mut environments = IndexMap::new();
         for (key, entry) in self.entries(&["environments"]) {
-            let Some(environment) = self.parse_node::<Environment>(&entry.value, entry.key_span) else {
+            let Some(environment) = self.parse_node::<Environment>(&entry.value, entry.key_span)
+            else {
                 continue;
             };
-            for (name, overlay) in entry.value.get("services").and_then(Node::as_map).into_iter().flatten() {
+            for (name, overlay) in entry
+                .value
+                .get("services")
+                .and_then(Node::as_map)
+                .into_iter()
+                .flatten()
+            {
                 if !base.services.contains_key(name) {
-                    self.sink.push_in(unknown_service(name, overlay.key_span, base.services.keys()), Some(key));
+                    self.sink.push_in(
+                        unknown_service(name, overlay.key_span, base.services.keys()),
+                        Some(key),
+                    );
                 }
             }
             environments.insert(key.clone(), (environment, Some(entry.value.clone())));
@@ -271,7 +302,9 @@ impl<'a> Loader<'a> {
         env_name: &str,
         env_node: Option<&Node>,
     ) -> (IndexMap<String, Service>, HashSet<String>) {
-        let defaults = env_node.and_then(|n| n.get("defaults")).filter(|n| !n.is_null());
+        let defaults = env_node
+            .and_then(|n| n.get("defaults"))
+            .filter(|n| !n.is_null());
         let overlays = env_node.and_then(|n| n.get("services"));
         let mut services = IndexMap::new();
         let mut broken = HashSet::new();
@@ -310,9 +343,14 @@ fn kind_of(node: &Node) -> Option<&str> {
 pub(crate) fn unknown_key(key: &str, span: Span, known: &[&str]) -> Problem {
     let help = match did_you_mean(key, known.iter().copied()) {
         Some(close) => format!("did you mean `{close}`?"),
-        None => format!("the keys allowed here are {}", quoted_list(known.iter().copied())),
+        None => format!(
+            "the keys allowed here are {}",
+            quoted_list(known.iter().copied())
+        ),
     };
-    Problem::new(format!("unknown key `{key}`")).at(span, "not a berth.yaml key").help(help)
+    Problem::new(format!("unknown key `{key}`"))
+        .at(span, "not a berth.yaml key")
+        .help(help)
 }
 
 pub(crate) fn unknown_service<'a>(
@@ -322,7 +360,12 @@ pub(crate) fn unknown_service<'a>(
 ) -> Problem {
     let help = match did_you_mean(name, known.clone().map(String::as_str)) {
         Some(close) => format!("did you mean `{close}`?"),
-        None => format!("the services are {}", quoted_list(known.map(String::as_str))),
+        None => format!(
+            "the services are {}",
+            quoted_list(known.map(String::as_str))
+        ),
     };
-    Problem::new(format!("there is no service `{name}`")).at(span, "unknown service").help(help)
+    Problem::new(format!("there is no service `{name}`"))
+        .at(span, "unknown service")
+        .help(help)
 }

@@ -41,8 +41,14 @@ fn suggest(name: &str) -> String {
             _ => {}
         }
     }
-    let out = out.trim_matches('-').trim_start_matches(|c: char| c.is_ascii_digit());
-    if out.is_empty() { "my-service".to_owned() } else { out.to_owned() }
+    let out = out
+        .trim_matches('-')
+        .trim_start_matches(|c: char| c.is_ascii_digit());
+    if out.is_empty() {
+        "my-service".to_owned()
+    } else {
+        out.to_owned()
+    }
 }
 
 #[cfg(test)]

@@ -5,7 +5,9 @@ use std::collections::{HashMap, HashSet};
 
 use crate::check;
 use crate::graph::DependencyGraph;
-use crate::model::{Check, Condition, Ecosystem, Field, Kind, PortRef, Probe, Runtime, Service, Strategy};
+use crate::model::{
+    Check, Condition, Ecosystem, Field, Kind, PortRef, Probe, Runtime, Service, Strategy,
+};
 use crate::problem::{Problem, did_you_mean, quoted_list};
 use crate::source::Span;
 use crate::yaml::Node;
@@ -40,8 +42,18 @@ impl Located<'_> {
 
 pub(super) fn validate(ecosystem: &Ecosystem, at: &Located) -> Vec<Problem> {
     let mut problems = Vec::new();
-    for (name, service) in ecosystem.services.iter().filter(|(n, _)| !at.broken.contains(*n)) {
-        let mut service_check = ServiceCheck { ecosystem, name, service, at, problems: &mut problems };
+    for (name, service) in ecosystem
+        .services
+        .iter()
+        .filter(|(n, _)| !at.broken.contains(*n))
+    {
+        let mut service_check = ServiceCheck {
+            ecosystem,
+            name,
+            service,
+            at,
+            problems: &mut problems,
+        };
         service_check.run();
     }
     port_clashes(ecosystem, at, &mut problems);
@@ -76,11 +88,17 @@ impl ServiceCheck<'_> {
         self.autoscale();
         self.waivers();
         if let Some(namespace) = &self.service.namespace
-            && let Some(problem) = dns_label_problem("namespace", namespace, self.span(&["namespace"]))
+            && let Some(problem) =
+                dns_label_problem("namespace", namespace, self.span(&["namespace"]))
         {
             self.problems.push(problem);
         }
-        for key in self.service.secrets.keys().filter(|k| self.service.env.contains_key(*k)) {
+        for key in self
+            .service
+            .secrets
+            .keys()
+            .filter(|k| self.service.env.contains_key(*k))
+        {
             self.problems.push(
                 Problem::new(format!("`{key}` is set both in `env` and in `secrets`"))
                     .at(self.span(&["secrets", key]), "also a secret")
@@ -95,14 +113,25 @@ impl ServiceCheck<'_> {
             None => self.problems.push(
                 Problem::new(format!("service `{}` has no phase", self.name))
                     .at(self.span(&[]), "needs `phase:`")
-                    .help(format!("this ecosystem's phases are {}; add `phase:` with one of them", quoted_list(self.ecosystem.phases.iter().map(String::as_str)))),
+                    .help(format!(
+                        "this ecosystem's phases are {}; add `phase:` with one of them",
+                        quoted_list(self.ecosystem.phases.iter().map(String::as_str))
+                    )),
             ),
             Some(phase) if !self.ecosystem.phases.contains(phase) => {
-                let help = match did_you_mean(phase, self.ecosystem.phases.iter().map(String::as_str)) {
-                    Some(close) => format!("did you mean `{close}`?"),
-                    None => format!("the phases are {}; declare new ones under `phases:`", quoted_list(self.ecosystem.phases.iter().map(String::as_str))),
-                };
-                self.problems.push(Problem::new(format!("there is no phase `{phase}`")).at(self.span(&["phase"]), "unknown phase").help(help));
+                let help =
+                    match did_you_mean(phase, self.ecosystem.phases.iter().map(String::as_str)) {
+                        Some(close) => format!("did you mean `{close}`?"),
+                        None => format!(
+                            "the phases are {}; declare new ones under `phases:`",
+                            quoted_list(self.ecosystem.phases.iter().map(String::as_str))
+                        ),
+                    };
+                self.problems.push(
+                    Problem::new(format!("there is no phase `{phase}`"))
+                        .at(self.span(&["phase"]), "unknown phase")
+                        .help(help),
+                );
             }
             Some(_) => {}
         }
@@ -110,7 +139,12 @@ impl ServiceCheck<'_> {
 
     fn runnable(&mut self) {
         let s = self.service;
-        if s.kind.is_data() || s.image.is_some() || s.build.is_some() || s.local.is_some() || s.command.is_some() {
+        if s.kind.is_data()
+            || s.image.is_some()
+            || s.build.is_some()
+            || s.local.is_some()
+            || s.command.is_some()
+        {
             return;
         }
         self.problems.push(
@@ -124,11 +158,19 @@ impl ServiceCheck<'_> {
         for (dependency, condition) in self.service.depends_on.iter() {
             let span = self.span(&["depends_on", dependency]);
             if dependency == self.name {
-                self.problems.push(Problem::new(format!("service `{}` depends on itself", self.name)).at(span, "remove this").help("a service cannot wait for itself"));
+                self.problems.push(
+                    Problem::new(format!("service `{}` depends on itself", self.name))
+                        .at(span, "remove this")
+                        .help("a service cannot wait for itself"),
+                );
                 continue;
             }
             let Some(target) = self.ecosystem.services.get(dependency) else {
-                self.problems.push(unknown_service(dependency, span, self.ecosystem.services.keys()));
+                self.problems.push(unknown_service(
+                    dependency,
+                    span,
+                    self.ecosystem.services.keys(),
+                ));
                 continue;
             };
             if self.at.broken.contains(dependency) {
@@ -152,8 +194,13 @@ impl ServiceCheck<'_> {
                 ),
                 _ => {}
             }
-            let (mine, theirs) = (self.ecosystem.phase_of(self.name), self.ecosystem.phase_of(dependency));
-            if self.ecosystem.phase_index(theirs) > self.ecosystem.phase_index(mine) && self.ecosystem.phase_index(theirs) != usize::MAX {
+            let (mine, theirs) = (
+                self.ecosystem.phase_of(self.name),
+                self.ecosystem.phase_of(dependency),
+            );
+            if self.ecosystem.phase_index(theirs) > self.ecosystem.phase_index(mine)
+                && self.ecosystem.phase_index(theirs) != usize::MAX
+            {
                 self.problems.push(
                     Problem::new(format!("`{}` (phase {mine}) depends on `{dependency}`, which deploys in a later phase ({theirs})", self.name))
                         .at(span, "depends on a later phase")
@@ -168,27 +215,53 @@ impl ServiceCheck<'_> {
             for reference in template.references() {
                 let span = self.span(&["env", key]);
                 let Some(target) = self.ecosystem.services.get(&reference.service) else {
-                    self.problems.push(unknown_service(&reference.service, span, self.ecosystem.services.keys()).help(
-                        match did_you_mean(&reference.service, self.ecosystem.services.keys().map(String::as_str)) {
-                            Some(close) => format!("did you mean `${{{close}.{}}}`?", reference.field),
-                            None => format!("references name a service: the services are {}", quoted_list(self.ecosystem.services.keys().map(String::as_str))),
-                        },
-                    ));
+                    self.problems.push(
+                        unknown_service(&reference.service, span, self.ecosystem.services.keys())
+                            .help(
+                                match did_you_mean(
+                                    &reference.service,
+                                    self.ecosystem.services.keys().map(String::as_str),
+                                ) {
+                                    Some(close) => {
+                                        format!("did you mean `${{{close}.{}}}`?", reference.field)
+                                    }
+                                    None => format!(
+                                        "references name a service: the services are {}",
+                                        quoted_list(
+                                            self.ecosystem.services.keys().map(String::as_str)
+                                        )
+                                    ),
+                                },
+                            ),
+                    );
                     continue;
                 };
-                if self.ecosystem.is_external(&reference.service) || self.at.broken.contains(&reference.service) {
+                if self.ecosystem.is_external(&reference.service)
+                    || self.at.broken.contains(&reference.service)
+                {
                     continue;
                 }
                 match &reference.field {
-                    Field::NamedPort(port) if !target.ports.contains_key(port) => self.problems.push(
-                        Problem::new(format!("`{}` has no port named `{port}`", reference.service))
+                    Field::NamedPort(port) if !target.ports.contains_key(port) => {
+                        self.problems.push(
+                            Problem::new(format!(
+                                "`{}` has no port named `{port}`",
+                                reference.service
+                            ))
                             .at(span, "unknown port")
-                            .help(format!("its ports are {}", quoted_list(target.ports.keys().map(String::as_str)))),
-                    ),
+                            .help(format!(
+                                "its ports are {}",
+                                quoted_list(target.ports.keys().map(String::as_str))
+                            )),
+                        )
+                    }
                     Field::Url | Field::Port if target.ports.is_empty() => self.problems.push(
-                        Problem::new(format!("`${{{}.{}}}` refers to a service with no ports", reference.service, reference.field))
-                            .at(span, "has no address")
-                            .help(format!("declare `ports:` on `{}`", reference.service)),
+                        Problem::new(format!(
+                            "`${{{}.{}}}` refers to a service with no ports",
+                            reference.service, reference.field
+                        ))
+                        .at(span, "has no address")
+                        .help(format!("declare `ports:` on `{}`", reference.service)),
                     ),
                     _ => {}
                 }
@@ -198,7 +271,10 @@ impl ServiceCheck<'_> {
 
     fn probes(&mut self) {
         let health = &self.service.health;
-        for (which, probe) in [("liveness", &health.liveness), ("readiness", &health.readiness)] {
+        for (which, probe) in [
+            ("liveness", &health.liveness),
+            ("readiness", &health.readiness),
+        ] {
             if let Some(probe) = probe {
                 self.probe(which, probe);
             }
@@ -212,18 +288,31 @@ impl ServiceCheck<'_> {
         };
         let span = self.span(&["health", which]);
         match port {
-            Some(PortRef::Name(name)) if !self.service.ports.contains_key(name) => self.problems.push(
-                Problem::new(format!("the {which} probe of `{}` uses port `{name}`, which it does not declare", self.name))
+            Some(PortRef::Name(name)) if !self.service.ports.contains_key(name) => {
+                self.problems.push(
+                    Problem::new(format!(
+                        "the {which} probe of `{}` uses port `{name}`, which it does not declare",
+                        self.name
+                    ))
                     .at(span, "unknown port")
-                    .help(match did_you_mean(name, self.service.ports.keys().map(String::as_str)) {
-                        Some(close) => format!("did you mean `{close}`?"),
-                        None => format!("declare it under `ports:`; the ports are {}", quoted_list(self.service.ports.keys().map(String::as_str))),
-                    }),
-            ),
+                    .help(
+                        match did_you_mean(name, self.service.ports.keys().map(String::as_str)) {
+                            Some(close) => format!("did you mean `{close}`?"),
+                            None => format!(
+                                "declare it under `ports:`; the ports are {}",
+                                quoted_list(self.service.ports.keys().map(String::as_str))
+                            ),
+                        },
+                    ),
+                )
+            }
             None if self.service.ports.is_empty() => self.problems.push(
-                Problem::new(format!("the {which} probe of `{}` needs a port, and the service declares none", self.name))
-                    .at(span, "no port to probe")
-                    .help("declare `ports: { http: PORT }`, or give the probe a `port:`"),
+                Problem::new(format!(
+                    "the {which} probe of `{}` needs a port, and the service declares none",
+                    self.name
+                ))
+                .at(span, "no port to probe")
+                .help("declare `ports: { http: PORT }`, or give the probe a `port:`"),
             ),
             _ => {}
         }
@@ -235,16 +324,21 @@ impl ServiceCheck<'_> {
         if rollout.strategy != Strategy::Canary {
             if !rollout.steps.is_empty() {
                 self.problems.push(
-                    Problem::new(format!("`steps` apply to canary rollouts, and this one is {}", rollout.strategy))
-                        .at(span, "not used")
-                        .help("set `strategy: canary`, or remove `steps`"),
+                    Problem::new(format!(
+                        "`steps` apply to canary rollouts, and this one is {}",
+                        rollout.strategy
+                    ))
+                    .at(span, "not used")
+                    .help("set `strategy: canary`, or remove `steps`"),
                 );
             }
             return;
         }
         let ascending = rollout.steps.windows(2).all(|w| w[0] < w[1]);
         let bounded = rollout.steps.iter().all(|s| (1..=100).contains(s));
-        if !rollout.steps.is_empty() && (!ascending || !bounded || rollout.steps.last() != Some(&100)) {
+        if !rollout.steps.is_empty()
+            && (!ascending || !bounded || rollout.steps.last() != Some(&100))
+        {
             self.problems.push(
                 Problem::new("canary steps must rise from 1 to 100 and end at 100")
                     .at(span, "invalid steps")
@@ -254,13 +348,17 @@ impl ServiceCheck<'_> {
     }
 
     fn autoscale(&mut self) {
-        let Some(autoscale) = &self.service.autoscale else { return };
+        let Some(autoscale) = &self.service.autoscale else {
+            return;
+        };
         for (key, target) in [("cpu", autoscale.cpu), ("memory", autoscale.memory)] {
             if let Some(target) = target.filter(|t| !(1..=100).contains(t)) {
                 self.problems.push(
-                    Problem::new(format!("autoscale {key} target {target}% is not a utilisation"))
-                        .at(self.span(&["autoscale", key]), "out of range")
-                        .help("give a percentage of the request from 1 to 100, such as 70"),
+                    Problem::new(format!(
+                        "autoscale {key} target {target}% is not a utilisation"
+                    ))
+                    .at(self.span(&["autoscale", key]), "out of range")
+                    .help("give a percentage of the request from 1 to 100, such as 70"),
                 );
             }
         }
@@ -269,7 +367,8 @@ impl ServiceCheck<'_> {
     fn waivers(&mut self) {
         for rule in self.service.waive.keys() {
             if check::rule(rule).is_none() {
-                self.problems.push(unknown_rule(rule, self.span(&["waive", rule])));
+                self.problems
+                    .push(unknown_rule(rule, self.span(&["waive", rule])));
             }
         }
     }
@@ -280,7 +379,9 @@ fn unknown_rule(rule: &str, span: Span) -> Problem {
         Some(close) => format!("did you mean `{close}`?"),
         None => "`berth check --list` lists the checks".to_owned(),
     };
-    Problem::new(format!("there is no check `{rule}`")).at(span, "unknown check").help(help)
+    Problem::new(format!("there is no check `{rule}`"))
+        .at(span, "unknown check")
+        .help(help)
 }
 
 /// Local processes and published compose ports share the host: two services on one
@@ -291,10 +392,17 @@ fn port_clashes(ecosystem: &Ecosystem, at: &Located, problems: &mut Vec<Problem>
     }
     let mut taken: HashMap<u16, (&str, &str)> = HashMap::new();
     let gateway = ecosystem.services.values().any(|s| !s.routes.is_empty());
-    for (name, service) in ecosystem.services.iter().filter(|(n, _)| !ecosystem.is_external(n)) {
+    for (name, service) in ecosystem
+        .services
+        .iter()
+        .filter(|(n, _)| !ecosystem.is_external(n))
+    {
         for (port_name, port) in &service.ports {
             let span = at.service(name, &["ports", port_name]);
-            if gateway && ecosystem.environment.runtime == Runtime::Local && *port == ecosystem.environment.gateway.port {
+            if gateway
+                && ecosystem.environment.runtime == Runtime::Local
+                && *port == ecosystem.environment.gateway.port
+            {
                 problems.push(
                     Problem::new(format!("`{name}` uses port {port}, which the gateway serves routes on"))
                         .at(span, "taken by the gateway")
@@ -322,10 +430,13 @@ fn route_clashes(ecosystem: &Ecosystem, at: &Located, problems: &mut Vec<Problem
         for route in &service.routes {
             if let Some(other) = taken.insert(&route.prefix, name) {
                 problems.push(
-                    Problem::new(format!("route {} goes to both `{other}` and `{name}`", route.prefix))
-                        .at(at.service(name, &["routes"]), "second route")
-                        .also_at(at.service(other, &["routes"]), "first route")
-                        .help("give each service its own prefix"),
+                    Problem::new(format!(
+                        "route {} goes to both `{other}` and `{name}`",
+                        route.prefix
+                    ))
+                    .at(at.service(name, &["routes"]), "second route")
+                    .also_at(at.service(other, &["routes"]), "first route")
+                    .help("give each service its own prefix"),
                 );
             }
         }
@@ -339,10 +450,16 @@ fn cycles(ecosystem: &Ecosystem, at: &Located, problems: &mut Vec<Problem>) {
         }
         let path = cycle.join(" → ");
         let mut problem = Problem::new(format!("dependency cycle: {path}"))
-            .at(at.service(cycle[0], &["depends_on", cycle[1]]), "the cycle starts here")
+            .at(
+                at.service(cycle[0], &["depends_on", cycle[1]]),
+                "the cycle starts here",
+            )
             .help("nothing in a cycle can start first: remove one of these dependencies");
         for pair in cycle.windows(2).skip(1) {
-            problem = problem.also_at(at.service(pair[0], &["depends_on", pair[1]]), format!("{} → {}", pair[0], pair[1]));
+            problem = problem.also_at(
+                at.service(pair[0], &["depends_on", pair[1]]),
+                format!("{} → {}", pair[0], pair[1]),
+            );
         }
         problems.push(problem);
     }
@@ -351,18 +468,31 @@ fn cycles(ecosystem: &Ecosystem, at: &Located, problems: &mut Vec<Problem>) {
 fn externals(ecosystem: &Ecosystem, at: &Located, problems: &mut Vec<Problem>) {
     for name in ecosystem.environment.external.keys() {
         if !ecosystem.services.contains_key(name) {
-            problems.push(unknown_service(name, at.environment(ecosystem, &["external", name]), ecosystem.services.keys()));
+            problems.push(unknown_service(
+                name,
+                at.environment(ecosystem, &["external", name]),
+                ecosystem.services.keys(),
+            ));
         }
     }
 }
 
 fn deployments(ecosystem: &Ecosystem, at: &Located, problems: &mut Vec<Problem>) {
-    let environments: Vec<&str> = at.root.get("environments").and_then(Node::as_map).map(|m| m.keys().map(String::as_str).collect()).unwrap_or_default();
+    let environments: Vec<&str> = at
+        .root
+        .get("environments")
+        .and_then(Node::as_map)
+        .map(|m| m.keys().map(String::as_str).collect())
+        .unwrap_or_default();
     for (name, deployment) in &ecosystem.deployments {
         let span = |key: &str, item: &str| at.root.key_span(&["deployments", name, key, item]);
         for service in &deployment.services {
             if !ecosystem.services.contains_key(service) {
-                problems.push(unknown_service(service, span("services", service), ecosystem.services.keys()));
+                problems.push(unknown_service(
+                    service,
+                    span("services", service),
+                    ecosystem.services.keys(),
+                ));
             }
         }
         for included in &deployment.include {
@@ -372,31 +502,52 @@ fn deployments(ecosystem: &Ecosystem, at: &Located, problems: &mut Vec<Problem>)
                     Some(close) => format!("did you mean `{close}`?"),
                     None => format!("the deployments are {}", quoted_list(known)),
                 };
-                problems.push(Problem::new(format!("there is no deployment `{included}`")).at(span("include", included), "unknown deployment").help(help));
+                problems.push(
+                    Problem::new(format!("there is no deployment `{included}`"))
+                        .at(span("include", included), "unknown deployment")
+                        .help(help),
+                );
             }
         }
         for environment in &deployment.environments {
             if !environments.is_empty() && !environments.contains(&environment.as_str()) {
                 let help = match did_you_mean(environment, environments.iter().copied()) {
                     Some(close) => format!("did you mean `{close}`?"),
-                    None => format!("the environments are {}", quoted_list(environments.iter().copied())),
+                    None => format!(
+                        "the environments are {}",
+                        quoted_list(environments.iter().copied())
+                    ),
                 };
-                problems.push(Problem::new(format!("there is no environment `{environment}`")).at(span("environments", environment), "unknown environment").help(help));
-            }
-        }
-        if let Some(cycle) = include_cycle(ecosystem, name, &mut vec![name.as_str()]) {
-            if cycle.first() == Some(&name.as_str()) {
                 problems.push(
-                    Problem::new(format!("deployments include each other: {}", cycle.join(" → ")))
-                        .at(at.root.key_span(&["deployments", name, "include"]), "the cycle starts here")
-                        .help("remove one of these includes"),
+                    Problem::new(format!("there is no environment `{environment}`"))
+                        .at(span("environments", environment), "unknown environment")
+                        .help(help),
                 );
             }
+        }
+        if let Some(cycle) = include_cycle(ecosystem, name, &mut vec![name.as_str()])
+            && cycle.first() == Some(&name.as_str())
+        {
+            problems.push(
+                Problem::new(format!(
+                    "deployments include each other: {}",
+                    cycle.join(" → ")
+                ))
+                .at(
+                    at.root.key_span(&["deployments", name, "include"]),
+                    "the cycle starts here",
+                )
+                .help("remove one of these includes"),
+            );
         }
     }
 }
 
-fn include_cycle<'a>(ecosystem: &'a Ecosystem, name: &str, path: &mut Vec<&'a str>) -> Option<Vec<&'a str>> {
+fn include_cycle<'a>(
+    ecosystem: &'a Ecosystem,
+    name: &str,
+    path: &mut Vec<&'a str>,
+) -> Option<Vec<&'a str>> {
     for included in &ecosystem.deployments.get(name)?.include {
         if path.contains(&included.as_str()) {
             let mut cycle = path.clone();
@@ -415,7 +566,10 @@ fn include_cycle<'a>(ecosystem: &'a Ecosystem, name: &str, path: &mut Vec<&'a st
 fn standards(ecosystem: &Ecosystem, at: &Located, problems: &mut Vec<Problem>) {
     for rule in ecosystem.standards.checks.keys() {
         if check::rule(rule).is_none() {
-            problems.push(unknown_rule(rule, at.root.key_span(&["standards", "checks", rule])));
+            problems.push(unknown_rule(
+                rule,
+                at.root.key_span(&["standards", "checks", rule]),
+            ));
         }
     }
     if let Some(path) = &ecosystem.standards.health_path
@@ -423,7 +577,10 @@ fn standards(ecosystem: &Ecosystem, at: &Located, problems: &mut Vec<Problem>) {
     {
         problems.push(
             Problem::new(format!("`{path}` is not an HTTP path"))
-                .at(at.root.key_span(&["standards", "health_path"]), "not a path")
+                .at(
+                    at.root.key_span(&["standards", "health_path"]),
+                    "not a path",
+                )
                 .help("paths start with `/`, as in /healthz"),
         );
     }

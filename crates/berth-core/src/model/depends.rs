@@ -57,7 +57,10 @@ impl<'de> Deserialize<'de> for Condition {
                     "started" => Ok(Condition::Started),
                     "healthy" => Ok(Condition::Healthy),
                     "completed" => Ok(Condition::Completed),
-                    other => Err(E::unknown_variant(other, &["started", "healthy", "completed"])),
+                    other => Err(E::unknown_variant(
+                        other,
+                        &["started", "healthy", "completed"],
+                    )),
                 }
             }
             fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<Condition, A::Error> {

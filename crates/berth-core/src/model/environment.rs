@@ -131,7 +131,11 @@ pub struct Address {
 impl FromStr for Address {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        let bad = || format!("`{s}` is not an address\n help: write HOST:PORT, such as host.minikube.internal:27017, or a URL");
+        let bad = || {
+            format!(
+                "`{s}` is not an address\n help: write HOST:PORT, such as host.minikube.internal:27017, or a URL"
+            )
+        };
         let (scheme, rest) = match s.split_once("://") {
             Some((scheme, rest)) => (Some(scheme.to_owned()), rest),
             None => (None, s),

@@ -40,7 +40,10 @@ pub const DEFAULT_PHASES: [&str; 4] = ["data", "core", "business", "frontend"];
 /// which `berth schema` generates the JSON Schema.
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-#[schemars(title = "berth.yaml", description = "An ecosystem of services, for berth.")]
+#[schemars(
+    title = "berth.yaml",
+    description = "An ecosystem of services, for berth."
+)]
 pub struct BerthFile {
     /// The ecosystem's name: lowercase letters, digits and `-`, such as `srvthreds`.
     pub name: String,
@@ -95,7 +98,10 @@ impl Ecosystem {
     }
 
     pub fn phase_index(&self, phase: &str) -> usize {
-        self.phases.iter().position(|p| p == phase).unwrap_or(usize::MAX)
+        self.phases
+            .iter()
+            .position(|p| p == phase)
+            .unwrap_or(usize::MAX)
     }
 
     pub fn namespace(&self) -> &str {

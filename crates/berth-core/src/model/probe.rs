@@ -167,7 +167,9 @@ fn http_path(path: &str) -> Result<String, String> {
     if path.starts_with('/') {
         Ok(path.to_owned())
     } else {
-        Err(format!("`{path}` is not an HTTP path\n help: paths start with `/`, as in /healthz"))
+        Err(format!(
+            "`{path}` is not an HTTP path\n help: paths start with `/`, as in /healthz"
+        ))
     }
 }
 

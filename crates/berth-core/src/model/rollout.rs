@@ -75,9 +75,19 @@ pub enum Amount {
 impl FromStr for Amount {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        let bad = || format!("`{s}` is neither a count nor a percentage\n help: write a number such as 1 or a percentage such as 25%");
+        let bad = || {
+            format!(
+                "`{s}` is neither a count nor a percentage\n help: write a number such as 1 or a percentage such as 25%"
+            )
+        };
         match s.strip_suffix('%') {
-            Some(p) => p.trim().parse().ok().filter(|p| *p <= 100).map(Amount::Percent).ok_or_else(bad),
+            Some(p) => p
+                .trim()
+                .parse()
+                .ok()
+                .filter(|p| *p <= 100)
+                .map(Amount::Percent)
+                .ok_or_else(bad),
             None => s.parse().map(Amount::Count).map_err(|_| bad()),
         }
     }

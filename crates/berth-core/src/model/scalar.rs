@@ -131,7 +131,9 @@ impl FromStr for Cpu {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         let bad = || {
-            format!("`{s}` is not a CPU quantity\n help: write CPU as cores (0.5, 2) or millicores (250m)")
+            format!(
+                "`{s}` is not a CPU quantity\n help: write CPU as cores (0.5, 2) or millicores (250m)"
+            )
         };
         let millicores = match s.strip_suffix('m') {
             Some(milli) => milli.parse::<u64>().map_err(|_| bad())?,
@@ -153,7 +155,7 @@ impl FromStr for Cpu {
 impl fmt::Display for Cpu {
     /// The canonical form Kubernetes itself prints: whole cores, else millicores.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.millicores % 1000 == 0 {
+        if self.millicores.is_multiple_of(1000) {
             write!(f, "{}", self.millicores / 1000)
         } else {
             write!(f, "{}m", self.millicores)
@@ -195,7 +197,9 @@ impl FromStr for Bytes {
             } else {
                 ""
             };
-            format!("`{s}` is not a memory quantity{hint}\n help: write memory as 512Mi, 1Gi or 500M")
+            format!(
+                "`{s}` is not a memory quantity{hint}\n help: write memory as 512Mi, 1Gi or 500M"
+            )
         };
         let (number, factor) = BYTE_SUFFIXES
             .iter()
@@ -211,7 +215,9 @@ impl FromStr for Bytes {
             (value * factor as f64).round() as u64
         };
         if bytes == 0 {
-            return Err(format!("`{s}` is no memory at all\n help: give a size such as 256Mi"));
+            return Err(format!(
+                "`{s}` is no memory at all\n help: give a size such as 256Mi"
+            ));
         }
         Ok(Bytes { bytes })
     }
@@ -223,7 +229,7 @@ impl fmt::Display for Bytes {
         let binary = BYTE_SUFFIXES[..6]
             .iter()
             .rev()
-            .find(|(_, factor)| self.bytes % factor == 0);
+            .find(|(_, factor)| self.bytes.is_multiple_of(*factor));
         match binary {
             Some((suffix, factor)) => write!(f, "{}{suffix}", self.bytes / factor),
             None => write!(f, "{}", self.bytes),
@@ -245,7 +251,9 @@ impl FromStr for Percent {
         let number = s.strip_suffix('%').unwrap_or(s).trim();
         match number.parse::<f64>() {
             Ok(p) if (0.0..=100.0).contains(&p) => Ok(Percent(p)),
-            _ => Err(format!("`{s}` is not a percentage\n help: write a percentage from 0% to 100%, such as 1% or 0.5%")),
+            _ => Err(format!(
+                "`{s}` is not a percentage\n help: write a percentage from 0% to 100%, such as 1% or 0.5%"
+            )),
         }
     }
 }
@@ -276,12 +284,18 @@ impl PortRange {
 impl FromStr for PortRange {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        let bad = || format!("`{s}` is not a port range\n help: write a range as FIRST-LAST, such as 9000-9999");
+        let bad = || {
+            format!(
+                "`{s}` is not a port range\n help: write a range as FIRST-LAST, such as 9000-9999"
+            )
+        };
         let (first, last) = s.split_once('-').ok_or_else(bad)?;
         let first: Port = first.trim().parse().map_err(|_| bad())?;
         let last: Port = last.trim().parse().map_err(|_| bad())?;
         if first > last {
-            return Err(format!("port range `{s}` ends before it starts\n help: put the lower port first"));
+            return Err(format!(
+                "port range `{s}` ends before it starts\n help: put the lower port first"
+            ));
         }
         Ok(PortRange {
             first: first.0,
@@ -337,7 +351,9 @@ impl<'de> Deserialize<'de> for Command {
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Command, E> {
                 if v.trim().is_empty() {
-                    return Err(E::custom("the command is empty\n help: give the program to run"));
+                    return Err(E::custom(
+                        "the command is empty\n help: give the program to run",
+                    ));
                 }
                 Ok(Command::Shell(v.to_owned()))
             }

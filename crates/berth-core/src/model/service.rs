@@ -127,7 +127,9 @@ impl Service {
 
     /// The first declared port: the one `${svc.port}` and `${svc.url}` mean.
     pub fn main_port(&self) -> Option<(&str, Port)> {
-        self.ports.first().map(|(name, port)| (name.as_str(), *port))
+        self.ports
+            .first()
+            .map(|(name, port)| (name.as_str(), *port))
     }
 
     pub fn is_long_running(&self) -> bool {
@@ -240,7 +242,9 @@ fn route_prefix(prefix: &str) -> Result<String, String> {
     if prefix.starts_with('/') {
         Ok(prefix.to_owned())
     } else {
-        Err(format!("route `{prefix}` is not a path prefix\n help: write routes as paths such as /engine"))
+        Err(format!(
+            "route `{prefix}` is not a path prefix\n help: write routes as paths such as /engine"
+        ))
     }
 }
 
@@ -327,7 +331,9 @@ impl<'de> Deserialize<'de> for Restart {
         impl<'de> Visitor<'de> for RestartVisitor {
             type Value = Restart;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("always, on_failure, never, or { policy, max_restarts, backoff, max_backoff }")
+                f.write_str(
+                    "always, on_failure, never, or { policy, max_restarts, backoff, max_backoff }",
+                )
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Restart, E> {
                 let policy = RestartPolicy::deserialize(de::value::StrDeserializer::<E>::new(v))?;

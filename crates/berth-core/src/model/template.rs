@@ -130,7 +130,8 @@ impl FromStr for Template {
 }
 
 fn parse_reference(inner: &str) -> Result<Reference, String> {
-    let help = "references are ${service.url}, ${service.host}, ${service.port} or ${service.port.NAME}";
+    let help =
+        "references are ${service.url}, ${service.host}, ${service.port} or ${service.port.NAME}";
     let mut pieces = inner.trim().splitn(2, '.');
     let service = pieces.next().unwrap_or_default();
     let Some(field) = pieces.next() else {
@@ -144,7 +145,11 @@ fn parse_reference(inner: &str) -> Result<Reference, String> {
         "port" => Field::Port,
         other => match other.strip_prefix("port.") {
             Some(name) if !name.is_empty() => Field::NamedPort(name.to_owned()),
-            _ => return Err(format!("`{other}` in `${{{inner}}}` is not an address field\n help: {help}")),
+            _ => {
+                return Err(format!(
+                    "`{other}` in `${{{inner}}}` is not an address field\n help: {help}"
+                ));
+            }
         },
     };
     Ok(Reference {
@@ -178,9 +183,17 @@ mod tests {
 
     #[test]
     fn references_are_found_between_text() {
-        let t: Template = "${mongo.url}/srvthreds?x=${redis.port.main}".parse().unwrap();
+        let t: Template = "${mongo.url}/srvthreds?x=${redis.port.main}"
+            .parse()
+            .unwrap();
         let refs: Vec<_> = t.references().cloned().collect();
-        assert_eq!(refs[0], Reference { service: "mongo".into(), field: Field::Url });
+        assert_eq!(
+            refs[0],
+            Reference {
+                service: "mongo".into(),
+                field: Field::Url
+            }
+        );
         assert_eq!(refs[1].field, Field::NamedPort("main".into()));
         let resolved = t.resolve(|r| format!("<{}>", r.service));
         assert_eq!(resolved, "<mongo>/srvthreds?x=<redis>");
@@ -195,8 +208,23 @@ mod tests {
 
     #[test]
     fn malformed_references_are_errors() {
-        assert!("${mongo".parse::<Template>().unwrap_err().contains("never closed"));
-        assert!("${HOME}".parse::<Template>().unwrap_err().contains("which address field"));
-        assert!("${mongo.uri}".parse::<Template>().unwrap_err().contains("not an address field"));
+        assert!(
+            "${mongo"
+                .parse::<Template>()
+                .unwrap_err()
+                .contains("never closed")
+        );
+        assert!(
+            "${HOME}"
+                .parse::<Template>()
+                .unwrap_err()
+                .contains("which address field")
+        );
+        assert!(
+            "${mongo.uri}"
+                .parse::<Template>()
+                .unwrap_err()
+                .contains("not an address field")
+        );
     }
 }

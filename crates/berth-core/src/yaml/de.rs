@@ -4,7 +4,7 @@
 use std::fmt;
 
 use serde::de::{
-    self, DeserializeOwned, Error as _, DeserializeSeed, IntoDeserializer, Visitor,
+    self, DeserializeOwned, DeserializeSeed, Error as _, IntoDeserializer, Visitor,
     value::BorrowedStrDeserializer,
 };
 
@@ -70,7 +70,10 @@ impl de::Error for DeError {
     fn unknown_field(field: &str, expected: &'static [&'static str]) -> Self {
         let help = match did_you_mean(field, expected.iter().copied()) {
             Some(close) => format!("did you mean `{close}`?"),
-            None => format!("the keys allowed here are {}", quoted_list(expected.iter().copied())),
+            None => format!(
+                "the keys allowed here are {}",
+                quoted_list(expected.iter().copied())
+            ),
         };
         DeError {
             message: format!("unknown key `{field}`"),
@@ -241,7 +244,11 @@ impl<'de> de::Deserializer<'de> for NodeDeserializer<'de> {
         self.deserialize_any(visitor)
     }
 
-    fn deserialize_tuple<V: Visitor<'de>>(self, _len: usize, visitor: V) -> Result<V::Value, DeError> {
+    fn deserialize_tuple<V: Visitor<'de>>(
+        self,
+        _len: usize,
+        visitor: V,
+    ) -> Result<V::Value, DeError> {
         self.deserialize_any(visitor)
     }
 
@@ -295,7 +302,10 @@ struct MapAccess<'a> {
 impl<'de> de::MapAccess<'de> for MapAccess<'de> {
     type Error = DeError;
 
-    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, DeError> {
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, DeError> {
         let Some((key, entry)) = self.entries.next() else {
             return Ok(None);
         };
@@ -331,7 +341,10 @@ impl<'de> de::EnumAccess<'de> for EnumAccess<'de> {
     type Error = DeError;
     type Variant = VariantAccess<'de>;
 
-    fn variant_seed<V: DeserializeSeed<'de>>(self, seed: V) -> Result<(V::Value, Self::Variant), DeError> {
+    fn variant_seed<V: DeserializeSeed<'de>>(
+        self,
+        seed: V,
+    ) -> Result<(V::Value, Self::Variant), DeError> {
         let variant = seed
             .deserialize(self.key.into_deserializer())
             .map_err(|e: DeError| e.or_at(self.entry.key_span))?;
@@ -363,7 +376,10 @@ impl<'de> de::VariantAccess<'de> for VariantAccess<'de> {
     }
 
     fn tuple_variant<V: Visitor<'de>>(self, _len: usize, visitor: V) -> Result<V::Value, DeError> {
-        self.value(de::Deserializer::deserialize_seq(NodeDeserializer(&self.0.value), visitor))
+        self.value(de::Deserializer::deserialize_seq(
+            NodeDeserializer(&self.0.value),
+            visitor,
+        ))
     }
 
     fn struct_variant<V: Visitor<'de>>(
@@ -371,7 +387,10 @@ impl<'de> de::VariantAccess<'de> for VariantAccess<'de> {
         _fields: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, DeError> {
-        self.value(de::Deserializer::deserialize_map(NodeDeserializer(&self.0.value), visitor))
+        self.value(de::Deserializer::deserialize_map(
+            NodeDeserializer(&self.0.value),
+            visitor,
+        ))
     }
 }
 

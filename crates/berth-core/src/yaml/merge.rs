@@ -45,6 +45,10 @@ mod tests {
         assert_eq!(value(&["env", "C"]).as_deref(), Some("d"));
         assert!(base.get("description").is_none());
         let replicas = base.get("replicas").unwrap().span;
-        assert_eq!(file.line_column(replicas.start).line, 2, "overridden values point at the overlay");
+        assert_eq!(
+            file.line_column(replicas.start).line,
+            2,
+            "overridden values point at the overlay"
+        );
     }
 }

@@ -26,7 +26,10 @@ pub struct Node {
 pub enum Value {
     /// A scalar's text, and whether it was written plain (unquoted), which decides
     /// whether `3001` is a number and `~` is null.
-    Scalar { text: String, plain: bool },
+    Scalar {
+        text: String,
+        plain: bool,
+    },
     Seq(Vec<Node>),
     Map(IndexMap<String, Entry>),
 }
@@ -156,7 +159,9 @@ impl Node {
                 Resolved::Null => Json::Null,
                 Resolved::Bool(b) => Json::Bool(b),
                 Resolved::Int(i) => Json::from(i),
-                Resolved::Float(f) => serde_json::Number::from_f64(f).map_or(Json::Null, Json::Number),
+                Resolved::Float(f) => {
+                    serde_json::Number::from_f64(f).map_or(Json::Null, Json::Number)
+                }
                 Resolved::Str(s) => Json::String(s.to_owned()),
             },
         }

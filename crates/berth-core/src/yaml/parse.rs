@@ -252,7 +252,11 @@ mod tests {
     #[test]
     fn syntax_errors_point_at_the_spot() {
         let problem = parse_str("a: 1\nb: [1, 2\n").unwrap_err();
-        assert!(problem.message.starts_with("invalid YAML"), "{}", problem.message);
+        assert!(
+            problem.message.starts_with("invalid YAML"),
+            "{}",
+            problem.message
+        );
         assert!(problem.location().unwrap().starts_with("t.yaml:"));
     }
 }

@@ -2,7 +2,15 @@ use super::rule;
 use crate::check::Outcome;
 
 /// Words that mark an environment variable as holding a secret.
-const SECRET_WORDS: [&str; 7] = ["PASSWORD", "PASSWD", "SECRET", "TOKEN", "API_KEY", "PRIVATE_KEY", "CREDENTIAL"];
+const SECRET_WORDS: [&str; 7] = [
+    "PASSWORD",
+    "PASSWD",
+    "SECRET",
+    "TOKEN",
+    "API_KEY",
+    "PRIVATE_KEY",
+    "CREDENTIAL",
+];
 
 rule! {
     /// A secret written into `env` ends up in rendered files and process listings.
