@@ -74,19 +74,16 @@ pub fn render(report: &Report) -> String {
         out += "\n";
     }
     let sections = [
-        ("Failures", Level::Error, false),
-        ("Warnings", Level::Warning, false),
-        ("Waived", Level::Error, true),
+        ("Failures", Section::Failed(Level::Error)),
+        ("Warnings", Section::Failed(Level::Warning)),
+        ("Waived", Section::Waived),
     ];
-    for (title, wanted, waived) in sections {
+    for (title, wanted) in sections {
         let lines: Vec<String> = report
             .services
             .iter()
             .flat_map(|s| s.findings.iter().map(move |f| (s, f)))
-            .filter(|(_, f)| {
-                section_of(f) == Some((wanted, waived))
-                    || (waived && section_of(f).is_some_and(|(_, w)| w))
-            })
+            .filter(|(_, f)| section_of(f) == Some(wanted))
             .map(|(s, f)| finding_line(&s.name, f))
             .collect();
         if !lines.is_empty() {
@@ -97,12 +94,18 @@ pub fn render(report: &Report) -> String {
     out
 }
 
-/// Which section a finding is listed in: failed at a level, or waived.
-fn section_of(finding: &Finding) -> Option<(Level, bool)> {
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Section {
+    Failed(Level),
+    Waived,
+}
+
+/// Which section of the report lists a finding, if any.
+fn section_of(finding: &Finding) -> Option<Section> {
     match finding.status {
         Status::Pass => None,
-        Status::Fail { .. } => Some((finding.level, false)),
-        Status::Waived { .. } => Some((Level::Error, true)),
+        Status::Fail { .. } => Some(Section::Failed(finding.level)),
+        Status::Waived { .. } => Some(Section::Waived),
     }
 }
 

@@ -44,7 +44,7 @@ fn load(global: &Global) -> Result<Project, Problems> {
                     "cannot read the working directory: {e}"
                 )))
             })?;
-            berth_core::find(&cwd).ok_or_else(|| {
+            let found = berth_core::find(&cwd).ok_or_else(|| {
                 Problems::one(
                     Problem::new(format!(
                         "no {} in {} or any parent directory",
@@ -53,7 +53,9 @@ fn load(global: &Global) -> Result<Project, Problems> {
                     ))
                     .help("run `berth init` to write one, or point at one with `-f FILE`"),
                 )
-            })?
+            })?;
+            // Name it as the user would type it from here, as cargo does.
+            found.strip_prefix(&cwd).map(Into::into).unwrap_or(found)
         }
     };
     berth_core::load_path(&path)
