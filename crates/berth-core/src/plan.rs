@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use crate::graph::{DependencyGraph, Direction};
 use crate::model::{Command, Ecosystem, Kind};
-use crate::problem::{Problem, Problems, did_you_mean, quoted_list};
+use crate::problem::{Problem, Problems, quoted_list, suggestion};
 
 #[derive(Debug, Serialize)]
 pub struct Plan {
@@ -125,10 +125,10 @@ fn unknown_name(ecosystem: &Ecosystem, name: &str) -> Problem {
         .keys()
         .chain(ecosystem.deployments.keys())
         .map(String::as_str);
-    let help = match did_you_mean(name, known) {
-        Some(close) => format!("did you mean `{close}`?"),
-        None => "name services or deployments of berth.yaml; `berth plan` with no names plans everything".to_owned(),
-    };
+    let help = suggestion(name, known, || {
+        "name services or deployments of berth.yaml; `berth plan` with no names plans everything"
+            .to_owned()
+    });
     Problem::new(format!("`{name}` is neither a service nor a deployment")).help(help)
 }
 

@@ -266,6 +266,35 @@ pub fn did_you_mean<'a>(wrong: &str, known: impl IntoIterator<Item = &'a str>) -
         .map(|(_, k)| k)
 }
 
+/// "did you mean `x`?" when a known name is close to `wrong`; otherwise what
+/// `otherwise` says.
+pub fn suggestion<'a>(
+    wrong: &str,
+    known: impl IntoIterator<Item = &'a str>,
+    otherwise: impl FnOnce() -> String,
+) -> String {
+    match did_you_mean(wrong, known) {
+        Some(close) => format!("did you mean `{close}`?"),
+        None => otherwise(),
+    }
+}
+
+/// "there is no service `x`", pointing at `span`, with the closest known name or
+/// the list of them.
+pub fn unknown_name<'a>(
+    noun: &str,
+    name: &str,
+    span: Span,
+    known: impl IntoIterator<Item = &'a str> + Clone,
+) -> Problem {
+    let help = suggestion(name, known.clone(), || {
+        format!("the {noun}s are {}", quoted_list(known))
+    });
+    Problem::new(format!("there is no {noun} `{name}`"))
+        .at(span, format!("unknown {noun}"))
+        .help(help)
+}
+
 /// `a`, `b` and `c` — for listing the names a user could have meant.
 pub fn quoted_list<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
     let names: Vec<String> = names.into_iter().map(|n| format!("`{n}`")).collect();

@@ -68,10 +68,6 @@ impl SourceFile {
         &self.0.text
     }
 
-    pub fn snippet(&self, span: Span) -> &str {
-        &self.text()[span.start..span.end]
-    }
-
     /// Line and column (in characters) of a byte offset.
     pub fn line_column(&self, offset: usize) -> LineColumn {
         let starts = &self.0.line_starts;

@@ -14,7 +14,7 @@ use serde::de::DeserializeOwned;
 use crate::model::{
     DEFAULT_PHASES, Deployment, Ecosystem, Environment, Kind, Service, Standards, TOP_LEVEL_KEYS,
 };
-use crate::problem::{Problem, ProblemSink, Problems, did_you_mean, quoted_list};
+use crate::problem::{Problem, ProblemSink, Problems, quoted_list, suggestion, unknown_name};
 use crate::source::{SourceFile, Span};
 use crate::yaml::{self, Node};
 
@@ -47,11 +47,12 @@ impl Project {
             return Ok(&self.environments[0]);
         };
         self.environments.get(name).ok_or_else(|| {
-            let known = self.environment_names();
-            let help = match did_you_mean(name, self.environment_names()) {
-                Some(close) => format!("did you mean `{close}`?"),
-                None => format!("the environments are {}", quoted_list(known)),
-            };
+            let help = suggestion(name, self.environment_names(), || {
+                format!(
+                    "the environments are {}",
+                    quoted_list(self.environment_names())
+                )
+            });
             Problems::one(
                 Problem::new(format!(
                     "there is no environment `{name}` in {}",
@@ -280,7 +281,12 @@ impl<'a> Loader<'a> {
             {
                 if !base.services.contains_key(name) {
                     self.sink.push_in(
-                        unknown_service(name, overlay.key_span, base.services.keys()),
+                        unknown_name(
+                            "service",
+                            name,
+                            overlay.key_span,
+                            base.services.keys().map(String::as_str),
+                        ),
                         Some(key),
                     );
                 }
@@ -341,31 +347,13 @@ fn kind_of(node: &Node) -> Option<&str> {
 }
 
 pub(crate) fn unknown_key(key: &str, span: Span, known: &[&str]) -> Problem {
-    let help = match did_you_mean(key, known.iter().copied()) {
-        Some(close) => format!("did you mean `{close}`?"),
-        None => format!(
+    let help = suggestion(key, known.iter().copied(), || {
+        format!(
             "the keys allowed here are {}",
             quoted_list(known.iter().copied())
-        ),
-    };
+        )
+    });
     Problem::new(format!("unknown key `{key}`"))
         .at(span, "not a berth.yaml key")
-        .help(help)
-}
-
-pub(crate) fn unknown_service<'a>(
-    name: &str,
-    span: Span,
-    known: impl Iterator<Item = &'a String> + Clone,
-) -> Problem {
-    let help = match did_you_mean(name, known.clone().map(String::as_str)) {
-        Some(close) => format!("did you mean `{close}`?"),
-        None => format!(
-            "the services are {}",
-            quoted_list(known.map(String::as_str))
-        ),
-    };
-    Problem::new(format!("there is no service `{name}`"))
-        .at(span, "unknown service")
         .help(help)
 }

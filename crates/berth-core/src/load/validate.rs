@@ -8,11 +8,11 @@ use crate::graph::DependencyGraph;
 use crate::model::{
     Check, Condition, Ecosystem, Field, Kind, PortRef, Probe, Runtime, Service, Strategy,
 };
-use crate::problem::{Problem, did_you_mean, quoted_list};
+use crate::problem::{Problem, did_you_mean, quoted_list, suggestion, unknown_name};
 use crate::source::Span;
 use crate::yaml::Node;
 
-use super::{dns_label_problem, unknown_service};
+use super::dns_label_problem;
 
 /// Where things are in the file, for the environment being validated.
 pub(super) struct Located<'a> {
@@ -119,14 +119,13 @@ impl ServiceCheck<'_> {
                     )),
             ),
             Some(phase) if !self.ecosystem.phases.contains(phase) => {
-                let help =
-                    match did_you_mean(phase, self.ecosystem.phases.iter().map(String::as_str)) {
-                        Some(close) => format!("did you mean `{close}`?"),
-                        None => format!(
-                            "the phases are {}; declare new ones under `phases:`",
-                            quoted_list(self.ecosystem.phases.iter().map(String::as_str))
-                        ),
-                    };
+                let phases = self.ecosystem.phases.iter().map(String::as_str);
+                let help = suggestion(phase, phases.clone(), || {
+                    format!(
+                        "the phases are {}; declare new ones under `phases:`",
+                        quoted_list(phases)
+                    )
+                });
                 self.problems.push(
                     Problem::new(format!("there is no phase `{phase}`"))
                         .at(self.span(&["phase"]), "unknown phase")
@@ -166,10 +165,11 @@ impl ServiceCheck<'_> {
                 continue;
             }
             let Some(target) = self.ecosystem.services.get(dependency) else {
-                self.problems.push(unknown_service(
+                self.problems.push(unknown_name(
+                    "service",
                     dependency,
                     span,
-                    self.ecosystem.services.keys(),
+                    self.ecosystem.services.keys().map(String::as_str),
                 ));
                 continue;
             };
@@ -215,24 +215,18 @@ impl ServiceCheck<'_> {
             for reference in template.references() {
                 let span = self.span(&["env", key]);
                 let Some(target) = self.ecosystem.services.get(&reference.service) else {
+                    let services = self.ecosystem.services.keys().map(String::as_str);
+                    let help = match did_you_mean(&reference.service, services.clone()) {
+                        Some(close) => format!("did you mean `${{{close}.{}}}`?", reference.field),
+                        None => format!(
+                            "references name a service: the services are {}",
+                            quoted_list(services.clone())
+                        ),
+                    };
                     self.problems.push(
-                        unknown_service(&reference.service, span, self.ecosystem.services.keys())
-                            .help(
-                                match did_you_mean(
-                                    &reference.service,
-                                    self.ecosystem.services.keys().map(String::as_str),
-                                ) {
-                                    Some(close) => {
-                                        format!("did you mean `${{{close}.{}}}`?", reference.field)
-                                    }
-                                    None => format!(
-                                        "references name a service: the services are {}",
-                                        quoted_list(
-                                            self.ecosystem.services.keys().map(String::as_str)
-                                        )
-                                    ),
-                                },
-                            ),
+                        Problem::new(format!("there is no service `{}`", reference.service))
+                            .at(span, "unknown service")
+                            .help(help),
                     );
                     continue;
                 };
@@ -287,6 +281,7 @@ impl ServiceCheck<'_> {
             Check::Exec { .. } => return,
         };
         let span = self.span(&["health", which]);
+        let ports = self.service.ports.keys().map(String::as_str);
         match port {
             Some(PortRef::Name(name)) if !self.service.ports.contains_key(name) => {
                 self.problems.push(
@@ -295,15 +290,12 @@ impl ServiceCheck<'_> {
                         self.name
                     ))
                     .at(span, "unknown port")
-                    .help(
-                        match did_you_mean(name, self.service.ports.keys().map(String::as_str)) {
-                            Some(close) => format!("did you mean `{close}`?"),
-                            None => format!(
-                                "declare it under `ports:`; the ports are {}",
-                                quoted_list(self.service.ports.keys().map(String::as_str))
-                            ),
-                        },
-                    ),
+                    .help(suggestion(name, ports.clone(), || {
+                        format!(
+                            "declare it under `ports:`; the ports are {}",
+                            quoted_list(ports)
+                        )
+                    })),
                 )
             }
             None if self.service.ports.is_empty() => self.problems.push(
@@ -375,10 +367,9 @@ impl ServiceCheck<'_> {
 }
 
 fn unknown_rule(rule: &str, span: Span) -> Problem {
-    let help = match did_you_mean(rule, check::RULES.iter().map(|r| r.id())) {
-        Some(close) => format!("did you mean `{close}`?"),
-        None => "`berth check --list` lists the checks".to_owned(),
-    };
+    let help = suggestion(rule, check::RULES.iter().map(|r| r.id()), || {
+        "`berth check --list` lists the checks".to_owned()
+    });
     Problem::new(format!("there is no check `{rule}`"))
         .at(span, "unknown check")
         .help(help)
@@ -468,10 +459,11 @@ fn cycles(ecosystem: &Ecosystem, at: &Located, problems: &mut Vec<Problem>) {
 fn externals(ecosystem: &Ecosystem, at: &Located, problems: &mut Vec<Problem>) {
     for name in ecosystem.environment.external.keys() {
         if !ecosystem.services.contains_key(name) {
-            problems.push(unknown_service(
+            problems.push(unknown_name(
+                "service",
                 name,
                 at.environment(ecosystem, &["external", name]),
-                ecosystem.services.keys(),
+                ecosystem.services.keys().map(String::as_str),
             ));
         }
     }
@@ -488,41 +480,32 @@ fn deployments(ecosystem: &Ecosystem, at: &Located, problems: &mut Vec<Problem>)
         let span = |key: &str, item: &str| at.root.key_span(&["deployments", name, key, item]);
         for service in &deployment.services {
             if !ecosystem.services.contains_key(service) {
-                problems.push(unknown_service(
+                problems.push(unknown_name(
+                    "service",
                     service,
                     span("services", service),
-                    ecosystem.services.keys(),
+                    ecosystem.services.keys().map(String::as_str),
                 ));
             }
         }
         for included in &deployment.include {
             if !ecosystem.deployments.contains_key(included) {
-                let known = ecosystem.deployments.keys().map(String::as_str);
-                let help = match did_you_mean(included, known.clone()) {
-                    Some(close) => format!("did you mean `{close}`?"),
-                    None => format!("the deployments are {}", quoted_list(known)),
-                };
-                problems.push(
-                    Problem::new(format!("there is no deployment `{included}`"))
-                        .at(span("include", included), "unknown deployment")
-                        .help(help),
-                );
+                problems.push(unknown_name(
+                    "deployment",
+                    included,
+                    span("include", included),
+                    ecosystem.deployments.keys().map(String::as_str),
+                ));
             }
         }
         for environment in &deployment.environments {
             if !environments.is_empty() && !environments.contains(&environment.as_str()) {
-                let help = match did_you_mean(environment, environments.iter().copied()) {
-                    Some(close) => format!("did you mean `{close}`?"),
-                    None => format!(
-                        "the environments are {}",
-                        quoted_list(environments.iter().copied())
-                    ),
-                };
-                problems.push(
-                    Problem::new(format!("there is no environment `{environment}`"))
-                        .at(span("environments", environment), "unknown environment")
-                        .help(help),
-                );
+                problems.push(unknown_name(
+                    "environment",
+                    environment,
+                    span("environments", environment),
+                    environments.iter().copied(),
+                ));
             }
         }
         if let Some(cycle) = include_cycle(ecosystem, name, &mut vec![name.as_str()])

@@ -9,7 +9,7 @@ use serde::de::{
 };
 
 use super::{Entry, Node, Resolved, Value};
-use crate::problem::{Problem, did_you_mean, quoted_list};
+use crate::problem::{Problem, quoted_list, suggestion};
 use crate::source::Span;
 
 /// A deserialization error, located at the innermost node it concerns.
@@ -68,13 +68,12 @@ impl de::Error for DeError {
     }
 
     fn unknown_field(field: &str, expected: &'static [&'static str]) -> Self {
-        let help = match did_you_mean(field, expected.iter().copied()) {
-            Some(close) => format!("did you mean `{close}`?"),
-            None => format!(
+        let help = suggestion(field, expected.iter().copied(), || {
+            format!(
                 "the keys allowed here are {}",
                 quoted_list(expected.iter().copied())
-            ),
-        };
+            )
+        });
         DeError {
             message: format!("unknown key `{field}`"),
             help: Some(help),
@@ -83,10 +82,9 @@ impl de::Error for DeError {
     }
 
     fn unknown_variant(variant: &str, expected: &'static [&'static str]) -> Self {
-        let help = match did_you_mean(variant, expected.iter().copied()) {
-            Some(close) => format!("did you mean `{close}`?"),
-            None => format!("use one of {}", quoted_list(expected.iter().copied())),
-        };
+        let help = suggestion(variant, expected.iter().copied(), || {
+            format!("use one of {}", quoted_list(expected.iter().copied()))
+        });
         DeError {
             message: format!("unknown value `{variant}`"),
             help: Some(help),
