@@ -58,18 +58,17 @@ impl<'a> DependencyGraph<'a> {
 
     /// What `service` depends on, with the condition of each.
     pub fn dependencies(&self, service: &str) -> Vec<(&'a str, &'a Condition)> {
-        let mut edges: Vec<_> = self
+        let mut edges: Vec<(NodeIndex, &Condition)> = self
             .graph
             .edges_directed(self.index[service], Edge::Outgoing)
-            .map(|e| {
-                (
-                    self.graph[petgraph::visit::EdgeRef::target(&e)],
-                    *e.weight(),
-                )
-            })
+            .map(|e| (petgraph::visit::EdgeRef::target(&e), *e.weight()))
             .collect();
-        edges.sort_by_key(|(name, _)| self.index.get_index_of(name));
+        // Node indices follow declaration order.
+        edges.sort_by_key(|(node, _)| *node);
         edges
+            .into_iter()
+            .map(|(node, condition)| (self.graph[node], condition))
+            .collect()
     }
 
     /// Every dependency cycle, each as a path that returns to its start:
@@ -122,19 +121,21 @@ impl<'a> DependencyGraph<'a> {
 
     /// `roots` and everything they depend on, directly or not, in declaration order.
     pub fn closure<'s>(&self, roots: impl IntoIterator<Item = &'s str>) -> IndexSet<&'a str> {
-        let mut found = IndexSet::new();
+        let mut found = vec![false; self.graph.node_count()];
         let mut stack: Vec<NodeIndex> = roots
             .into_iter()
             .filter_map(|r| self.index.get(r).copied())
             .collect();
         while let Some(node) = stack.pop() {
-            if found.insert(node) {
+            if !std::mem::replace(&mut found[node.index()], true) {
                 stack.extend(self.graph.neighbors_directed(node, Edge::Outgoing));
             }
         }
-        let mut names: Vec<&str> = found.into_iter().map(|n| self.graph[n]).collect();
-        names.sort_by_key(|name| self.index.get_index_of(name));
-        names.into_iter().collect()
+        self.graph
+            .node_indices()
+            .filter(|n| found[n.index()])
+            .map(|n| self.graph[n])
+            .collect()
     }
 
     /// Groups `members` into waves: a member goes into the wave after the last wave
@@ -142,64 +143,67 @@ impl<'a> DependencyGraph<'a> {
     /// follow go first. Each wave can run in parallel, and each is as early as it can be.
     /// Edges to nodes outside `members` are taken as already satisfied.
     pub fn waves(&self, members: &IndexSet<&str>, direction: Direction) -> Vec<Vec<&'a str>> {
-        let mut wave_of: IndexMap<NodeIndex, usize> = IndexMap::new();
-        let nodes: Vec<NodeIndex> = members
-            .iter()
-            .filter_map(|m| self.index.get(m).copied())
-            .collect();
-        let order = self.topological(&nodes, direction);
-        let mut waves: Vec<Vec<&str>> = Vec::new();
-        for node in order {
+        let nodes = self.nodes_of(members);
+        let mut wave_of: Vec<Option<usize>> = vec![None; self.graph.node_count()];
+        let mut waves: Vec<Vec<NodeIndex>> = Vec::new();
+        for node in self.topological(&nodes, direction) {
             let wave = self
                 .graph
                 .neighbors_directed(node, direction.before())
-                .filter_map(|n| wave_of.get(&n))
+                .filter_map(|n| wave_of[n.index()])
                 .map(|w| w + 1)
                 .max()
                 .unwrap_or(0);
-            wave_of.insert(node, wave);
+            wave_of[node.index()] = Some(wave);
             if waves.len() <= wave {
                 waves.resize(wave + 1, Vec::new());
             }
-            waves[wave].push(self.graph[node]);
-        }
-        for wave in &mut waves {
-            wave.sort_by_key(|name| self.index.get_index_of(name));
+            waves[wave].push(node);
         }
         waves
+            .into_iter()
+            .map(|mut wave| {
+                wave.sort();
+                wave.into_iter().map(|n| self.graph[n]).collect()
+            })
+            .collect()
+    }
+
+    fn nodes_of(&self, members: &IndexSet<&str>) -> Vec<NodeIndex> {
+        members
+            .iter()
+            .filter_map(|m| self.index.get(m).copied())
+            .collect()
     }
 
     /// `nodes` ordered so that each comes after what it must follow in `direction`.
     /// Members of a cycle are left out (validation reports cycles before anything plans).
     fn topological(&self, nodes: &[NodeIndex], direction: Direction) -> Vec<NodeIndex> {
-        let members: IndexSet<NodeIndex> = nodes.iter().copied().collect();
-        let mut waiting: IndexMap<NodeIndex, usize> = members
+        let mut member = vec![false; self.graph.node_count()];
+        for node in nodes {
+            member[node.index()] = true;
+        }
+        let mut waiting = vec![0usize; self.graph.node_count()];
+        for &node in nodes {
+            waiting[node.index()] = self
+                .graph
+                .neighbors_directed(node, direction.before())
+                .filter(|m| member[m.index()])
+                .count();
+        }
+        let mut ready: Vec<NodeIndex> = nodes
             .iter()
-            .map(|&n| {
-                let count = self
-                    .graph
-                    .neighbors_directed(n, direction.before())
-                    .filter(|m| members.contains(m))
-                    .count();
-                (n, count)
-            })
+            .copied()
+            .filter(|n| waiting[n.index()] == 0)
             .collect();
-        let mut ready: Vec<NodeIndex> = waiting
-            .iter()
-            .filter(|(_, c)| **c == 0)
-            .map(|(n, _)| *n)
-            .collect();
-        let mut order = Vec::with_capacity(members.len());
+        let after = direction.before().opposite();
+        let mut order = Vec::with_capacity(nodes.len());
         while let Some(node) = ready.pop() {
             order.push(node);
-            let after = match direction.before() {
-                Edge::Outgoing => Edge::Incoming,
-                Edge::Incoming => Edge::Outgoing,
-            };
             for next in self.graph.neighbors_directed(node, after) {
-                if let Some(count) = waiting.get_mut(&next) {
-                    *count -= 1;
-                    if *count == 0 {
+                if member[next.index()] {
+                    waiting[next.index()] -= 1;
+                    if waiting[next.index()] == 0 {
                         ready.push(next);
                     }
                 }
@@ -211,32 +215,34 @@ impl<'a> DependencyGraph<'a> {
     /// The longest chain of dependencies among `members`, from the first service to
     /// start to the last: what bounds how fast the whole set can come up.
     pub fn critical_chain(&self, members: &IndexSet<&str>) -> Vec<&'a str> {
-        let nodes: Vec<NodeIndex> = members
-            .iter()
-            .filter_map(|m| self.index.get(m).copied())
-            .collect();
-        let mut longest: IndexMap<NodeIndex, (usize, Option<NodeIndex>)> = IndexMap::new();
+        let nodes = self.nodes_of(members);
+        // For each node: the length of the longest chain ending at it, and the
+        // dependency that chain comes through.
+        let mut longest: Vec<Option<(usize, Option<NodeIndex>)>> =
+            vec![None; self.graph.node_count()];
         for node in self.topological(&nodes, Direction::Up) {
             let best = self
                 .graph
                 .neighbors_directed(node, Edge::Outgoing)
-                .filter_map(|dep| longest.get(&dep).map(|(len, _)| (*len, dep)))
-                .max_by_key(|(len, dep)| (*len, std::cmp::Reverse(dep.index())));
-            let entry = match best {
+                .filter_map(|dep| longest[dep.index()].map(|(len, _)| (len, dep)))
+                .max_by_key(|(len, dep)| (*len, std::cmp::Reverse(*dep)));
+            longest[node.index()] = Some(match best {
                 Some((len, dep)) => (len + 1, Some(dep)),
                 None => (1, None),
-            };
-            longest.insert(node, entry);
+            });
         }
-        let Some((&end, _)) = longest
+        let Some(end) = longest
             .iter()
-            .max_by_key(|(node, (len, _))| (*len, std::cmp::Reverse(node.index())))
+            .enumerate()
+            .filter_map(|(i, entry)| entry.map(|(len, _)| (len, NodeIndex::new(i))))
+            .max_by_key(|(len, node)| (*len, std::cmp::Reverse(*node)))
+            .map(|(_, node)| node)
         else {
             return Vec::new();
         };
         let mut chain = vec![self.graph[end]];
         let mut at = end;
-        while let Some(previous) = longest[&at].1 {
+        while let Some(previous) = longest[at.index()].and_then(|(_, previous)| previous) {
             chain.push(self.graph[previous]);
             at = previous;
         }

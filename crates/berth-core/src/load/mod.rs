@@ -7,6 +7,7 @@ mod validate;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use indexmap::IndexMap;
 use serde::de::DeserializeOwned;
@@ -105,13 +106,13 @@ pub fn load_str(name: &str, text: &str) -> Result<Project, Problems> {
 }
 
 /// The parts of berth.yaml every environment shares, read once.
-struct Base {
+struct Base<'a> {
     name: String,
     description: Option<String>,
     standards: Standards,
     phases: Vec<String>,
     deployments: IndexMap<String, Deployment>,
-    services: IndexMap<String, Node>,
+    services: IndexMap<&'a str, &'a Node>,
 }
 
 struct Loader<'a> {
@@ -141,30 +142,38 @@ impl<'a> Loader<'a> {
         let base = self.base();
         let environments = self.environments(&base);
         let count = environments.len();
-        let mut resolved = IndexMap::new();
-        for (env_name, (environment, env_node)) in environments {
-            let (services, broken) = self.services(&base, &env_name, env_node.as_ref());
-            let ecosystem = Ecosystem {
-                name: base.name.clone(),
-                description: base.description.clone(),
-                standards: base.standards.clone(),
-                phases: base.phases.clone(),
-                environment_name: env_name.clone(),
-                environment,
-                services,
-                deployments: base.deployments.clone(),
-            };
-            let located = validate::Located {
-                root: self.root,
-                environment: env_node.as_ref(),
-                broken: &broken,
-            };
-            for problem in validate::validate(&ecosystem, &located) {
-                self.sink.push_in(problem, Some(&env_name));
+        let unchanged = read_unchanged(&base, environments.values().map(|(_, node)| node.as_ref()));
+        let root = self.root;
+        // Environments resolve independently: one thread each.
+        let resolved: Vec<(String, Resolved)> = std::thread::scope(|scope| {
+            let threads: Vec<_> = environments
+                .into_iter()
+                .map(|(name, (environment, node))| {
+                    let (base, unchanged) = (&base, &unchanged);
+                    scope.spawn(move || {
+                        let resolved =
+                            resolve(root, base, unchanged, &name, environment, node.as_ref());
+                        (name, resolved)
+                    })
+                })
+                .collect();
+            threads
+                .into_iter()
+                .map(|thread| {
+                    thread
+                        .join()
+                        .expect("resolving an environment does not panic")
+                })
+                .collect()
+        });
+        let mut ecosystems = IndexMap::new();
+        for (name, resolved) in resolved {
+            for problem in resolved.problems {
+                self.sink.push_in(problem, Some(&name));
             }
-            resolved.insert(env_name, ecosystem);
+            ecosystems.insert(name, resolved.ecosystem);
         }
-        (resolved, count)
+        (ecosystems, count)
     }
 
     fn read<T: DeserializeOwned + Default>(&mut self, path: &[&str]) -> T {
@@ -180,7 +189,7 @@ impl<'a> Loader<'a> {
         match yaml::from_node(node) {
             Ok(value) => Some(value),
             Err(e) => {
-                let fallback = if matches!(node.value, yaml::Value::Scalar { .. }) {
+                let fallback = if matches!(*node.value, yaml::Value::Scalar { .. }) {
                     node.span
                 } else {
                     key_span
@@ -191,7 +200,7 @@ impl<'a> Loader<'a> {
         }
     }
 
-    fn base(&mut self) -> Base {
+    fn base(&mut self) -> Base<'a> {
         let name = match self.root.get("name") {
             None => {
                 self.sink.push(
@@ -223,7 +232,7 @@ impl<'a> Loader<'a> {
             if let Some(problem) = dns_label_problem("service name", key, entry.key_span) {
                 self.sink.push(problem);
             }
-            services.insert(key.clone(), entry.value.clone());
+            services.insert(key.as_str(), &entry.value);
         }
         if services.is_empty() && self.sink.is_empty() {
             self.sink.push(
@@ -279,13 +288,13 @@ impl<'a> Loader<'a> {
                 .into_iter()
                 .flatten()
             {
-                if !base.services.contains_key(name) {
+                if !base.services.contains_key(name.as_str()) {
                     self.sink.push_in(
                         unknown_name(
                             "service",
                             name,
                             overlay.key_span,
-                            base.services.keys().map(String::as_str),
+                            base.services.keys().copied(),
                         ),
                         Some(key),
                     );
@@ -298,45 +307,107 @@ impl<'a> Loader<'a> {
         }
         environments
     }
+}
 
-    /// Each service with the environment's overlays merged. A service that does not
-    /// deserialize is reported, and stands in as a default so that the rest can still
-    /// be validated; its name is in the returned set.
-    fn services(
-        &mut self,
-        base: &Base,
-        env_name: &str,
-        env_node: Option<&Node>,
-    ) -> (IndexMap<String, Service>, HashSet<String>) {
-        let defaults = env_node
-            .and_then(|n| n.get("defaults"))
-            .filter(|n| !n.is_null());
-        let overlays = env_node.and_then(|n| n.get("services"));
-        let mut services = IndexMap::new();
-        let mut broken = HashSet::new();
-        for (name, node) in &base.services {
-            let mut merged = node.clone();
-            if let Some(defaults) = defaults.filter(|_| kind_of(node) == Some("service")) {
-                yaml::merge(&mut merged, defaults);
-            }
-            if let Some(overlay) = overlays.and_then(|o| o.get(name)) {
-                yaml::merge(&mut merged, overlay);
-            }
-            let key_span = self.root.key_span(&["services", name]);
-            let service = match yaml::from_node::<Service>(&merged) {
-                Ok(service) => service,
-                Err(e) => {
-                    self.sink.push_in(e.into_problem(key_span), Some(env_name));
-                    broken.insert(name.clone());
-                    Service::default()
+/// A service read from its (merged) node, with its defaults filled in.
+fn read_service(node: &Node, phases: &[String]) -> Result<Arc<Service>, yaml::DeError> {
+    let mut service: Service = yaml::from_node(node)?;
+    defaults::fill_in(&mut service, phases);
+    Ok(Arc::new(service))
+}
+
+/// One environment's ecosystem, and the problems found in it.
+struct Resolved {
+    ecosystem: Ecosystem,
+    problems: Vec<Problem>,
+}
+
+fn resolve(
+    root: &Node,
+    base: &Base,
+    unchanged: &IndexMap<&str, ReadService>,
+    name: &str,
+    environment: Environment,
+    node: Option<&Node>,
+) -> Resolved {
+    let mut problems = Vec::new();
+    let mut services = IndexMap::new();
+    let mut broken = HashSet::new();
+    for (service, service_node) in &base.services {
+        let layers = overlays(service, service_node, node);
+        let read = match unchanged.get(service) {
+            Some(read) if layers.is_empty() => read.clone(),
+            _ => {
+                let mut merged = (*service_node).clone();
+                for layer in layers {
+                    yaml::merge(&mut merged, layer);
                 }
-            };
-            let mut service = service;
-            defaults::fill_in(&mut service, &base.phases);
-            services.insert(name.clone(), service);
-        }
-        (services, broken)
+                read_service(&merged, &base.phases)
+            }
+        };
+        let read = read.unwrap_or_else(|e| {
+            problems.push(e.into_problem(root.key_span(&["services", service])));
+            broken.insert(service.to_string());
+            Arc::new(Service::default())
+        });
+        services.insert(service.to_string(), read);
     }
+    let ecosystem = Ecosystem {
+        name: base.name.clone(),
+        description: base.description.clone(),
+        standards: base.standards.clone(),
+        phases: base.phases.clone(),
+        environment_name: name.to_owned(),
+        environment,
+        services,
+        deployments: base.deployments.clone(),
+    };
+    let located = validate::Located {
+        root,
+        environment: node,
+        broken: &broken,
+    };
+    problems.extend(validate::validate(&ecosystem, &located));
+    Resolved {
+        ecosystem,
+        problems,
+    }
+}
+
+type ReadService = Result<Arc<Service>, yaml::DeError>;
+
+/// What an environment merges onto a service, in order: its `defaults` (for
+/// services of kind `service`), then its overlay of that service.
+fn overlays<'n>(
+    service: &str,
+    service_node: &Node,
+    environment: Option<&'n Node>,
+) -> Vec<&'n Node> {
+    let Some(environment) = environment else {
+        return Vec::new();
+    };
+    let defaults = environment
+        .get("defaults")
+        .filter(|n| !n.is_null() && kind_of(service_node) == Some("service"));
+    let overlay = environment.get("services").and_then(|o| o.get(service));
+    defaults.into_iter().chain(overlay).collect()
+}
+
+/// Each service that some environment leaves as the base wrote it, read once for
+/// all such environments to share.
+fn read_unchanged<'b, 'n>(
+    base: &Base<'b>,
+    environments: impl Iterator<Item = Option<&'n Node>> + Clone,
+) -> IndexMap<&'b str, ReadService> {
+    base.services
+        .iter()
+        .filter(|(service, node)| {
+            environments
+                .clone()
+                .any(|environment| overlays(service, node, environment).is_empty())
+        })
+        .map(|(service, node)| (*service, read_service(node, &base.phases)))
+        .collect()
 }
 
 fn kind_of(node: &Node) -> Option<&str> {

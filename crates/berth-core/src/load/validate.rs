@@ -155,11 +155,10 @@ impl ServiceCheck<'_> {
 
     fn dependencies(&mut self) {
         for (dependency, condition) in self.service.depends_on.iter() {
-            let span = self.span(&["depends_on", dependency]);
             if dependency == self.name {
                 self.problems.push(
                     Problem::new(format!("service `{}` depends on itself", self.name))
-                        .at(span, "remove this")
+                        .at(self.span(&["depends_on", dependency]), "remove this")
                         .help("a service cannot wait for itself"),
                 );
                 continue;
@@ -168,7 +167,7 @@ impl ServiceCheck<'_> {
                 self.problems.push(unknown_name(
                     "service",
                     dependency,
-                    span,
+                    self.span(&["depends_on", dependency]),
                     self.ecosystem.services.keys().map(String::as_str),
                 ));
                 continue;
@@ -179,17 +178,17 @@ impl ServiceCheck<'_> {
             match condition {
                 Condition::Healthy if target.kind == Kind::Job => self.problems.push(
                     Problem::new(format!("`{dependency}` is a job: it runs to completion and is never healthy"))
-                        .at(span, "waits for a job to be healthy")
+                        .at(self.span(&["depends_on", dependency]), "waits for a job to be healthy")
                         .help(format!("write `{dependency}: completed`")),
                 ),
                 Condition::Completed if target.kind != Kind::Job => self.problems.push(
                     Problem::new(format!("`{dependency}` is not a job: it never completes"))
-                        .at(span, "waits for a service to complete")
+                        .at(self.span(&["depends_on", dependency]), "waits for a service to complete")
                         .help(format!("write `{dependency}: healthy` or `{dependency}: started`, or make it `kind: job`")),
                 ),
                 Condition::Healthy if target.health.readiness.is_none() && !self.ecosystem.is_external(dependency) => self.problems.push(
                     Problem::new(format!("`{}` waits for `{dependency}` to be healthy, but `{dependency}` has no readiness probe", self.name))
-                        .at(span, "can never be met")
+                        .at(self.span(&["depends_on", dependency]), "can never be met")
                         .help(format!("add `health: {{ readiness: ... }}` to `{dependency}`, or depend on it as `started`")),
                 ),
                 _ => {}
@@ -203,7 +202,7 @@ impl ServiceCheck<'_> {
             {
                 self.problems.push(
                     Problem::new(format!("`{}` (phase {mine}) depends on `{dependency}`, which deploys in a later phase ({theirs})", self.name))
-                        .at(span, "depends on a later phase")
+                        .at(self.span(&["depends_on", dependency]), "depends on a later phase")
                         .help(format!("move `{dependency}` to phase {mine} or earlier, or `{}` to phase {theirs} or later", self.name)),
                 );
             }
@@ -213,7 +212,6 @@ impl ServiceCheck<'_> {
     fn references(&mut self) {
         for (key, template) in &self.service.env {
             for reference in template.references() {
-                let span = self.span(&["env", key]);
                 let Some(target) = self.ecosystem.services.get(&reference.service) else {
                     let services = self.ecosystem.services.keys().map(String::as_str);
                     let help = match did_you_mean(&reference.service, services.clone()) {
@@ -225,7 +223,7 @@ impl ServiceCheck<'_> {
                     };
                     self.problems.push(
                         Problem::new(format!("there is no service `{}`", reference.service))
-                            .at(span, "unknown service")
+                            .at(self.span(&["env", key]), "unknown service")
                             .help(help),
                     );
                     continue;
@@ -242,7 +240,7 @@ impl ServiceCheck<'_> {
                                 "`{}` has no port named `{port}`",
                                 reference.service
                             ))
-                            .at(span, "unknown port")
+                            .at(self.span(&["env", key]), "unknown port")
                             .help(format!(
                                 "its ports are {}",
                                 quoted_list(target.ports.keys().map(String::as_str))
@@ -254,7 +252,7 @@ impl ServiceCheck<'_> {
                             "`${{{}.{}}}` refers to a service with no ports",
                             reference.service, reference.field
                         ))
-                        .at(span, "has no address")
+                        .at(self.span(&["env", key]), "has no address")
                         .help(format!("declare `ports:` on `{}`", reference.service)),
                     ),
                     _ => {}
@@ -280,7 +278,6 @@ impl ServiceCheck<'_> {
             Check::Http { port, .. } | Check::Tcp { port } => port,
             Check::Exec { .. } => return,
         };
-        let span = self.span(&["health", which]);
         let ports = self.service.ports.keys().map(String::as_str);
         match port {
             Some(PortRef::Name(name)) if !self.service.ports.contains_key(name) => {
@@ -289,7 +286,7 @@ impl ServiceCheck<'_> {
                         "the {which} probe of `{}` uses port `{name}`, which it does not declare",
                         self.name
                     ))
-                    .at(span, "unknown port")
+                    .at(self.span(&["health", which]), "unknown port")
                     .help(suggestion(name, ports.clone(), || {
                         format!(
                             "declare it under `ports:`; the ports are {}",
@@ -303,7 +300,7 @@ impl ServiceCheck<'_> {
                     "the {which} probe of `{}` needs a port, and the service declares none",
                     self.name
                 ))
-                .at(span, "no port to probe")
+                .at(self.span(&["health", which]), "no port to probe")
                 .help("declare `ports: { http: PORT }`, or give the probe a `port:`"),
             ),
             _ => {}
@@ -312,7 +309,6 @@ impl ServiceCheck<'_> {
 
     fn rollout(&mut self) {
         let rollout = &self.service.rollout;
-        let span = self.span(&["rollout", "steps"]);
         if rollout.strategy != Strategy::Canary {
             if !rollout.steps.is_empty() {
                 self.problems.push(
@@ -320,7 +316,7 @@ impl ServiceCheck<'_> {
                         "`steps` apply to canary rollouts, and this one is {}",
                         rollout.strategy
                     ))
-                    .at(span, "not used")
+                    .at(self.span(&["rollout", "steps"]), "not used")
                     .help("set `strategy: canary`, or remove `steps`"),
                 );
             }
@@ -333,7 +329,7 @@ impl ServiceCheck<'_> {
         {
             self.problems.push(
                 Problem::new("canary steps must rise from 1 to 100 and end at 100")
-                    .at(span, "invalid steps")
+                    .at(self.span(&["rollout", "steps"]), "invalid steps")
                     .help("write the traffic percentages in order, such as [10, 50, 100]"),
             );
         }
@@ -389,21 +385,20 @@ fn port_clashes(ecosystem: &Ecosystem, at: &Located, problems: &mut Vec<Problem>
         .filter(|(n, _)| !ecosystem.is_external(n))
     {
         for (port_name, port) in &service.ports {
-            let span = at.service(name, &["ports", port_name]);
             if gateway
                 && ecosystem.environment.runtime == Runtime::Local
                 && *port == ecosystem.environment.gateway.port
             {
                 problems.push(
                     Problem::new(format!("`{name}` uses port {port}, which the gateway serves routes on"))
-                        .at(span, "taken by the gateway")
+                        .at(at.service(name, &["ports", port_name]), "taken by the gateway")
                         .help("move the service to another port, or set `gateway: { port: ... }` on the environment"),
                 );
             }
             match taken.get(&port.0) {
                 Some((other, other_port)) => problems.push(
                     Problem::new(format!("port {port} is used by both `{other}` and `{name}`"))
-                        .at(span, "second use")
+                        .at(at.service(name, &["ports", port_name]), "second use")
                         .also_at(at.service(other, &["ports", other_port]), "first use")
                         .help(format!("in the {} runtime services share the host's ports: give one of them another port", ecosystem.environment.runtime)),
                 ),

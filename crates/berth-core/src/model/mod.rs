@@ -28,6 +28,8 @@ pub use service::{
 pub use standards::{Level, Standards};
 pub use template::{Field, Part, Reference, Template};
 
+use std::sync::Arc;
+
 use indexmap::IndexMap;
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -82,7 +84,8 @@ pub struct Ecosystem {
     pub phases: Vec<String>,
     pub environment_name: String,
     pub environment: Environment,
-    pub services: IndexMap<String, Service>,
+    /// Shared between environments that change nothing about a service.
+    pub services: IndexMap<String, Arc<Service>>,
     pub deployments: IndexMap<String, Deployment>,
 }
 

@@ -126,7 +126,7 @@ impl<'a> NodeDeserializer<'a> {
     /// Scalars locate their own errors; a collection leaves it to its parent, which
     /// points at the key that holds it.
     fn locate<T>(&self, result: Result<T, DeError>) -> Result<T, DeError> {
-        match self.0.value {
+        match *self.0.value {
             Value::Scalar { .. } => result.map_err(|e| e.or_at(self.0.span)),
             _ => result,
         }
@@ -145,7 +145,7 @@ impl<'de> de::Deserializer<'de> for NodeDeserializer<'de> {
     type Error = DeError;
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
-        let result = match &self.0.value {
+        let result = match &*self.0.value {
             Value::Scalar { .. } => match self.0.resolve().expect("scalar") {
                 Resolved::Null => visitor.visit_unit(),
                 Resolved::Bool(b) => visitor.visit_bool(b),
@@ -164,7 +164,7 @@ impl<'de> de::Deserializer<'de> for NodeDeserializer<'de> {
 
     fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
         // `version: 15` and `DEBUG: true` are strings where a string is wanted.
-        match &self.0.value {
+        match &*self.0.value {
             Value::Scalar { text, .. } if !self.0.is_null() => {
                 self.locate(visitor.visit_borrowed_str(text))
             }
@@ -206,7 +206,7 @@ impl<'de> de::Deserializer<'de> for NodeDeserializer<'de> {
         _variants: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, DeError> {
-        let result = match &self.0.value {
+        let result = match &*self.0.value {
             Value::Scalar { text, .. } if !self.0.is_null() => {
                 visitor.visit_enum(BorrowedStrDeserializer::new(text))
             }
@@ -317,7 +317,7 @@ impl<'de> de::MapAccess<'de> for MapAccess<'de> {
         let entry = self.pending.take().expect("value follows key");
         // A scalar's own span says exactly what is wrong; a collection is pointed at
         // by its key rather than by a label over the whole block.
-        let span = match entry.value.value {
+        let span = match *entry.value.value {
             Value::Scalar { .. } => entry.value.span,
             _ => entry.key_span,
         };

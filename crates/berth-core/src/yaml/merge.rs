@@ -1,27 +1,32 @@
 //! Environment overlays, merged node by node so that every value keeps the span of
 //! the place it was written — the base file or the environment that overrode it.
 
+use std::sync::Arc;
+
 use super::{Node, Value};
 
 /// Merges `overlay` onto `base`: mappings merge key by key, a `null` removes the key,
 /// anything else replaces what the base had.
 pub fn merge(base: &mut Node, overlay: &Node) {
-    match (&mut base.value, &overlay.value) {
-        (Value::Map(base_map), Value::Map(overlay_map)) => {
-            for (key, entry) in overlay_map {
-                if entry.value.is_null() {
-                    base_map.shift_remove(key);
-                    continue;
-                }
-                match base_map.get_mut(key) {
-                    Some(existing) => merge(&mut existing.value, &entry.value),
-                    None => {
-                        base_map.insert(key.clone(), entry.clone());
-                    }
-                }
+    let (Value::Map(overlay_map), Value::Map(_)) = (&*overlay.value, &*base.value) else {
+        *base = overlay.clone();
+        return;
+    };
+    // Copies the base's mapping only now, and only this level of it, if it is shared.
+    let Value::Map(base_map) = Arc::make_mut(&mut base.value) else {
+        unreachable!("checked to be a mapping above")
+    };
+    for (key, entry) in overlay_map {
+        if entry.value.is_null() {
+            base_map.shift_remove(key);
+            continue;
+        }
+        match base_map.get_mut(key) {
+            Some(existing) => merge(&mut existing.value, &entry.value),
+            None => {
+                base_map.insert(key.clone(), entry.clone());
             }
         }
-        _ => *base = overlay.clone(),
     }
 }
 

@@ -12,13 +12,17 @@ pub use de::{DeError, from_node};
 pub use merge::merge;
 pub use parse::parse;
 
+use std::sync::Arc;
+
 use indexmap::IndexMap;
 
 use crate::source::Span;
 
 #[derive(Clone, Debug)]
 pub struct Node {
-    pub value: Value,
+    /// Shared, so that copying a tree to merge an overlay onto it copies only what
+    /// the overlay changes.
+    pub value: Arc<Value>,
     pub span: Span,
 }
 
@@ -52,15 +56,22 @@ pub enum Resolved<'a> {
 }
 
 impl Node {
+    pub fn new(value: Value, span: Span) -> Self {
+        Node {
+            value: Arc::new(value),
+            span,
+        }
+    }
+
     pub fn as_map(&self) -> Option<&IndexMap<String, Entry>> {
-        match &self.value {
+        match &*self.value {
             Value::Map(map) => Some(map),
             _ => None,
         }
     }
 
     pub fn as_str(&self) -> Option<&str> {
-        match &self.value {
+        match &*self.value {
             Value::Scalar { text, .. } => Some(text),
             _ => None,
         }
@@ -80,7 +91,7 @@ impl Node {
     }
 
     fn list_item(&self, text: &str) -> Option<&Node> {
-        match &self.value {
+        match &*self.value {
             Value::Seq(items) => items.iter().find(|item| item.as_str() == Some(text)),
             _ => None,
         }
@@ -137,7 +148,7 @@ impl Node {
     }
 
     pub fn resolve(&self) -> Option<Resolved<'_>> {
-        match &self.value {
+        match &*self.value {
             Value::Scalar { text, plain: true } => Some(resolve_plain(text)),
             Value::Scalar { text, plain: false } => Some(Resolved::Str(text)),
             _ => None,
@@ -148,7 +159,7 @@ impl Node {
     /// file against the JSON Schema.
     pub fn to_json(&self) -> serde_json::Value {
         use serde_json::Value as Json;
-        match &self.value {
+        match &*self.value {
             Value::Seq(items) => Json::Array(items.iter().map(Node::to_json).collect()),
             Value::Map(map) => Json::Object(
                 map.iter()
@@ -175,7 +186,7 @@ impl Node {
             Some(Resolved::Int(i)) => format!("integer `{i}`"),
             Some(Resolved::Float(f)) => format!("number `{f}`"),
             Some(Resolved::Str(s)) => format!("string \"{s}\""),
-            None if matches!(self.value, Value::Seq(_)) => "a list".to_owned(),
+            None if matches!(*self.value, Value::Seq(_)) => "a list".to_owned(),
             None => "a mapping".to_owned(),
         }
     }

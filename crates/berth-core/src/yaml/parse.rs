@@ -75,10 +75,7 @@ impl<'a> Builder<'a> {
             match event {
                 Event::StreamStart | Event::DocumentStart(_) => continue,
                 Event::StreamEnd => {
-                    return Ok(Node {
-                        value: Value::Map(IndexMap::new()),
-                        span,
-                    });
+                    return Ok(Node::new(Value::Map(IndexMap::new()), span));
                 }
                 other => {
                     let root = self.node(other, span)?;
@@ -114,7 +111,7 @@ impl<'a> Builder<'a> {
                 // The scanner's span of a flow scalar can take in the blank after it.
                 let trimmed = self.text[span.start..span.end].trim_end().len();
                 let span = Span::new(span.start, span.start + trimmed);
-                (Node { value, span }, anchor)
+                (Node::new(value, span), anchor)
             }
             Event::SequenceStart(anchor, _) => (self.sequence(span)?, anchor),
             Event::MappingStart(anchor, _) => (self.mapping(span)?, anchor),
@@ -138,10 +135,8 @@ impl<'a> Builder<'a> {
         loop {
             let (event, span) = self.next()?;
             if let Event::SequenceEnd = event {
-                return Ok(Node {
-                    value: Value::Seq(items),
-                    span: Span::new(start.start, span.end.max(start.end)),
-                });
+                let end = span.end.max(start.end);
+                return Ok(Node::new(Value::Seq(items), Span::new(start.start, end)));
             }
             items.push(self.node(event, span)?);
         }
@@ -179,29 +174,26 @@ impl<'a> Builder<'a> {
         apply_merge_keys(&mut map, merged)?;
         // A mapping is pointed at by where it starts: a label over a whole block would
         // bury the message, and errors about its contents point at the keys instead.
-        Ok(Node {
-            value: Value::Map(map),
-            span: start,
-        })
+        Ok(Node::new(Value::Map(map), start))
     }
 }
 
 /// YAML's `<<: *anchor` merge key, which compose files use for shared settings: the
 /// merged mapping's keys fill in what the mapping does not set itself.
 fn apply_merge_keys(map: &mut IndexMap<String, Entry>, merged: Vec<Node>) -> Result<(), Problem> {
-    for source in merged {
-        let sources = match source.value {
-            Value::Seq(items) => items,
-            _ => vec![source],
+    for source in &merged {
+        let sources = match &*source.value {
+            Value::Seq(items) => items.as_slice(),
+            _ => std::slice::from_ref(source),
         };
         for source in sources {
-            let Value::Map(entries) = source.value else {
+            let Value::Map(entries) = &*source.value else {
                 return Err(Problem::new("`<<` merges only mappings")
                     .at(source.span, "not a mapping")
                     .help("point `<<:` at an anchored mapping, as in `<<: *defaults`"));
             };
             for (key, entry) in entries {
-                map.entry(key).or_insert(entry);
+                map.entry(key.clone()).or_insert_with(|| entry.clone());
             }
         }
     }
