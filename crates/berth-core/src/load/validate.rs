@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use crate::check;
 use crate::graph::DependencyGraph;
 use crate::model::{
-    Check, Condition, Ecosystem, Field, Kind, PortRef, Probe, Runtime, Service, Strategy,
+    Check, Condition, Ecosystem, Field, Kind, PortRef, Probe, Reference, Runtime, Service, Strategy,
 };
 use crate::problem::{Problem, did_you_mean, quoted_list, suggestion, unknown_name};
 use crate::source::Span;
@@ -154,110 +154,122 @@ impl ServiceCheck<'_> {
     }
 
     fn dependencies(&mut self) {
-        for (dependency, condition) in self.service.depends_on.iter() {
-            if dependency == self.name {
-                self.problems.push(
-                    Problem::new(format!("service `{}` depends on itself", self.name))
-                        .at(self.span(&["depends_on", dependency]), "remove this")
-                        .help("a service cannot wait for itself"),
-                );
-                continue;
-            }
-            let Some(target) = self.ecosystem.services.get(dependency) else {
-                self.problems.push(unknown_name(
-                    "service",
-                    dependency,
-                    self.span(&["depends_on", dependency]),
-                    self.ecosystem.services.keys().map(String::as_str),
-                ));
-                continue;
-            };
-            if self.at.broken.contains(dependency) {
-                continue;
-            }
-            match condition {
-                Condition::Healthy if target.kind == Kind::Job => self.problems.push(
-                    Problem::new(format!("`{dependency}` is a job: it runs to completion and is never healthy"))
-                        .at(self.span(&["depends_on", dependency]), "waits for a job to be healthy")
-                        .help(format!("write `{dependency}: completed`")),
-                ),
-                Condition::Completed if target.kind != Kind::Job => self.problems.push(
-                    Problem::new(format!("`{dependency}` is not a job: it never completes"))
-                        .at(self.span(&["depends_on", dependency]), "waits for a service to complete")
-                        .help(format!("write `{dependency}: healthy` or `{dependency}: started`, or make it `kind: job`")),
-                ),
-                Condition::Healthy if target.health.readiness.is_none() && !self.ecosystem.is_external(dependency) => self.problems.push(
-                    Problem::new(format!("`{}` waits for `{dependency}` to be healthy, but `{dependency}` has no readiness probe", self.name))
-                        .at(self.span(&["depends_on", dependency]), "can never be met")
-                        .help(format!("add `health: {{ readiness: ... }}` to `{dependency}`, or depend on it as `started`")),
-                ),
-                _ => {}
-            }
-            let (mine, theirs) = (
-                self.ecosystem.phase_of(self.name),
-                self.ecosystem.phase_of(dependency),
+        let service = self.service;
+        for (dependency, condition) in service.depends_on.iter() {
+            let found = self.dependency_problems(dependency, condition);
+            self.problems.extend(found);
+        }
+    }
+
+    /// What is wrong with depending on `dependency` under `condition`.
+    fn dependency_problems(&self, dependency: &str, condition: &Condition) -> Vec<Problem> {
+        // Looked up only when there is something to report.
+        let span = || self.span(&["depends_on", dependency]);
+        if dependency == self.name {
+            return vec![
+                Problem::new(format!("service `{}` depends on itself", self.name))
+                    .at(span(), "remove this")
+                    .help("a service cannot wait for itself"),
+            ];
+        }
+        let Some(target) = self.ecosystem.services.get(dependency) else {
+            let known = self.ecosystem.services.keys().map(String::as_str);
+            return vec![unknown_name("service", dependency, span(), known)];
+        };
+        if self.at.broken.contains(dependency) {
+            return Vec::new();
+        }
+        let mut found = Vec::new();
+        match condition {
+            Condition::Healthy if target.kind == Kind::Job => found.push(
+                Problem::new(format!("`{dependency}` is a job: it runs to completion and is never healthy"))
+                    .at(span(), "waits for a job to be healthy")
+                    .help(format!("write `{dependency}: completed`")),
+            ),
+            Condition::Completed if target.kind != Kind::Job => found.push(
+                Problem::new(format!("`{dependency}` is not a job: it never completes"))
+                    .at(span(), "waits for a service to complete")
+                    .help(format!("write `{dependency}: healthy` or `{dependency}: started`, or make it `kind: job`")),
+            ),
+            Condition::Healthy if target.health.readiness.is_none() && !self.ecosystem.is_external(dependency) => found.push(
+                Problem::new(format!("`{}` waits for `{dependency}` to be healthy, but `{dependency}` has no readiness probe", self.name))
+                    .at(span(), "can never be met")
+                    .help(format!("add `health: {{ readiness: ... }}` to `{dependency}`, or depend on it as `started`")),
+            ),
+            _ => {}
+        }
+        let (mine, theirs) = (
+            self.ecosystem.phase_of(self.name),
+            self.ecosystem.phase_of(dependency),
+        );
+        if self.ecosystem.phase_index(theirs) > self.ecosystem.phase_index(mine)
+            && self.ecosystem.phase_index(theirs) != usize::MAX
+        {
+            found.push(
+                Problem::new(format!("`{}` (phase {mine}) depends on `{dependency}`, which deploys in a later phase ({theirs})", self.name))
+                    .at(span(), "depends on a later phase")
+                    .help(format!("move `{dependency}` to phase {mine} or earlier, or `{}` to phase {theirs} or later", self.name)),
             );
-            if self.ecosystem.phase_index(theirs) > self.ecosystem.phase_index(mine)
-                && self.ecosystem.phase_index(theirs) != usize::MAX
-            {
-                self.problems.push(
-                    Problem::new(format!("`{}` (phase {mine}) depends on `{dependency}`, which deploys in a later phase ({theirs})", self.name))
-                        .at(self.span(&["depends_on", dependency]), "depends on a later phase")
-                        .help(format!("move `{dependency}` to phase {mine} or earlier, or `{}` to phase {theirs} or later", self.name)),
-                );
+        }
+        found
+    }
+
+    fn references(&mut self) {
+        let service = self.service;
+        for (key, template) in &service.env {
+            for reference in template.references() {
+                if let Some(problem) = self.reference_problem(key, reference) {
+                    self.problems.push(problem);
+                }
             }
         }
     }
 
-    fn references(&mut self) {
-        for (key, template) in &self.service.env {
-            for reference in template.references() {
-                let Some(target) = self.ecosystem.services.get(&reference.service) else {
-                    let services = self.ecosystem.services.keys().map(String::as_str);
-                    let help = match did_you_mean(&reference.service, services.clone()) {
-                        Some(close) => format!("did you mean `${{{close}.{}}}`?", reference.field),
-                        None => format!(
-                            "references name a service: the services are {}",
-                            quoted_list(services.clone())
-                        ),
-                    };
-                    self.problems.push(
-                        Problem::new(format!("there is no service `{}`", reference.service))
-                            .at(self.span(&["env", key]), "unknown service")
-                            .help(help),
-                    );
-                    continue;
-                };
-                if self.ecosystem.is_external(&reference.service)
-                    || self.at.broken.contains(&reference.service)
-                {
-                    continue;
-                }
-                match &reference.field {
-                    Field::NamedPort(port) if !target.ports.contains_key(port) => {
-                        self.problems.push(
-                            Problem::new(format!(
-                                "`{}` has no port named `{port}`",
-                                reference.service
-                            ))
-                            .at(self.span(&["env", key]), "unknown port")
-                            .help(format!(
-                                "its ports are {}",
-                                quoted_list(target.ports.keys().map(String::as_str))
-                            )),
-                        )
-                    }
-                    Field::Url | Field::Port if target.ports.is_empty() => self.problems.push(
-                        Problem::new(format!(
-                            "`${{{}.{}}}` refers to a service with no ports",
-                            reference.service, reference.field
-                        ))
-                        .at(self.span(&["env", key]), "has no address")
-                        .help(format!("declare `ports:` on `{}`", reference.service)),
-                    ),
-                    _ => {}
-                }
-            }
+    /// What is wrong with a `${service.field}` reference in env value `key`.
+    fn reference_problem(&self, key: &str, reference: &Reference) -> Option<Problem> {
+        // Looked up only when there is something to report.
+        let span = || self.span(&["env", key]);
+        let Some(target) = self.ecosystem.services.get(&reference.service) else {
+            let services = self.ecosystem.services.keys().map(String::as_str);
+            let help = match did_you_mean(&reference.service, services.clone()) {
+                Some(close) => format!("did you mean `${{{close}.{}}}`?", reference.field),
+                None => format!(
+                    "references name a service: the services are {}",
+                    quoted_list(services)
+                ),
+            };
+            return Some(
+                Problem::new(format!("there is no service `{}`", reference.service))
+                    .at(span(), "unknown service")
+                    .help(help),
+            );
+        };
+        if self.ecosystem.is_external(&reference.service)
+            || self.at.broken.contains(&reference.service)
+        {
+            return None;
+        }
+        match &reference.field {
+            Field::NamedPort(port) if !target.ports.contains_key(port) => Some(
+                Problem::new(format!(
+                    "`{}` has no port named `{port}`",
+                    reference.service
+                ))
+                .at(span(), "unknown port")
+                .help(format!(
+                    "its ports are {}",
+                    quoted_list(target.ports.keys().map(String::as_str))
+                )),
+            ),
+            Field::Url | Field::Port if target.ports.is_empty() => Some(
+                Problem::new(format!(
+                    "`${{{}.{}}}` refers to a service with no ports",
+                    reference.service, reference.field
+                ))
+                .at(span(), "has no address")
+                .help(format!("declare `ports:` on `{}`", reference.service)),
+            ),
+            _ => None,
         }
     }
 
