@@ -6,6 +6,7 @@ mod graph;
 mod init;
 mod plan;
 mod schema;
+mod workload;
 
 use berth_core::{Ecosystem, Problem, Problems, Project};
 
@@ -27,6 +28,7 @@ pub fn run(cli: &Cli) -> Exit {
         Command::Graph { format } => graph::run(&cli.global, *format),
         Command::Schema => schema::run(),
         Command::Init { name } => init::run(&cli.global, name.as_deref()),
+        Command::Workload(args) => workload::run(args),
     };
     result.unwrap_or_else(|problems| {
         output::problems(&problems, cli.global.output);
