@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     name = "berth",
     version,
     about = "Describe a multi-service ecosystem once in berth.yaml; check it, plan it, run it.",
-    after_help = "Exit codes: 0 success, 1 a check failed, 2 invalid input.",
+    after_help = "Exit codes: 0 success, 1 a check or a deployment failed, 2 invalid input.",
     arg_required_else_help = true
 )]
 pub struct Cli {
@@ -50,6 +50,12 @@ pub enum Command {
     /// Show the deployment plan: phases, parallel waves, gates, critical chain
     Plan {
         /// Deployments or services to plan (with what they depend on); default all
+        names: Vec<String>,
+    },
+    /// Run the ecosystem on this machine: each service a supervised process, started
+    /// in plan order once what it waits for holds; Ctrl-C stops them all
+    Up {
+        /// Deployments or services to run (with what they depend on); default all
         names: Vec<String>,
     },
     /// Print the dependency graph
@@ -92,8 +98,9 @@ pub struct WorkloadArgs {
     /// Exit with status 1 after this long
     #[arg(long, value_parser = humantime::parse_duration)]
     pub crash_after: Option<std::time::Duration>,
-    /// URL of an upstream whose /ready must answer before this one is ready (repeatable)
-    #[arg(long = "upstream")]
+    /// URL of an upstream whose /ready must answer before this one is ready
+    /// (repeatable, or comma-separated in UPSTREAMS)
+    #[arg(long = "upstream", env = "UPSTREAMS", value_delimiter = ',')]
     pub upstreams: Vec<String>,
 }
 

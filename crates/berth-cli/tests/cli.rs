@@ -159,35 +159,35 @@ fn a_broken_quickstart_explains_itself() {
             "typo",
             "    depends_on: { api: healthy }",
             "    depend_on: { api: healthy }",
-            "berth.yaml:53:5",
+            "berth.yaml:39:5",
             "did you mean `depends_on`?",
         ),
         (
             "dangling",
             "depends_on: { api: healthy }",
             "depends_on: { apii: healthy }",
-            "berth.yaml:53:19",
+            "berth.yaml:39:19",
             "did you mean `api`?",
         ),
         (
             "quantity",
             "memory: 64Mi, cpu_limit: 250m, memory_limit: 128Mi }\n    routes",
             "memory: 64MB, cpu_limit: 250m, memory_limit: 128Mi }\n    routes",
-            "berth.yaml:56:37",
+            "berth.yaml:55:37",
             "write memory as 512Mi, 1Gi or 500M",
         ),
         (
             "cycle",
-            "    depends_on: { db: healthy }\n    resources",
-            "    depends_on: { db: healthy, web: started }\n    resources",
-            "berth.yaml:28:32",
+            "    depends_on: { migrate: completed }\n    secrets",
+            "    depends_on: { migrate: completed, web: started }\n    secrets",
+            "berth.yaml:26:39",
             "nothing in a cycle can start first",
         ),
         (
             "indent",
             "  web:\n    phase: frontend",
             "  web:\n   phase: frontend",
-            "berth.yaml:48:10",
+            "berth.yaml:46:10",
             "fix the YAML syntax",
         ),
     ];
@@ -245,7 +245,7 @@ fn check_and_plan_as_json() {
     let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(
         json["critical_chain"],
-        serde_json::json!(["db", "migrate", "api", "web"])
+        serde_json::json!(["migrate", "api", "worker"])
     );
 }
 

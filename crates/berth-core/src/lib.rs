@@ -3,6 +3,7 @@
 //! the deployment plan. Nothing here starts a process, opens a socket or reads the
 //! clock; the runtimes and the CLI build on it, and most of berth's tests live here.
 
+pub mod address;
 pub mod check;
 pub mod graph;
 pub mod load;

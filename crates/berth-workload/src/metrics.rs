@@ -40,14 +40,27 @@ impl Metrics {
         let mut out = String::from(
             "# HELP http_requests_total Requests served, by status code.\n# TYPE http_requests_total counter\n",
         );
-        out += &format!("http_requests_total{{service=\"{name}\",code=\"200\"}} {}\n", counts.ok);
-        out += &format!("http_requests_total{{service=\"{name}\",code=\"500\"}} {}\n", counts.errors);
+        out += &format!(
+            "http_requests_total{{service=\"{name}\",code=\"200\"}} {}\n",
+            counts.ok
+        );
+        out += &format!(
+            "http_requests_total{{service=\"{name}\",code=\"500\"}} {}\n",
+            counts.errors
+        );
         out += "# HELP http_request_duration_seconds Request latency.\n# TYPE http_request_duration_seconds histogram\n";
         for (bound, count) in BUCKETS.iter().zip(counts.buckets) {
-            out += &format!("http_request_duration_seconds_bucket{{service=\"{name}\",le=\"{bound}\"}} {count}\n");
+            out += &format!(
+                "http_request_duration_seconds_bucket{{service=\"{name}\",le=\"{bound}\"}} {count}\n"
+            );
         }
-        out += &format!("http_request_duration_seconds_bucket{{service=\"{name}\",le=\"+Inf\"}} {total}\n");
-        out += &format!("http_request_duration_seconds_sum{{service=\"{name}\"}} {}\n", counts.seconds_sum);
+        out += &format!(
+            "http_request_duration_seconds_bucket{{service=\"{name}\",le=\"+Inf\"}} {total}\n"
+        );
+        out += &format!(
+            "http_request_duration_seconds_sum{{service=\"{name}\"}} {}\n",
+            counts.seconds_sum
+        );
         out += &format!("http_request_duration_seconds_count{{service=\"{name}\"}} {total}\n");
         out
     }

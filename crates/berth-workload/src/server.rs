@@ -31,7 +31,10 @@ pub async fn serve(options: Options) -> std::io::Result<()> {
     tokio::time::sleep(options.start_delay).await;
     let listener = TcpListener::bind(("127.0.0.1", options.port)).await?;
     let port = listener.local_addr()?.port();
-    println!("{} {} listening on port {port}", options.name, options.version);
+    println!(
+        "{} {} listening on port {port}",
+        options.name, options.version
+    );
     let state = Arc::new(State {
         ready: AtomicBool::new(options.upstreams.is_empty()),
         requests: AtomicU64::new(0),
@@ -53,8 +56,7 @@ pub async fn serve(options: Options) -> std::io::Result<()> {
             state.ready.store(true, Ordering::SeqCst);
         });
     }
-    let mut terminate =
-        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     loop {
         tokio::select! {
             accepted = listener.accept() => {
@@ -73,12 +75,20 @@ pub async fn serve(options: Options) -> std::io::Result<()> {
     Ok(())
 }
 
-async fn answer(state: Arc<State>, request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn answer(
+    state: Arc<State>,
+    request: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
     let path = request.uri().path();
     let response = match path {
         "/healthz" => text(StatusCode::OK, "ok\n".to_owned()),
-        "/ready" if state.ready.load(Ordering::SeqCst) => text(StatusCode::OK, "ready\n".to_owned()),
-        "/ready" => text(StatusCode::SERVICE_UNAVAILABLE, "waiting for upstreams\n".to_owned()),
+        "/ready" if state.ready.load(Ordering::SeqCst) => {
+            text(StatusCode::OK, "ready\n".to_owned())
+        }
+        "/ready" => text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "waiting for upstreams\n".to_owned(),
+        ),
         "/metrics" => text(StatusCode::OK, state.metrics.render(&state.options.name)),
         _ => return Ok(work(&state, path).await),
     };
@@ -96,9 +106,15 @@ async fn work(state: &State, path: &str) -> Response<Full<Bytes>> {
     state.metrics.record(failed, started.elapsed());
     let options = &state.options;
     if failed {
-        text(StatusCode::INTERNAL_SERVER_ERROR, format!("{} {} failed {path}\n", options.name, options.version))
+        text(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("{} {} failed {path}\n", options.name, options.version),
+        )
     } else {
-        text(StatusCode::OK, format!("{} {} {path}\n", options.name, options.version))
+        text(
+            StatusCode::OK,
+            format!("{} {} {path}\n", options.name, options.version),
+        )
     }
 }
 

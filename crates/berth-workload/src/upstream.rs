@@ -26,8 +26,9 @@ async fn ready(upstream: &str) -> bool {
         .to_owned();
     let attempt = async {
         let stream = TcpStream::connect(&authority).await.ok()?;
-        let (mut sender, connection) =
-            hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.ok()?;
+        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .ok()?;
         tokio::spawn(connection);
         let request = Request::get("/ready")
             .header("host", &authority)

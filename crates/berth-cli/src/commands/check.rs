@@ -22,7 +22,7 @@ pub fn run(global: &Global, list: bool) -> Result<Exit, Problems> {
         Ok(if report.passed() {
             Exit::Success
         } else {
-            Exit::CheckFailed
+            Exit::Failed
         })
     })
 }

@@ -6,6 +6,7 @@ mod graph;
 mod init;
 mod plan;
 mod schema;
+mod up;
 mod workload;
 
 use berth_core::{Ecosystem, Problem, Problems, Project};
@@ -17,7 +18,8 @@ use crate::output;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Exit {
     Success = 0,
-    CheckFailed = 1,
+    /// A check failed, or a deployment did.
+    Failed = 1,
     Invalid = 2,
 }
 
@@ -25,6 +27,7 @@ pub fn run(cli: &Cli) -> Exit {
     let result = match &cli.command {
         Command::Check { list } => check::run(&cli.global, *list),
         Command::Plan { names } => plan::run(&cli.global, names),
+        Command::Up { names } => up::run(&cli.global, names),
         Command::Graph { format } => graph::run(&cli.global, *format),
         Command::Schema => schema::run(),
         Command::Init { name } => init::run(&cli.global, name.as_deref()),

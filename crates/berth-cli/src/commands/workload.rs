@@ -9,8 +9,11 @@ use crate::cli::WorkloadArgs;
 pub fn run(args: &WorkloadArgs) -> Result<Exit, Problems> {
     if !(0.0..=1.0).contains(&args.failure_rate) {
         return Err(Problems::one(
-            Problem::new(format!("--failure-rate {} is not a share", args.failure_rate))
-                .help("give a number from 0 (never fail) to 1 (always fail)"),
+            Problem::new(format!(
+                "--failure-rate {} is not a share",
+                args.failure_rate
+            ))
+            .help("give a number from 0 (never fail) to 1 (always fail)"),
         ));
     }
     let options = Options {
@@ -31,8 +34,11 @@ pub fn run(args: &WorkloadArgs) -> Result<Exit, Problems> {
         .block_on(berth_workload::serve(options))
         .map_err(|e| {
             Problems::one(
-                Problem::new(format!("the workload cannot serve on port {}: {e}", args.port))
-                    .help("pick a free port with --port or PORT"),
+                Problem::new(format!(
+                    "the workload cannot serve on port {}: {e}",
+                    args.port
+                ))
+                .help("pick a free port with --port or PORT"),
             )
         })?;
     Ok(Exit::Success)

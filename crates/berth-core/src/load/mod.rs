@@ -35,7 +35,10 @@ pub struct Project {
 impl Project {
     /// The directory berth.yaml is in, which relative paths in it start from.
     pub fn dir(&self) -> &Path {
-        self.path.parent().unwrap_or(Path::new("."))
+        self.path
+            .parent()
+            .filter(|dir| !dir.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
     }
 
     pub fn environment_names(&self) -> impl Iterator<Item = &str> {

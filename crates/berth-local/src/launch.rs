@@ -1,0 +1,258 @@
+//! What to run for a service on this machine: its command line, environment and
+//! working directory, with references resolved and secrets read.
+
+use std::path::{Path, PathBuf};
+
+use berth_core::Ecosystem;
+use berth_core::address;
+use berth_core::model::{DataStore, Kind, SecretRef, Service};
+
+use crate::ports::Ports;
+
+/// Everything needed to start one instance.
+#[derive(Clone, Debug)]
+pub struct Launch {
+    pub argv: Vec<String>,
+    pub env: Vec<(String, String)>,
+    pub dir: PathBuf,
+    /// Run once before the first start, when the data directory is new (initdb).
+    pub prepare: Option<Vec<String>>,
+    /// Secrets this runtime cannot read (Kubernetes Secrets), left unset.
+    pub unset_secrets: Vec<String>,
+}
+
+/// Why a service cannot be launched here, and what to do.
+#[derive(Clone, Debug)]
+pub struct LaunchError {
+    pub message: String,
+    pub help: String,
+}
+
+pub struct Context<'a> {
+    pub ecosystem: &'a Ecosystem,
+    pub ports: &'a Ports,
+    /// The directory of berth.yaml.
+    pub project: &'a Path,
+    /// `.berth/data/`, where data kinds keep their files.
+    pub data: &'a Path,
+}
+
+pub fn launch(context: &Context, name: &str) -> Result<Launch, LaunchError> {
+    let service = &context.ecosystem.services[name];
+    let (argv, prepare, mut env) = match service.kind.data_store() {
+        Some(store) if service.local.is_none() => data_store(context, name, store)?,
+        _ => (command(name, service)?, None, Vec::new()),
+    };
+    let argv = argv.into_iter().map(own_binary).collect();
+    env.extend(service.env.iter().map(|(key, value)| {
+        (
+            key.clone(),
+            address::resolve(value, context.ecosystem, context.ports),
+        )
+    }));
+    let mut unset_secrets = Vec::new();
+    for (key, secret) in &service.secrets {
+        match read_secret(context.project, key, secret)? {
+            Some(value) => env.push((key.clone(), value)),
+            None => unset_secrets.push(key.clone()),
+        }
+    }
+    if let Some(port) = context.ports.main(name) {
+        env.push(("PORT".to_owned(), port.to_string()));
+    }
+    for (port_name, port) in context.ports.of(name) {
+        env.push((format!("PORT_{}", env_name(port_name)), port.to_string()));
+    }
+    env.push(("BERTH_SERVICE".to_owned(), name.to_owned()));
+    env.push(("BERTH_INSTANCE".to_owned(), "0".to_owned()));
+    let workdir = service.local.as_ref().and_then(|l| l.workdir.as_deref());
+    Ok(Launch {
+        argv,
+        env,
+        dir: workdir.map_or_else(
+            || context.project.to_path_buf(),
+            |w| context.project.join(w),
+        ),
+        prepare,
+        unset_secrets,
+    })
+}
+
+fn command(name: &str, service: &Service) -> Result<Vec<String>, LaunchError> {
+    if let Some(local) = &service.local {
+        return Ok(local.run.argv());
+    }
+    if let Some(command) = &service.command {
+        return Ok(command.argv());
+    }
+    Err(LaunchError {
+        message: format!("`{name}` has no command to run locally"),
+        help: "give it `local: { run: COMMAND }`, or list it under this environment's `external:` if it runs elsewhere".to_owned(),
+    })
+}
+
+/// `berth` as a program means this very binary, so that examples can run the
+/// stand-in workload (`berth workload`) without berth on PATH.
+fn own_binary(arg: String) -> String {
+    if arg == "berth"
+        && let Ok(exe) = std::env::current_exe()
+    {
+        return exe.display().to_string();
+    }
+    arg
+}
+
+fn env_name(port: &str) -> String {
+    port.to_ascii_uppercase().replace('-', "_")
+}
+
+fn read_secret(
+    project: &Path,
+    key: &str,
+    secret: &SecretRef,
+) -> Result<Option<String>, LaunchError> {
+    match secret {
+        SecretRef::Env(var) => std::env::var(var).map(Some).map_err(|_| LaunchError {
+            message: format!(
+                "secret `{key}` comes from the environment variable `{var}`, which is not set"
+            ),
+            help: format!("export {var}=... in the shell that runs berth"),
+        }),
+        SecretRef::File(path) => std::fs::read_to_string(project.join(path))
+            .map(|value| Some(value.trim_end_matches('\n').to_owned()))
+            .map_err(|e| LaunchError {
+                message: format!(
+                    "secret `{key}` comes from the file {path}, which cannot be read: {e}"
+                ),
+                help:
+                    "create the file, or point the secret elsewhere in this environment's overlay"
+                        .to_owned(),
+            }),
+        SecretRef::Kubernetes(_) => Ok(None),
+    }
+}
+
+type Prepared = (Vec<String>, Option<Vec<String>>, Vec<(String, String)>);
+
+/// The built-in way to run each data kind from its binary, keeping its files under
+/// `.berth/data/<service>`.
+fn data_store(context: &Context, name: &str, store: &DataStore) -> Result<Prepared, LaunchError> {
+    let dir = context.data.join(name);
+    let dir_text = dir.display().to_string();
+    let port = context
+        .ports
+        .main(name)
+        .expect("data kinds have ports")
+        .to_string();
+    let binary = |program: &str| find_binary(program, store, name);
+    let (argv, prepare, env) = match store.kind {
+        Kind::Redis => (
+            vec![
+                binary("redis-server")?,
+                "--port".into(),
+                port,
+                "--bind".into(),
+                "127.0.0.1".into(),
+                "--dir".into(),
+                dir_text,
+            ],
+            None,
+            Vec::new(),
+        ),
+        Kind::Postgres => {
+            let prepare = (!dir.join("PG_VERSION").exists()).then(|| {
+                binary("initdb").map(|initdb| {
+                    vec![
+                        initdb,
+                        "-D".into(),
+                        dir_text.clone(),
+                        "-U".into(),
+                        "postgres".into(),
+                        "-A".into(),
+                        "trust".into(),
+                    ]
+                })
+            });
+            (
+                vec![
+                    binary("postgres")?,
+                    "-D".into(),
+                    dir_text.clone(),
+                    "-p".into(),
+                    port,
+                    "-k".into(),
+                    dir_text,
+                    "-c".into(),
+                    "listen_addresses=127.0.0.1".into(),
+                ],
+                prepare.transpose()?,
+                Vec::new(),
+            )
+        }
+        Kind::Mongodb => (
+            vec![
+                binary("mongod")?,
+                "--dbpath".into(),
+                dir_text,
+                "--port".into(),
+                port,
+                "--bind_ip".into(),
+                "127.0.0.1".into(),
+            ],
+            None,
+            Vec::new(),
+        ),
+        Kind::Rabbitmq => (
+            vec![binary("rabbitmq-server")?],
+            None,
+            vec![
+                ("RABBITMQ_NODE_PORT".to_owned(), port),
+                ("RABBITMQ_NODENAME".to_owned(), format!("{name}@localhost")),
+                (
+                    "RABBITMQ_MNESIA_BASE".to_owned(),
+                    dir.join("mnesia").display().to_string(),
+                ),
+                (
+                    "RABBITMQ_LOG_BASE".to_owned(),
+                    dir.join("log").display().to_string(),
+                ),
+            ],
+        ),
+        Kind::Service | Kind::Job => unreachable!("only data kinds have a data store"),
+    };
+    std::fs::create_dir_all(&dir).map_err(|e| LaunchError {
+        message: format!("cannot create {}: {e}", dir.display()),
+        help: "check the permissions of .berth/ beside berth.yaml".to_owned(),
+    })?;
+    Ok((argv, prepare, env))
+}
+
+/// A data kind's binary on PATH, or where Debian's PostgreSQL packages keep theirs.
+fn find_binary(program: &str, store: &DataStore, service: &str) -> Result<String, LaunchError> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let mut candidates: Vec<PathBuf> = std::env::split_paths(&path)
+        .map(|dir| dir.join(program))
+        .collect();
+    if store.kind == Kind::Postgres
+        && let Ok(versions) = std::fs::read_dir("/usr/lib/postgresql")
+    {
+        let mut dirs: Vec<PathBuf> = versions
+            .filter_map(|v| v.ok())
+            .map(|v| v.path().join("bin"))
+            .collect();
+        dirs.sort();
+        candidates.extend(dirs.into_iter().rev().map(|dir| dir.join(program)));
+    }
+    candidates
+        .into_iter()
+        .find(|candidate| candidate.is_file())
+        .map(|found| found.display().to_string())
+        .ok_or_else(|| LaunchError {
+            message: format!("`{service}` needs `{program}`, which is not installed"),
+            help: format!(
+                "install the package {} (for example `apt-get install {}`), or list `{service}` under this environment's `external:` with the address of one that runs elsewhere",
+                store.package,
+                store.package.split(' ').next().unwrap_or(store.package)
+            ),
+        })
+}

@@ -1,0 +1,95 @@
+//! Readiness and liveness probes, one module per kind of check.
+
+mod exec;
+mod http;
+mod tcp;
+
+use std::path::Path;
+use std::time::Duration;
+
+use berth_core::model::{Check, PortRef, Probe};
+use indexmap::IndexMap;
+
+use berth_core::model::Port;
+
+/// A probe with its port resolved, ready to run against one instance.
+#[derive(Clone, Debug)]
+pub struct Target {
+    check: Resolved,
+    pub probe: Probe,
+}
+
+#[derive(Clone, Debug)]
+enum Resolved {
+    Http { port: u16, path: String },
+    Tcp { port: u16 },
+    Exec { argv: Vec<String> },
+}
+
+impl Target {
+    pub fn new(probe: &Probe, ports: &IndexMap<String, Port>) -> Option<Target> {
+        let port = |port: &Option<PortRef>| -> Option<u16> {
+            match port {
+                Some(PortRef::Number(number)) => Some(*number),
+                Some(PortRef::Name(name)) => ports.get(name).map(|p| p.0),
+                None => ports.values().next().map(|p| p.0),
+            }
+        };
+        let check = match &probe.check {
+            Check::Http { path, port: p } => Resolved::Http {
+                port: port(p)?,
+                path: path.clone(),
+            },
+            Check::Tcp { port: p } => Resolved::Tcp { port: port(p)? },
+            Check::Exec { command } => Resolved::Exec {
+                argv: command.argv(),
+            },
+        };
+        Some(Target {
+            check,
+            probe: probe.clone(),
+        })
+    }
+
+    /// One check, bounded by the probe's timeout.
+    pub async fn passes(&self, dir: &Path) -> bool {
+        let attempt = async {
+            match &self.check {
+                Resolved::Http { port, path } => http::passes(*port, path).await,
+                Resolved::Tcp { port } => tcp::passes(*port).await,
+                Resolved::Exec { argv } => exec::passes(argv, dir).await,
+            }
+        };
+        tokio::time::timeout(self.probe.timeout.0, attempt)
+            .await
+            .unwrap_or(false)
+    }
+}
+
+/// Waits until the probe passes, after its initial delay. Checks start 5 ms apart
+/// and back off to 25 ms (or the probe's period, if shorter), so that readiness is
+/// noticed within 50 ms without a fixed one-second sleep.
+pub async fn until_ready(target: &Target, dir: &Path) {
+    tokio::time::sleep(target.probe.initial_delay.0).await;
+    let mut pause = Duration::from_millis(5);
+    let ceiling = target.probe.period.0.min(Duration::from_millis(25));
+    while !target.passes(dir).await {
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(ceiling);
+    }
+}
+
+/// Returns when the probe has failed `failure_threshold` times in a row, checking
+/// once per period after the initial delay.
+pub async fn until_failed(target: &Target, dir: &Path) {
+    tokio::time::sleep(target.probe.initial_delay.0).await;
+    let mut failures = 0;
+    while failures < target.probe.failure_threshold {
+        tokio::time::sleep(target.probe.period.0).await;
+        failures = if target.passes(dir).await {
+            0
+        } else {
+            failures + 1
+        };
+    }
+}

@@ -1,0 +1,44 @@
+//! Child processes in their own process group, which die with berth.
+
+use std::path::Path;
+use std::process::Stdio;
+
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use tokio::process::{Child, Command};
+
+/// Spawns `argv` in a new process group. The kernel sends the child SIGKILL if
+/// berth dies, however it dies.
+pub fn spawn(argv: &[String], env: &[(String, String)], dir: &Path) -> std::io::Result<Child> {
+    let (program, args) = argv.split_first().expect("a command has a program");
+    let mut command = Command::new(program);
+    command
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    let parent = std::process::id();
+    // SAFETY: between fork and exec only async-signal-safe calls are made: prctl
+    // and getppid.
+    unsafe {
+        command.pre_exec(move || {
+            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
+            // berth may have died between fork and prctl: then nobody would kill us.
+            if nix::unistd::getppid().as_raw() as u32 != parent {
+                std::process::exit(1);
+            }
+            Ok(())
+        });
+    }
+    command.spawn()
+}
+
+/// Sends `signal` to every process in the group led by `pid`.
+pub fn signal_group(pid: u32, signal: Signal) {
+    // The group may be gone already; that is what we wanted.
+    let _ = killpg(Pid::from_raw(pid as i32), signal);
+}

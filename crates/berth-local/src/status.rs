@@ -1,0 +1,74 @@
+//! What a supervised service is doing, as the engine and `status` see it.
+
+use std::fmt;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum State {
+    /// Not started yet.
+    Pending,
+    Running,
+    /// Waiting to be started again after it exited.
+    Restarting,
+    /// A job that exited 0.
+    Completed,
+    /// Exited and will not be started again (policy `never`, or a failed job).
+    Exited(i32),
+    /// Gave up: it kept failing past `max_restarts`.
+    CrashLoop,
+    /// Could not be started at all.
+    Failed(String),
+    Stopped,
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            State::Pending => f.write_str("pending"),
+            State::Running => f.write_str("running"),
+            State::Restarting => f.write_str("restarting"),
+            State::Completed => f.write_str("completed"),
+            State::Exited(code) => write!(f, "exited ({code})"),
+            State::CrashLoop => f.write_str("crash-loop"),
+            State::Failed(why) => write!(f, "failed: {why}"),
+            State::Stopped => f.write_str("stopped"),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Status {
+    pub state: State,
+    pub pid: Option<u32>,
+    /// Readiness: its probe passed since it last started.
+    pub ready: bool,
+    /// Whether it has started at least once (the `started` condition).
+    pub started: bool,
+    pub restarts: u32,
+    /// For each log-line condition on this service, whether a line matched it.
+    pub log_matched: Vec<bool>,
+}
+
+impl Status {
+    pub fn new(log_conditions: usize) -> Self {
+        Status {
+            state: State::Pending,
+            pid: None,
+            ready: false,
+            started: false,
+            restarts: 0,
+            log_matched: vec![false; log_conditions],
+        }
+    }
+
+    /// It will never change by itself again.
+    pub fn is_final(&self) -> bool {
+        matches!(
+            self.state,
+            State::Completed
+                | State::Exited(_)
+                | State::CrashLoop
+                | State::Failed(_)
+                | State::Stopped
+        )
+    }
+}

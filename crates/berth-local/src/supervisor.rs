@@ -1,0 +1,203 @@
+//! One service's life: start it, probe it, restart it by its policy, stop it.
+
+use std::process::ExitStatus;
+use std::time::Duration;
+
+use berth_core::model::{Kind, Restart, RestartPolicy};
+use nix::sys::signal::Signal;
+use tokio::process::Child;
+use tokio::sync::watch;
+
+use crate::launch::Launch;
+use crate::logs::Sink;
+use crate::probe::{self, Target};
+use crate::process;
+use crate::status::{State, Status};
+
+/// How long a stopping service gets between SIGTERM and SIGKILL.
+pub const GRACE: Duration = Duration::from_secs(10);
+
+pub struct Spec {
+    pub kind: Kind,
+    pub restart: Restart,
+    pub launch: Launch,
+    pub readiness: Option<Target>,
+    pub liveness: Option<Target>,
+    pub sink: Sink,
+}
+
+/// Runs the service until it is told to stop (`stop` turns true) or settles for good.
+pub async fn supervise(spec: Spec, status: watch::Sender<Status>, mut stop: watch::Receiver<bool>) {
+    if let Some(prepare) = &spec.launch.prepare
+        && let Err(message) = run_to_end(prepare, &spec).await
+    {
+        status.send_modify(|s| s.state = State::Failed(message));
+        return;
+    }
+    let mut failures_in_a_row = 0u32;
+    loop {
+        let mut child = match process::spawn(&spec.launch.argv, &spec.launch.env, &spec.launch.dir)
+        {
+            Ok(child) => child,
+            Err(e) => {
+                let message = format!("cannot run `{}`: {e}", spec.launch.argv[0]);
+                status.send_modify(|s| s.state = State::Failed(message));
+                return;
+            }
+        };
+        let pid = child.id().expect("a running child has a pid");
+        status.send_modify(|s| {
+            s.state = State::Running;
+            s.pid = Some(pid);
+            s.started = true;
+            s.ready = false;
+        });
+        let readers = follow_output(&mut child, &spec.sink, &status);
+        let ended = tokio::select! {
+            exit = watch_one_run(&mut child, pid, &spec, &status) => Some(exit),
+            _ = stop.wait_for(|stop| *stop) => None,
+        };
+        let Some(exit) = ended else {
+            terminate(&mut child, pid).await;
+            readers.await;
+            status.send_modify(|s| {
+                s.state = State::Stopped;
+                s.pid = None;
+                s.ready = false;
+            });
+            return;
+        };
+        // Whatever it left behind in its group goes with it.
+        process::signal_group(pid, Signal::SIGKILL);
+        readers.await;
+        let code = exit.code().unwrap_or(-1);
+        let succeeded = exit.success();
+        let was_ready = status.borrow().ready;
+        status.send_modify(|s| {
+            s.pid = None;
+            s.ready = false;
+        });
+        if spec.kind == Kind::Job {
+            let state = if succeeded {
+                State::Completed
+            } else {
+                State::Exited(code)
+            };
+            status.send_modify(|s| s.state = state);
+            return;
+        }
+        let restart = match spec.restart.policy {
+            RestartPolicy::Always => true,
+            RestartPolicy::OnFailure => !succeeded,
+            RestartPolicy::Never => false,
+        };
+        if !restart {
+            status.send_modify(|s| s.state = State::Exited(code));
+            return;
+        }
+        // A run that became ready starts the count of failures in a row afresh.
+        failures_in_a_row = if was_ready { 1 } else { failures_in_a_row + 1 };
+        if spec
+            .restart
+            .max_restarts
+            .is_some_and(|max| failures_in_a_row > max)
+        {
+            status.send_modify(|s| s.state = State::CrashLoop);
+            return;
+        }
+        status.send_modify(|s| {
+            s.state = State::Restarting;
+            s.restarts += 1;
+        });
+        let pause = backoff(&spec.restart, failures_in_a_row);
+        tokio::select! {
+            _ = tokio::time::sleep(pause) => {}
+            _ = stop.wait_for(|stop| *stop) => {
+                status.send_modify(|s| s.state = State::Stopped);
+                return;
+            }
+        }
+    }
+}
+
+/// The wait before restart number `n` in a row: doubling from `backoff`, capped.
+fn backoff(restart: &Restart, n: u32) -> Duration {
+    let doubled = restart
+        .backoff
+        .0
+        .saturating_mul(1 << n.saturating_sub(1).min(20));
+    doubled.min(restart.max_backoff.0)
+}
+
+/// Probes one run of the process until it exits; a failed liveness probe kills it.
+async fn watch_one_run(
+    child: &mut Child,
+    pid: u32,
+    spec: &Spec,
+    status: &watch::Sender<Status>,
+) -> ExitStatus {
+    let dir = spec.launch.dir.as_path();
+    let readiness = async {
+        if let Some(target) = &spec.readiness {
+            probe::until_ready(target, dir).await;
+        }
+        status.send_modify(|s| s.ready = true);
+        std::future::pending::<()>().await
+    };
+    let liveness = async {
+        if let Some(target) = &spec.liveness {
+            probe::until_failed(target, dir).await;
+            (spec.sink.output)(
+                &spec.sink.service,
+                "berth: liveness probe failed; restarting",
+            );
+            process::signal_group(pid, Signal::SIGKILL);
+        }
+        std::future::pending::<()>().await
+    };
+    tokio::select! {
+        exit = child.wait() => exit.unwrap_or_else(|_| ExitStatus::default()),
+        _ = readiness => unreachable!("readiness waits forever once ready"),
+        _ = liveness => unreachable!("liveness waits forever once it fired"),
+    }
+}
+
+/// SIGTERM to the group, `GRACE` to exit, then SIGKILL.
+async fn terminate(child: &mut Child, pid: u32) {
+    process::signal_group(pid, Signal::SIGTERM);
+    if tokio::time::timeout(GRACE, child.wait()).await.is_err() {
+        process::signal_group(pid, Signal::SIGKILL);
+        let _ = child.wait().await;
+    }
+    process::signal_group(pid, Signal::SIGKILL);
+}
+
+fn follow_output(
+    child: &mut Child,
+    sink: &Sink,
+    status: &watch::Sender<Status>,
+) -> impl std::future::Future<Output = ()> + use<> {
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let stderr = child.stderr.take().expect("stderr is piped");
+    let out = tokio::spawn(sink.clone().follow(stdout, status.clone()));
+    let err = tokio::spawn(sink.clone().follow(stderr, status.clone()));
+    async move {
+        let _ = out.await;
+        let _ = err.await;
+    }
+}
+
+/// Runs a preparation command (such as initdb) to its end, its output logged.
+async fn run_to_end(argv: &[String], spec: &Spec) -> Result<(), String> {
+    let mut child = process::spawn(argv, &spec.launch.env, &spec.launch.dir)
+        .map_err(|e| format!("cannot run `{}`: {e}", argv[0]))?;
+    let (status, _) = watch::channel(Status::new(0));
+    let readers = follow_output(&mut child, &spec.sink, &status);
+    let exit = child.wait().await.map_err(|e| e.to_string())?;
+    readers.await;
+    if exit.success() {
+        Ok(())
+    } else {
+        Err(format!("`{}` failed with {exit}", argv.join(" ")))
+    }
+}
