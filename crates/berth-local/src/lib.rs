@@ -5,6 +5,7 @@
 //! SIGTERM, a grace period, then SIGKILL to the whole group — and dies with berth
 //! if berth is killed.
 
+mod guard;
 mod launch;
 mod logs;
 mod ports;

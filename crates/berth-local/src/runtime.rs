@@ -11,6 +11,7 @@ use regex::Regex;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::guard::Guard;
 use crate::launch::{self, Context};
 use crate::logs::Sink;
 use crate::ports::Ports;
@@ -27,6 +28,7 @@ pub struct LocalRuntime {
     state_dir: PathBuf,
     ports: Ports,
     output: Output,
+    guard: Arc<Guard>,
     slots: HashMap<String, Slot>,
 }
 
@@ -47,6 +49,7 @@ impl LocalRuntime {
         std::fs::create_dir_all(state_dir.join("logs"))?;
         std::fs::create_dir_all(state_dir.join("data"))?;
         let ports = Ports::assign(&ecosystem)?;
+        let guard = Arc::new(Guard::start()?);
         let slots = ecosystem
             .services
             .keys()
@@ -68,6 +71,7 @@ impl LocalRuntime {
             state_dir,
             ports,
             output,
+            guard,
             slots,
         })
     }
@@ -113,6 +117,7 @@ impl LocalRuntime {
                 .as_ref()
                 .and_then(|p| Target::new(p, ports)),
             launch,
+            guard: self.guard.clone(),
             sink: Sink {
                 service: service.to_owned(),
                 file: self.state_dir.join("logs").join(format!("{service}.log")),

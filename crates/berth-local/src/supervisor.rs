@@ -8,6 +8,9 @@ use nix::sys::signal::Signal;
 use tokio::process::Child;
 use tokio::sync::watch;
 
+use std::sync::Arc;
+
+use crate::guard::Guard;
 use crate::launch::Launch;
 use crate::logs::Sink;
 use crate::probe::{self, Target};
@@ -17,6 +20,10 @@ use crate::status::{State, Status};
 /// How long a stopping service gets between SIGTERM and SIGKILL.
 pub const GRACE: Duration = Duration::from_secs(10);
 
+/// A run that was ready for this long counts as a success: the next failure
+/// starts the backoff afresh (supervisord's `startsecs`).
+const STABLE: Duration = Duration::from_secs(1);
+
 pub struct Spec {
     pub kind: Kind,
     pub restart: Restart,
@@ -24,6 +31,7 @@ pub struct Spec {
     pub readiness: Option<Target>,
     pub liveness: Option<Target>,
     pub sink: Sink,
+    pub guard: Arc<Guard>,
 }
 
 /// Runs the service until it is told to stop (`stop` turns true) or settles for good.
@@ -46,6 +54,8 @@ pub async fn supervise(spec: Spec, status: watch::Sender<Status>, mut stop: watc
             }
         };
         let pid = child.id().expect("a running child has a pid");
+        let run_started = tokio::time::Instant::now();
+        spec.guard.watch(pid);
         status.send_modify(|s| {
             s.state = State::Running;
             s.pid = Some(pid);
@@ -59,6 +69,7 @@ pub async fn supervise(spec: Spec, status: watch::Sender<Status>, mut stop: watc
         };
         let Some(exit) = ended else {
             terminate(&mut child, pid).await;
+            spec.guard.forget(pid);
             readers.await;
             status.send_modify(|s| {
                 s.state = State::Stopped;
@@ -69,10 +80,11 @@ pub async fn supervise(spec: Spec, status: watch::Sender<Status>, mut stop: watc
         };
         // Whatever it left behind in its group goes with it.
         process::signal_group(pid, Signal::SIGKILL);
+        spec.guard.forget(pid);
         readers.await;
         let code = exit.code().unwrap_or(-1);
         let succeeded = exit.success();
-        let was_ready = status.borrow().ready;
+        let stable = status.borrow().ready && run_started.elapsed() >= STABLE;
         status.send_modify(|s| {
             s.pid = None;
             s.ready = false;
@@ -95,13 +107,17 @@ pub async fn supervise(spec: Spec, status: watch::Sender<Status>, mut stop: watc
             status.send_modify(|s| s.state = State::Exited(code));
             return;
         }
-        // A run that became ready starts the count of failures in a row afresh.
-        failures_in_a_row = if was_ready { 1 } else { failures_in_a_row + 1 };
+        failures_in_a_row = if stable { 1 } else { failures_in_a_row + 1 };
         if spec
             .restart
             .max_restarts
             .is_some_and(|max| failures_in_a_row > max)
         {
+            let note = format!(
+                "berth: gave up after {} restarts in a row (crash-loop)",
+                failures_in_a_row - 1
+            );
+            (spec.sink.output)(&spec.sink.service, &note);
             status.send_modify(|s| s.state = State::CrashLoop);
             return;
         }
@@ -110,6 +126,8 @@ pub async fn supervise(spec: Spec, status: watch::Sender<Status>, mut stop: watc
             s.restarts += 1;
         });
         let pause = backoff(&spec.restart, failures_in_a_row);
+        let note = format!("berth: exited with {code}; restarting in {pause:?}");
+        (spec.sink.output)(&spec.sink.service, &note);
         tokio::select! {
             _ = tokio::time::sleep(pause) => {}
             _ = stop.wait_for(|stop| *stop) => {
@@ -191,9 +209,13 @@ fn follow_output(
 async fn run_to_end(argv: &[String], spec: &Spec) -> Result<(), String> {
     let mut child = process::spawn(argv, &spec.launch.env, &spec.launch.dir)
         .map_err(|e| format!("cannot run `{}`: {e}", argv[0]))?;
+    let pid = child.id().expect("a running child has a pid");
+    spec.guard.watch(pid);
     let (status, _) = watch::channel(Status::new(0));
     let readers = follow_output(&mut child, &spec.sink, &status);
     let exit = child.wait().await.map_err(|e| e.to_string())?;
+    process::signal_group(pid, Signal::SIGKILL);
+    spec.guard.forget(pid);
     readers.await;
     if exit.success() {
         Ok(())

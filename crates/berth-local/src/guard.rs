@@ -1,0 +1,66 @@
+//! The guard: a small shell process that outlives berth by a moment, to kill every
+//! process group berth started if berth itself is killed.
+//!
+//! The parent-death signal reaches only a service's own process, not what that
+//! process started in turn. So berth tells the guard, through a pipe, each group
+//! it starts (`PGID`) and each that is gone (`-PGID`). When the pipe closes —
+//! berth exited, crashed or was killed with SIGKILL, the kernel closes it either
+//! way — the guard kills the groups still listed, and exits.
+
+use std::io::Write;
+use std::os::unix::process::CommandExt;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::Mutex;
+
+const SCRIPT: &str = r#"groups=" "
+while read -r line; do
+  case "$line" in
+    -*) group=${line#-}; groups="${groups%% $group *} ${groups#* $group }" ;;
+    *) groups="$groups$line " ;;
+  esac
+done
+for group in $groups; do kill -9 "-$group" 2>/dev/null; done
+"#;
+
+pub struct Guard {
+    /// Kept so that the guard is reaped when berth exits normally.
+    _process: Child,
+    pipe: Mutex<ChildStdin>,
+}
+
+impl Guard {
+    pub fn start() -> std::io::Result<Guard> {
+        let mut process = Command::new("sh")
+            .arg("-c")
+            .arg(SCRIPT)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            // Its own group, so that a Ctrl-C meant for berth does not end it early.
+            .process_group(0)
+            .spawn()?;
+        let pipe = process.stdin.take().expect("stdin is piped");
+        Ok(Guard {
+            _process: process,
+            pipe: Mutex::new(pipe),
+        })
+    }
+
+    pub fn watch(&self, group: u32) {
+        self.tell(&format!("{group}\n"));
+    }
+
+    pub fn forget(&self, group: u32) {
+        self.tell(&format!("-{group}\n"));
+    }
+
+    fn tell(&self, line: &str) {
+        // If the guard is gone there is nobody to tell; the parent-death signal
+        // still covers each service's own process.
+        let _ = self
+            .pipe
+            .lock()
+            .expect("guard lock")
+            .write_all(line.as_bytes());
+    }
+}
