@@ -19,6 +19,8 @@ pub struct Launch {
     pub prepare: Option<Vec<String>>,
     /// Secrets this runtime cannot read (Kubernetes Secrets), left unset.
     pub unset_secrets: Vec<String>,
+    /// The user to run as, when berth runs as root and the program refuses root.
+    pub user: Option<(u32, u32)>,
 }
 
 /// Why a service cannot be launched here, and what to do.
@@ -39,9 +41,17 @@ pub struct Context<'a> {
 
 pub fn launch(context: &Context, name: &str) -> Result<Launch, LaunchError> {
     let service = &context.ecosystem.services[name];
-    let (argv, prepare, mut env) = match service.kind.data_store() {
-        Some(store) if service.local.is_none() => data_store(context, name, store)?,
-        _ => (command(name, service)?, None, Vec::new()),
+    let built_in = service
+        .kind
+        .data_store()
+        .filter(|_| service.local.is_none());
+    let (argv, prepare, mut env) = match built_in {
+        Some(store) => data_store(context, name, store)?,
+        None => (command(name, service)?, None, Vec::new()),
+    };
+    let user = match built_in {
+        Some(store) if store.kind == Kind::Postgres => unprivileged(&context.data.join(name))?,
+        _ => None,
     };
     let argv = argv.into_iter().map(own_binary).collect();
     env.extend(service.env.iter().map(|(key, value)| {
@@ -75,6 +85,7 @@ pub fn launch(context: &Context, name: &str) -> Result<Launch, LaunchError> {
         ),
         prepare,
         unset_secrets,
+        user,
     })
 }
 
@@ -130,6 +141,29 @@ fn read_secret(
             }),
         SecretRef::Kubernetes(_) => Ok(None),
     }
+}
+
+/// PostgreSQL will not run as root: when berth does, the server runs as the
+/// `postgres` user (which Debian's packages create), owning its data directory.
+fn unprivileged(data: &Path) -> Result<Option<(u32, u32)>, LaunchError> {
+    if !nix::unistd::geteuid().is_root() {
+        return Ok(None);
+    }
+    let user = nix::unistd::User::from_name("postgres")
+        .ok()
+        .flatten()
+        .ok_or_else(|| LaunchError {
+            message:
+                "PostgreSQL refuses to run as root, and there is no `postgres` user to run it as"
+                    .to_owned(),
+            help: "run berth as an ordinary user, or create the user with `useradd postgres`"
+                .to_owned(),
+        })?;
+    nix::unistd::chown(data, Some(user.uid), Some(user.gid)).map_err(|e| LaunchError {
+        message: format!("cannot give {} to the postgres user: {e}", data.display()),
+        help: "check the permissions of .berth/ beside berth.yaml".to_owned(),
+    })?;
+    Ok(Some((user.uid.as_raw(), user.gid.as_raw())))
 }
 
 type Prepared = (Vec<String>, Option<Vec<String>>, Vec<(String, String)>);
@@ -248,11 +282,10 @@ fn find_binary(program: &str, store: &DataStore, service: &str) -> Result<String
         .find(|candidate| candidate.is_file())
         .map(|found| found.display().to_string())
         .ok_or_else(|| LaunchError {
-            message: format!("`{service}` needs `{program}`, which is not installed"),
+            message: format!("`{program}` is not installed"),
             help: format!(
-                "install the package {} (for example `apt-get install {}`), or list `{service}` under this environment's `external:` with the address of one that runs elsewhere",
-                store.package,
-                store.package.split(' ').next().unwrap_or(store.package)
+                "{}, or list `{service}` under this environment's `external:` with the address of one that runs elsewhere",
+                store.install
             ),
         })
 }

@@ -9,7 +9,12 @@ use tokio::process::{Child, Command};
 
 /// Spawns `argv` in a new process group. The kernel sends the child SIGKILL if
 /// berth dies, however it dies.
-pub fn spawn(argv: &[String], env: &[(String, String)], dir: &Path) -> std::io::Result<Child> {
+pub fn spawn(
+    argv: &[String],
+    env: &[(String, String)],
+    dir: &Path,
+    user: Option<(u32, u32)>,
+) -> std::io::Result<Child> {
     let (program, args) = argv.split_first().expect("a command has a program");
     let mut command = Command::new(program);
     command
@@ -21,6 +26,9 @@ pub fn spawn(argv: &[String], env: &[(String, String)], dir: &Path) -> std::io::
         .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(true);
+    if let Some((uid, gid)) = user {
+        command.uid(uid).gid(gid);
+    }
     let parent = std::process::id();
     // SAFETY: between fork and exec only async-signal-safe calls are made: prctl
     // and getppid.

@@ -45,6 +45,8 @@ struct Slot {
 impl LocalRuntime {
     /// A runtime for `ecosystem`, keeping its state in `.berth/` beside berth.yaml.
     pub fn new(ecosystem: Arc<Ecosystem>, project: &Path, output: Output) -> std::io::Result<Self> {
+        // Absolute, because data stores change into their own directories.
+        let project = std::path::absolute(project)?;
         let state_dir = project.join(".berth");
         std::fs::create_dir_all(state_dir.join("logs"))?;
         std::fs::create_dir_all(state_dir.join("data"))?;
@@ -67,7 +69,7 @@ impl LocalRuntime {
             .collect();
         Ok(LocalRuntime {
             ecosystem,
-            project: project.to_path_buf(),
+            project,
             state_dir,
             ports,
             output,

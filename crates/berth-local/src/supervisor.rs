@@ -44,8 +44,12 @@ pub async fn supervise(spec: Spec, status: watch::Sender<Status>, mut stop: watc
     }
     let mut failures_in_a_row = 0u32;
     loop {
-        let mut child = match process::spawn(&spec.launch.argv, &spec.launch.env, &spec.launch.dir)
-        {
+        let mut child = match process::spawn(
+            &spec.launch.argv,
+            &spec.launch.env,
+            &spec.launch.dir,
+            spec.launch.user,
+        ) {
             Ok(child) => child,
             Err(e) => {
                 let message = format!("cannot run `{}`: {e}", spec.launch.argv[0]);
@@ -207,7 +211,7 @@ fn follow_output(
 
 /// Runs a preparation command (such as initdb) to its end, its output logged.
 async fn run_to_end(argv: &[String], spec: &Spec) -> Result<(), String> {
-    let mut child = process::spawn(argv, &spec.launch.env, &spec.launch.dir)
+    let mut child = process::spawn(argv, &spec.launch.env, &spec.launch.dir, spec.launch.user)
         .map_err(|e| format!("cannot run `{}`: {e}", argv[0]))?;
     let pid = child.id().expect("a running child has a pid");
     spec.guard.watch(pid);

@@ -16,9 +16,9 @@ pub struct DataStore {
     pub url: &'static str,
     /// Where the data lives inside the container.
     pub data_dir: &'static str,
-    /// The binary the local runtime runs, and the Debian package that has it.
+    /// The binary the local runtime runs, and how to install it.
     pub local_binary: &'static str,
-    pub package: &'static str,
+    pub install: &'static str,
     /// How a backup is taken.
     pub backup: &'static str,
 }
@@ -32,7 +32,7 @@ const STORES: [DataStore; 4] = [
         url: "postgres://{host}:{port}",
         data_dir: "/var/lib/postgresql/data",
         local_binary: "postgres",
-        package: "postgresql",
+        install: "apt-get install postgresql",
         backup: "pg_dump",
     },
     DataStore {
@@ -43,7 +43,7 @@ const STORES: [DataStore; 4] = [
         url: "mongodb://{host}:{port}",
         data_dir: "/data/db",
         local_binary: "mongod",
-        package: "mongodb-org-server (MongoDB's own repository)",
+        install: "install mongodb-org-server from MongoDB's own package repository",
         backup: "mongodump",
     },
     DataStore {
@@ -54,7 +54,7 @@ const STORES: [DataStore; 4] = [
         url: "redis://{host}:{port}",
         data_dir: "/data",
         local_binary: "redis-server",
-        package: "redis-server",
+        install: "apt-get install redis-server",
         backup: "redis BGSAVE and a copy of the snapshot",
     },
     DataStore {
@@ -65,7 +65,7 @@ const STORES: [DataStore; 4] = [
         url: "amqp://{host}:{port}",
         data_dir: "/var/lib/rabbitmq",
         local_binary: "rabbitmq-server",
-        package: "rabbitmq-server",
+        install: "apt-get install rabbitmq-server",
         backup: "rabbitmqctl export_definitions",
     },
 ];

@@ -1,0 +1,156 @@
+//! Data stores run from their own binaries, and their data survives a restart.
+//! `.ci/run` installs redis-server and PostgreSQL; where one cannot be had, its
+//! test says so on stderr instead of passing silently.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use support::{Up, free_ports, scratch};
+
+const LONG: Duration = Duration::from_secs(60);
+
+fn installed(program: &str) -> bool {
+    let on_path = std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()));
+    // Debian keeps PostgreSQL's server programs off PATH; berth looks there too.
+    let debian_postgres = || {
+        Path::new("/usr/lib/postgresql")
+            .read_dir()
+            .is_ok_and(|mut d| d.next().is_some())
+    };
+    on_path || (program == "initdb" && debian_postgres())
+}
+
+fn skip(program: &str) -> bool {
+    if installed(program) {
+        return false;
+    }
+    eprintln!("NOT RUN: `{program}` is not installed on this machine (`.ci/run` installs it)");
+    true
+}
+
+/// Runs `up` in `dir` until it is up, lets `work` use it, then stops it.
+fn with_up(dir: &Path, work: impl FnOnce()) {
+    let mut up = Up::start_in(dir.to_path_buf(), &[]);
+    up.wait_for("1 service up", LONG);
+    work();
+    up.signal("-INT");
+    assert_eq!(up.exit_code(LONG), Some(0), "{}", up.transcript());
+}
+
+fn redis(port: u16, command: &str) -> String {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .write_all(format!("{command}\r\n").as_bytes())
+        .unwrap();
+    let mut reply = [0u8; 64];
+    let n = stream.read(&mut reply).unwrap();
+    String::from_utf8_lossy(&reply[..n]).into_owned()
+}
+
+#[test]
+fn redis_runs_from_its_binary_and_keeps_its_data_across_restarts() {
+    if skip("redis-server") {
+        return;
+    }
+    let [port] = free_ports(1)[..] else {
+        unreachable!()
+    };
+    let dir = scratch("redis");
+    std::fs::write(
+        dir.join("berth.yaml"),
+        format!("name: r\nservices:\n  cache: {{ kind: redis, ports: {{ redis: {port} }} }}\n"),
+    )
+    .unwrap();
+    with_up(&dir, || {
+        assert_eq!(redis(port, "SET berth works"), "+OK\r\n")
+    });
+    with_up(&dir, || {
+        assert_eq!(redis(port, "GET berth"), "$5\r\nworks\r\n")
+    });
+    assert!(dir.join(".berth/data/cache/dump.rdb").is_file());
+}
+
+fn psql(port: u16, sql: &str) -> String {
+    let output = Command::new("psql")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-U",
+            "postgres",
+            "-tAc",
+            sql,
+        ])
+        .output()
+        .expect("psql runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+#[test]
+fn postgres_is_initialised_once_and_keeps_its_data_across_restarts() {
+    if skip("initdb") || skip("psql") {
+        return;
+    }
+    let [port] = free_ports(1)[..] else {
+        unreachable!()
+    };
+    let dir = scratch("postgres");
+    std::fs::write(
+        dir.join("berth.yaml"),
+        format!("name: p\nservices:\n  db: {{ kind: postgres, ports: {{ postgres: {port} }} }}\n"),
+    )
+    .unwrap();
+    with_up(&dir, || {
+        psql(
+            port,
+            "CREATE TABLE berth (answer int); INSERT INTO berth VALUES (42)",
+        );
+    });
+    with_up(&dir, || {
+        assert_eq!(psql(port, "SELECT answer FROM berth"), "42")
+    });
+}
+
+#[test]
+fn a_missing_binary_names_what_to_install_or_to_use_external() {
+    if installed("mongod") {
+        eprintln!("NOT RUN: mongod is installed here, so it cannot be missing");
+        return;
+    }
+    let [port] = free_ports(1)[..] else {
+        unreachable!()
+    };
+    let mut up = Up::start(
+        "missing",
+        &format!(
+            "name: m\nservices:\n  mongo: {{ kind: mongodb, ports: {{ mongodb: {port} }} }}\n"
+        ),
+        &[],
+    );
+    assert_eq!(up.exit_code(LONG), Some(1));
+    let transcript = up.transcript();
+    assert!(
+        transcript.contains("error: mongo: `mongod` is not installed"),
+        "{transcript}"
+    );
+    assert!(
+        transcript.contains("MongoDB's own package repository"),
+        "{transcript}"
+    );
+    assert!(
+        transcript.contains("under this environment's `external:`"),
+        "{transcript}"
+    );
+}

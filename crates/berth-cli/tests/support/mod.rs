@@ -1,0 +1,206 @@
+//! Running `berth up` from tests: a scratch directory, its output line by line,
+//! signals, and the processes it left behind.
+// Each test file that includes this uses only part of it.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{Receiver, channel};
+use std::time::{Duration, Instant};
+
+/// A `berth up` running in a scratch directory, its output read line by line.
+pub struct Up {
+    pub child: Child,
+    lines: Receiver<(Instant, String)>,
+    seen: Vec<(Instant, String)>,
+    marker: String,
+    pub dir: PathBuf,
+}
+
+pub fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("berth-up-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Ports nothing listens on now.
+pub fn free_ports(count: usize) -> Vec<u16> {
+    let listeners: Vec<_> = (0..count)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    listeners
+        .iter()
+        .map(|l| l.local_addr().unwrap().port())
+        .collect()
+}
+
+impl Up {
+    pub fn start(name: &str, yaml: &str, args: &[&str]) -> Up {
+        let dir = scratch(name);
+        std::fs::write(dir.join("berth.yaml"), yaml).unwrap();
+        Up::start_in(dir, args)
+    }
+
+    pub fn start_in(dir: PathBuf, args: &[&str]) -> Up {
+        let marker = format!("{}-{}", dir.display(), rand_suffix());
+        let bin = Path::new(env!("CARGO_BIN_EXE_berth"));
+        let path = format!(
+            "{}:{}",
+            bin.parent().unwrap().display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let mut child = Command::new(bin)
+            .arg("up")
+            .args(args)
+            .current_dir(&dir)
+            .env("BERTH_TEST_RUN", &marker)
+            .env("PATH", path)
+            .env("NO_COLOR", "1")
+            .env("QUICKSTART_SESSION_SECRET", "test-secret")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (sender, lines) = channel();
+        let stdout = child.stdout.take().unwrap();
+        let stderr = child.stderr.take().unwrap();
+        for stream in [Box::new(stdout) as Box<dyn Read + Send>, Box::new(stderr)] {
+            let sender = sender.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    if sender.send((Instant::now(), line)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        Up {
+            child,
+            lines,
+            seen: Vec::new(),
+            marker,
+            dir,
+        }
+    }
+
+    /// The first line (seen before or arriving within `limit`) that contains `text`.
+    pub fn wait_for(&mut self, text: &str, limit: Duration) -> (Instant, String) {
+        if let Some(found) = self.seen.iter().find(|(_, line)| line.contains(text)) {
+            return found.clone();
+        }
+        let deadline = Instant::now() + limit;
+        while let Ok(line) = self
+            .lines
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
+            self.seen.push(line.clone());
+            if line.1.contains(text) {
+                return line;
+            }
+        }
+        panic!(
+            "no line with `{text}` within {limit:?}; saw:\n{}",
+            self.transcript()
+        );
+    }
+
+    pub fn transcript(&mut self) -> String {
+        while let Ok(line) = self.lines.try_recv() {
+            self.seen.push(line);
+        }
+        self.seen
+            .iter()
+            .map(|(_, l)| l.as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    pub fn signal(&self, signal: &str) {
+        Command::new("kill")
+            .args([signal, &self.child.id().to_string()])
+            .status()
+            .unwrap();
+    }
+
+    /// Waits for berth to exit, and returns its exit code.
+    pub fn exit_code(&mut self, limit: Duration) -> Option<i32> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "berth still running after {limit:?}:\n{}",
+                self.transcript()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Processes that carry this run's marker in their environment: berth's
+    /// children and theirs.
+    pub fn survivors(&self) -> Vec<String> {
+        survivors(&self.marker)
+    }
+
+    /// Survivors, allowing the kernel `limit` to finish killing them.
+    pub fn survivors_after(&self, limit: Duration) -> Vec<String> {
+        let deadline = Instant::now() + limit;
+        loop {
+            let alive = self.survivors();
+            if alive.is_empty() || Instant::now() > deadline {
+                return alive;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Up {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn rand_suffix() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+}
+
+pub fn survivors(marker: &str) -> Vec<String> {
+    let needle = format!("BERTH_TEST_RUN={marker}");
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let path = entry.path();
+        let Ok(environ) = std::fs::read(path.join("environ")) else {
+            continue;
+        };
+        if environ
+            .split(|b| *b == 0)
+            .any(|var| var == needle.as_bytes())
+        {
+            let cmdline = std::fs::read(path.join("cmdline")).unwrap_or_default();
+            let state = std::fs::read_to_string(path.join("stat")).unwrap_or_default();
+            // A zombie is dead already, waiting only to be reaped.
+            if state.split_whitespace().nth(2) != Some("Z") {
+                found.push(String::from_utf8_lossy(&cmdline).replace('\0', " "));
+            }
+        }
+    }
+    found
+}
+
+pub fn get(port: u16, path: &str) -> String {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
