@@ -191,3 +191,32 @@ fn a_named_deployment_runs_its_pre_and_post_commands() {
     up.signal("-INT");
     assert_eq!(up.exit_code(LONG), Some(0));
 }
+
+#[test]
+fn replicas_run_as_instances_on_distinct_ports_each_told_its_index() {
+    let [port] = free_ports(1)[..] else {
+        unreachable!()
+    };
+    let yaml = format!(
+        "name: replicated\nservices:\n  api:\n    local: {{ run: \"echo instance $BERTH_INSTANCE of $BERTH_SERVICE on $PORT; exec berth workload\" }}\n    ports: {{ http: {port} }}\n    replicas: 3\n    health: {{ readiness: /ready }}\n"
+    );
+    let mut up = Up::start("replicas", &yaml, &[]);
+    up.wait_for("1 service up", LONG);
+    let mut ports = Vec::new();
+    for index in 0..3 {
+        let line = up
+            .wait_for(&format!("api.{index} | instance {index} of api on "), LONG)
+            .1;
+        let instance_port: u16 = line.rsplit(' ').next().unwrap().parse().unwrap();
+        assert!(get(instance_port, "/ready").starts_with("HTTP/1.0 200"));
+        ports.push(instance_port);
+    }
+    assert_eq!(ports[0], port, "the first instance has the declared port");
+    ports.sort();
+    ports.dedup();
+    assert_eq!(ports.len(), 3, "distinct ports");
+    assert!(up.dir.join(".berth/logs/api.2.log").is_file());
+    up.signal("-INT");
+    assert_eq!(up.exit_code(LONG), Some(0));
+    assert!(up.survivors_after(Duration::from_secs(1)).is_empty());
+}

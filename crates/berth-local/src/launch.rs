@@ -39,7 +39,8 @@ pub struct Context<'a> {
     pub data: &'a Path,
 }
 
-pub fn launch(context: &Context, name: &str) -> Result<Launch, LaunchError> {
+/// What to run for instance `instance` of service `name`.
+pub fn launch(context: &Context, name: &str, instance: usize) -> Result<Launch, LaunchError> {
     let service = &context.ecosystem.services[name];
     let built_in = service
         .kind
@@ -67,14 +68,14 @@ pub fn launch(context: &Context, name: &str) -> Result<Launch, LaunchError> {
             None => unset_secrets.push(key.clone()),
         }
     }
-    if let Some(port) = context.ports.main(name) {
+    if let Some(port) = context.ports.main(name, instance) {
         env.push(("PORT".to_owned(), port.to_string()));
     }
-    for (port_name, port) in context.ports.of(name) {
+    for (port_name, port) in context.ports.of(name, instance) {
         env.push((format!("PORT_{}", env_name(port_name)), port.to_string()));
     }
     env.push(("BERTH_SERVICE".to_owned(), name.to_owned()));
-    env.push(("BERTH_INSTANCE".to_owned(), "0".to_owned()));
+    env.push(("BERTH_INSTANCE".to_owned(), instance.to_string()));
     let workdir = service.local.as_ref().and_then(|l| l.workdir.as_deref());
     Ok(Launch {
         argv,
@@ -175,7 +176,7 @@ fn data_store(context: &Context, name: &str, store: &DataStore) -> Result<Prepar
     let dir_text = dir.display().to_string();
     let port = context
         .ports
-        .main(name)
+        .main(name, 0)
         .expect("data kinds have ports")
         .to_string();
     let binary = |program: &str| find_binary(program, store, name);

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use berth_core::Ecosystem;
 use berth_core::model::Condition;
 use berth_engine::{Failure, Runtime};
+use futures_util::future::{join_all, select_ok, try_join_all};
 use regex::Regex;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -14,7 +15,7 @@ use tokio::task::JoinHandle;
 use crate::guard::Guard;
 use crate::launch::{self, Context};
 use crate::logs::Sink;
-use crate::ports::Ports;
+use crate::ports::{Ports, instances_of};
 use crate::probe::Target;
 use crate::status::{State, Status};
 use crate::supervisor::{self, Spec};
@@ -35,9 +36,16 @@ pub struct LocalRuntime {
 /// One service's channels, there from the start so that anything can wait for a
 /// service before it is started.
 struct Slot {
+    patterns: Arc<Vec<Regex>>,
+    instances: Vec<Instance>,
+}
+
+struct Instance {
+    /// What output lines and log files are named: the service, or `service.N`
+    /// when it runs several instances.
+    label: String,
     status: watch::Sender<Status>,
     stop: watch::Sender<bool>,
-    patterns: Arc<Vec<Regex>>,
     last: Arc<Mutex<VecDeque<String>>>,
     task: Mutex<Option<JoinHandle<()>>>,
 }
@@ -57,12 +65,23 @@ impl LocalRuntime {
             .keys()
             .map(|name| {
                 let patterns = log_patterns(&ecosystem, name);
+                let count = instances_of(&ecosystem, name);
+                let instances = (0..count)
+                    .map(|index| Instance {
+                        label: if count == 1 {
+                            name.clone()
+                        } else {
+                            format!("{name}.{index}")
+                        },
+                        status: watch::channel(Status::new(patterns.len())).0,
+                        stop: watch::channel(false).0,
+                        last: Arc::default(),
+                        task: Mutex::new(None),
+                    })
+                    .collect();
                 let slot = Slot {
-                    status: watch::channel(Status::new(patterns.len())).0,
-                    stop: watch::channel(false).0,
                     patterns: Arc::new(patterns),
-                    last: Arc::default(),
-                    task: Mutex::new(None),
+                    instances,
                 };
                 (name.clone(), slot)
             })
@@ -78,15 +97,20 @@ impl LocalRuntime {
         })
     }
 
-    pub fn status(&self, service: &str) -> Status {
-        self.slots[service].status.borrow().clone()
+    /// The status of each instance of `service`.
+    pub fn status(&self, service: &str) -> Vec<Status> {
+        self.slots[service]
+            .instances
+            .iter()
+            .map(|instance| instance.status.borrow().clone())
+            .collect()
     }
 
     pub fn ports(&self) -> &Ports {
         &self.ports
     }
 
-    fn spec(&self, service: &str) -> Result<Spec, Failure> {
+    fn spec(&self, service: &str, index: usize) -> Result<Spec, Failure> {
         let data = self.state_dir.join("data");
         let context = Context {
             ecosystem: &self.ecosystem,
@@ -94,17 +118,18 @@ impl LocalRuntime {
             project: &self.project,
             data: &data,
         };
-        let launch = launch::launch(&context, service)
+        let launch = launch::launch(&context, service, index)
             .map_err(|e| Failure::new(service, format!("{}\n  help: {}", e.message, e.help)))?;
+        let slot = &self.slots[service];
+        let instance = &slot.instances[index];
         for key in &launch.unset_secrets {
             (self.output)(
-                service,
+                &instance.label,
                 &format!("berth: secret {key} is a Kubernetes Secret, left unset locally"),
             );
         }
         let spec = &self.ecosystem.services[service];
-        let ports = self.ports.of(service);
-        let slot = &self.slots[service];
+        let ports = self.ports.of(service, index);
         Ok(Spec {
             kind: spec.kind,
             restart: spec.restart.clone(),
@@ -121,22 +146,16 @@ impl LocalRuntime {
             launch,
             guard: self.guard.clone(),
             sink: Sink {
-                service: service.to_owned(),
-                file: self.state_dir.join("logs").join(format!("{service}.log")),
+                service: instance.label.clone(),
+                file: self
+                    .state_dir
+                    .join("logs")
+                    .join(format!("{}.log", instance.label)),
                 output: self.output.clone(),
                 patterns: slot.patterns.clone(),
-                last: slot.last.clone(),
+                last: instance.last.clone(),
             },
         })
-    }
-
-    fn failure(&self, service: &str, message: String) -> Failure {
-        let last = self.slots[service].last.lock().expect("log lock");
-        Failure {
-            service: service.to_owned(),
-            message,
-            last_lines: last.iter().cloned().collect(),
-        }
     }
 }
 
@@ -155,17 +174,19 @@ fn log_patterns(ecosystem: &Ecosystem, service: &str) -> Vec<Regex> {
 
 impl Runtime for LocalRuntime {
     async fn start(&self, service: &str) -> Result<(), Failure> {
-        let spec = self.spec(service)?;
-        let slot = &self.slots[service];
-        let task = tokio::spawn(supervisor::supervise(
-            spec,
-            slot.status.clone(),
-            slot.stop.subscribe(),
-        ));
-        *slot.task.lock().expect("task lock") = Some(task);
+        for (index, instance) in self.slots[service].instances.iter().enumerate() {
+            let spec = self.spec(service, index)?;
+            let task = tokio::spawn(supervisor::supervise(
+                spec,
+                instance.status.clone(),
+                instance.stop.subscribe(),
+            ));
+            *instance.task.lock().expect("task lock") = Some(task);
+        }
         Ok(())
     }
 
+    /// Reached when every instance has reached it (a log line: when any has).
     async fn reached(&self, service: &str, condition: &Condition) -> Result<(), Failure> {
         let slot = &self.slots[service];
         let pattern = match condition {
@@ -181,25 +202,51 @@ impl Runtime for LocalRuntime {
             Condition::Completed => status.state == State::Completed,
             Condition::LogLine(_) => pattern.is_some_and(|i| status.log_matched[i]),
         };
-        let mut receiver = slot.status.subscribe();
-        let status = receiver
-            .wait_for(|status| met(status) || status.is_final())
-            .await
-            .map(|status| status.clone())
-            .expect("the runtime keeps every status sender");
-        match status.state {
-            _ if met(&status) => Ok(()),
-            State::Failed(why) => Err(self.failure(service, why)),
-            state => Err(self.failure(service, format!("{state} before it was {condition}"))),
+        let waits = slot.instances.iter().map(|instance| async move {
+            let mut receiver = instance.status.subscribe();
+            let status = receiver
+                .wait_for(|status| met(status) || status.is_final())
+                .await
+                .map(|status| status.clone())
+                .expect("the runtime keeps every status sender");
+            match status.state {
+                _ if met(&status) => Ok(()),
+                State::Failed(why) => Err(instance.failure(service, why)),
+                state => {
+                    Err(instance.failure(service, format!("{state} before it was {condition}")))
+                }
+            }
+        });
+        match condition {
+            Condition::LogLine(_) => select_ok(waits.map(Box::pin)).await.map(|_| ()),
+            _ => try_join_all(waits).await.map(|_| ()),
         }
     }
 
     async fn stop(&self, service: &str) {
-        let slot = &self.slots[service];
-        slot.stop.send_replace(true);
-        let task = slot.task.lock().expect("task lock").take();
-        if let Some(task) = task {
-            let _ = task.await;
+        join_all(
+            self.slots[service]
+                .instances
+                .iter()
+                .map(|instance| async move {
+                    instance.stop.send_replace(true);
+                    let task = instance.task.lock().expect("task lock").take();
+                    if let Some(task) = task {
+                        let _ = task.await;
+                    }
+                }),
+        )
+        .await;
+    }
+}
+
+impl Instance {
+    fn failure(&self, service: &str, message: String) -> Failure {
+        let last = self.last.lock().expect("log lock");
+        Failure {
+            service: service.to_owned(),
+            message,
+            last_lines: last.iter().cloned().collect(),
         }
     }
 }

@@ -122,6 +122,14 @@ fn report(failure: &Failure) {
     }
 }
 
+/// The width of an output label: instances of a replicated service are `name.N`.
+fn label_width(name: &str, replicas: u32) -> usize {
+    match replicas {
+        0 | 1 => name.len(),
+        n => name.len() + 1 + (n - 1).to_string().len(),
+    }
+}
+
 /// Prefixes and colours, one colour per service, when stdout is a terminal.
 #[derive(Clone)]
 struct Painter {
@@ -136,8 +144,8 @@ impl Painter {
         Painter {
             width: ecosystem
                 .services
-                .keys()
-                .map(String::len)
+                .iter()
+                .map(|(name, service)| label_width(name, service.replicas()))
                 .max()
                 .unwrap_or(0),
             colours: Arc::new(
@@ -154,7 +162,8 @@ impl Painter {
 
     fn prefix(&self, service: &str) -> String {
         let text = format!("{service:<width$} |", width = self.width);
-        match self.colours.iter().find(|(name, _)| name == service) {
+        let name = service.split('.').next().unwrap_or(service);
+        match self.colours.iter().find(|(known, _)| known == name) {
             Some((_, colour)) if self.enabled => format!("\x1b[{colour}m{text}\x1b[0m"),
             _ => text,
         }
