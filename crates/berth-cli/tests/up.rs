@@ -8,26 +8,41 @@ use std::time::{Duration, Instant};
 use support::{Up, free_ports, get, scratch};
 
 /// The quickstart on free ports.
-fn quickstart() -> (String, [u16; 3]) {
-    let ports = free_ports(3);
+fn quickstart() -> (String, [u16; 4]) {
+    let ports = free_ports(4);
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/quickstart/berth.yaml");
     let yaml = std::fs::read_to_string(repo)
         .unwrap()
         .replace("http: 9001", &format!("http: {}", ports[0]))
         .replace("http: 9002", &format!("http: {}", ports[1]))
-        .replace("http: 9003", &format!("http: {}", ports[2]));
-    (yaml, [ports[0], ports[1], ports[2]])
+        .replace("http: 9003", &format!("http: {}", ports[2]))
+        .replace(
+            "  local:\n    runtime: local\n",
+            &format!(
+                "  local:\n    runtime: local\n    gateway: {{ port: {} }}\n",
+                ports[3]
+            ),
+        );
+    (yaml, [ports[0], ports[1], ports[2], ports[3]])
 }
 
 const LONG: Duration = Duration::from_secs(30);
 
 #[test]
 fn the_quickstart_comes_up_serves_and_stops_cleanly_on_ctrl_c() {
-    let (yaml, [api, web, _]) = quickstart();
+    let (yaml, [api, web, _, gateway]) = quickstart();
     let mut up = Up::start("quickstart", &yaml, &[]);
     up.wait_for("4 services up", LONG);
     assert!(get(api, "/hello").contains("api 0.1.0 /hello"));
     assert!(get(web, "/ready").starts_with("HTTP/1.0 200"));
+    assert!(
+        get(gateway, "/api/hello").contains("api 0.1.0 /api/hello"),
+        "the gateway routes /api"
+    );
+    assert!(
+        get(gateway, "/").contains("web 0.1.0 /"),
+        "and / to the web front"
+    );
     let at: Vec<Instant> = [
         "migrations applied",
         "berth: api started",
@@ -219,4 +234,42 @@ fn replicas_run_as_instances_on_distinct_ports_each_told_its_index() {
     up.signal("-INT");
     assert_eq!(up.exit_code(LONG), Some(0));
     assert!(up.survivors_after(Duration::from_secs(1)).is_empty());
+}
+
+#[test]
+fn the_gateway_routes_by_prefix_round_robin_and_around_failed_instances() {
+    let [api, gateway] = free_ports(2)[..] else {
+        unreachable!()
+    };
+    let run = "if [ $BERTH_INSTANCE = 0 ]; then exec berth workload --name api0 --crash-after 1500ms; else exec berth workload --name api1; fi";
+    let yaml = format!(
+        "name: routed\nservices:\n  api:\n    local: {{ run: \"{run}\" }}\n    ports: {{ http: {api} }}\n    replicas: 2\n    health: {{ readiness: {{ http: /ready, period: 100ms }} }}\n    restart: never\n    routes: [{{ prefix: /api, rewrite: / }}]\nenvironments:\n  local: {{ gateway: {{ port: {gateway} }} }}\n"
+    );
+    let mut up = Up::start("gateway", &yaml, &[]);
+    up.wait_for("1 service up", LONG);
+    let answers: Vec<String> = (0..4).map(|_| get(gateway, "/api/orders?id=7")).collect();
+    assert!(
+        answers.iter().all(|a| a.contains(" /orders")),
+        "the prefix is rewritten: {answers:?}"
+    );
+    assert!(
+        answers.iter().any(|a| a.contains("api0 ")) && answers.iter().any(|a| a.contains("api1 ")),
+        "round robin: {answers:?}"
+    );
+    up.wait_for("api.0 | crashing", LONG);
+    std::thread::sleep(Duration::from_millis(200));
+    for _ in 0..4 {
+        assert!(
+            get(gateway, "/api/x").contains("api1 "),
+            "only the live instance gets traffic"
+        );
+    }
+    assert!(get(gateway, "/other").starts_with("HTTP/1.0 404"));
+    let metrics = get(gateway, "/_berth/metrics");
+    assert!(
+        metrics.contains("berth_gateway_requests_total{route=\"/api\"} 8"),
+        "{metrics}"
+    );
+    up.signal("-INT");
+    assert_eq!(up.exit_code(LONG), Some(0));
 }

@@ -5,6 +5,7 @@
 //! SIGTERM, a grace period, then SIGKILL to the whole group — and dies with berth
 //! if berth is killed.
 
+mod gateway;
 mod guard;
 mod launch;
 mod logs;
@@ -15,6 +16,7 @@ mod runtime;
 mod status;
 mod supervisor;
 
+pub use gateway::{RouteMetrics, RouteStats, Routes};
 pub use ports::Ports;
 pub use runtime::{LocalRuntime, Output};
 pub use status::{State, Status};

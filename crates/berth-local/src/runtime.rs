@@ -12,6 +12,7 @@ use regex::Regex;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::gateway::{self, Backends, RouteMetrics, Routes};
 use crate::guard::Guard;
 use crate::launch::{self, Context};
 use crate::logs::Sink;
@@ -108,6 +109,38 @@ impl LocalRuntime {
 
     pub fn ports(&self) -> &Ports {
         &self.ports
+    }
+
+    /// Serves the ecosystem's routes on `listener` until the returned task is
+    /// aborted or dropped with the runtime.
+    pub fn gateway(
+        &self,
+        listener: tokio::net::TcpListener,
+        metrics: RouteMetrics,
+    ) -> JoinHandle<()> {
+        let instances = self
+            .slots
+            .iter()
+            .map(|(name, slot)| {
+                let ports = slot
+                    .instances
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(index, instance)| {
+                        let port = self.ports.main(name, index)?;
+                        Some((port.0, instance.status.subscribe()))
+                    })
+                    .collect();
+                (name.clone(), ports)
+            })
+            .collect();
+        let routes = Routes::of(&self.ecosystem);
+        tokio::spawn(gateway::serve(
+            listener,
+            routes,
+            Backends::new(instances),
+            metrics,
+        ))
     }
 
     fn spec(&self, service: &str, index: usize) -> Result<Spec, Failure> {

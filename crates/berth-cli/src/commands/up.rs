@@ -6,7 +6,7 @@ use std::sync::Arc;
 use berth_core::plan::{self, Plan};
 use berth_core::{Ecosystem, Problem, Problems, Project};
 use berth_engine::{Event, Failure};
-use berth_local::{LocalRuntime, Output};
+use berth_local::{LocalRuntime, Output, RouteMetrics, Routes};
 use indexmap::IndexSet;
 
 use super::{Exit, load};
@@ -51,6 +51,13 @@ async fn up(project: &Project, ecosystem: &Ecosystem, plan: &Plan) -> Exit {
             return Exit::Failed;
         }
     }
+    let _gateway = match gateway(ecosystem, &runtime).await {
+        Ok(gateway) => gateway,
+        Err(message) => {
+            eprintln!("{message}");
+            return Exit::Failed;
+        }
+    };
     let progress = |event: Event| painter.progress(&event);
     let started = tokio::select! {
         result = berth_engine::up(ecosystem, plan, &runtime, &progress) => Some(result),
@@ -79,6 +86,41 @@ async fn up(project: &Project, ecosystem: &Ecosystem, plan: &Plan) -> Exit {
     let services: IndexSet<&str> = plan.services().map(|step| step.service.as_str()).collect();
     berth_engine::down(ecosystem, &services, &runtime, &progress).await;
     outcome
+}
+
+/// Starts the gateway when any service has routes; it stops when dropped.
+async fn gateway(
+    ecosystem: &Ecosystem,
+    runtime: &LocalRuntime,
+) -> Result<Option<AbortOnDrop>, String> {
+    let routes = Routes::of(ecosystem);
+    if routes.is_empty() {
+        return Ok(None);
+    }
+    let port = ecosystem.environment.gateway.port;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port.0))
+        .await
+        .map_err(|e| {
+            format!(
+                "error: the gateway cannot listen on port {port}: {e}\n  help: set `gateway: {{ port: PORT }}` on environment `{}`",
+                ecosystem.environment_name
+            )
+        })?;
+    println!(
+        "berth: gateway on http://127.0.0.1:{port} ({})",
+        routes.describe()
+    );
+    Ok(Some(AbortOnDrop(
+        runtime.gateway(listener, RouteMetrics::default()),
+    )))
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Ctrl-C, or SIGTERM from whoever runs berth.
