@@ -22,8 +22,9 @@ pub struct Cli {
 
 #[derive(Args)]
 pub struct Global {
-    /// berth.yaml to use (default: ./berth.yaml or the nearest parent's)
-    #[arg(short, long, global = true, value_name = "FILE")]
+    /// berth.yaml to use (default: ./berth.yaml or the nearest parent's); give it
+    /// before the command, as with docker compose
+    #[arg(short, long, value_name = "FILE")]
     pub file: Option<PathBuf>,
     /// Environment to apply (default: the file's first environment)
     #[arg(short, long = "env", global = true, value_name = "ENV")]
@@ -57,7 +58,33 @@ pub enum Command {
     Up {
         /// Deployments or services to run (with what they depend on); default all
         names: Vec<String>,
+        /// Run in the background; `berth status`, `logs` and `down` reach it
+        #[arg(short, long)]
+        detach: bool,
     },
+    /// Show each running instance: pid, state, health, restarts, port, uptime
+    Status,
+    /// Show services' logs, merged in time order
+    Logs {
+        /// Services to show; default all
+        services: Vec<String>,
+        /// Keep following new lines
+        #[arg(short, long)]
+        follow: bool,
+        /// Only lines newer than this, such as 10m
+        #[arg(long, value_parser = humantime::parse_duration)]
+        since: Option<std::time::Duration>,
+    },
+    /// Stop everything a running `berth up` started, dependents first
+    Down {
+        /// Also delete the data stores' data in .berth/data
+        #[arg(long)]
+        volumes: bool,
+    },
+    /// Stop one service of a running `berth up`
+    Stop { service: String },
+    /// Restart one service of a running `berth up`
+    Restart { service: String },
     /// Print the dependency graph
     Graph {
         #[arg(long, value_enum, default_value_t = GraphFormat::Mermaid)]

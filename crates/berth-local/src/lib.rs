@@ -5,6 +5,7 @@
 //! SIGTERM, a grace period, then SIGKILL to the whole group — and dies with berth
 //! if berth is killed.
 
+mod control;
 mod gateway;
 mod guard;
 mod launch;
@@ -16,6 +17,7 @@ mod runtime;
 mod status;
 mod supervisor;
 
+pub use control::{InstanceReport, Progress, Reply, Request, request, serve};
 pub use gateway::{RouteMetrics, RouteStats, Routes};
 pub use ports::Ports;
 pub use runtime::{LocalRuntime, Output};

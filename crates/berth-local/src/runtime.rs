@@ -12,6 +12,7 @@ use regex::Regex;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::control::{self, InstanceReport};
 use crate::gateway::{self, Backends, RouteMetrics, Routes};
 use crate::guard::Guard;
 use crate::launch::{self, Context};
@@ -105,6 +106,46 @@ impl LocalRuntime {
             .iter()
             .map(|instance| instance.status.borrow().clone())
             .collect()
+    }
+
+    pub fn has(&self, service: &str) -> bool {
+        self.slots.contains_key(service)
+    }
+
+    /// Every instance as `status` shows it, in the ecosystem's order.
+    pub fn reports(&self) -> Vec<InstanceReport> {
+        self.ecosystem
+            .services
+            .keys()
+            .flat_map(|name| {
+                self.slots[name]
+                    .instances
+                    .iter()
+                    .enumerate()
+                    .map(move |(index, instance)| {
+                        let status = instance.status.borrow();
+                        InstanceReport {
+                            service: name.clone(),
+                            instance: instance.label.clone(),
+                            pid: status.pid,
+                            state: status.state.to_string(),
+                            ready: status.ready,
+                            restarts: status.restarts,
+                            port: self.ports.main(name, index).map(|p| p.0),
+                            uptime_seconds: control::uptime(status.since),
+                        }
+                    })
+            })
+            .collect()
+    }
+
+    /// Stops `service` and starts it afresh.
+    pub async fn restart(&self, service: &str) -> Result<(), Failure> {
+        self.stop(service).await;
+        for instance in &self.slots[service].instances {
+            instance.stop.send_replace(false);
+        }
+        self.start(service).await
     }
 
     pub fn ports(&self) -> &Ports {

@@ -44,6 +44,8 @@ pub struct Status {
     /// Whether it has started at least once (the `started` condition).
     pub started: bool,
     pub restarts: u32,
+    /// When the current run started.
+    pub since: Option<std::time::SystemTime>,
     /// For each log-line condition on this service, whether a line matched it.
     pub log_matched: Vec<bool>,
 }
@@ -56,6 +58,7 @@ impl Status {
             ready: false,
             started: false,
             restarts: 0,
+            since: None,
             log_matched: vec![false; log_conditions],
         }
     }

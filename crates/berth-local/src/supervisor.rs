@@ -62,6 +62,7 @@ pub async fn supervise(spec: Spec, status: watch::Sender<Status>, mut stop: watc
         spec.guard.watch(pid);
         status.send_modify(|s| {
             s.state = State::Running;
+            s.since = Some(std::time::SystemTime::now());
             s.pid = Some(pid);
             s.started = true;
             s.ready = false;
@@ -78,6 +79,7 @@ pub async fn supervise(spec: Spec, status: watch::Sender<Status>, mut stop: watc
             status.send_modify(|s| {
                 s.state = State::Stopped;
                 s.pid = None;
+                s.since = None;
                 s.ready = false;
             });
             return;
@@ -91,6 +93,7 @@ pub async fn supervise(spec: Spec, status: watch::Sender<Status>, mut stop: watc
         let stable = status.borrow().ready && run_started.elapsed() >= STABLE;
         status.send_modify(|s| {
             s.pid = None;
+            s.since = None;
             s.ready = false;
         });
         if spec.kind == Kind::Job {

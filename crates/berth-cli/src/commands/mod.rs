@@ -2,10 +2,17 @@
 //! the result; none holds logic the core could test without a terminal.
 
 mod check;
+mod detached;
+mod down;
 mod graph;
 mod init;
+mod logs;
 mod plan;
+mod restart;
 mod schema;
+mod session;
+mod status;
+mod stop;
 mod up;
 mod workload;
 
@@ -27,7 +34,16 @@ pub fn run(cli: &Cli) -> Exit {
     let result = match &cli.command {
         Command::Check { list } => check::run(&cli.global, *list),
         Command::Plan { names } => plan::run(&cli.global, names),
-        Command::Up { names } => up::run(&cli.global, names),
+        Command::Up { names, detach } => up::run(&cli.global, names, *detach),
+        Command::Status => status::run(&cli.global),
+        Command::Logs {
+            services,
+            follow,
+            since,
+        } => logs::run(&cli.global, services, *follow, *since),
+        Command::Down { volumes } => down::run(&cli.global, *volumes),
+        Command::Stop { service } => stop::run(&cli.global, service),
+        Command::Restart { service } => restart::run(&cli.global, service),
         Command::Graph { format } => graph::run(&cli.global, *format),
         Command::Schema => schema::run(),
         Command::Init { name } => init::run(&cli.global, name.as_deref()),

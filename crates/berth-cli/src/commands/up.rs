@@ -1,18 +1,22 @@
 //! `berth up`: the ecosystem as local processes, in the foreground.
 
 use std::io::IsTerminal;
+use std::pin::pin;
 use std::sync::Arc;
+
+use tokio::sync::watch;
 
 use berth_core::plan::{self, Plan};
 use berth_core::{Ecosystem, Problem, Problems, Project};
 use berth_engine::{Event, Failure};
-use berth_local::{LocalRuntime, Output, RouteMetrics, Routes};
+use berth_local::{LocalRuntime, Output, Progress, RouteMetrics, Routes};
 use indexmap::IndexSet;
 
-use super::{Exit, load};
+use super::session::{Session, State};
+use super::{Exit, detached, load};
 use crate::cli::Global;
 
-pub fn run(global: &Global, names: &[String]) -> Result<Exit, Problems> {
+pub fn run(global: &Global, names: &[String], detach: bool) -> Result<Exit, Problems> {
     let project = load(global)?;
     let ecosystem = project.ecosystem(global.environment.as_deref())?;
     if ecosystem.environment.runtime != berth_core::model::Runtime::Local {
@@ -26,14 +30,40 @@ pub fn run(global: &Global, names: &[String]) -> Result<Exit, Problems> {
     }
     let selection = plan::select(ecosystem, names)?;
     let plan = plan::plan(ecosystem, &selection);
+    let session = Session::in_dir(project.dir());
+    match session.recorded() {
+        Some((state, true)) => {
+            return Err(Problems::one(
+                Problem::new(format!("berth is already running here (pid {})", state.pid))
+                    .help("see it with `berth status`, or stop it with `berth down`"),
+            ));
+        }
+        Some((state, false)) => {
+            println!(
+                "berth: the berth that ran here before (pid {}) ended without stopping cleanly; its services went with it",
+                state.pid
+            );
+            session.forget();
+        }
+        None => {}
+    }
+    if detach {
+        return detached::start(&project, global, names, &session);
+    }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| Problems::one(Problem::new(format!("cannot start the async runtime: {e}"))))?;
-    Ok(runtime.block_on(up(&project, ecosystem, &plan)))
+    Ok(runtime.block_on(up(&project, ecosystem, &plan, &session)))
 }
 
-async fn up(project: &Project, ecosystem: &Ecosystem, plan: &Plan) -> Exit {
+/// What ended the wait.
+enum Ended {
+    Interrupted,
+    DownRequested,
+}
+
+async fn up(project: &Project, ecosystem: &Ecosystem, plan: &Plan, session: &Session) -> Exit {
     let painter = Painter::new(ecosystem);
     let output: Output = {
         let painter = painter.clone();
@@ -46,45 +76,83 @@ async fn up(project: &Project, ecosystem: &Ecosystem, plan: &Plan) -> Exit {
             return Exit::Failed;
         }
     };
+    let state = State {
+        pid: std::process::id(),
+        environment: ecosystem.environment_name.clone(),
+    };
+    if let Err(e) = session.record(&state) {
+        eprintln!("error: cannot write to {}: {e}", session.dir.display());
+        return Exit::Failed;
+    }
+    let outcome = run_until_stopped(project, ecosystem, plan, session, &runtime, &painter).await;
+    session.forget();
+    outcome
+}
+
+async fn run_until_stopped(
+    project: &Project,
+    ecosystem: &Ecosystem,
+    plan: &Plan,
+    session: &Session,
+    runtime: &LocalRuntime,
+    painter: &Painter,
+) -> Exit {
     for command in &plan.pre {
         if !run_command(command, project).await {
             return Exit::Failed;
         }
     }
-    let _gateway = match gateway(ecosystem, &runtime).await {
+    let _gateway = match gateway(ecosystem, runtime).await {
         Ok(gateway) => gateway,
         Err(message) => {
             eprintln!("{message}");
             return Exit::Failed;
         }
     };
-    let progress = |event: Event| painter.progress(&event);
+    let (progress_sender, progress) = watch::channel(Progress::Starting);
+    let socket = session.socket();
+    let mut control = pin!(async {
+        if let Err(e) = berth_local::serve(&socket, runtime, progress).await {
+            eprintln!(
+                "berth: no control socket ({e}); `berth status` and `berth down` cannot reach this berth"
+            );
+            std::future::pending::<()>().await;
+        }
+    });
+    let show = |event: Event| painter.progress(&event);
     let started = tokio::select! {
-        result = berth_engine::up(ecosystem, plan, &runtime, &progress) => Some(result),
-        _ = interrupted() => None,
+        result = berth_engine::up(ecosystem, plan, runtime, &show) => Ok(result),
+        _ = interrupted() => Err(Ended::Interrupted),
+        _ = &mut control => Err(Ended::DownRequested),
     };
     let outcome = match started {
-        Some(Ok(())) => {
+        Ok(Ok(())) => {
             for command in &plan.post {
                 run_command(command, project).await;
             }
+            progress_sender.send_replace(Progress::Up);
             let count = plan.services().count();
             println!(
                 "berth: {count} service{} up; Ctrl-C stops them",
                 if count == 1 { "" } else { "s" }
             );
-            interrupted().await;
+            tokio::select! {
+                _ = interrupted() => {}
+                _ = &mut control => {}
+            }
             Exit::Success
         }
-        Some(Err(failure)) => {
+        Ok(Err(failure)) => {
+            progress_sender.send_replace(Progress::Failed(failure.to_string()));
             report(&failure);
             Exit::Failed
         }
-        None => Exit::Success,
+        Err(Ended::Interrupted | Ended::DownRequested) => Exit::Success,
     };
+    progress_sender.send_replace(Progress::Stopping);
     println!("berth: stopping");
     let services: IndexSet<&str> = plan.services().map(|step| step.service.as_str()).collect();
-    berth_engine::down(ecosystem, &services, &runtime, &progress).await;
+    berth_engine::down(ecosystem, &services, runtime, &show).await;
     outcome
 }
 

@@ -187,9 +187,13 @@ pub fn survivors(marker: &str) -> Vec<String> {
             .any(|var| var == needle.as_bytes())
         {
             let cmdline = std::fs::read(path.join("cmdline")).unwrap_or_default();
-            let state = std::fs::read_to_string(path.join("stat")).unwrap_or_default();
+            let pid: u32 = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0);
             // A zombie is dead already, waiting only to be reaped.
-            if state.split_whitespace().nth(2) != Some("Z") {
+            if is_alive(pid) {
                 found.push(String::from_utf8_lossy(&cmdline).replace('\0', " "));
             }
         }
@@ -203,4 +207,15 @@ pub fn get(port: u16, path: &str) -> String {
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
     response
+}
+
+/// Whether `pid` is a live process (a zombie is not).
+pub fn is_alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            stat.rsplit_once(')')
+                .map(|(_, rest)| !rest.trim_start().starts_with(['Z', 'X']))
+        })
+        .unwrap_or(false)
 }

@@ -1,0 +1,77 @@
+//! `berth status`: each instance of a running berth.
+
+use berth_core::Problems;
+use berth_local::{InstanceReport, Reply, Request};
+
+use super::Exit;
+use super::session::Session;
+use crate::cli::{Format, Global};
+use crate::output;
+
+pub fn run(global: &Global) -> Result<Exit, Problems> {
+    let session = Session::of(global)?;
+    let Reply::Status {
+        progress,
+        instances,
+    } = session.request(&Request::Status)?
+    else {
+        unreachable!("a status request is answered with a status");
+    };
+    match global.output {
+        Format::Json => {
+            output::json(&serde_json::json!({ "progress": progress, "instances": instances }))
+        }
+        Format::Text => print!("{}", table(&instances)),
+    }
+    Ok(Exit::Success)
+}
+
+fn table(instances: &[InstanceReport]) -> String {
+    let rows: Vec<[String; 7]> = instances
+        .iter()
+        .map(|i| {
+            [
+                i.instance.clone(),
+                i.pid.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
+                i.state.clone(),
+                if i.ready { "ready".into() } else { "-".into() },
+                i.restarts.to_string(),
+                i.port.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
+                i.uptime_seconds.map(uptime).unwrap_or_else(|| "-".into()),
+            ]
+        })
+        .collect();
+    let header = [
+        "SERVICE", "PID", "STATE", "HEALTH", "RESTARTS", "PORT", "UPTIME",
+    ];
+    let widths: Vec<usize> = (0..header.len())
+        .map(|c| {
+            rows.iter()
+                .map(|r| r[c].len())
+                .chain([header[c].len()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |cells: Vec<&str>| {
+        let text: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        text.join("  ").trim_end().to_owned() + "\n"
+    };
+    let mut out = line(header.to_vec());
+    for row in &rows {
+        out += &line(row.iter().map(String::as_str).collect());
+    }
+    out
+}
+
+fn uptime(seconds: u64) -> String {
+    match seconds {
+        0..60 => format!("{seconds}s"),
+        60..3600 => format!("{}m{}s", seconds / 60, seconds % 60),
+        _ => format!("{}h{}m", seconds / 3600, seconds % 3600 / 60),
+    }
+}

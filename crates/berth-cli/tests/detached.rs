@@ -1,0 +1,198 @@
+//! `berth up -d` and the commands that reach a running berth: status, logs,
+//! restart, stop, down — and what the next berth finds when one was killed.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use support::{free_ports, scratch, survivors};
+
+const MARKER: &str = "BERTH_TEST_RUN";
+
+fn berth(dir: &Path, marker: &str, args: &[&str]) -> Output {
+    let bin = Path::new(env!("CARGO_BIN_EXE_berth"));
+    let path = format!(
+        "{}:{}",
+        bin.parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    Command::new(bin)
+        .args(args)
+        .current_dir(dir)
+        .env(MARKER, marker)
+        .env("PATH", path)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap()
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+fn status(dir: &Path, marker: &str) -> serde_json::Value {
+    let output = berth(dir, marker, &["status", "-o", "json"]);
+    assert!(output.status.success(), "{}", text(&output));
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+fn instance<'a>(status: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    status["instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["instance"] == name)
+        .unwrap()
+}
+
+fn project(name: &str) -> (PathBuf, String) {
+    let ports = free_ports(2);
+    let dir = scratch(name);
+    let yaml = format!(
+        "name: {name}\nservices:\n  api:\n    local: {{ run: [berth, workload] }}\n    ports: {{ http: {} }}\n    health: {{ readiness: /ready }}\n  worker:\n    local: {{ run: [berth, workload] }}\n    ports: {{ http: {} }}\n    health: {{ readiness: /ready }}\n    depends_on: {{ api: healthy }}\n",
+        ports[0], ports[1]
+    );
+    std::fs::write(dir.join("berth.yaml"), yaml).unwrap();
+    let marker = format!("{}-detached", dir.display());
+    (dir, marker)
+}
+
+#[test]
+fn detached_up_answers_status_logs_restart_stop_and_down() {
+    let (dir, marker) = project("detached");
+    let up = berth(&dir, &marker, &["up", "-d"]);
+    assert!(up.status.success(), "{}", text(&up));
+    assert!(text(&up).contains("up in the background"));
+
+    let before = status(&dir, &marker);
+    assert_eq!(before["progress"]["progress"], "up");
+    let api = instance(&before, "api");
+    assert_eq!(
+        (api["state"].as_str(), api["ready"].as_bool()),
+        (Some("running"), Some(true))
+    );
+    let worker_pid = instance(&before, "worker")["pid"].as_u64().unwrap();
+
+    let table = text(&berth(&dir, &marker, &["status"]));
+    assert!(table.starts_with("SERVICE  PID"), "{table}");
+
+    let logs = text(&berth(&dir, &marker, &["logs", "api"]));
+    assert!(logs.contains("api | api 1.0.0 listening on port"), "{logs}");
+    assert!(!logs.contains("worker |"), "{logs}");
+
+    assert!(
+        berth(&dir, &marker, &["restart", "worker"])
+            .status
+            .success()
+    );
+    let after = status(&dir, &marker);
+    let restarted = instance(&after, "worker");
+    assert_ne!(
+        restarted["pid"].as_u64().unwrap(),
+        worker_pid,
+        "a new process"
+    );
+    assert!(!support::is_alive(worker_pid as u32), "the old one is gone");
+
+    assert!(berth(&dir, &marker, &["stop", "worker"]).status.success());
+    assert_eq!(
+        instance(&status(&dir, &marker), "worker")["state"],
+        "stopped"
+    );
+
+    let unknown = berth(&dir, &marker, &["restart", "nope"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(text(&unknown).contains("there is no service `nope`"));
+
+    let down = berth(&dir, &marker, &["down"]);
+    assert!(down.status.success(), "{}", text(&down));
+    assert!(survivors(&marker).is_empty(), "{:?}", survivors(&marker));
+    assert!(!dir.join(".berth/berth.sock").exists() && !dir.join(".berth/berth.json").exists());
+    let after_down = berth(&dir, &marker, &["status"]);
+    assert_eq!(after_down.status.code(), Some(2));
+    assert!(text(&after_down).contains("no berth is running"));
+}
+
+#[test]
+fn a_killed_berth_is_reported_as_gone_and_the_next_up_works() {
+    let (dir, marker) = project("stale");
+    assert!(berth(&dir, &marker, &["up", "-d"]).status.success());
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join(".berth/berth.json")).unwrap()).unwrap();
+    let pid = state["pid"].as_u64().unwrap();
+    Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    while !survivors(&marker).is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(survivors(&marker).is_empty(), "{:?}", survivors(&marker));
+
+    let stale = berth(&dir, &marker, &["status"]);
+    assert_eq!(stale.status.code(), Some(2));
+    assert!(
+        text(&stale).contains(&format!(
+            "the berth that ran here (pid {pid}) is gone without stopping cleanly"
+        )),
+        "{}",
+        text(&stale)
+    );
+
+    let again = berth(&dir, &marker, &["up", "-d"]);
+    assert!(again.status.success(), "{}", text(&again));
+    assert!(text(&again).contains(&format!(
+        "the berth that ran here before (pid {pid}) ended without stopping cleanly"
+    )));
+    assert!(berth(&dir, &marker, &["down"]).status.success());
+    assert!(survivors(&marker).is_empty());
+}
+
+#[test]
+fn down_with_volumes_deletes_the_data() {
+    let (dir, marker) = project("volumes");
+    std::fs::create_dir_all(dir.join(".berth/data/db")).unwrap();
+    std::fs::write(dir.join(".berth/data/db/PG_VERSION"), "16").unwrap();
+    let kept = berth(&dir, &marker, &["down"]);
+    assert!(text(&kept).contains("nothing is running"));
+    assert!(
+        dir.join(".berth/data/db/PG_VERSION").exists(),
+        "down keeps data"
+    );
+    assert!(
+        berth(&dir, &marker, &["down", "--volumes"])
+            .status
+            .success()
+    );
+    assert!(!dir.join(".berth/data").exists());
+}
+
+#[test]
+fn logs_rotate_by_size() {
+    let dir = scratch("rotate");
+    // 12 MiB of output in 100-byte lines, as fast as `head` can write it.
+    let yaml = "name: rotate\nservices:\n  spam:\n    kind: job\n    local: { run: \"head -c 12582912 /dev/zero | tr '\\\\0' x | fold -w 100\" }\n";
+    std::fs::write(dir.join("berth.yaml"), yaml).unwrap();
+    let marker = format!("{}-rotate", dir.display());
+    let up = berth(&dir, &marker, &["up", "-d"]);
+    assert!(up.status.success(), "{}", text(&up));
+    assert!(berth(&dir, &marker, &["down"]).status.success());
+    let current = std::fs::metadata(dir.join(".berth/logs/spam.log"))
+        .unwrap()
+        .len();
+    let rotated = std::fs::metadata(dir.join(".berth/logs/spam.log.1"))
+        .unwrap()
+        .len();
+    assert!(rotated >= 10 << 20, "rotated at 10 MiB: {rotated}");
+    assert!(
+        current > 0 && current < rotated,
+        "the rest starts a new file: {current}"
+    );
+}
