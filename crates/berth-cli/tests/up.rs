@@ -273,3 +273,25 @@ fn the_gateway_routes_by_prefix_round_robin_and_around_failed_instances() {
     up.signal("-INT");
     assert_eq!(up.exit_code(LONG), Some(0));
 }
+
+/// Each seed ecosystem runs on a laptop: the stand-in workload plays the
+/// applications, and in the default environment the data stores too.
+#[test]
+fn every_seed_example_comes_up_locally_and_stops_cleanly() {
+    for (example, services) in [
+        ("runeframe", 9),
+        ("srvthreds", 7),
+        ("symbi", 12),
+        ("openpolicy", 25),
+    ] {
+        let source = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join(format!("../../examples/{example}/berth.yaml"));
+        let yaml = std::fs::read_to_string(source).unwrap();
+        let mut up = Up::start(&format!("example-{example}"), &yaml, &[]);
+        up.wait_for(&format!("berth: {services} services up"), LONG);
+        up.signal("-INT");
+        assert_eq!(up.exit_code(LONG), Some(0), "{example}");
+        let left = up.survivors_after(Duration::from_secs(1));
+        assert!(left.is_empty(), "{example}: {left:?}");
+    }
+}

@@ -80,19 +80,44 @@ async fn answer(
     request: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let path = request.uri().path();
-    let response = match path {
-        "/healthz" => text(StatusCode::OK, "ok\n".to_owned()),
-        "/ready" if state.ready.load(Ordering::SeqCst) => {
+    let response = match Endpoint::of(path) {
+        Endpoint::Health => text(StatusCode::OK, "ok\n".to_owned()),
+        Endpoint::Ready if state.ready.load(Ordering::SeqCst) => {
             text(StatusCode::OK, "ready\n".to_owned())
         }
-        "/ready" => text(
+        Endpoint::Ready => text(
             StatusCode::SERVICE_UNAVAILABLE,
             "waiting for upstreams\n".to_owned(),
         ),
-        "/metrics" => text(StatusCode::OK, state.metrics.render(&state.options.name)),
-        _ => return Ok(work(&state, path).await),
+        Endpoint::Metrics => text(StatusCode::OK, state.metrics.render(&state.options.name)),
+        Endpoint::Work => return Ok(work(&state, path).await),
     };
     Ok(response)
+}
+
+/// What a path asks for. Applications name their probes differently (`/healthz`,
+/// `/health`, `/api/ready`, `/minio/health/live`); the stand-in answers them all.
+enum Endpoint {
+    Health,
+    Ready,
+    Metrics,
+    Work,
+}
+
+impl Endpoint {
+    fn of(path: &str) -> Endpoint {
+        let last = path
+            .trim_end_matches('/')
+            .rsplit('/')
+            .next()
+            .unwrap_or_default();
+        match last {
+            "healthz" | "health" | "livez" | "live" => Endpoint::Health,
+            "ready" | "readyz" => Endpoint::Ready,
+            "metrics" => Endpoint::Metrics,
+            _ => Endpoint::Work,
+        }
+    }
 }
 
 /// An ordinary request: slow and failing as told.
