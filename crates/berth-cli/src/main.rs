@@ -9,7 +9,11 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
-    let outcome = commands::run(&cli);
+    // `berth` alone in a terminal opens the menu; anywhere else it prints help.
+    let outcome = if std::env::args_os().len() == 1 && commands::menu::available() {
+        commands::menu::run()
+    } else {
+        commands::run(&cli::Cli::parse())
+    };
     ExitCode::from(outcome as u8)
 }

@@ -7,6 +7,7 @@ mod down;
 mod graph;
 mod init;
 mod logs;
+pub mod menu;
 mod plan;
 mod restart;
 mod schema;
