@@ -61,6 +61,17 @@ pub enum Command {
         /// Run in the background; `berth status`, `logs` and `down` reach it
         #[arg(short, long)]
         detach: bool,
+        /// Show berth's own lines only, not services' output (which stays in
+        /// .berth/logs); what a detached berth does
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Run a named deployment locally, with its pre and post commands
+    Run {
+        deployment: String,
+        /// Run in the background
+        #[arg(short, long)]
+        detach: bool,
     },
     /// Show each running instance: pid, state, health, restarts, port, uptime
     Status,

@@ -3,6 +3,7 @@
 mod support;
 
 use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use support::{Up, free_ports, get, scratch};
@@ -294,4 +295,64 @@ fn every_seed_example_comes_up_locally_and_stops_cleanly() {
         let left = up.survivors_after(Duration::from_secs(1));
         assert!(left.is_empty(), "{example}: {left:?}");
     }
+}
+
+#[test]
+fn a_service_that_ignores_sigterm_is_killed_after_its_grace_period() {
+    let [port] = free_ports(1)[..] else {
+        unreachable!()
+    };
+    let dir = scratch("grace");
+    std::fs::write(
+        dir.join("settings.env"),
+        "# a comment\nGREETING=\"hello from the env file\"\n",
+    )
+    .unwrap();
+    let yaml = format!(
+        "name: stubborn\nservices:\n  mule:\n    local: {{ run: \"trap 'echo ignoring TERM' TERM; echo $GREETING; berth workload & while true; do sleep 0.05; done\" }}\n    ports: {{ http: {port} }}\n    env_file: [settings.env]\n    stop_grace_period: 400ms\n"
+    );
+    std::fs::write(dir.join("berth.yaml"), yaml).unwrap();
+    let mut up = Up::start_in(dir, &[]);
+    up.wait_for("mule | hello from the env file", LONG);
+    up.wait_for("1 service up", LONG);
+    up.signal("-INT");
+    let asked = up.wait_for("ignoring TERM", LONG).0;
+    let stopped = up.wait_for("berth: mule stopped", LONG).0;
+    let waited = stopped - asked;
+    assert!(
+        waited >= Duration::from_millis(350),
+        "killed after the grace period, not before: {waited:?}"
+    );
+    assert!(
+        waited < Duration::from_secs(5),
+        "and not much later: {waited:?}"
+    );
+    assert_eq!(up.exit_code(LONG), Some(0));
+    assert!(
+        up.survivors_after(Duration::from_secs(1)).is_empty(),
+        "the background workload went with its group"
+    );
+}
+
+#[test]
+fn berth_run_runs_a_named_deployment_and_refuses_other_names() {
+    let [port] = free_ports(1)[..] else {
+        unreachable!()
+    };
+    let yaml = format!(
+        "name: named\nservices:\n  api:\n    local: {{ run: [berth, workload] }}\n    ports: {{ http: {port} }}\ndeployments:\n  only-api: {{ services: [api] }}\n"
+    );
+    let dir = scratch("run");
+    std::fs::write(dir.join("berth.yaml"), &yaml).unwrap();
+    let refused = Command::new(env!("CARGO_BIN_EXE_berth"))
+        .args(["run", "only-ap"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("did you mean `only-api`?"));
+    let mut up = Up::command_in(dir, &["run", "only-api"]);
+    up.wait_for("1 service up", LONG);
+    up.signal("-INT");
+    assert_eq!(up.exit_code(LONG), Some(0));
 }

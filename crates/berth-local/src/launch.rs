@@ -55,6 +55,9 @@ pub fn launch(context: &Context, name: &str, instance: usize) -> Result<Launch, 
         _ => None,
     };
     let argv = argv.into_iter().map(own_binary).collect();
+    for file in &service.env_file {
+        env.extend(read_env_file(&context.project.join(file))?);
+    }
     env.extend(service.env.iter().map(|(key, value)| {
         (
             key.clone(),
@@ -112,6 +115,18 @@ fn own_binary(arg: String) -> String {
         return exe.display().to_string();
     }
     arg
+}
+
+/// `KEY=VALUE` lines, as docker compose reads them.
+fn read_env_file(path: &Path) -> Result<Vec<(String, String)>, LaunchError> {
+    let unreadable = |e: dotenvy::Error| LaunchError {
+        message: format!("cannot read the env file {}: {e}", path.display()),
+        help: "fix the file or the `env_file` entry that names it".to_owned(),
+    };
+    dotenvy::from_path_iter(path)
+        .map_err(unreadable)?
+        .map(|entry| entry.map_err(unreadable))
+        .collect()
 }
 
 fn env_name(port: &str) -> String {

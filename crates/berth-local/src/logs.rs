@@ -8,8 +8,9 @@ use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use regex::Regex;
-use tokio::fs::File;
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt, BufReader};
+use std::io::Write;
+
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::sync::watch;
 
 use crate::runtime::Output;
@@ -30,24 +31,81 @@ pub struct Sink {
     /// Log-line conditions on this service, in the order of `Status::log_matched`.
     pub patterns: Arc<Vec<Regex>>,
     pub last: Arc<Mutex<VecDeque<String>>>,
+    /// One open log file for stdout and stderr both, so that rotation moves all
+    /// of the service's lines together.
+    pub log: Arc<Mutex<Option<LogFile>>>,
 }
 
 impl Sink {
-    /// Reads `stream` line by line until it closes.
+    /// Reads `stream` until it closes. Whatever arrived together is handled
+    /// together — one timestamp, one write to the file, one to the output — so
+    /// that a service writing as fast as it can is never kept waiting on berth.
     pub async fn follow(self, stream: impl AsyncRead + Unpin, status: watch::Sender<Status>) {
-        let mut lines = BufReader::new(stream).lines();
-        let mut file = LogFile::open(&self.file).await;
-        while let Ok(Some(line)) = lines.next_line().await {
-            if let Some(file) = file.as_mut() {
-                file.write(&line).await;
+        // Reading and handling are apart — handling on a thread of its own — so
+        // that the pipe is drained while a batch is being stamped and written.
+        let (batches, mut queue) = tokio::sync::mpsc::channel::<String>(64);
+        let handler = {
+            let sink = self.clone();
+            tokio::task::spawn_blocking(move || {
+                while let Some(lines) = queue.blocking_recv() {
+                    sink.take(&lines, &status);
+                }
+            })
+        };
+        let mut reader = BufReader::with_capacity(1 << 17, stream);
+        let mut partial: Vec<u8> = Vec::new();
+        loop {
+            let chunk = match reader.fill_buf().await {
+                Ok([]) | Err(_) => break,
+                Ok(chunk) => chunk,
+            };
+            let Some(end) = chunk.iter().rposition(|b| *b == b'\n') else {
+                partial.extend_from_slice(chunk);
+                let taken = chunk.len();
+                reader.consume(taken);
+                continue;
+            };
+            partial.extend_from_slice(&chunk[..end]);
+            reader.consume(end + 1);
+            let lines = String::from_utf8_lossy(&partial).into_owned();
+            partial.clear();
+            if batches.send(lines).await.is_err() {
+                break;
             }
-            (self.output)(&self.service, &line);
-            self.watch_for_patterns(&line, &status);
-            let mut last = self.last.lock().expect("log lock");
+        }
+        if !partial.is_empty() {
+            let _ = batches
+                .send(String::from_utf8_lossy(&partial).into_owned())
+                .await;
+        }
+        drop(batches);
+        let _ = handler.await;
+    }
+
+    /// Handles whole lines that arrived together, joined by `\n`.
+    fn take(&self, lines: &str, status: &watch::Sender<Status>) {
+        {
+            let mut log = self.log.lock().expect("log file lock");
+            if log.is_none() {
+                *log = LogFile::open(&self.file);
+            }
+            if let Some(file) = log.as_mut() {
+                file.write(lines);
+            }
+        }
+        (self.output)(&self.service, lines);
+        if !self.patterns.is_empty() {
+            for line in lines.lines() {
+                self.watch_for_patterns(line, status);
+            }
+        }
+        let mut last = self.last.lock().expect("log lock");
+        let newest: Vec<&str> = lines.lines().rev().take(KEPT_LINES).collect();
+        for line in newest.into_iter().rev() {
             if last.len() == KEPT_LINES {
                 last.pop_front();
             }
-            last.push_back(line);
+            last.push_back(line.to_owned());
         }
     }
 
@@ -61,21 +119,20 @@ impl Sink {
 }
 
 /// A log file of lines `TIMESTAMP LINE`, rotated by size.
-struct LogFile {
+pub struct LogFile {
     path: PathBuf,
-    file: File,
+    file: std::fs::File,
     size: u64,
 }
 
 impl LogFile {
-    async fn open(path: &Path) -> Option<LogFile> {
-        let file = tokio::fs::OpenOptions::new()
+    fn open(path: &Path) -> Option<LogFile> {
+        let file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(path)
-            .await
             .ok()?;
-        let size = file.metadata().await.map(|m| m.len()).unwrap_or(0);
+        let size = file.metadata().map(|m| m.len()).unwrap_or(0);
         Some(LogFile {
             path: path.to_path_buf(),
             file,
@@ -83,24 +140,30 @@ impl LogFile {
         })
     }
 
-    async fn write(&mut self, line: &str) {
+    /// Appends lines, each stamped with the time they arrived.
+    fn write(&mut self, lines: &str) {
         if self.size >= ROTATE_AT {
-            self.rotate().await;
+            self.rotate();
         }
-        let entry = format!(
-            "{} {line}\n",
-            humantime::format_rfc3339_millis(SystemTime::now())
-        );
-        if self.file.write_all(entry.as_bytes()).await.is_ok() {
+        let stamp = humantime::format_rfc3339_millis(SystemTime::now()).to_string();
+        let mut entry =
+            String::with_capacity(lines.len() + lines.len() / 50 * (stamp.len() + 1) + 64);
+        for line in lines.lines() {
+            entry.push_str(&stamp);
+            entry.push(' ');
+            entry.push_str(line);
+            entry.push('\n');
+        }
+        if self.file.write_all(entry.as_bytes()).is_ok() {
             self.size += entry.len() as u64;
         }
     }
 
-    async fn rotate(&mut self) {
+    fn rotate(&mut self) {
         let mut rotated = self.path.clone().into_os_string();
         rotated.push(".1");
-        let _ = tokio::fs::rename(&self.path, &rotated).await;
-        if let Some(fresh) = LogFile::open(&self.path).await {
+        let _ = std::fs::rename(&self.path, &rotated);
+        if let Some(fresh) = LogFile::open(&self.path) {
             *self = fresh;
         }
     }

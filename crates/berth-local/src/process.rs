@@ -45,6 +45,13 @@ pub fn spawn(
     command.spawn()
 }
 
+/// The kernel's pipes hold 64 KiB; a service that writes fast gets 1 MiB, so
+/// that it rarely waits for berth to read.
+pub fn widen_pipe(pipe: &impl std::os::fd::AsFd) {
+    // Failing leaves the default size, which only costs throughput.
+    let _ = nix::fcntl::fcntl(pipe, nix::fcntl::FcntlArg::F_SETPIPE_SZ(1 << 20));
+}
+
 /// Sends `signal` to every process in the group led by `pid`.
 pub fn signal_group(pid: u32, signal: Signal) {
     // The group may be gone already; that is what we wanted.

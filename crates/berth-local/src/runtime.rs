@@ -22,7 +22,8 @@ use crate::probe::Target;
 use crate::status::{State, Status};
 use crate::supervisor::{self, Spec};
 
-/// Where a service's output lines go: `(service, line)`.
+/// Where a service's output goes: `(service, lines)`, one or more whole lines
+/// joined by `\n`, as they arrived together.
 pub type Output = Arc<dyn Fn(&str, &str) + Send + Sync>;
 
 pub struct LocalRuntime {
@@ -207,6 +208,7 @@ impl LocalRuntime {
         Ok(Spec {
             kind: spec.kind,
             restart: spec.restart.clone(),
+            grace: spec.stop_grace_period.map(|grace| grace.0),
             readiness: spec
                 .health
                 .readiness
@@ -228,6 +230,7 @@ impl LocalRuntime {
                 output: self.output.clone(),
                 patterns: slot.patterns.clone(),
                 last: instance.last.clone(),
+                log: Arc::default(),
             },
         })
     }

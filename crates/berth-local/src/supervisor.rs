@@ -17,8 +17,8 @@ use crate::probe::{self, Target};
 use crate::process;
 use crate::status::{State, Status};
 
-/// How long a stopping service gets between SIGTERM and SIGKILL.
-pub const GRACE: Duration = Duration::from_secs(10);
+/// How long a stopping service gets between SIGTERM and SIGKILL, unless it says.
+const GRACE: Duration = Duration::from_secs(10);
 
 /// A run that was ready for this long counts as a success: the next failure
 /// starts the backoff afresh (supervisord's `startsecs`).
@@ -27,6 +27,7 @@ const STABLE: Duration = Duration::from_secs(1);
 pub struct Spec {
     pub kind: Kind,
     pub restart: Restart,
+    pub grace: Option<Duration>,
     pub launch: Launch,
     pub readiness: Option<Target>,
     pub liveness: Option<Target>,
@@ -73,7 +74,7 @@ pub async fn supervise(spec: Spec, status: watch::Sender<Status>, mut stop: watc
             _ = stop.wait_for(|stop| *stop) => None,
         };
         let Some(exit) = ended else {
-            terminate(&mut child, pid).await;
+            terminate(&mut child, pid, spec.grace.unwrap_or(GRACE)).await;
             spec.guard.forget(pid);
             readers.await;
             status.send_modify(|s| {
@@ -187,10 +188,10 @@ async fn watch_one_run(
     }
 }
 
-/// SIGTERM to the group, `GRACE` to exit, then SIGKILL.
-async fn terminate(child: &mut Child, pid: u32) {
+/// SIGTERM to the group, `grace` to exit, then SIGKILL.
+async fn terminate(child: &mut Child, pid: u32, grace: Duration) {
     process::signal_group(pid, Signal::SIGTERM);
-    if tokio::time::timeout(GRACE, child.wait()).await.is_err() {
+    if tokio::time::timeout(grace, child.wait()).await.is_err() {
         process::signal_group(pid, Signal::SIGKILL);
         let _ = child.wait().await;
     }
@@ -204,6 +205,8 @@ fn follow_output(
 ) -> impl std::future::Future<Output = ()> + use<> {
     let stdout = child.stdout.take().expect("stdout is piped");
     let stderr = child.stderr.take().expect("stderr is piped");
+    process::widen_pipe(&stdout);
+    process::widen_pipe(&stderr);
     let out = tokio::spawn(sink.clone().follow(stdout, status.clone()));
     let err = tokio::spawn(sink.clone().follow(stderr, status.clone()));
     async move {

@@ -31,7 +31,7 @@ pub fn start(
         command.args(["-e", environment]);
     }
     command
-        .arg("up")
+        .args(["up", "--quiet"])
         .args(names)
         .env("NO_COLOR", "1")
         .stdin(Stdio::null())

@@ -22,7 +22,7 @@ pub fn run() -> Exit {
         output: Format::Text,
     };
     match choose(&mut global) {
-        Ok(Some(names)) => up::run(&global, &names, false).unwrap_or_else(|problems| {
+        Ok(Some(names)) => up::run(&global, &names, false, false).unwrap_or_else(|problems| {
             output::problems(&problems, Format::Text);
             Exit::Invalid
         }),

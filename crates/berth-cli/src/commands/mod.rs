@@ -35,7 +35,12 @@ pub fn run(cli: &Cli) -> Exit {
     let result = match &cli.command {
         Command::Check { list } => check::run(&cli.global, *list),
         Command::Plan { names } => plan::run(&cli.global, names),
-        Command::Up { names, detach } => up::run(&cli.global, names, *detach),
+        Command::Up {
+            names,
+            detach,
+            quiet,
+        } => up::run(&cli.global, names, *detach, *quiet),
+        Command::Run { deployment, detach } => up::run_deployment(&cli.global, deployment, *detach),
         Command::Status => status::run(&cli.global),
         Command::Logs {
             services,

@@ -16,7 +16,7 @@ use super::session::{Session, State};
 use super::{Exit, detached, load};
 use crate::cli::Global;
 
-pub fn run(global: &Global, names: &[String], detach: bool) -> Result<Exit, Problems> {
+pub fn run(global: &Global, names: &[String], detach: bool, quiet: bool) -> Result<Exit, Problems> {
     let project = load(global)?;
     let ecosystem = project.ecosystem(global.environment.as_deref())?;
     if ecosystem.environment.runtime != berth_core::model::Runtime::Local {
@@ -54,7 +54,27 @@ pub fn run(global: &Global, names: &[String], detach: bool) -> Result<Exit, Prob
         .enable_all()
         .build()
         .map_err(|e| Problems::one(Problem::new(format!("cannot start the async runtime: {e}"))))?;
-    Ok(runtime.block_on(up(&project, ecosystem, &plan, &session)))
+    Ok(runtime.block_on(up(&project, ecosystem, &plan, &session, quiet)))
+}
+
+/// `berth run NAME`: `up` for a named deployment, which must be one.
+pub fn run_deployment(global: &Global, deployment: &str, detach: bool) -> Result<Exit, Problems> {
+    let project = load(global)?;
+    let ecosystem = project.ecosystem(global.environment.as_deref())?;
+    if !ecosystem.deployments.contains_key(deployment) {
+        let help = berth_core::problem::suggestion(
+            deployment,
+            ecosystem.deployments.keys().map(String::as_str),
+            || {
+                "`berth plan` lists what there is; `berth up SERVICE` runs a single service"
+                    .to_owned()
+            },
+        );
+        return Err(Problems::one(
+            Problem::new(format!("there is no deployment `{deployment}`")).help(help),
+        ));
+    }
+    run(global, &[deployment.to_owned()], detach, false)
 }
 
 /// What ended the wait.
@@ -63,11 +83,28 @@ enum Ended {
     DownRequested,
 }
 
-async fn up(project: &Project, ecosystem: &Ecosystem, plan: &Plan, session: &Session) -> Exit {
+async fn up(
+    project: &Project,
+    ecosystem: &Ecosystem,
+    plan: &Plan,
+    session: &Session,
+    quiet: bool,
+) -> Exit {
     let painter = Painter::new(ecosystem);
     let output: Output = {
         let painter = painter.clone();
-        Arc::new(move |service: &str, line: &str| println!("{} {line}", painter.prefix(service)))
+        Arc::new(move |service: &str, lines: &str| {
+            if quiet && !lines.starts_with("berth:") {
+                return;
+            }
+            let prefix = painter.prefix(service);
+            let text: String = lines
+                .lines()
+                .map(|line| format!("{prefix} {line}\n"))
+                .collect();
+            // One write for the whole batch keeps up with a service that writes fast.
+            let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes());
+        })
     };
     let runtime = match LocalRuntime::new(Arc::new(ecosystem.clone()), project.dir(), output) {
         Ok(runtime) => runtime,

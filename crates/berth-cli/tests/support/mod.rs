@@ -45,6 +45,13 @@ impl Up {
     }
 
     pub fn start_in(dir: PathBuf, args: &[&str]) -> Up {
+        let mut argv = vec!["up"];
+        argv.extend_from_slice(args);
+        Up::command_in(dir, &argv)
+    }
+
+    /// Any berth command that runs services, such as `run NAME`.
+    pub fn command_in(dir: PathBuf, args: &[&str]) -> Up {
         let marker = format!("{}-{}", dir.display(), rand_suffix());
         let bin = Path::new(env!("CARGO_BIN_EXE_berth"));
         let path = format!(
@@ -53,7 +60,6 @@ impl Up {
             std::env::var("PATH").unwrap_or_default()
         );
         let mut child = Command::new(bin)
-            .arg("up")
             .args(args)
             .current_dir(&dir)
             .env("BERTH_TEST_RUN", &marker)

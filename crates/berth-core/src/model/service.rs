@@ -113,6 +113,8 @@ pub struct Service {
     pub namespace: Option<String>,
     #[serde(default)]
     pub restart: Restart,
+    /// How long a stopping service gets between SIGTERM and SIGKILL (default 10s).
+    pub stop_grace_period: Option<Duration>,
     /// Scheduled backups of a data kind.
     pub backup: Option<Backup>,
     /// Checks this service is excused from, each with the reason.

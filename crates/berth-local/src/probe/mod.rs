@@ -66,13 +66,13 @@ impl Target {
     }
 }
 
-/// Waits until the probe passes, after its initial delay. Checks start 5 ms apart
-/// and back off to 25 ms (or the probe's period, if shorter), so that readiness is
-/// noticed within 50 ms without a fixed one-second sleep.
+/// Waits until the probe passes, after its initial delay. Checks start 2 ms apart
+/// and back off to 10 ms (or the probe's period, if shorter), so that readiness is
+/// noticed within 10 ms without a fixed one-second sleep.
 pub async fn until_ready(target: &Target, dir: &Path) {
     tokio::time::sleep(target.probe.initial_delay.0).await;
-    let mut pause = Duration::from_millis(5);
-    let ceiling = target.probe.period.0.min(Duration::from_millis(25));
+    let mut pause = Duration::from_millis(2);
+    let ceiling = target.probe.period.0.min(Duration::from_millis(10));
     while !target.passes(dir).await {
         tokio::time::sleep(pause).await;
         pause = (pause * 2).min(ceiling);
