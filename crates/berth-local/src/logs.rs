@@ -159,10 +159,19 @@ impl LogFile {
         }
     }
 
+    /// `NAME.log` becomes `NAME.log.1`. The file it replaces is deleted on a thread
+    /// of its own: freeing megabytes takes milliseconds the service should not wait.
     fn rotate(&mut self) {
-        let mut rotated = self.path.clone().into_os_string();
-        rotated.push(".1");
-        let _ = std::fs::rename(&self.path, &rotated);
+        let with_suffix = |suffix: &str| {
+            let mut name = self.path.clone().into_os_string();
+            name.push(suffix);
+            PathBuf::from(name)
+        };
+        let (previous, discarded) = (with_suffix(".1"), with_suffix(".1.discarded"));
+        if std::fs::rename(&previous, &discarded).is_ok() {
+            std::thread::spawn(move || std::fs::remove_file(discarded));
+        }
+        let _ = std::fs::rename(&self.path, &previous);
         if let Some(fresh) = LogFile::open(&self.path) {
             *self = fresh;
         }
