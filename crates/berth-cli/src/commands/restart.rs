@@ -4,14 +4,12 @@ use berth_core::Problems;
 use berth_local::Request;
 
 use super::Exit;
-use super::session::{Session, failed};
+use super::session::ask;
 use crate::cli::Global;
 
 pub fn run(global: &Global, service: &str) -> Result<Exit, Problems> {
-    let session = Session::of(global)?;
-    failed(session.request(&Request::Restart {
+    let request = Request::Restart {
         service: service.to_owned(),
-    })?)?;
-    println!("restarted {service}");
-    Ok(Exit::Success)
+    };
+    ask(global, &request, &format!("restarted {service}"))
 }

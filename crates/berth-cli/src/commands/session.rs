@@ -98,10 +98,13 @@ pub fn is_running(pid: u32) -> bool {
         .unwrap_or(false)
 }
 
-/// A reply that is an error, as a problem.
-pub fn failed(reply: Reply) -> Result<Reply, Problems> {
-    match reply {
+/// Sends `request` to this project's running berth and says `done` once it is.
+pub fn ask(global: &Global, request: &Request, done: &str) -> Result<super::Exit, Problems> {
+    match Session::of(global)?.request(request)? {
         Reply::Error { message } => Err(Problems::one(Problem::new(message))),
-        reply => Ok(reply),
+        _ => {
+            println!("{done}");
+            Ok(super::Exit::Success)
+        }
     }
 }

@@ -4,14 +4,12 @@ use berth_core::Problems;
 use berth_local::Request;
 
 use super::Exit;
-use super::session::{Session, failed};
+use super::session::ask;
 use crate::cli::Global;
 
 pub fn run(global: &Global, service: &str) -> Result<Exit, Problems> {
-    let session = Session::of(global)?;
-    failed(session.request(&Request::Stop {
+    let request = Request::Stop {
         service: service.to_owned(),
-    })?)?;
-    println!("stopped {service}");
-    Ok(Exit::Success)
+    };
+    ask(global, &request, &format!("stopped {service}"))
 }
