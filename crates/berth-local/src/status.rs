@@ -63,6 +63,13 @@ impl Status {
         }
     }
 
+    /// The process has ended: no pid, no uptime, not ready.
+    pub fn process_gone(&mut self) {
+        self.pid = None;
+        self.since = None;
+        self.ready = false;
+    }
+
     /// It will never change by itself again.
     pub fn is_final(&self) -> bool {
         matches!(

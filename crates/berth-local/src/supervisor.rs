@@ -78,10 +78,8 @@ pub async fn supervise(spec: Spec, status: watch::Sender<Status>, mut stop: watc
             spec.guard.forget(pid);
             readers.await;
             status.send_modify(|s| {
+                s.process_gone();
                 s.state = State::Stopped;
-                s.pid = None;
-                s.since = None;
-                s.ready = false;
             });
             return;
         };
@@ -89,51 +87,24 @@ pub async fn supervise(spec: Spec, status: watch::Sender<Status>, mut stop: watc
         process::signal_group(pid, Signal::SIGKILL);
         spec.guard.forget(pid);
         readers.await;
-        let code = exit.code().unwrap_or(-1);
-        let succeeded = exit.success();
         let stable = status.borrow().ready && run_started.elapsed() >= STABLE;
-        status.send_modify(|s| {
-            s.pid = None;
-            s.since = None;
-            s.ready = false;
-        });
-        if spec.kind == Kind::Job {
-            let state = if succeeded {
-                State::Completed
-            } else {
-                State::Exited(code)
-            };
-            status.send_modify(|s| s.state = state);
-            return;
-        }
-        let restart = match spec.restart.policy {
-            RestartPolicy::Always => true,
-            RestartPolicy::OnFailure => !succeeded,
-            RestartPolicy::Never => false,
-        };
-        if !restart {
-            status.send_modify(|s| s.state = State::Exited(code));
-            return;
-        }
+        status.send_modify(Status::process_gone);
         failures_in_a_row = if stable { 1 } else { failures_in_a_row + 1 };
-        if spec
-            .restart
-            .max_restarts
-            .is_some_and(|max| failures_in_a_row > max)
-        {
-            let note = format!(
-                "berth: gave up after {} restarts in a row (crash-loop)",
-                failures_in_a_row - 1
-            );
-            (spec.sink.output)(&spec.sink.service, &note);
-            status.send_modify(|s| s.state = State::CrashLoop);
-            return;
-        }
+        let pause = match after_exit(&spec, exit, failures_in_a_row) {
+            AfterExit::Settle(state, note) => {
+                if let Some(note) = note {
+                    (spec.sink.output)(&spec.sink.service, &note);
+                }
+                status.send_modify(|s| s.state = state);
+                return;
+            }
+            AfterExit::Restart(pause) => pause,
+        };
         status.send_modify(|s| {
             s.state = State::Restarting;
             s.restarts += 1;
         });
-        let pause = backoff(&spec.restart, failures_in_a_row);
+        let code = exit.code().unwrap_or(-1);
         let note = format!("berth: exited with {code}; restarting in {pause:?}");
         (spec.sink.output)(&spec.sink.service, &note);
         tokio::select! {
@@ -144,6 +115,48 @@ pub async fn supervise(spec: Spec, status: watch::Sender<Status>, mut stop: watc
             }
         }
     }
+}
+
+/// What follows a process's exit.
+enum AfterExit {
+    /// It stays in this state, with a note to show.
+    Settle(State, Option<String>),
+    /// It starts again after this pause.
+    Restart(Duration),
+}
+
+/// A job completes or fails; a service restarts by its policy, with backoff, until
+/// it has failed `max_restarts` times in a row.
+fn after_exit(spec: &Spec, exit: ExitStatus, failures_in_a_row: u32) -> AfterExit {
+    let code = exit.code().unwrap_or(-1);
+    if spec.kind == Kind::Job {
+        let state = if exit.success() {
+            State::Completed
+        } else {
+            State::Exited(code)
+        };
+        return AfterExit::Settle(state, None);
+    }
+    let restart = match spec.restart.policy {
+        RestartPolicy::Always => true,
+        RestartPolicy::OnFailure => !exit.success(),
+        RestartPolicy::Never => false,
+    };
+    if !restart {
+        return AfterExit::Settle(State::Exited(code), None);
+    }
+    if spec
+        .restart
+        .max_restarts
+        .is_some_and(|max| failures_in_a_row > max)
+    {
+        let note = format!(
+            "berth: gave up after {} restarts in a row (crash-loop)",
+            failures_in_a_row - 1
+        );
+        return AfterExit::Settle(State::CrashLoop, Some(note));
+    }
+    AfterExit::Restart(backoff(&spec.restart, failures_in_a_row))
 }
 
 /// The wait before restart number `n` in a row: doubling from `backoff`, capped.
