@@ -356,3 +356,32 @@ fn berth_run_runs_a_named_deployment_and_refuses_other_names() {
     up.signal("-INT");
     assert_eq!(up.exit_code(LONG), Some(0));
 }
+
+/// The second of the situations in process-compose #544 and #530: a dependency that
+/// was healthy goes down while its dependent still waits on another gate. The
+/// dependent must wait for it to be healthy again, not start on a stale answer.
+#[test]
+fn a_dependent_waits_again_when_a_gate_it_passed_goes_down() {
+    let [a, b] = free_ports(2)[..] else {
+        unreachable!()
+    };
+    let run_a = "if [ -f second ]; then exec berth workload --start-delay 700ms; else touch second; exec berth workload --crash-after 300ms; fi";
+    let yaml = format!(
+        "name: regate\nservices:\n  a:\n    local: {{ run: \"{run_a}\" }}\n    ports: {{ http: {a} }}\n    health: {{ readiness: /ready }}\n    restart: {{ policy: on_failure, backoff: 100ms }}\n  slow:\n    kind: job\n    local: {{ run: \"sleep 0.6\" }}\n  b:\n    local: {{ run: [berth, workload] }}\n    ports: {{ http: {b} }}\n    depends_on: {{ a: healthy, slow: completed }}\n"
+    );
+    let mut up = Up::start("regate", &yaml, &[]);
+    up.wait_for("3 services up", LONG);
+    let runs_ready = up.times_of("| a 1.0.0 listening");
+    let b_started = up.times_of("berth: b started");
+    assert_eq!(
+        runs_ready.len(),
+        2,
+        "a crashed once and came back:\n{}",
+        up.transcript()
+    );
+    assert!(
+        b_started[0] >= runs_ready[1],
+        "b started while a was down:\n{}",
+        up.transcript()
+    );
+}

@@ -13,6 +13,8 @@ pub trait Runtime {
     /// job that failed, a service that gave up restarting). A service that is
     /// restarting is waited for, not failed.
     async fn reached(&self, service: &str, condition: &Condition) -> Result<(), Failure>;
+    /// Whether `service` meets `condition` right now.
+    fn holds(&self, service: &str, condition: &Condition) -> bool;
     /// Stops every instance of `service`: politely, then by force.
     async fn stop(&self, service: &str);
 }

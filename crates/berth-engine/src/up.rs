@@ -71,9 +71,23 @@ async fn start_when_gates_hold(
     progress: &impl Fn(Event),
 ) -> Result<(), Failure> {
     let service = &ecosystem.services[&step.service];
-    for (dependency, condition) in service.depends_on.iter() {
-        if !ecosystem.is_external(dependency) {
+    let gates: Vec<_> = service
+        .depends_on
+        .iter()
+        .filter(|(dependency, _)| !ecosystem.is_external(dependency))
+        .collect();
+    // The gates are waited for one by one, so an earlier one may have stopped
+    // holding (a dependency restarting) by the time the last one does: start only
+    // once they all hold at the same moment.
+    loop {
+        for (dependency, condition) in &gates {
             runtime.reached(dependency, condition).await?;
+        }
+        if gates
+            .iter()
+            .all(|(dependency, condition)| runtime.holds(dependency, condition))
+        {
+            break;
         }
     }
     runtime.start(&step.service).await?;

@@ -28,6 +28,10 @@ impl Runtime for RecordingRuntime {
         Ok(())
     }
 
+    fn holds(&self, service: &str, _: &Condition) -> bool {
+        self.started.borrow().iter().any(|s| s == service)
+    }
+
     async fn stop(&self, service: &str) {
         self.stopped.borrow_mut().push(service.to_owned());
     }

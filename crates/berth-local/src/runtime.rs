@@ -266,19 +266,7 @@ impl Runtime for LocalRuntime {
     /// Reached when every instance has reached it (a log line: when any has).
     async fn reached(&self, service: &str, condition: &Condition) -> Result<(), Failure> {
         let slot = &self.slots[service];
-        let pattern = match condition {
-            Condition::LogLine(regex) => slot
-                .patterns
-                .iter()
-                .position(|p| p.as_str() == regex.as_str()),
-            _ => None,
-        };
-        let met = |status: &Status| match condition {
-            Condition::Started => status.started,
-            Condition::Healthy => status.ready,
-            Condition::Completed => status.state == State::Completed,
-            Condition::LogLine(_) => pattern.is_some_and(|i| status.log_matched[i]),
-        };
+        let met = |status: &Status| slot.meets(status, condition);
         let waits = slot.instances.iter().map(|instance| async move {
             let mut receiver = instance.status.subscribe();
             let status = receiver
@@ -300,6 +288,19 @@ impl Runtime for LocalRuntime {
         }
     }
 
+    fn holds(&self, service: &str, condition: &Condition) -> bool {
+        let slot = &self.slots[service];
+        let statuses = slot
+            .instances
+            .iter()
+            .map(|instance| instance.status.borrow().clone());
+        let mut met = statuses.map(|status| slot.meets(&status, condition));
+        match condition {
+            Condition::LogLine(_) => met.any(|m| m),
+            _ => met.all(|m| m),
+        }
+    }
+
     async fn stop(&self, service: &str) {
         join_all(
             self.slots[service]
@@ -314,6 +315,22 @@ impl Runtime for LocalRuntime {
                 }),
         )
         .await;
+    }
+}
+
+impl Slot {
+    /// Whether one instance's status meets `condition`.
+    fn meets(&self, status: &Status, condition: &Condition) -> bool {
+        match condition {
+            Condition::Started => status.started,
+            Condition::Healthy => status.ready,
+            Condition::Completed => status.state == State::Completed,
+            Condition::LogLine(regex) => self
+                .patterns
+                .iter()
+                .position(|p| p.as_str() == regex.as_str())
+                .is_some_and(|i| status.log_matched[i]),
+        }
     }
 }
 

@@ -113,6 +113,16 @@ impl Up {
         );
     }
 
+    /// When each line containing `text` arrived, of the lines so far.
+    pub fn times_of(&mut self, text: &str) -> Vec<Instant> {
+        self.transcript();
+        self.seen
+            .iter()
+            .filter(|(_, line)| line.contains(text))
+            .map(|(at, _)| *at)
+            .collect()
+    }
+
     pub fn transcript(&mut self) -> String {
         while let Ok(line) = self.lines.try_recv() {
             self.seen.push(line);
