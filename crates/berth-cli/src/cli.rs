@@ -96,6 +96,15 @@ pub enum Command {
     Stop { service: String },
     /// Restart one service of a running `berth up`
     Restart { service: String },
+    /// Write the files other tools read, generated from berth.yaml
+    Render {
+        /// What to render
+        #[arg(long, value_enum, default_value_t = Target::Compose)]
+        to: Target,
+        /// Directory to write into (default: print to stdout)
+        #[arg(short = 'd', long = "dir", value_name = "DIR")]
+        dir: Option<std::path::PathBuf>,
+    },
     /// Print the dependency graph
     Graph {
         #[arg(long, value_enum, default_value_t = GraphFormat::Mermaid)]
@@ -140,6 +149,12 @@ pub struct WorkloadArgs {
     /// (repeatable, or comma-separated in UPSTREAMS)
     #[arg(long = "upstream", env = "UPSTREAMS", value_delimiter = ',')]
     pub upstreams: Vec<String>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Target {
+    /// Docker Compose: compose.data.yaml and compose.services.yaml
+    Compose,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]

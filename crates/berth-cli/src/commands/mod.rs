@@ -9,6 +9,7 @@ mod init;
 mod logs;
 pub mod menu;
 mod plan;
+mod render;
 mod restart;
 mod schema;
 mod session;
@@ -50,6 +51,7 @@ pub fn run(cli: &Cli) -> Exit {
         Command::Down { volumes } => down::run(&cli.global, *volumes),
         Command::Stop { service } => stop::run(&cli.global, service),
         Command::Restart { service } => restart::run(&cli.global, service),
+        Command::Render { to, dir } => render::run(&cli.global, *to, dir.as_deref()),
         Command::Graph { format } => graph::run(&cli.global, *format),
         Command::Schema => schema::run(),
         Command::Init { name } => init::run(&cli.global, name.as_deref()),

@@ -1,0 +1,52 @@
+//! `berth render`: the files other tools read, generated from berth.yaml.
+
+use std::path::Path;
+
+use berth_core::{Problem, Problems};
+use berth_render::File;
+
+use super::{Exit, ecosystem};
+use crate::cli::{Global, Target};
+
+pub fn run(global: &Global, to: Target, dir: Option<&Path>) -> Result<Exit, Problems> {
+    ecosystem(global, |_, ecosystem| {
+        let files = match to {
+            Target::Compose => berth_render::compose(ecosystem),
+        };
+        match dir {
+            Some(dir) => write(dir, &files)?,
+            None => print(&files),
+        }
+        Ok(Exit::Success)
+    })
+}
+
+/// Every file into `dir`, each replaced whole: a reader never sees half a file.
+fn write(dir: &Path, files: &[File]) -> Result<(), Problems> {
+    let cannot = |what: &Path, e: std::io::Error| {
+        Problems::one(Problem::new(format!(
+            "cannot write {}: {e}",
+            what.display()
+        )))
+    };
+    std::fs::create_dir_all(dir).map_err(|e| cannot(dir, e))?;
+    for file in files {
+        let path = dir.join(&file.name);
+        let temporary = dir.join(format!(".{}.tmp", file.name));
+        std::fs::write(&temporary, &file.text).map_err(|e| cannot(&temporary, e))?;
+        std::fs::rename(&temporary, &path).map_err(|e| cannot(&path, e))?;
+        println!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
+/// A multi-document YAML stream, each document opening with the file it would be.
+fn print(files: &[File]) {
+    for (index, file) in files.iter().enumerate() {
+        if index > 0 {
+            println!("---");
+        }
+        println!("# {}", file.name);
+        print!("{}", file.text);
+    }
+}

@@ -1,0 +1,456 @@
+//! Docker Compose: the data stores and the application services in two files
+//! (`compose.data.yaml`, `compose.services.yaml`, as SrvThreds keeps its own),
+//! used together: `docker compose -f compose.data.yaml -f compose.services.yaml
+//! --profile all up`.
+
+use berth_core::Ecosystem;
+use berth_core::address::{self, Addresses};
+use berth_core::graph::DependencyGraph;
+use berth_core::model::{
+    Bytes, Check, Command, Condition, Cpu, Kind, Port, PortRef, Probe, RestartPolicy, SecretRef,
+    Service,
+};
+use berth_core::plan;
+use indexmap::IndexMap;
+use serde::Serialize;
+
+use crate::duration::compact;
+use crate::{File, header};
+
+/// The profile every service is in, so that `--profile all` starts everything and
+/// each named deployment is a profile of its own.
+pub const ALL: &str = "all";
+
+/// The two compose files of `ecosystem`.
+pub fn compose(ecosystem: &Ecosystem) -> Vec<File> {
+    let network = format!("{}-net", ecosystem.name);
+    let profiles = profiles(ecosystem);
+    let (data, services): (Vec<_>, Vec<_>) = ecosystem
+        .services
+        .iter()
+        .filter(|(name, _)| !ecosystem.is_external(name))
+        .partition(|(_, service)| service.kind.is_data());
+    [
+        ("compose.data.yaml", data),
+        ("compose.services.yaml", services),
+    ]
+    .into_iter()
+    .map(|(name, members)| {
+        let mut file = ComposeFile::default();
+        file.networks.insert(
+            network.clone(),
+            Network {
+                name: network.clone(),
+            },
+        );
+        for (service_name, service) in members {
+            let mut rendered =
+                render_service(ecosystem, service_name, service, &network, &mut file);
+            rendered.profiles = profiles[service_name.as_str()].clone();
+            file.services.insert(service_name.clone(), rendered);
+        }
+        let yaml = serde_saphyr::to_string(&file).expect("compose files serialize");
+        File {
+            name: name.to_owned(),
+            text: format!("{}{yaml}", header(ecosystem)),
+        }
+    })
+    .collect()
+}
+
+#[derive(Default, Serialize)]
+struct ComposeFile {
+    services: IndexMap<String, ComposeService>,
+    networks: IndexMap<String, Network>,
+    #[serde(skip_serializing_if = "IndexMap::is_empty")]
+    volumes: IndexMap<String, Volume>,
+    #[serde(skip_serializing_if = "IndexMap::is_empty")]
+    secrets: IndexMap<String, FileSecret>,
+}
+
+#[derive(Serialize)]
+struct Network {
+    name: String,
+}
+
+#[derive(Serialize)]
+struct Volume {}
+
+#[derive(Serialize)]
+struct FileSecret {
+    file: String,
+}
+
+#[derive(Default, Serialize)]
+struct ComposeService {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    image: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    build: Option<Build>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    command: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "IndexMap::is_empty")]
+    environment: IndexMap<String, String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    env_file: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    ports: Vec<PortMapping>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    healthcheck: Option<Healthcheck>,
+    #[serde(skip_serializing_if = "IndexMap::is_empty")]
+    depends_on: IndexMap<String, DependsOn>,
+    networks: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    volumes: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    secrets: Vec<String>,
+    restart: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    deploy: Option<Deploy>,
+    profiles: Vec<String>,
+}
+
+/// The long form, which no YAML reader can take for a number.
+#[derive(Serialize)]
+struct PortMapping {
+    target: u16,
+    published: u16,
+}
+
+#[derive(Serialize)]
+struct Build {
+    context: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dockerfile: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    target: Option<String>,
+    #[serde(skip_serializing_if = "IndexMap::is_empty")]
+    args: IndexMap<String, String>,
+}
+
+#[derive(Serialize)]
+struct Healthcheck {
+    test: Vec<String>,
+    interval: String,
+    timeout: String,
+    retries: u32,
+    start_period: String,
+}
+
+#[derive(Serialize)]
+struct DependsOn {
+    condition: &'static str,
+}
+
+#[derive(Serialize)]
+struct Deploy {
+    replicas: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    resources: Option<Resources>,
+}
+
+#[derive(Serialize)]
+struct Resources {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    limits: Option<Amounts>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reservations: Option<Amounts>,
+}
+
+#[derive(Serialize)]
+struct Amounts {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cpus: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    memory: Option<String>,
+}
+
+/// On the compose network a service is reached by its name, on its own ports.
+struct ComposeNetwork<'a>(&'a Ecosystem);
+
+impl Addresses for ComposeNetwork<'_> {
+    fn host(&self, service: &str) -> String {
+        service.to_owned()
+    }
+
+    fn port(&self, service: &str, port: &str) -> Option<Port> {
+        self.0.services.get(service)?.ports.get(port).copied()
+    }
+}
+
+fn render_service(
+    ecosystem: &Ecosystem,
+    name: &str,
+    service: &Service,
+    network: &str,
+    file: &mut ComposeFile,
+) -> ComposeService {
+    let mut rendered = ComposeService {
+        image: service.image.clone(),
+        build: service.build.as_ref().map(|build| Build {
+            context: build.context.clone(),
+            dockerfile: build.dockerfile.clone(),
+            target: build.target.clone(),
+            args: build.args.clone(),
+        }),
+        command: service.command.as_ref().map(command),
+        environment: service
+            .env
+            .iter()
+            .map(|(key, value)| {
+                (
+                    key.clone(),
+                    escape(&address::resolve(
+                        value,
+                        ecosystem,
+                        &ComposeNetwork(ecosystem),
+                    )),
+                )
+            })
+            .collect(),
+        env_file: service.env_file.clone(),
+        ports: service
+            .ports
+            .values()
+            .map(|port| PortMapping {
+                target: port.0,
+                published: port.0,
+            })
+            .collect(),
+        healthcheck: healthcheck(service),
+        depends_on: service
+            .depends_on
+            .iter()
+            .filter(|(dependency, _)| !ecosystem.is_external(dependency))
+            .map(|(dependency, condition)| {
+                (
+                    dependency.clone(),
+                    DependsOn {
+                        condition: condition_of(condition),
+                    },
+                )
+            })
+            .collect(),
+        networks: vec![network.to_owned()],
+        restart: restart(service),
+        deploy: deploy(service),
+        ..ComposeService::default()
+    };
+    for (key, secret) in &service.secrets {
+        secret_into(&mut rendered, file, name, key, secret);
+    }
+    if let Some(store) = service.kind.data_store() {
+        let volume = format!("{name}-data");
+        rendered
+            .volumes
+            .push(format!("{volume}:{}", store.data_dir));
+        file.volumes.insert(volume, Volume {});
+    }
+    rendered
+}
+
+fn command(command: &Command) -> Vec<String> {
+    match command {
+        Command::Shell(line) => vec!["sh".into(), "-c".into(), line.clone()],
+        Command::Exec(argv) => argv.clone(),
+    }
+}
+
+/// Compose reads `$` as the start of a variable; a literal one is written `$$`.
+fn escape(value: &str) -> String {
+    value.replace('$', "$$")
+}
+
+/// Secrets stay references: an environment variable of the shell that runs
+/// compose (`${VAR}`), or a compose secret whose file the service reads through
+/// `KEY_FILE`, the convention of the official images.
+fn secret_into(
+    rendered: &mut ComposeService,
+    file: &mut ComposeFile,
+    service: &str,
+    key: &str,
+    secret: &SecretRef,
+) {
+    match secret {
+        SecretRef::Env(variable) => {
+            rendered
+                .environment
+                .insert(key.to_owned(), format!("${{{variable}}}"));
+        }
+        SecretRef::Kubernetes(_) => {
+            rendered
+                .environment
+                .insert(key.to_owned(), format!("${{{key}}}"));
+        }
+        SecretRef::File(path) => {
+            let name = format!("{service}-{}", key.to_ascii_lowercase().replace('_', "-"));
+            file.secrets
+                .insert(name.clone(), FileSecret { file: path.clone() });
+            rendered
+                .environment
+                .insert(format!("{key}_FILE"), format!("/run/secrets/{name}"));
+            rendered.secrets.push(name);
+        }
+    }
+}
+
+fn healthcheck(service: &Service) -> Option<Healthcheck> {
+    let probe = service.health.readiness.as_ref()?;
+    let test = match service.kind {
+        Kind::Postgres => vec![
+            "CMD".into(),
+            "pg_isready".into(),
+            "-U".into(),
+            "postgres".into(),
+        ],
+        Kind::Redis => vec!["CMD".into(), "redis-cli".into(), "ping".into()],
+        Kind::Mongodb => vec![
+            "CMD".into(),
+            "mongosh".into(),
+            "--quiet".into(),
+            "--eval".into(),
+            "db.adminCommand('ping')".into(),
+        ],
+        Kind::Rabbitmq => vec![
+            "CMD".into(),
+            "rabbitmq-diagnostics".into(),
+            "-q".into(),
+            "ping".into(),
+        ],
+        Kind::Service | Kind::Job => check_command(probe, service)?,
+    };
+    Some(Healthcheck {
+        test,
+        interval: compact(probe.period.0),
+        timeout: compact(probe.timeout.0),
+        retries: probe.failure_threshold,
+        start_period: compact(probe.initial_delay.0),
+    })
+}
+
+/// A probe as a command run inside the container.
+fn check_command(probe: &Probe, service: &Service) -> Option<Vec<String>> {
+    let port = |port: &Option<PortRef>| match port {
+        Some(PortRef::Number(number)) => Some(*number),
+        Some(PortRef::Name(name)) => service.ports.get(name).map(|p| p.0),
+        None => service.main_port().map(|(_, p)| p.0),
+    };
+    Some(match &probe.check {
+        Check::Http { path, port: p } => {
+            let url = format!("http://localhost:{}{path}", port(p)?);
+            vec![
+                "CMD-SHELL".into(),
+                format!("wget -q -O /dev/null {url} || curl -fsS -o /dev/null {url}"),
+            ]
+        }
+        Check::Tcp { port: p } => vec!["CMD-SHELL".into(), format!("nc -z localhost {}", port(p)?)],
+        Check::Exec { command: c } => {
+            let mut test = vec!["CMD".to_owned()];
+            test.extend(command(c));
+            test
+        }
+    })
+}
+
+fn condition_of(condition: &Condition) -> &'static str {
+    match condition {
+        Condition::Healthy => "service_healthy",
+        Condition::Completed => "service_completed_successfully",
+        // Compose has no condition on log lines; starting is the closest it waits for.
+        Condition::Started | Condition::LogLine(_) => "service_started",
+    }
+}
+
+fn restart(service: &Service) -> String {
+    if service.kind == Kind::Job {
+        return "no".to_owned();
+    }
+    match service.restart.policy {
+        RestartPolicy::Always => "always",
+        RestartPolicy::OnFailure => "on-failure",
+        RestartPolicy::Never => "no",
+    }
+    .to_owned()
+}
+
+fn deploy(service: &Service) -> Option<Deploy> {
+    let r = &service.resources;
+    let amounts = |cpu: Option<Cpu>, memory: Option<Bytes>| {
+        (cpu.is_some() || memory.is_some()).then(|| Amounts {
+            cpus: cpu.map(cpus),
+            memory: memory.map(memory_amount),
+        })
+    };
+    let limits = amounts(r.cpu_limit, r.memory_limit);
+    let reservations = amounts(r.cpu, r.memory);
+    let resources = (limits.is_some() || reservations.is_some()).then_some(Resources {
+        limits,
+        reservations,
+    });
+    let replicas = if service.kind.is_data() {
+        1
+    } else {
+        service.replicas()
+    };
+    Some(Deploy {
+        replicas,
+        resources,
+    })
+}
+
+/// Cores as compose writes them: `0.25`, `2`.
+fn cpus(cpu: Cpu) -> String {
+    let whole = cpu.millicores / 1000;
+    match cpu.millicores % 1000 {
+        0 => whole.to_string(),
+        fraction => format!("{whole}.{}", format!("{fraction:03}").trim_end_matches('0')),
+    }
+}
+
+/// Memory in compose's binary units (`m` is MiB), or bytes when no unit divides it.
+fn memory_amount(bytes: Bytes) -> String {
+    let b = bytes.bytes;
+    for (suffix, factor) in [("g", 1u64 << 30), ("m", 1 << 20), ("k", 1 << 10)] {
+        if b.is_multiple_of(factor) {
+            return format!("{}{suffix}", b / factor);
+        }
+    }
+    format!("{b}b")
+}
+
+/// Each service's profiles: `all`, and each named deployment it is part of
+/// (directly, through what the deployment includes, or as something its services
+/// depend on).
+fn profiles(ecosystem: &Ecosystem) -> IndexMap<&str, Vec<String>> {
+    let mut profiles: IndexMap<&str, Vec<String>> = ecosystem
+        .services
+        .keys()
+        .map(|name| (name.as_str(), vec![ALL.to_owned()]))
+        .collect();
+    let graph = DependencyGraph::new(ecosystem);
+    for name in ecosystem.deployments.keys() {
+        // A deployment for other environments is refused by `select`.
+        let Ok(selection) = plan::select(ecosystem, std::slice::from_ref(name)) else {
+            continue;
+        };
+        for member in graph.closure(selection.services.iter().map(String::as_str)) {
+            profiles[member].push(name.clone());
+        }
+    }
+    profiles
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantities_in_compose_units() {
+        assert_eq!(cpus("250m".parse().unwrap()), "0.25");
+        assert_eq!(cpus("1500m".parse().unwrap()), "1.5");
+        assert_eq!(cpus("2".parse().unwrap()), "2");
+        assert_eq!(memory_amount("512Mi".parse().unwrap()), "512m");
+        assert_eq!(memory_amount("1Gi".parse().unwrap()), "1g");
+        assert_eq!(memory_amount("500M".parse().unwrap()), "500000000b");
+    }
+}
