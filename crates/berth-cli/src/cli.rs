@@ -155,6 +155,8 @@ pub struct WorkloadArgs {
 pub enum Target {
     /// Docker Compose: compose.data.yaml and compose.services.yaml
     Compose,
+    /// Kubernetes objects in one multi-document file, kubernetes.yaml
+    Kubernetes,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]

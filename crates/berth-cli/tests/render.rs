@@ -155,3 +155,33 @@ fn without_a_directory_render_prints_one_yaml_stream() {
     assert!(text.starts_with("# compose.data.yaml\n"));
     assert_eq!(text.matches("\n---\n").count(), 1, "{text}");
 }
+
+#[test]
+fn kubernetes_keeps_minikube_databases_outside_and_reaches_them_by_name() {
+    let output = Command::new(env!("CARGO_BIN_EXE_berth"))
+        .arg("-f")
+        .arg(example("srvthreds"))
+        .args(["-e", "minikube", "render", "--to", "kubernetes"])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        text.contains("externalName: host.minikube.internal"),
+        "{text}"
+    );
+    assert!(!text.contains("kind: StatefulSet\nmetadata:\n  labels:\n    app.kubernetes.io/managed-by: berth\n    app.kubernetes.io/name: mongo"));
+    assert!(
+        text.contains("kind: StatefulSet"),
+        "rabbitmq stays in the cluster"
+    );
+    assert!(
+        text.contains("MONGODB_URL: mongodb://host.minikube.internal:27017/srvthreds"),
+        "{text}"
+    );
+    assert!(
+        text.contains("RABBITMQ_URL: amqp://rabbitmq.srvthreds.svc:5672"),
+        "{text}"
+    );
+    assert!(text.contains("secretKeyRef:"), "secrets are references");
+}

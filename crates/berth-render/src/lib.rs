@@ -1,11 +1,13 @@
 //! Rendering: an ecosystem in one environment, written as the files another tool
-//! reads — Docker Compose files first. Pure: the same ecosystem renders to the
+//! reads — Docker Compose files and Kubernetes objects. Pure: the same ecosystem renders to the
 //! same bytes every time, and a secret is only ever a reference in the output.
 
 mod compose;
 mod duration;
+mod kubernetes;
 
 pub use compose::compose;
+pub use kubernetes::{kubernetes, objects};
 
 /// One rendered file: where it goes and what it says.
 #[derive(Debug, Clone, PartialEq, Eq)]

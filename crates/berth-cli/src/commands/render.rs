@@ -12,6 +12,7 @@ pub fn run(global: &Global, to: Target, dir: Option<&Path>) -> Result<Exit, Prob
     ecosystem(global, |_, ecosystem| {
         let files = match to {
             Target::Compose => berth_render::compose(ecosystem),
+            Target::Kubernetes => berth_render::kubernetes(ecosystem),
         };
         match dir {
             Some(dir) => write(dir, &files)?,

@@ -1,0 +1,531 @@
+//! Kubernetes: typed objects (k8s-openapi), never string templates. Each service
+//! a ConfigMap for its plain settings and a Deployment and Service; a data store a
+//! StatefulSet behind a headless Service; a job a Job; a store kept outside the
+//! cluster a Service of type ExternalName, so that applications still reach it by
+//! name. One Namespace per namespace in use.
+
+use std::collections::BTreeMap;
+
+use berth_core::Ecosystem;
+use berth_core::address::{self, Addresses};
+use berth_core::model::{
+    Amount, AntiAffinity, Check, Command, Kind, Port, PortRef, Probe, SecretRef, Service, Strategy,
+};
+use k8s_openapi::api::apps::v1::{
+    Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment, StatefulSet,
+    StatefulSetSpec,
+};
+use k8s_openapi::api::batch::v1::{Job, JobSpec};
+use k8s_openapi::api::core::v1::{
+    Affinity, ConfigMap, ConfigMapEnvSource, Container, ContainerPort, EnvFromSource, EnvVar,
+    EnvVarSource, ExecAction, HTTPGetAction, Namespace, PersistentVolumeClaim,
+    PersistentVolumeClaimSpec, PodAffinityTerm, PodAntiAffinity, PodSpec, PodTemplateSpec,
+    Probe as K8sProbe, ResourceRequirements, SecretKeySelector, Service as K8sService, ServicePort,
+    ServiceSpec, TCPSocketAction, TopologySpreadConstraint, VolumeMount,
+    VolumeResourceRequirements, WeightedPodAffinityTerm,
+};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use serde_json::Value;
+
+use crate::{File, header};
+
+/// Every object of `ecosystem`, in the order `kubectl apply` wants them:
+/// namespaces first.
+pub fn objects(ecosystem: &Ecosystem) -> Vec<Value> {
+    let mut namespaces: Vec<String> = vec![ecosystem.namespace().to_owned()];
+    let mut objects = Vec::new();
+    for (name, service) in &ecosystem.services {
+        let namespace = namespace_of(ecosystem, service);
+        if !namespaces.contains(&namespace) {
+            namespaces.push(namespace.clone());
+        }
+        let meta = meta(ecosystem, name, service, &namespace);
+        if ecosystem.is_external(name) {
+            objects.push(json(&external(ecosystem, name, meta)));
+            continue;
+        }
+        let config = config_map(ecosystem, name, service, &meta);
+        let has_config = config.data.as_ref().is_some_and(|d| !d.is_empty());
+        if has_config {
+            objects.push(json(&config));
+        }
+        let pod = pod(ecosystem, name, service, has_config);
+        match service.kind {
+            Kind::Job => objects.push(json(&job(service, meta, pod))),
+            kind if kind.is_data() => {
+                objects.push(json(&service_object(service, meta.clone(), true)));
+                objects.push(json(&stateful_set(name, service, meta, pod)));
+            }
+            _ => {
+                if !service.ports.is_empty() {
+                    objects.push(json(&service_object(service, meta.clone(), false)));
+                }
+                objects.push(json(&deployment(ecosystem, service, meta, pod)));
+            }
+        }
+    }
+    let mut all: Vec<Value> = namespaces
+        .iter()
+        .map(|namespace| json(&namespace_object(ecosystem, namespace)))
+        .collect();
+    all.extend(objects);
+    all
+}
+
+/// The objects as one multi-document YAML file.
+pub fn kubernetes(ecosystem: &Ecosystem) -> Vec<File> {
+    let documents: Vec<String> = objects(ecosystem)
+        .iter()
+        .map(|object| serde_saphyr::to_string(object).expect("objects serialize"))
+        .collect();
+    vec![File {
+        name: "kubernetes.yaml".to_owned(),
+        text: format!("{}{}", header(ecosystem), documents.join("---\n")),
+    }]
+}
+
+fn json<T: serde::Serialize>(object: &T) -> Value {
+    serde_json::to_value(object).expect("objects serialize")
+}
+
+fn namespace_of(ecosystem: &Ecosystem, service: &Service) -> String {
+    service
+        .namespace
+        .clone()
+        .unwrap_or_else(|| ecosystem.namespace().to_owned())
+}
+
+/// In the cluster a service is `NAME.NAMESPACE.svc`, on its own ports.
+struct ClusterNetwork<'a>(&'a Ecosystem);
+
+impl Addresses for ClusterNetwork<'_> {
+    fn host(&self, service: &str) -> String {
+        let spec = &self.0.services[service];
+        format!("{service}.{}.svc", namespace_of(self.0, spec))
+    }
+
+    fn port(&self, service: &str, port: &str) -> Option<Port> {
+        self.0.services.get(service)?.ports.get(port).copied()
+    }
+}
+
+fn labels(ecosystem: &Ecosystem, name: &str, service: &Service) -> BTreeMap<String, String> {
+    let mut labels: BTreeMap<String, String> = service
+        .labels
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    labels.insert("app.kubernetes.io/name".into(), name.to_owned());
+    labels.insert("app.kubernetes.io/part-of".into(), ecosystem.name.clone());
+    labels.insert("app.kubernetes.io/managed-by".into(), "berth".into());
+    labels
+}
+
+fn selector(name: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([("app.kubernetes.io/name".to_owned(), name.to_owned())])
+}
+
+fn meta(ecosystem: &Ecosystem, name: &str, service: &Service, namespace: &str) -> ObjectMeta {
+    ObjectMeta {
+        name: Some(name.to_owned()),
+        namespace: Some(namespace.to_owned()),
+        labels: Some(labels(ecosystem, name, service)),
+        ..ObjectMeta::default()
+    }
+}
+
+fn namespace_object(ecosystem: &Ecosystem, namespace: &str) -> Namespace {
+    Namespace {
+        metadata: ObjectMeta {
+            name: Some(namespace.to_owned()),
+            labels: Some(BTreeMap::from([
+                (
+                    "app.kubernetes.io/part-of".to_owned(),
+                    ecosystem.name.clone(),
+                ),
+                (
+                    "berth.dev/environment".to_owned(),
+                    ecosystem.environment_name.clone(),
+                ),
+            ])),
+            ..ObjectMeta::default()
+        },
+        ..Namespace::default()
+    }
+}
+
+/// A store outside the cluster, still reached by its name.
+fn external(ecosystem: &Ecosystem, name: &str, metadata: ObjectMeta) -> K8sService {
+    let address = &ecosystem.environment.external[name];
+    K8sService {
+        metadata,
+        spec: Some(ServiceSpec {
+            type_: Some("ExternalName".into()),
+            external_name: Some(address.host.clone()),
+            ports: Some(vec![ServicePort {
+                name: Some("main".into()),
+                port: address.port.0.into(),
+                ..ServicePort::default()
+            }]),
+            ..ServiceSpec::default()
+        }),
+        ..K8sService::default()
+    }
+}
+
+/// The service's plain settings, references resolved to cluster addresses.
+fn config_map(
+    ecosystem: &Ecosystem,
+    name: &str,
+    service: &Service,
+    meta: &ObjectMeta,
+) -> ConfigMap {
+    let data = service
+        .env
+        .iter()
+        .map(|(key, value)| {
+            (
+                key.clone(),
+                address::resolve(value, ecosystem, &ClusterNetwork(ecosystem)),
+            )
+        })
+        .collect();
+    ConfigMap {
+        metadata: ObjectMeta {
+            name: Some(format!("{name}-env")),
+            ..meta.clone()
+        },
+        data: Some(data),
+        ..ConfigMap::default()
+    }
+}
+
+/// Secrets as `secretKeyRef`s: the Secret named where the reference says, else
+/// `NAME-secrets` with the variable's name, lowercased, as its key.
+fn secret_env(name: &str, service: &Service) -> Vec<EnvVar> {
+    service
+        .secrets
+        .iter()
+        .map(|(key, secret)| {
+            let (secret_name, secret_key) = match secret {
+                SecretRef::Kubernetes(reference) => (reference.name.clone(), reference.key.clone()),
+                SecretRef::Env(_) | SecretRef::File(_) => (
+                    format!("{name}-secrets"),
+                    key.to_ascii_lowercase().replace('_', "-"),
+                ),
+            };
+            EnvVar {
+                name: key.clone(),
+                value_from: Some(EnvVarSource {
+                    secret_key_ref: Some(SecretKeySelector {
+                        name: secret_name,
+                        key: secret_key,
+                        ..SecretKeySelector::default()
+                    }),
+                    ..EnvVarSource::default()
+                }),
+                ..EnvVar::default()
+            }
+        })
+        .collect()
+}
+
+fn pod(ecosystem: &Ecosystem, name: &str, service: &Service, has_config: bool) -> PodTemplateSpec {
+    let container = Container {
+        name: name.to_owned(),
+        image: service.image.clone(),
+        command: service.command.as_ref().map(|c| match c {
+            Command::Shell(line) => vec!["sh".into(), "-c".into(), line.clone()],
+            Command::Exec(argv) => argv.clone(),
+        }),
+        ports: (!service.ports.is_empty()).then(|| {
+            service
+                .ports
+                .iter()
+                .map(|(port_name, port)| ContainerPort {
+                    name: Some(port_name.clone()),
+                    container_port: port.0.into(),
+                    ..ContainerPort::default()
+                })
+                .collect()
+        }),
+        env_from: has_config.then(|| {
+            vec![EnvFromSource {
+                config_map_ref: Some(ConfigMapEnvSource {
+                    name: format!("{name}-env"),
+                    ..ConfigMapEnvSource::default()
+                }),
+                ..EnvFromSource::default()
+            }]
+        }),
+        env: (!service.secrets.is_empty()).then(|| secret_env(name, service)),
+        readiness_probe: service.health.readiness.as_ref().map(|p| probe(p, service)),
+        liveness_probe: service.health.liveness.as_ref().map(|p| probe(p, service)),
+        resources: resources(service),
+        volume_mounts: service.kind.data_store().map(|store| {
+            vec![VolumeMount {
+                name: "data".into(),
+                mount_path: store.data_dir.into(),
+                ..VolumeMount::default()
+            }]
+        }),
+        ..Container::default()
+    };
+    let mut annotations = BTreeMap::new();
+    if let Some((_, port)) = service.main_port().filter(|_| !service.kind.is_data()) {
+        annotations.insert("prometheus.io/scrape".to_owned(), "true".to_owned());
+        annotations.insert("prometheus.io/port".to_owned(), port.to_string());
+        annotations.insert("prometheus.io/path".to_owned(), "/metrics".to_owned());
+    }
+    PodTemplateSpec {
+        metadata: Some(ObjectMeta {
+            labels: Some(labels(ecosystem, name, service)),
+            annotations: (!annotations.is_empty()).then_some(annotations),
+            ..ObjectMeta::default()
+        }),
+        spec: Some(PodSpec {
+            containers: vec![container],
+            restart_policy: (service.kind == Kind::Job).then(|| "Never".to_owned()),
+            ..PodSpec::default()
+        }),
+    }
+}
+
+fn probe(probe: &Probe, service: &Service) -> K8sProbe {
+    let port = |port: &Option<PortRef>| match port {
+        Some(PortRef::Name(name)) => IntOrString::String(name.clone()),
+        Some(PortRef::Number(number)) => IntOrString::Int((*number).into()),
+        None => match service.main_port() {
+            Some((name, _)) => IntOrString::String(name.to_owned()),
+            None => IntOrString::Int(80),
+        },
+    };
+    let seconds = |d: std::time::Duration| d.as_secs_f64().ceil().max(1.0) as i32;
+    let mut rendered = K8sProbe {
+        initial_delay_seconds: Some(probe.initial_delay.0.as_secs() as i32),
+        period_seconds: Some(seconds(probe.period.0)),
+        timeout_seconds: Some(seconds(probe.timeout.0)),
+        failure_threshold: Some(probe.failure_threshold as i32),
+        ..K8sProbe::default()
+    };
+    match &probe.check {
+        Check::Http { path, port: p } => {
+            rendered.http_get = Some(HTTPGetAction {
+                path: Some(path.clone()),
+                port: port(p),
+                ..HTTPGetAction::default()
+            })
+        }
+        Check::Tcp { port: p } => {
+            rendered.tcp_socket = Some(TCPSocketAction {
+                port: port(p),
+                ..TCPSocketAction::default()
+            })
+        }
+        Check::Exec { command } => {
+            rendered.exec = Some(ExecAction {
+                command: Some(command.argv()),
+            })
+        }
+    }
+    rendered
+}
+
+fn resources(service: &Service) -> Option<ResourceRequirements> {
+    let r = &service.resources;
+    let amounts = |cpu: Option<String>, memory: Option<String>| {
+        let map: BTreeMap<String, Quantity> = [("cpu", cpu), ("memory", memory)]
+            .into_iter()
+            .filter_map(|(k, v)| v.map(|v| (k.to_owned(), Quantity(v))))
+            .collect();
+        (!map.is_empty()).then_some(map)
+    };
+    let requests = amounts(
+        r.cpu.map(|c| c.to_string()),
+        r.memory.map(|m| m.to_string()),
+    );
+    let limits = amounts(
+        r.cpu_limit.map(|c| c.to_string()),
+        r.memory_limit.map(|m| m.to_string()),
+    );
+    (requests.is_some() || limits.is_some()).then(|| ResourceRequirements {
+        requests,
+        limits,
+        ..ResourceRequirements::default()
+    })
+}
+
+fn service_object(service: &Service, metadata: ObjectMeta, headless: bool) -> K8sService {
+    let name = metadata.name.clone().unwrap_or_default();
+    K8sService {
+        metadata,
+        spec: Some(ServiceSpec {
+            cluster_ip: headless.then(|| "None".to_owned()),
+            selector: Some(selector(&name)),
+            ports: Some(
+                service
+                    .ports
+                    .iter()
+                    .map(|(port_name, port)| ServicePort {
+                        name: Some(port_name.clone()),
+                        port: port.0.into(),
+                        target_port: Some(IntOrString::String(port_name.clone())),
+                        ..ServicePort::default()
+                    })
+                    .collect(),
+            ),
+            ..ServiceSpec::default()
+        }),
+        ..K8sService::default()
+    }
+}
+
+fn deployment(
+    ecosystem: &Ecosystem,
+    service: &Service,
+    metadata: ObjectMeta,
+    mut pod: PodTemplateSpec,
+) -> Deployment {
+    let name = metadata.name.clone().unwrap_or_default();
+    let replicas = service.replicas();
+    if let Some(spec) = pod.spec.as_mut() {
+        if replicas > 1 {
+            spec.affinity = anti_affinity(&name, service.availability.anti_affinity);
+        }
+        if ecosystem.environment.production && replicas > 1 {
+            spec.topology_spread_constraints = Some(vec![TopologySpreadConstraint {
+                max_skew: 1,
+                topology_key: "topology.kubernetes.io/zone".into(),
+                when_unsatisfiable: "ScheduleAnyway".into(),
+                label_selector: Some(LabelSelector {
+                    match_labels: Some(selector(&name)),
+                    ..LabelSelector::default()
+                }),
+                ..TopologySpreadConstraint::default()
+            }]);
+        }
+    }
+    Deployment {
+        metadata,
+        spec: Some(DeploymentSpec {
+            replicas: Some(replicas as i32),
+            selector: LabelSelector {
+                match_labels: Some(selector(&name)),
+                ..LabelSelector::default()
+            },
+            strategy: Some(strategy(service)),
+            template: pod,
+            ..DeploymentSpec::default()
+        }),
+        ..Deployment::default()
+    }
+}
+
+/// Recreate, or a rolling update with the service's surge and unavailability;
+/// blue-green and canary are carried out by berth's deploy engine on top of it.
+fn strategy(service: &Service) -> DeploymentStrategy {
+    if service.rollout.strategy == Strategy::Recreate {
+        return DeploymentStrategy {
+            type_: Some("Recreate".into()),
+            ..DeploymentStrategy::default()
+        };
+    }
+    let amount = |amount: Option<Amount>| {
+        amount.map(|a| match a {
+            Amount::Count(n) => IntOrString::Int(n as i32),
+            Amount::Percent(p) => IntOrString::String(format!("{p}%")),
+        })
+    };
+    DeploymentStrategy {
+        type_: Some("RollingUpdate".into()),
+        rolling_update: Some(RollingUpdateDeployment {
+            max_surge: amount(service.rollout.max_surge),
+            max_unavailable: amount(service.rollout.max_unavailable),
+        }),
+    }
+}
+
+fn anti_affinity(name: &str, placement: AntiAffinity) -> Option<Affinity> {
+    let term = PodAffinityTerm {
+        label_selector: Some(LabelSelector {
+            match_labels: Some(selector(name)),
+            ..LabelSelector::default()
+        }),
+        topology_key: "kubernetes.io/hostname".into(),
+        ..PodAffinityTerm::default()
+    };
+    let anti = match placement {
+        AntiAffinity::None => return None,
+        AntiAffinity::Preferred => PodAntiAffinity {
+            preferred_during_scheduling_ignored_during_execution: Some(vec![
+                WeightedPodAffinityTerm {
+                    weight: 100,
+                    pod_affinity_term: term,
+                },
+            ]),
+            ..PodAntiAffinity::default()
+        },
+        AntiAffinity::Required => PodAntiAffinity {
+            required_during_scheduling_ignored_during_execution: Some(vec![term]),
+            ..PodAntiAffinity::default()
+        },
+    };
+    Some(Affinity {
+        pod_anti_affinity: Some(anti),
+        ..Affinity::default()
+    })
+}
+
+fn stateful_set(
+    name: &str,
+    service: &Service,
+    metadata: ObjectMeta,
+    pod: PodTemplateSpec,
+) -> StatefulSet {
+    let storage = service
+        .storage
+        .map_or_else(|| "1Gi".to_owned(), |s| s.to_string());
+    StatefulSet {
+        metadata,
+        spec: Some(StatefulSetSpec {
+            service_name: Some(name.to_owned()),
+            replicas: Some(service.replicas() as i32),
+            selector: LabelSelector {
+                match_labels: Some(selector(name)),
+                ..LabelSelector::default()
+            },
+            template: pod,
+            volume_claim_templates: Some(vec![PersistentVolumeClaim {
+                metadata: ObjectMeta {
+                    name: Some("data".into()),
+                    ..ObjectMeta::default()
+                },
+                spec: Some(PersistentVolumeClaimSpec {
+                    access_modes: Some(vec!["ReadWriteOnce".into()]),
+                    resources: Some(VolumeResourceRequirements {
+                        requests: Some(BTreeMap::from([("storage".to_owned(), Quantity(storage))])),
+                        ..VolumeResourceRequirements::default()
+                    }),
+                    ..PersistentVolumeClaimSpec::default()
+                }),
+                ..PersistentVolumeClaim::default()
+            }]),
+            ..StatefulSetSpec::default()
+        }),
+        ..StatefulSet::default()
+    }
+}
+
+fn job(service: &Service, metadata: ObjectMeta, pod: PodTemplateSpec) -> Job {
+    Job {
+        metadata,
+        spec: Some(JobSpec {
+            backoff_limit: Some(service.restart.max_restarts.map_or(6, |n| n as i32)),
+            template: pod,
+            ..JobSpec::default()
+        }),
+        ..Job::default()
+    }
+}

@@ -1,0 +1,140 @@
+//! Every Kubernetes object berth renders, for every example in every environment,
+//! validated against Kubernetes' published OpenAPI v3 documents (`shared/
+//! k8s-openapi/`, release 1.36): required fields, types, enums — and no field the
+//! schema does not know, which the documents themselves do not forbid.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+
+fn openapi_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/k8s-openapi/v1.36")
+}
+
+/// Forbids unknown fields: every object schema that lists its properties gets
+/// `additionalProperties: false`.
+fn strict(schema: &mut Value) {
+    match schema {
+        Value::Object(map) => {
+            if map.contains_key("properties") && !map.contains_key("additionalProperties") {
+                map.insert("additionalProperties".into(), Value::Bool(false));
+            }
+            map.values_mut().for_each(strict);
+        }
+        Value::Array(items) => items.iter_mut().for_each(strict),
+        _ => {}
+    }
+}
+
+/// A validator for each `apiVersion/kind`, compiled on first use.
+struct Schemas {
+    documents: Vec<Value>,
+    by_kind: HashMap<String, (usize, String)>,
+    compiled: HashMap<String, jsonschema::Validator>,
+}
+
+impl Schemas {
+    fn load(dir: &Path) -> Schemas {
+        let mut documents = Vec::new();
+        let mut by_kind = HashMap::new();
+        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        files.sort();
+        for path in files {
+            let mut document: Value =
+                serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+            strict(&mut document["components"]);
+            for (name, schema) in document["components"]["schemas"].as_object().unwrap() {
+                for gvk in schema["x-kubernetes-group-version-kind"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                {
+                    let group = gvk["group"].as_str().unwrap();
+                    let version = gvk["version"].as_str().unwrap();
+                    let api_version = if group.is_empty() {
+                        version.to_owned()
+                    } else {
+                        format!("{group}/{version}")
+                    };
+                    by_kind.insert(
+                        format!("{api_version}/{}", gvk["kind"].as_str().unwrap()),
+                        (documents.len(), name.clone()),
+                    );
+                }
+            }
+            documents.push(document);
+        }
+        Schemas {
+            documents,
+            by_kind,
+            compiled: HashMap::new(),
+        }
+    }
+
+    fn errors(&mut self, object: &Value) -> Vec<String> {
+        let key = format!(
+            "{}/{}",
+            object["apiVersion"].as_str().unwrap(),
+            object["kind"].as_str().unwrap()
+        );
+        let Some((document, name)) = self.by_kind.get(&key).cloned() else {
+            return vec![format!("no schema for {key}")];
+        };
+        let validator = self.compiled.entry(key).or_insert_with(|| {
+            let root = json!({
+                "$ref": format!("#/components/schemas/{name}"),
+                "components": self.documents[document]["components"].clone(),
+            });
+            jsonschema::validator_for(&root).expect("the published schema compiles")
+        });
+        validator
+            .iter_errors(object)
+            .map(|e| format!("{e} at {}", e.instance_path()))
+            .collect()
+    }
+}
+
+#[test]
+fn every_rendered_object_is_valid_against_the_published_schemas() {
+    let dir = openapi_dir();
+    assert!(
+        dir.is_dir(),
+        "Kubernetes' OpenAPI documents are expected at {}",
+        dir.display()
+    );
+    let mut schemas = Schemas::load(&dir);
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    let mut checked = 0;
+    for example in [
+        "quickstart",
+        "runeframe",
+        "srvthreds",
+        "symbi",
+        "openpolicy",
+    ] {
+        let project = berth_core::load_path(&examples.join(example).join("berth.yaml")).unwrap();
+        for environment in project.environment_names() {
+            for object in berth_render::objects(project.ecosystem(Some(environment)).unwrap()) {
+                let errors = schemas.errors(&object);
+                let name = format!(
+                    "{example} -e {environment}: {} {}",
+                    object["kind"], object["metadata"]["name"]
+                );
+                assert!(errors.is_empty(), "{name}:\n{}", errors.join("\n"));
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 300, "only {checked} objects");
+}
+
+#[test]
+fn an_unknown_field_is_caught() {
+    let mut schemas = Schemas::load(&openapi_dir());
+    let object = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "x", "colour": "red"}});
+    assert!(!schemas.errors(&object).is_empty());
+}
