@@ -31,6 +31,9 @@ use serde_json::Value;
 
 use crate::{File, header};
 
+mod availability;
+mod network;
+
 /// Every object of `ecosystem`, in the order `kubectl apply` wants them:
 /// namespaces first.
 pub fn objects(ecosystem: &Ecosystem) -> Vec<Value> {
@@ -46,6 +49,7 @@ pub fn objects(ecosystem: &Ecosystem) -> Vec<Value> {
             objects.push(json(&external(ecosystem, name, meta)));
             continue;
         }
+        objects.push(json(&network::policy(ecosystem, name, service, &meta)));
         let config = config_map(ecosystem, name, service, &meta);
         let has_config = config.data.as_ref().is_some_and(|d| !d.is_empty());
         if has_config {
@@ -62,15 +66,27 @@ pub fn objects(ecosystem: &Ecosystem) -> Vec<Value> {
                 if !service.ports.is_empty() {
                     objects.push(json(&service_object(service, meta.clone(), false)));
                 }
+                if let Some(autoscaler) = availability::autoscaler(service, &meta) {
+                    objects.push(json(&autoscaler));
+                }
+                if let Some(budget) = availability::disruption_budget(service, &meta) {
+                    objects.push(json(&budget));
+                }
                 objects.push(json(&deployment(ecosystem, service, meta, pod)));
             }
         }
     }
-    let mut all: Vec<Value> = namespaces
-        .iter()
-        .map(|namespace| json(&namespace_object(ecosystem, namespace)))
-        .collect();
+    let mut all: Vec<Value> = Vec::new();
+    for namespace in &namespaces {
+        all.push(json(&namespace_object(ecosystem, namespace)));
+        all.push(json(&network::default_deny(ecosystem, namespace)));
+    }
     all.extend(objects);
+    all.extend(
+        namespaces
+            .iter()
+            .filter_map(|namespace| network::routes(ecosystem, namespace)),
+    );
     all
 }
 

@@ -1,0 +1,230 @@
+//! Who may talk to whom, and how traffic gets in.
+//!
+//! NetworkPolicies follow `depends_on`: every namespace denies by default; each
+//! service admits traffic only from the services that depend on it (and from the
+//! ingress controller when it has routes), and may reach only what it depends on,
+//! plus DNS. Routes become an Ingress per namespace, or an Istio VirtualService when
+//! the environment's gateway says so.
+
+use std::collections::BTreeMap;
+
+use berth_core::Ecosystem;
+use berth_core::model::{GatewayKind, Service};
+use k8s_openapi::api::networking::v1::{
+    HTTPIngressPath, HTTPIngressRuleValue, Ingress, IngressBackend, IngressRule,
+    IngressServiceBackend, IngressSpec, NetworkPolicy, NetworkPolicyEgressRule,
+    NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicyPort, NetworkPolicySpec,
+    ServiceBackendPort,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use serde_json::{Value, json};
+
+use super::{namespace_of, selector};
+
+/// Nothing in or out of `namespace` that another policy does not allow.
+pub fn default_deny(ecosystem: &Ecosystem, namespace: &str) -> NetworkPolicy {
+    NetworkPolicy {
+        metadata: ObjectMeta {
+            name: Some("default-deny".into()),
+            namespace: Some(namespace.to_owned()),
+            labels: Some(BTreeMap::from([(
+                "app.kubernetes.io/part-of".to_owned(),
+                ecosystem.name.clone(),
+            )])),
+            ..ObjectMeta::default()
+        },
+        spec: Some(NetworkPolicySpec {
+            pod_selector: Some(LabelSelector::default()),
+            policy_types: Some(vec!["Ingress".into(), "Egress".into()]),
+            ..NetworkPolicySpec::default()
+        }),
+    }
+}
+
+/// A pod of `service`, wherever its namespace is.
+fn peer(ecosystem: &Ecosystem, service: &str) -> NetworkPolicyPeer {
+    let namespace = namespace_of(ecosystem, &ecosystem.services[service]);
+    NetworkPolicyPeer {
+        pod_selector: Some(LabelSelector {
+            match_labels: Some(selector(service)),
+            ..LabelSelector::default()
+        }),
+        namespace_selector: Some(LabelSelector {
+            match_labels: Some(BTreeMap::from([(
+                "kubernetes.io/metadata.name".to_owned(),
+                namespace,
+            )])),
+            ..LabelSelector::default()
+        }),
+        ..NetworkPolicyPeer::default()
+    }
+}
+
+fn tcp(port: u16) -> NetworkPolicyPort {
+    NetworkPolicyPort {
+        port: Some(IntOrString::Int(port.into())),
+        protocol: Some("TCP".into()),
+        ..NetworkPolicyPort::default()
+    }
+}
+
+pub fn policy(
+    ecosystem: &Ecosystem,
+    name: &str,
+    service: &Service,
+    metadata: &ObjectMeta,
+) -> NetworkPolicy {
+    let ports: Vec<NetworkPolicyPort> = service.ports.values().map(|p| tcp(p.0)).collect();
+    let mut from: Vec<NetworkPolicyPeer> = ecosystem
+        .services
+        .iter()
+        .filter(|(_, other)| other.depends_on.0.contains_key(name))
+        .map(|(other, _)| peer(ecosystem, other))
+        .collect();
+    if !service.routes.is_empty() {
+        // The ingress controller, in whichever namespace it runs.
+        from.push(NetworkPolicyPeer {
+            namespace_selector: Some(LabelSelector::default()),
+            ..NetworkPolicyPeer::default()
+        });
+    }
+    let dns = NetworkPolicyEgressRule {
+        ports: Some(
+            ["UDP", "TCP"]
+                .into_iter()
+                .map(|protocol| NetworkPolicyPort {
+                    port: Some(IntOrString::Int(53)),
+                    protocol: Some(protocol.into()),
+                    ..NetworkPolicyPort::default()
+                })
+                .collect(),
+        ),
+        ..NetworkPolicyEgressRule::default()
+    };
+    let mut egress = vec![dns];
+    for dependency in service.depends_on.names() {
+        let target = &ecosystem.services[dependency];
+        let rule = match ecosystem.environment.external.get(dependency) {
+            // Outside the cluster: anywhere, on its port.
+            Some(address) => NetworkPolicyEgressRule {
+                ports: Some(vec![tcp(address.port.0)]),
+                ..NetworkPolicyEgressRule::default()
+            },
+            None => NetworkPolicyEgressRule {
+                to: Some(vec![peer(ecosystem, dependency)]),
+                ports: (!target.ports.is_empty())
+                    .then(|| target.ports.values().map(|p| tcp(p.0)).collect()),
+            },
+        };
+        egress.push(rule);
+    }
+    NetworkPolicy {
+        metadata: metadata.clone(),
+        spec: Some(NetworkPolicySpec {
+            pod_selector: Some(LabelSelector {
+                match_labels: Some(selector(name)),
+                ..LabelSelector::default()
+            }),
+            policy_types: Some(vec!["Ingress".into(), "Egress".into()]),
+            ingress: (!from.is_empty() && !ports.is_empty()).then(|| {
+                vec![NetworkPolicyIngressRule {
+                    from: Some(from),
+                    ports: Some(ports),
+                }]
+            }),
+            egress: Some(egress),
+        }),
+    }
+}
+
+/// The routes of the services in `namespace`: an Ingress, or an Istio
+/// VirtualService when the environment's gateway is Istio.
+pub fn routes(ecosystem: &Ecosystem, namespace: &str) -> Option<Value> {
+    let routed: Vec<(&String, &Service)> = ecosystem
+        .services
+        .iter()
+        .filter(|(name, service)| {
+            !service.routes.is_empty()
+                && !ecosystem.is_external(name)
+                && namespace_of(ecosystem, service) == namespace
+        })
+        .map(|(name, service)| (name, service.as_ref()))
+        .collect();
+    if routed.is_empty() {
+        return None;
+    }
+    let host = ecosystem.environment.gateway.host.clone();
+    let name = format!("{}-routes", ecosystem.name);
+    if ecosystem.environment.gateway.kind == GatewayKind::Istio {
+        return Some(virtual_service(&name, namespace, host, &routed));
+    }
+    let paths = routed
+        .iter()
+        .flat_map(|(service, spec)| {
+            let port = spec.main_port().map(|(port, _)| port.to_owned());
+            spec.routes.iter().map(move |route| HTTPIngressPath {
+                path: Some(route.prefix.clone()),
+                path_type: "Prefix".into(),
+                backend: IngressBackend {
+                    service: Some(IngressServiceBackend {
+                        name: service.to_string(),
+                        port: Some(ServiceBackendPort {
+                            name: port.clone(),
+                            ..ServiceBackendPort::default()
+                        }),
+                    }),
+                    ..IngressBackend::default()
+                },
+            })
+        })
+        .collect();
+    let ingress = Ingress {
+        metadata: ObjectMeta {
+            name: Some(name),
+            namespace: Some(namespace.to_owned()),
+            ..ObjectMeta::default()
+        },
+        spec: Some(IngressSpec {
+            rules: Some(vec![IngressRule {
+                host,
+                http: Some(HTTPIngressRuleValue { paths }),
+            }]),
+            ..IngressSpec::default()
+        }),
+        ..Ingress::default()
+    };
+    Some(serde_json::to_value(ingress).expect("objects serialize"))
+}
+
+/// Istio's VirtualService is a custom resource, outside k8s-openapi: written as
+/// JSON in the shape Istio documents, as the RuneframeOS strategy draws it.
+fn virtual_service(
+    name: &str,
+    namespace: &str,
+    host: Option<String>,
+    routed: &[(&String, &Service)],
+) -> Value {
+    let http: Vec<Value> = routed
+        .iter()
+        .flat_map(|(service, spec)| {
+            let port = spec.main_port().map_or(80, |(_, port)| port.0);
+            spec.routes.iter().map(move |route| {
+                let mut rule = json!({
+                    "match": [{"uri": {"prefix": route.prefix}}],
+                    "route": [{"destination": {"host": format!("{service}.{namespace}.svc.cluster.local"), "port": {"number": port}}}],
+                });
+                if let Some(rewrite) = &route.rewrite {
+                    rule["rewrite"] = json!({"uri": rewrite});
+                }
+                rule
+            })
+        })
+        .collect();
+    json!({
+        "apiVersion": "networking.istio.io/v1beta1",
+        "kind": "VirtualService",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"hosts": [host.unwrap_or_else(|| "*".to_owned())], "http": http},
+    })
+}
