@@ -31,7 +31,9 @@ use serde_json::Value;
 
 use crate::{File, header};
 
+mod access;
 mod availability;
+mod backup;
 mod network;
 
 /// Every object of `ecosystem`, in the order `kubectl apply` wants them:
@@ -50,6 +52,8 @@ pub fn objects(ecosystem: &Ecosystem) -> Vec<Value> {
             continue;
         }
         objects.push(json(&network::policy(ecosystem, name, service, &meta)));
+        let (account, role, binding) = access::access(name, service, &meta);
+        objects.extend([json(&account), json(&role), json(&binding)]);
         let config = config_map(ecosystem, name, service, &meta);
         let has_config = config.data.as_ref().is_some_and(|d| !d.is_empty());
         if has_config {
@@ -59,6 +63,10 @@ pub fn objects(ecosystem: &Ecosystem) -> Vec<Value> {
         match service.kind {
             Kind::Job => objects.push(json(&job(service, meta, pod))),
             kind if kind.is_data() => {
+                let host = ClusterNetwork(ecosystem).host(name);
+                if let Some((claim, cron_job)) = backup::backup(name, service, &meta, &host) {
+                    objects.extend([json(&claim), json(&cron_job)]);
+                }
                 objects.push(json(&service_object(service, meta.clone(), true)));
                 objects.push(json(&stateful_set(name, service, meta, pod)));
             }
@@ -303,6 +311,8 @@ fn pod(ecosystem: &Ecosystem, name: &str, service: &Service, has_config: bool) -
         }),
         spec: Some(PodSpec {
             containers: vec![container],
+            service_account_name: Some(name.to_owned()),
+            automount_service_account_token: Some(false),
             restart_policy: (service.kind == Kind::Job).then(|| "Never".to_owned()),
             ..PodSpec::default()
         }),
