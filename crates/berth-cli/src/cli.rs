@@ -157,6 +157,8 @@ pub enum Target {
     Compose,
     /// Kubernetes objects in one multi-document file, kubernetes.yaml
     Kubernetes,
+    /// Prometheus alert rules and scrape configuration, and a Grafana dashboard
+    Monitoring,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -5,9 +5,11 @@
 mod compose;
 mod duration;
 mod kubernetes;
+mod monitoring;
 
 pub use compose::compose;
 pub use kubernetes::{kubernetes, objects};
+pub use monitoring::monitoring;
 
 /// One rendered file: where it goes and what it says.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -13,6 +13,7 @@ pub fn run(global: &Global, to: Target, dir: Option<&Path>) -> Result<Exit, Prob
         let files = match to {
             Target::Compose => berth_render::compose(ecosystem),
             Target::Kubernetes => berth_render::kubernetes(ecosystem),
+            Target::Monitoring => berth_render::monitoring(ecosystem),
         };
         match dir {
             Some(dir) => write(dir, &files)?,

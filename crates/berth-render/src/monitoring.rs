@@ -1,0 +1,204 @@
+//! Monitoring: Prometheus alert rules with the thresholds the seed documents set,
+//! a scrape configuration for the pods berth annotates, and a Grafana dashboard
+//! with request rate, error rate, latency and restarts per service.
+
+use berth_core::Ecosystem;
+use serde_json::{Value, json};
+
+use crate::{File, header};
+
+/// (name, severity, PromQL condition, for, summary): critical first, then the
+/// OpenPolicy document's warning levels.
+const ALERTS: [(&str, &str, &str, &str, &str); 8] = [
+    (
+        "ServiceDown",
+        "critical",
+        "up{ecosystem=\"E\"} == 0",
+        "1m",
+        "{{ $labels.service }} is down",
+    ),
+    (
+        "HighErrorRate",
+        "critical",
+        "ERRORS > 0.05",
+        "5m",
+        "{{ $labels.service }} answers more than 5% errors",
+    ),
+    (
+        "SlowResponses",
+        "critical",
+        "P95 > 2",
+        "5m",
+        "{{ $labels.service }} p95 latency is above 2s",
+    ),
+    (
+        "MemoryNearLimit",
+        "critical",
+        "MEMORY > 0.9",
+        "10m",
+        "{{ $labels.service }} uses over 90% of its memory limit",
+    ),
+    (
+        "ServiceDownBriefly",
+        "warning",
+        "up{ecosystem=\"E\"} == 0",
+        "30s",
+        "{{ $labels.service }} is down",
+    ),
+    (
+        "RaisedErrorRate",
+        "warning",
+        "ERRORS > 0.02",
+        "5m",
+        "{{ $labels.service }} answers more than 2% errors",
+    ),
+    (
+        "SlowerResponses",
+        "warning",
+        "P95 > 1",
+        "5m",
+        "{{ $labels.service }} p95 latency is above 1s",
+    ),
+    (
+        "MemoryHigh",
+        "warning",
+        "MEMORY > 0.8",
+        "10m",
+        "{{ $labels.service }} uses over 80% of its memory limit",
+    ),
+];
+
+fn expression(template: &str, ecosystem: &str) -> String {
+    let selector = format!("ecosystem=\"{ecosystem}\"");
+    template
+        .replace("ERRORS", &format!("sum by (service) (rate(http_requests_total{{{selector},code=~\"5..\"}}[5m])) / sum by (service) (rate(http_requests_total{{{selector}}}[5m]))"))
+        .replace("P95", &format!("histogram_quantile(0.95, sum by (service, le) (rate(http_request_duration_seconds_bucket{{{selector}}}[5m])))"))
+        .replace("MEMORY", &format!("sum by (service) (container_memory_working_set_bytes{{{selector}}}) / sum by (service) (kube_pod_container_resource_limits{{{selector},resource=\"memory\"}})"))
+        .replace("\"E\"", &format!("\"{ecosystem}\""))
+}
+
+fn rules(ecosystem: &Ecosystem) -> Value {
+    let rules: Vec<Value> = ALERTS
+        .iter()
+        .map(|(name, severity, condition, wait, summary)| {
+            json!({
+                "alert": name,
+                "expr": expression(condition, &ecosystem.name),
+                "for": wait,
+                "labels": {"severity": severity, "ecosystem": ecosystem.name},
+                "annotations": {"summary": summary},
+            })
+        })
+        .collect();
+    json!({"groups": [{"name": format!("{}.rules", ecosystem.name), "rules": rules}]})
+}
+
+/// Pods with `prometheus.io/scrape: "true"`, on the port and path they announce,
+/// labelled with their service and ecosystem.
+fn scrape(ecosystem: &Ecosystem) -> Value {
+    json!({
+        "global": {"scrape_interval": "15s"},
+        "rule_files": ["prometheus-rules.yaml"],
+        "scrape_configs": [{
+            "job_name": ecosystem.name,
+            "kubernetes_sd_configs": [{"role": "pod", "namespaces": {"names": namespaces(ecosystem)}}],
+            "relabel_configs": [
+                {"source_labels": ["__meta_kubernetes_pod_annotation_prometheus_io_scrape"], "action": "keep", "regex": "true"},
+                {"source_labels": ["__meta_kubernetes_pod_annotation_prometheus_io_path"], "action": "replace", "target_label": "__metrics_path__", "regex": "(.+)"},
+                {"source_labels": ["__address__", "__meta_kubernetes_pod_annotation_prometheus_io_port"], "action": "replace", "regex": "([^:]+)(?::\\d+)?;(\\d+)", "replacement": "$1:$2", "target_label": "__address__"},
+                {"source_labels": ["__meta_kubernetes_pod_label_app_kubernetes_io_name"], "target_label": "service"},
+                {"source_labels": ["__meta_kubernetes_pod_label_app_kubernetes_io_part_of"], "target_label": "ecosystem"},
+            ],
+        }],
+    })
+}
+
+fn namespaces(ecosystem: &Ecosystem) -> Vec<String> {
+    let mut namespaces = vec![ecosystem.namespace().to_owned()];
+    for service in ecosystem.services.values() {
+        if let Some(namespace) = &service.namespace
+            && !namespaces.contains(namespace)
+        {
+            namespaces.push(namespace.clone());
+        }
+    }
+    namespaces
+}
+
+/// One row per service: request rate, error rate, p95 latency, restarts.
+fn dashboard(ecosystem: &Ecosystem) -> Value {
+    let name = &ecosystem.name;
+    let mut panels = Vec::new();
+    let services = ecosystem
+        .services
+        .keys()
+        .filter(|s| !ecosystem.is_external(s));
+    for (row, service) in services.enumerate() {
+        let selector = format!("ecosystem=\"{name}\",service=\"{service}\"");
+        let queries = [
+            (
+                "requests per second",
+                format!("sum(rate(http_requests_total{{{selector}}}[5m]))"),
+            ),
+            (
+                "error rate",
+                format!(
+                    "sum(rate(http_requests_total{{{selector},code=~\"5..\"}}[5m])) / sum(rate(http_requests_total{{{selector}}}[5m]))"
+                ),
+            ),
+            (
+                "p95 latency (s)",
+                format!(
+                    "histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket{{{selector}}}[5m])))"
+                ),
+            ),
+            (
+                "restarts",
+                format!(
+                    "sum(kube_pod_container_status_restarts_total{{namespace=~\"{}\",container=\"{service}\"}})",
+                    namespaces(ecosystem).join("|")
+                ),
+            ),
+        ];
+        for (column, (title, expr)) in queries.into_iter().enumerate() {
+            panels.push(json!({
+                "id": panels.len() + 1,
+                "type": "timeseries",
+                "title": format!("{service}: {title}"),
+                "gridPos": {"h": 6, "w": 6, "x": column * 6, "y": row * 6},
+                "targets": [{"expr": expr, "refId": "A"}],
+            }));
+        }
+    }
+    json!({
+        "title": format!("{name} ({})", ecosystem.environment_name),
+        "uid": format!("berth-{name}"),
+        "schemaVersion": 39,
+        "time": {"from": "now-6h", "to": "now"},
+        "panels": panels,
+    })
+}
+
+pub fn monitoring(ecosystem: &Ecosystem) -> Vec<File> {
+    let yaml = |value: &Value| {
+        format!(
+            "{}{}",
+            header(ecosystem),
+            serde_saphyr::to_string(value).expect("serializes")
+        )
+    };
+    vec![
+        File {
+            name: "prometheus-rules.yaml".into(),
+            text: yaml(&rules(ecosystem)),
+        },
+        File {
+            name: "prometheus.yaml".into(),
+            text: yaml(&scrape(ecosystem)),
+        },
+        File {
+            name: "grafana-dashboard.json".into(),
+            text: serde_json::to_string_pretty(&dashboard(ecosystem)).expect("serializes") + "\n",
+        },
+    ]
+}
