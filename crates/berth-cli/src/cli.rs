@@ -159,6 +159,8 @@ pub enum Target {
     Kubernetes,
     /// Prometheus alert rules and scrape configuration, and a Grafana dashboard
     Monitoring,
+    /// A GitHub Actions workflow: check, build images, deploy to staging, then production on tags
+    Ci,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -2,11 +2,13 @@
 //! reads — Docker Compose files and Kubernetes objects. Pure: the same ecosystem renders to the
 //! same bytes every time, and a secret is only ever a reference in the output.
 
+mod ci;
 mod compose;
 mod duration;
 mod kubernetes;
 mod monitoring;
 
+pub use ci::ci;
 pub use compose::compose;
 pub use kubernetes::{kubernetes, objects};
 pub use monitoring::monitoring;

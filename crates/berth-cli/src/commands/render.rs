@@ -9,11 +9,26 @@ use super::{Exit, ecosystem};
 use crate::cli::{Global, Target};
 
 pub fn run(global: &Global, to: Target, dir: Option<&Path>) -> Result<Exit, Problems> {
-    ecosystem(global, |_, ecosystem| {
+    ecosystem(global, |project, ecosystem| {
         let files = match to {
             Target::Compose => berth_render::compose(ecosystem),
             Target::Kubernetes => berth_render::kubernetes(ecosystem),
             Target::Monitoring => berth_render::monitoring(ecosystem),
+            Target::Ci => {
+                let environments: Vec<(String, berth_core::Ecosystem)> = project
+                    .environment_names()
+                    .map(|name| {
+                        (
+                            name.to_owned(),
+                            project
+                                .ecosystem(Some(name))
+                                .expect("a loaded environment")
+                                .clone(),
+                        )
+                    })
+                    .collect();
+                berth_render::ci(ecosystem, &environments)
+            }
         };
         match dir {
             Some(dir) => write(dir, &files)?,
@@ -34,7 +49,10 @@ fn write(dir: &Path, files: &[File]) -> Result<(), Problems> {
     std::fs::create_dir_all(dir).map_err(|e| cannot(dir, e))?;
     for file in files {
         let path = dir.join(&file.name);
-        let temporary = dir.join(format!(".{}.tmp", file.name));
+        let parent = path.parent().unwrap_or(dir);
+        std::fs::create_dir_all(parent).map_err(|e| cannot(parent, e))?;
+        let file_name = path.file_name().unwrap_or_default().to_string_lossy();
+        let temporary = parent.join(format!(".{file_name}.tmp"));
         std::fs::write(&temporary, &file.text).map_err(|e| cannot(&temporary, e))?;
         std::fs::rename(&temporary, &path).map_err(|e| cannot(&path, e))?;
         println!("wrote {}", path.display());

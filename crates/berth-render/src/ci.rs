@@ -1,0 +1,153 @@
+//! A GitHub Actions workflow: check the standards, build the images, deploy to
+//! staging with berth and smoke-check it, and deploy to production on version tags.
+
+use berth_core::Ecosystem;
+use berth_core::model::{Check, Runtime};
+use indexmap::IndexMap;
+use serde_json::{Value, json};
+
+use crate::{File, header};
+
+/// The environment a workflow job deploys to: a Kubernetes one, by name, else by
+/// whether it is production-like.
+fn target<'a>(
+    environments: &'a [(String, Ecosystem)],
+    names: &[&str],
+    production: bool,
+) -> Option<&'a Ecosystem> {
+    let kubernetes = || {
+        environments
+            .iter()
+            .filter(|(_, e)| e.environment.runtime == Runtime::Kubernetes)
+    };
+    kubernetes()
+        .find(|(name, _)| names.contains(&name.as_str()))
+        .or_else(|| {
+            kubernetes()
+                .filter(|(_, e)| e.environment.production == production)
+                .last()
+        })
+        .map(|(_, e)| e)
+}
+
+fn install() -> Value {
+    json!({"name": "Install berth", "run": "cargo install --locked berth-cli"})
+}
+
+fn checkout() -> Value {
+    json!({"uses": "actions/checkout@v4"})
+}
+
+/// Apply the rendered objects, wait for every rollout, then probe each service
+/// from inside the cluster.
+fn deploy_steps(ecosystem: &Ecosystem) -> Vec<Value> {
+    let namespace = ecosystem.namespace();
+    let environment = &ecosystem.environment_name;
+    let mut steps = vec![
+        checkout(),
+        install(),
+        json!({"name": "Configure kubectl", "run": "mkdir -p ~/.kube && printf '%s' \"$KUBECONFIG_DATA\" > ~/.kube/config", "env": {"KUBECONFIG_DATA": "${{ secrets.KUBECONFIG }}"}}),
+        json!({"name": format!("Deploy to {environment}"), "run": format!("berth render -e {environment} --to kubernetes | kubectl apply -f -")}),
+    ];
+    for (name, service) in &ecosystem.services {
+        if ecosystem.is_external(name) || !service.is_long_running() || service.kind.is_data() {
+            continue;
+        }
+        let service_namespace = service.namespace.as_deref().unwrap_or(namespace);
+        steps.push(json!({
+            "name": format!("Wait for {name}"),
+            "run": format!("kubectl -n {service_namespace} rollout status deployment/{name} --timeout=300s"),
+        }));
+        let path = service
+            .health
+            .readiness
+            .as_ref()
+            .and_then(|probe| match &probe.check {
+                Check::Http { path, .. } => Some(path.clone()),
+                _ => None,
+            });
+        if let (Some(path), Some((_, port))) = (path, service.main_port()) {
+            steps.push(json!({
+                "name": format!("Smoke-check {name}"),
+                "run": format!("kubectl -n {service_namespace} run smoke-{name} --rm -i --restart=Never --image=curlimages/curl:8.10.1 -- curl -fsS http://{name}.{service_namespace}.svc:{port}{path}"),
+            }));
+        }
+    }
+    steps
+}
+
+pub fn ci(ecosystem: &Ecosystem, environments: &[(String, Ecosystem)]) -> Vec<File> {
+    let name = &ecosystem.name;
+    let check_env = target(environments, &["prod", "production"], true).unwrap_or(ecosystem);
+    let mut jobs: IndexMap<String, Value> = IndexMap::new();
+    jobs.insert(
+        "check".into(),
+        json!({
+            "runs-on": "ubuntu-latest",
+            "steps": [checkout(), install(),
+                {"name": "Standards", "run": format!("berth check -e {}", check_env.environment_name)},
+                {"name": "Plan", "run": format!("berth plan -e {}", check_env.environment_name)}],
+        }),
+    );
+    let builds: Vec<Value> = ecosystem
+        .services
+        .iter()
+        .filter_map(|(service, spec)| {
+            let build = spec.build.as_ref()?;
+            // One image per service, even where services share a Dockerfile.
+            let image = format!("{name}-{service}");
+            Some(json!({"service": service, "context": build.context, "target": build.target.clone().unwrap_or_default(), "image": image}))
+        })
+        .collect();
+    let mut deploy_needs = vec!["check"];
+    if !builds.is_empty() {
+        jobs.insert(
+            "build".into(),
+            json!({
+                "needs": "check",
+                "runs-on": "ubuntu-latest",
+                "strategy": {"matrix": {"include": builds}},
+                "steps": [checkout(),
+                    {"uses": "docker/setup-buildx-action@v3"},
+                    {"uses": "docker/login-action@v3", "with": {"registry": "ghcr.io", "username": "${{ github.actor }}", "password": "${{ secrets.GITHUB_TOKEN }}"}},
+                    {"uses": "docker/build-push-action@v6", "with": {
+                        "context": "${{ matrix.context }}",
+                        "target": "${{ matrix.target }}",
+                        "push": true,
+                        "tags": "ghcr.io/${{ github.repository_owner }}/${{ matrix.image }}:${{ github.sha }}",
+                        "cache-from": "type=gha",
+                        "cache-to": "type=gha,mode=max"}}],
+            }),
+        );
+        deploy_needs = vec!["build"];
+    }
+    if let Some(staging) = target(environments, &["staging"], false)
+        .or_else(|| target(environments, &["staging"], true))
+    {
+        jobs.insert(
+            "deploy-staging".into(),
+            json!({"needs": deploy_needs, "if": "github.ref == 'refs/heads/main'", "runs-on": "ubuntu-latest",
+                   "environment": staging.environment_name, "steps": deploy_steps(staging)}),
+        );
+    }
+    if let Some(production) = target(environments, &["prod", "production"], true) {
+        jobs.insert(
+            "deploy-production".into(),
+            json!({"needs": deploy_needs, "if": "startsWith(github.ref, 'refs/tags/v')", "runs-on": "ubuntu-latest",
+                   "environment": production.environment_name, "steps": deploy_steps(production)}),
+        );
+    }
+    let workflow = json!({
+        "name": format!("{name}: check, build, deploy"),
+        "on": {"push": {"branches": ["main"], "tags": ["v*"]}, "pull_request": {"branches": ["main"]}},
+        "jobs": jobs,
+    });
+    vec![File {
+        name: ".github/workflows/deploy.yml".into(),
+        text: format!(
+            "{}{}",
+            header(ecosystem),
+            serde_saphyr::to_string(&workflow).expect("serializes")
+        ),
+    }]
+}

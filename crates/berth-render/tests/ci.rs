@@ -1,0 +1,82 @@
+//! The CI workflow reads back with the jobs the seeds' pipelines have.
+
+use std::path::Path;
+
+use berth_core::source::SourceFile;
+use serde_json::Value;
+
+fn workflow(example: &str) -> Value {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../examples/{example}/berth.yaml"));
+    let project = berth_core::load_path(&path).unwrap();
+    let environments: Vec<(String, berth_core::Ecosystem)> = project
+        .environment_names()
+        .map(|name| {
+            (
+                name.to_owned(),
+                project.ecosystem(Some(name)).unwrap().clone(),
+            )
+        })
+        .collect();
+    let files = berth_render::ci(project.ecosystem(None).unwrap(), &environments);
+    assert_eq!(files[0].name, ".github/workflows/deploy.yml");
+    berth_core::yaml::parse(&SourceFile::new("deploy.yml", files[0].text.as_str()))
+        .unwrap()
+        .to_json()
+}
+
+#[test]
+fn srvthreds_tests_builds_deploys_to_staging_and_to_production_on_tags() {
+    let workflow = workflow("srvthreds");
+    let jobs = workflow["jobs"].as_object().unwrap();
+    assert_eq!(
+        jobs.keys().map(String::as_str).collect::<Vec<_>>(),
+        ["check", "build", "deploy-staging", "deploy-production"]
+    );
+    assert_eq!(workflow["on"]["push"]["tags"][0], "v*");
+    let targets: Vec<&str> = jobs["build"]["strategy"]["matrix"]["include"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["target"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        targets,
+        ["bootstrap", "engine", "session-agent", "persistence-agent"]
+    );
+    assert_eq!(jobs["deploy-staging"]["environment"], "staging");
+    assert_eq!(jobs["deploy-production"]["environment"], "prod");
+    assert_eq!(
+        jobs["deploy-production"]["if"],
+        "startsWith(github.ref, 'refs/tags/v')"
+    );
+    let steps: Vec<&str> = jobs["deploy-production"]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["run"].as_str())
+        .collect();
+    assert!(
+        steps.contains(&"berth render -e prod --to kubernetes | kubectl apply -f -"),
+        "{steps:?}"
+    );
+    assert!(
+        steps
+            .contains(&"kubectl -n srvthreds-prod rollout status deployment/engine --timeout=300s"),
+        "{steps:?}"
+    );
+    assert!(
+        steps
+            .iter()
+            .any(|s| s.contains("curl -fsS http://engine.srvthreds-prod.svc:3001/ready")),
+        "{steps:?}"
+    );
+}
+
+#[test]
+fn an_ecosystem_without_builds_deploys_straight_after_the_check() {
+    let workflow = workflow("openpolicy");
+    let jobs = workflow["jobs"].as_object().unwrap();
+    assert!(!jobs.contains_key("build"));
+    assert_eq!(jobs["deploy-production"]["needs"][0], "check");
+}
