@@ -25,7 +25,7 @@ fn target<'a>(
         .or_else(|| {
             kubernetes()
                 .filter(|(_, e)| e.environment.production == production)
-                .last()
+                .next_back()
         })
         .map(|(_, e)| e)
 }
