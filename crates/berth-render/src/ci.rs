@@ -22,11 +22,7 @@ fn target<'a>(
     };
     kubernetes()
         .find(|(name, _)| names.contains(&name.as_str()))
-        .or_else(|| {
-            kubernetes()
-                .filter(|(_, e)| e.environment.production == production)
-                .next_back()
-        })
+        .or_else(|| kubernetes().rfind(|(_, e)| e.environment.production == production))
         .map(|(_, e)| e)
 }
 
