@@ -12,6 +12,7 @@ pub mod plan;
 pub mod problem;
 pub mod schema;
 pub mod source;
+pub mod synthetic;
 pub mod yaml;
 
 pub use load::{Project, find, load_path, load_str};
