@@ -7,15 +7,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 fn render_all(c: &mut Criterion) {
     let project = load_str("berth.yaml", &berth_core::synthetic::ecosystem(1000)).unwrap();
     let ecosystem = project.ecosystem(Some("prod")).unwrap();
-    let environments: Vec<(String, berth_core::Ecosystem)> = project
-        .environment_names()
-        .map(|name| {
-            (
-                name.to_owned(),
-                project.ecosystem(Some(name)).unwrap().clone(),
-            )
-        })
-        .collect();
+    let environments: Vec<&berth_core::Ecosystem> = project.ecosystems().collect();
     let objects = berth_render::objects(ecosystem).len();
     c.bench_function(
         &format!("render all targets, 1000 services ({objects} Kubernetes objects)"),

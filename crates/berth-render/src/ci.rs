@@ -11,19 +11,19 @@ use crate::{File, header};
 /// The environment a workflow job deploys to: a Kubernetes one, by name, else by
 /// whether it is production-like.
 fn target<'a>(
-    environments: &'a [(String, Ecosystem)],
+    environments: &[&'a Ecosystem],
     names: &[&str],
     production: bool,
 ) -> Option<&'a Ecosystem> {
     let kubernetes = || {
         environments
             .iter()
-            .filter(|(_, e)| e.environment.runtime == Runtime::Kubernetes)
+            .copied()
+            .filter(|e| e.environment.runtime == Runtime::Kubernetes)
     };
     kubernetes()
-        .find(|(name, _)| names.contains(&name.as_str()))
-        .or_else(|| kubernetes().rfind(|(_, e)| e.environment.production == production))
-        .map(|(_, e)| e)
+        .find(|e| names.contains(&e.environment_name.as_str()))
+        .or_else(|| kubernetes().rfind(|e| e.environment.production == production))
 }
 
 fn install() -> Value {
@@ -72,7 +72,8 @@ fn deploy_steps(ecosystem: &Ecosystem) -> Vec<Value> {
     steps
 }
 
-pub fn ci(ecosystem: &Ecosystem, environments: &[(String, Ecosystem)]) -> Vec<File> {
+/// The workflow, given the ecosystem in each of its environments.
+pub fn ci(ecosystem: &Ecosystem, environments: &[&Ecosystem]) -> Vec<File> {
     let name = &ecosystem.name;
     let check_env = target(environments, &["prod", "production"], true).unwrap_or(ecosystem);
     let mut jobs: IndexMap<String, Value> = IndexMap::new();

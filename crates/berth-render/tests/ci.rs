@@ -9,15 +9,7 @@ fn workflow(example: &str) -> Value {
     let path =
         Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../examples/{example}/berth.yaml"));
     let project = berth_core::load_path(&path).unwrap();
-    let environments: Vec<(String, berth_core::Ecosystem)> = project
-        .environment_names()
-        .map(|name| {
-            (
-                name.to_owned(),
-                project.ecosystem(Some(name)).unwrap().clone(),
-            )
-        })
-        .collect();
+    let environments: Vec<&berth_core::Ecosystem> = project.ecosystems().collect();
     let files = berth_render::ci(project.ecosystem(None).unwrap(), &environments);
     assert_eq!(files[0].name, ".github/workflows/deploy.yml");
     berth_core::yaml::parse(&SourceFile::new("deploy.yml", files[0].text.as_str()))

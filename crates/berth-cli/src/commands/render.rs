@@ -14,21 +14,7 @@ pub fn run(global: &Global, to: Target, dir: Option<&Path>) -> Result<Exit, Prob
             Target::Compose => berth_render::compose(ecosystem),
             Target::Kubernetes => berth_render::kubernetes(ecosystem),
             Target::Monitoring => berth_render::monitoring(ecosystem),
-            Target::Ci => {
-                let environments: Vec<(String, berth_core::Ecosystem)> = project
-                    .environment_names()
-                    .map(|name| {
-                        (
-                            name.to_owned(),
-                            project
-                                .ecosystem(Some(name))
-                                .expect("a loaded environment")
-                                .clone(),
-                        )
-                    })
-                    .collect();
-                berth_render::ci(ecosystem, &environments)
-            }
+            Target::Ci => berth_render::ci(ecosystem, &project.ecosystems().collect::<Vec<_>>()),
         };
         match dir {
             Some(dir) => write(dir, &files)?,

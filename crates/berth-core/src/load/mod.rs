@@ -41,6 +41,11 @@ impl Project {
             .unwrap_or(Path::new("."))
     }
 
+    /// The ecosystem in each environment, in the file's order.
+    pub fn ecosystems(&self) -> impl Iterator<Item = &Ecosystem> {
+        self.environments.values()
+    }
+
     pub fn environment_names(&self) -> impl Iterator<Item = &str> {
         self.environments.keys().map(String::as_str)
     }
