@@ -1,7 +1,7 @@
 //! Every Kubernetes object berth renders, for every example in every environment,
-//! validated against Kubernetes' published OpenAPI v3 documents (`shared/
-//! k8s-openapi/`, release 1.36): required fields, types, enums — and no field the
-//! schema does not know, which the documents themselves do not forbid.
+//! validated against Kubernetes' published OpenAPI v3 documents (release 1.36, kept
+//! beside this test in `k8s-openapi/`): required fields, types, enums — and no field
+//! the schema does not know, which the documents themselves do not forbid.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 
 fn openapi_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/k8s-openapi/v1.36")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/k8s-openapi/v1.36")
 }
 
 /// Forbids unknown fields: every object schema that lists its properties gets
