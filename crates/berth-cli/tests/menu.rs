@@ -43,7 +43,10 @@ fn in_a_terminal_the_menu_runs_the_chosen_environment_and_deployment() {
     let bin = Path::new(env!("CARGO_BIN_EXE_berth"));
     let marker = format!("{}-menu", dir.display());
     let mut child = Command::new("script")
-        .args(["-qfec", "berth", "/dev/null"])
+        // `exec`, so that Ctrl-C reaches berth alone and not a shell
+        // (dash, when SHELL is unset) that SIGINT would kill.
+        .args(["-qfec", "exec berth", "/dev/null"])
+        .env("SHELL", "/bin/sh")
         .current_dir(&dir)
         .env(
             "PATH",
