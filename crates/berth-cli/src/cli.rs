@@ -151,16 +151,36 @@ pub struct WorkloadArgs {
     pub upstreams: Vec<String>,
 }
 
+impl Command {
+    /// Whether the command only prints: it does not run, supervise or talk to
+    /// processes.
+    pub fn only_prints(&self) -> bool {
+        matches!(
+            self,
+            Command::Check { .. }
+                | Command::Plan { .. }
+                | Command::Logs { .. }
+                | Command::Render { .. }
+                | Command::Graph { .. }
+                | Command::Schema
+        )
+    }
+}
+
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Target {
     /// Docker Compose: compose.data.yaml and compose.services.yaml
     Compose,
     /// Kubernetes objects in one multi-document file, kubernetes.yaml
     Kubernetes,
+    /// Kustomize: base/ and overlays/ENV/ for every Kubernetes environment
+    Kustomize,
     /// Prometheus alert rules and scrape configuration, and a Grafana dashboard
     Monitoring,
     /// A GitHub Actions workflow: check, build images, deploy to staging, then production on tags
     Ci,
+    /// Every target above, each in a folder named after it
+    All,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]

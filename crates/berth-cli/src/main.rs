@@ -13,7 +13,20 @@ fn main() -> ExitCode {
     let outcome = if std::env::args_os().len() == 1 && commands::menu::available() {
         commands::menu::run()
     } else {
-        commands::run(&cli::Cli::parse())
+        let cli = cli::Cli::parse();
+        if cli.command.only_prints() {
+            end_quietly_when_the_reader_goes();
+        }
+        commands::run(&cli)
     };
     ExitCode::from(outcome as u8)
+}
+
+/// `berth render | head` ends berth as it ends `cat`, without a panic about a
+/// broken pipe. Only for commands that just print: the others keep SIGPIPE
+/// ignored, so that a closed socket or pipe is an error they handle.
+fn end_quietly_when_the_reader_goes() {
+    use nix::sys::signal::{SigHandler, Signal, signal};
+    // SAFETY: restores the default disposition before any thread starts.
+    unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) }.expect("SIGPIPE has a default");
 }

@@ -185,3 +185,53 @@ fn kubernetes_keeps_minikube_databases_outside_and_reaches_them_by_name() {
     );
     assert!(text.contains("secretKeyRef:"), "secrets are references");
 }
+
+#[test]
+fn all_targets_go_in_a_folder_each() {
+    let dir = scratch("render-all");
+    let output = Command::new(env!("CARGO_BIN_EXE_berth"))
+        .arg("-f")
+        .arg(example("srvthreds"))
+        .args(["-e", "prod", "render", "--to", "all", "--dir"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for file in [
+        "compose/compose.services.yaml",
+        "kubernetes/kubernetes.yaml",
+        "kustomize/base/kustomization.yaml",
+        "kustomize/overlays/minikube/kustomization.yaml",
+        "kustomize/overlays/prod/kustomization.yaml",
+        "monitoring/prometheus-rules.yaml",
+        "ci/.github/workflows/deploy.yml",
+    ] {
+        assert!(dir.join(file).is_file(), "no {file}");
+    }
+}
+
+#[test]
+fn kustomize_without_a_kubernetes_environment_says_what_to_add() {
+    let dir = scratch("render-no-kubernetes");
+    std::fs::write(
+        dir.join("berth.yaml"),
+        "name: solo\nservices:\n  api: { image: \"api:1\" }\n",
+    )
+    .unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_berth"))
+        .current_dir(&dir)
+        .args(["render", "--to", "kustomize"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("no environment runs on Kubernetes")
+            && stderr.contains("runtime: kubernetes"),
+        "{stderr}"
+    );
+}

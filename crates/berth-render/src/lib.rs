@@ -1,16 +1,18 @@
 //! Rendering: an ecosystem in one environment, written as the files another tool
-//! reads — Docker Compose files and Kubernetes objects. Pure: the same ecosystem renders to the
+//! reads — Docker Compose files, Kubernetes objects and Kustomize trees, monitoring and CI. Pure: the same ecosystem renders to the
 //! same bytes every time, and a secret is only ever a reference in the output.
 
 mod ci;
 mod compose;
 mod duration;
 mod kubernetes;
+mod kustomize;
 mod monitoring;
 
 pub use ci::ci;
 pub use compose::compose;
 pub use kubernetes::{kubernetes, objects};
+pub use kustomize::kustomize;
 pub use monitoring::monitoring;
 
 /// One rendered file: where it goes and what it says.

@@ -2,25 +2,65 @@
 
 use std::path::Path;
 
-use berth_core::{Problem, Problems};
+use berth_core::model::Runtime;
+use berth_core::{Ecosystem, Problem, Problems, Project};
 use berth_render::File;
+use clap::ValueEnum;
 
 use super::{Exit, ecosystem};
 use crate::cli::{Global, Target};
 
 pub fn run(global: &Global, to: Target, dir: Option<&Path>) -> Result<Exit, Problems> {
     ecosystem(global, |project, ecosystem| {
-        let files = match to {
-            Target::Compose => berth_render::compose(ecosystem),
-            Target::Kubernetes => berth_render::kubernetes(ecosystem),
-            Target::Monitoring => berth_render::monitoring(ecosystem),
-            Target::Ci => berth_render::ci(ecosystem, &project.ecosystems().collect::<Vec<_>>()),
-        };
+        let files = render(to, project, ecosystem)?;
         match dir {
             Some(dir) => write(dir, &files)?,
             None => print(&files),
         }
         Ok(Exit::Success)
+    })
+}
+
+fn render(to: Target, project: &Project, ecosystem: &Ecosystem) -> Result<Vec<File>, Problems> {
+    let all: Vec<&Ecosystem> = project.ecosystems().collect();
+    Ok(match to {
+        Target::Compose => berth_render::compose(ecosystem),
+        Target::Kubernetes => berth_render::kubernetes(ecosystem),
+        Target::Kustomize => {
+            let on_kubernetes: Vec<&Ecosystem> = all
+                .into_iter()
+                .filter(|e| e.environment.runtime == Runtime::Kubernetes)
+                .collect();
+            if on_kubernetes.is_empty() {
+                return Err(Problems::one(
+                    Problem::new(
+                        "no environment runs on Kubernetes, so there is nothing to kustomize",
+                    )
+                    .help("give an environment `runtime: kubernetes` in berth.yaml"),
+                ));
+            }
+            berth_render::kustomize(&on_kubernetes)
+        }
+        Target::Monitoring => berth_render::monitoring(ecosystem),
+        Target::Ci => berth_render::ci(ecosystem, &all),
+        Target::All => {
+            let mut files = Vec::new();
+            for target in Target::value_variants()
+                .iter()
+                .filter(|t| **t != Target::All)
+            {
+                let folder = target.to_possible_value().expect("no target is hidden");
+                files.extend(
+                    render(*target, project, ecosystem)?
+                        .into_iter()
+                        .map(|file| File {
+                            name: format!("{}/{}", folder.get_name(), file.name),
+                            ..file
+                        }),
+                );
+            }
+            files
+        }
     })
 }
 
