@@ -119,11 +119,11 @@ fn every_rendered_object_is_valid_against_the_published_schemas() {
         let project = berth_core::load_path(&examples.join(example).join("berth.yaml")).unwrap();
         for environment in project.environment_names() {
             for object in berth_render::objects(project.ecosystem(Some(environment)).unwrap()) {
-                if object["apiVersion"]
-                    .as_str()
-                    .is_some_and(|v| v.starts_with("networking.istio.io/"))
-                {
-                    continue; // a custom resource, checked below; Kubernetes publishes no schema for it
+                if object["apiVersion"].as_str().is_some_and(|v| {
+                    v.starts_with("networking.istio.io/")
+                        || v.starts_with("gateway.networking.k8s.io/")
+                }) {
+                    continue; // custom resources, checked below; Kubernetes publishes no schema for them
                 }
                 let errors = schemas.errors(&object);
                 let name = format!(
@@ -209,4 +209,106 @@ fn runeframe_routes_its_four_applications_through_an_istio_virtual_service() {
             "world-building"
         ]
     );
+}
+
+/// Gateway API is a custom resource too: its HTTPRoute is checked field by field
+/// against the shape its v1 specification gives.
+#[test]
+fn a_gateway_api_environment_routes_through_an_http_route() {
+    let project = berth_core::load_str(
+        "berth.yaml",
+        r#"
+name: shop
+services:
+  api: { image: "api:1.0", ports: { http: 8080 }, routes: [{ prefix: /api, rewrite: / }] }
+  web: { image: "web:1.0", ports: { http: 3000 }, routes: [/] }
+environments:
+  cluster:
+    runtime: kubernetes
+    gateway: { kind: http_route, host: shop.example.com, parent: infra/edge }
+"#,
+    )
+    .unwrap();
+    let objects = berth_render::objects(project.ecosystem(None).unwrap());
+    let routes: Vec<&Value> = objects
+        .iter()
+        .filter(|o| o["kind"] == "HTTPRoute")
+        .collect();
+    assert_eq!(routes.len(), 1);
+    assert!(!objects.iter().any(|o| o["kind"] == "Ingress"));
+    assert_eq!(
+        routes[0],
+        &json!({
+            "apiVersion": "gateway.networking.k8s.io/v1",
+            "kind": "HTTPRoute",
+            "metadata": { "name": "shop-routes", "namespace": "shop" },
+            "spec": {
+                "parentRefs": [{ "name": "edge", "namespace": "infra" }],
+                "hostnames": ["shop.example.com"],
+                "rules": [
+                    {
+                        "matches": [{ "path": { "type": "PathPrefix", "value": "/api" } }],
+                        "filters": [{
+                            "type": "URLRewrite",
+                            "urlRewrite": { "path": { "type": "ReplacePrefixMatch", "replacePrefixMatch": "/" } }
+                        }],
+                        "backendRefs": [{ "name": "api", "port": 8080 }]
+                    },
+                    {
+                        "matches": [{ "path": { "type": "PathPrefix", "value": "/" } }],
+                        "backendRefs": [{ "name": "web", "port": 3000 }]
+                    }
+                ]
+            }
+        })
+    );
+}
+
+#[test]
+fn a_store_outside_at_an_ip_is_a_service_with_an_endpoint_slice() {
+    let project = berth_core::load_str(
+        "berth.yaml",
+        r#"
+name: shop
+services:
+  cache: { kind: redis }
+  db: { kind: postgres }
+  api: { image: "api:1.0", ports: { http: 8080 }, depends_on: [cache, db] }
+environments:
+  cluster:
+    runtime: kubernetes
+    external: { cache: "10.0.4.20:6379", db: "db.example.com:5432" }
+"#,
+    )
+    .unwrap();
+    let objects = berth_render::objects(project.ecosystem(None).unwrap());
+    let mut schemas = Schemas::load(&openapi_dir());
+    for object in &objects {
+        let errors = schemas.errors(object);
+        assert!(errors.is_empty(), "{object}:\n{}", errors.join("\n"));
+    }
+    let find = |kind: &str, name: &str| {
+        objects
+            .iter()
+            .find(|o| o["kind"] == kind && o["metadata"]["name"] == name)
+            .unwrap_or_else(|| panic!("no {kind} {name}"))
+    };
+    let cache = find("Service", "cache");
+    assert!(cache["spec"].get("selector").is_none() && cache["spec"].get("type").is_none());
+    let slice = find("EndpointSlice", "cache-external");
+    assert_eq!(
+        slice["metadata"]["labels"]["kubernetes.io/service-name"],
+        "cache"
+    );
+    assert_eq!(slice["addressType"], "IPv4");
+    assert_eq!(slice["endpoints"][0]["addresses"], json!(["10.0.4.20"]));
+    assert_eq!(
+        slice["ports"][0],
+        json!({ "name": "main", "port": 6379, "protocol": "TCP" })
+    );
+    assert_eq!(
+        find("Service", "db")["spec"]["externalName"],
+        "db.example.com"
+    );
+    assert!(!objects.iter().any(|o| o["kind"] == "StatefulSet"));
 }

@@ -145,6 +145,7 @@ environments:
     runtime: kubernetes
     namespace: spread-prod
     production: true
+    external: { store: "10.0.0.7:6379" }
     services:
       api: { replicas: 3, autoscale: { min: 3, max: 6, cpu: 70 } }
 "#,

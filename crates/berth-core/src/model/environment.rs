@@ -91,6 +91,10 @@ pub struct Gateway {
     /// How Kubernetes routes are rendered (default ingress).
     #[serde(default)]
     pub kind: GatewayKind,
+    /// The Gateway API Gateway that `http_route` routes attach to, as `NAME` or
+    /// `NAMESPACE/NAME` (default: one named after the ecosystem, in the route's
+    /// namespace). The cluster's gateway controller owns it; berth does not create it.
+    pub parent: Option<String>,
 }
 
 impl Default for Gateway {
@@ -99,6 +103,7 @@ impl Default for Gateway {
             port: default_gateway_port(),
             host: None,
             kind: GatewayKind::default(),
+            parent: None,
         }
     }
 }

@@ -34,7 +34,10 @@ use crate::{File, header};
 mod access;
 mod availability;
 mod backup;
+mod external;
+mod gateway_api;
 mod network;
+mod routes;
 
 /// Every object of `ecosystem`, in the order `kubectl apply` wants them:
 /// namespaces first.
@@ -47,8 +50,8 @@ pub fn objects(ecosystem: &Ecosystem) -> Vec<Value> {
             namespaces.push(namespace.clone());
         }
         let meta = meta(ecosystem, name, service, &namespace);
-        if ecosystem.is_external(name) {
-            objects.push(json(&external(ecosystem, name, meta)));
+        if let Some(address) = ecosystem.environment.external.get(name) {
+            objects.extend(external::objects(address, meta));
             continue;
         }
         objects.push(json(&network::policy(ecosystem, name, service, &meta)));
@@ -93,7 +96,7 @@ pub fn objects(ecosystem: &Ecosystem) -> Vec<Value> {
     all.extend(
         namespaces
             .iter()
-            .filter_map(|namespace| network::routes(ecosystem, namespace)),
+            .filter_map(|namespace| routes::routes(ecosystem, namespace)),
     );
     all
 }
@@ -177,25 +180,6 @@ fn namespace_object(ecosystem: &Ecosystem, namespace: &str) -> Namespace {
             ..ObjectMeta::default()
         },
         ..Namespace::default()
-    }
-}
-
-/// A store outside the cluster, still reached by its name.
-fn external(ecosystem: &Ecosystem, name: &str, metadata: ObjectMeta) -> K8sService {
-    let address = &ecosystem.environment.external[name];
-    K8sService {
-        metadata,
-        spec: Some(ServiceSpec {
-            type_: Some("ExternalName".into()),
-            external_name: Some(address.host.clone()),
-            ports: Some(vec![ServicePort {
-                name: Some("main".into()),
-                port: address.port.0.into(),
-                ..ServicePort::default()
-            }]),
-            ..ServiceSpec::default()
-        }),
-        ..K8sService::default()
     }
 }
 

@@ -3,22 +3,18 @@
 //! NetworkPolicies follow `depends_on`: every namespace denies by default; each
 //! service admits traffic only from the services that depend on it (and from the
 //! ingress controller when it has routes), and may reach only what it depends on,
-//! plus DNS. Routes become an Ingress per namespace, or an Istio VirtualService when
-//! the environment's gateway says so.
+//! plus DNS.
 
 use std::collections::BTreeMap;
 
 use berth_core::Ecosystem;
-use berth_core::model::{GatewayKind, Service};
+use berth_core::model::Service;
 use k8s_openapi::api::networking::v1::{
-    HTTPIngressPath, HTTPIngressRuleValue, Ingress, IngressBackend, IngressRule,
-    IngressServiceBackend, IngressSpec, NetworkPolicy, NetworkPolicyEgressRule,
-    NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicyPort, NetworkPolicySpec,
-    ServiceBackendPort,
+    NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer,
+    NetworkPolicyPort, NetworkPolicySpec,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use serde_json::{Value, json};
 
 use super::{namespace_of, selector};
 
@@ -136,95 +132,4 @@ pub fn policy(
             egress: Some(egress),
         }),
     }
-}
-
-/// The routes of the services in `namespace`: an Ingress, or an Istio
-/// VirtualService when the environment's gateway is Istio.
-pub fn routes(ecosystem: &Ecosystem, namespace: &str) -> Option<Value> {
-    let routed: Vec<(&String, &Service)> = ecosystem
-        .services
-        .iter()
-        .filter(|(name, service)| {
-            !service.routes.is_empty()
-                && !ecosystem.is_external(name)
-                && namespace_of(ecosystem, service) == namespace
-        })
-        .map(|(name, service)| (name, service.as_ref()))
-        .collect();
-    if routed.is_empty() {
-        return None;
-    }
-    let host = ecosystem.environment.gateway.host.clone();
-    let name = format!("{}-routes", ecosystem.name);
-    if ecosystem.environment.gateway.kind == GatewayKind::Istio {
-        return Some(virtual_service(&name, namespace, host, &routed));
-    }
-    let paths = routed
-        .iter()
-        .flat_map(|(service, spec)| {
-            let port = spec.main_port().map(|(port, _)| port.to_owned());
-            spec.routes.iter().map(move |route| HTTPIngressPath {
-                path: Some(route.prefix.clone()),
-                path_type: "Prefix".into(),
-                backend: IngressBackend {
-                    service: Some(IngressServiceBackend {
-                        name: service.to_string(),
-                        port: Some(ServiceBackendPort {
-                            name: port.clone(),
-                            ..ServiceBackendPort::default()
-                        }),
-                    }),
-                    ..IngressBackend::default()
-                },
-            })
-        })
-        .collect();
-    let ingress = Ingress {
-        metadata: ObjectMeta {
-            name: Some(name),
-            namespace: Some(namespace.to_owned()),
-            ..ObjectMeta::default()
-        },
-        spec: Some(IngressSpec {
-            rules: Some(vec![IngressRule {
-                host,
-                http: Some(HTTPIngressRuleValue { paths }),
-            }]),
-            ..IngressSpec::default()
-        }),
-        ..Ingress::default()
-    };
-    Some(serde_json::to_value(ingress).expect("objects serialize"))
-}
-
-/// Istio's VirtualService is a custom resource, outside k8s-openapi: written as
-/// JSON in the shape Istio documents, as the RuneframeOS strategy draws it.
-fn virtual_service(
-    name: &str,
-    namespace: &str,
-    host: Option<String>,
-    routed: &[(&String, &Service)],
-) -> Value {
-    let http: Vec<Value> = routed
-        .iter()
-        .flat_map(|(service, spec)| {
-            let port = spec.main_port().map_or(80, |(_, port)| port.0);
-            spec.routes.iter().map(move |route| {
-                let mut rule = json!({
-                    "match": [{"uri": {"prefix": route.prefix}}],
-                    "route": [{"destination": {"host": format!("{service}.{namespace}.svc.cluster.local"), "port": {"number": port}}}],
-                });
-                if let Some(rewrite) = &route.rewrite {
-                    rule["rewrite"] = json!({"uri": rewrite});
-                }
-                rule
-            })
-        })
-        .collect();
-    json!({
-        "apiVersion": "networking.istio.io/v1beta1",
-        "kind": "VirtualService",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": {"hosts": [host.unwrap_or_else(|| "*".to_owned())], "http": http},
-    })
 }
