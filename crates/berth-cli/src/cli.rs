@@ -118,8 +118,25 @@ pub enum Command {
         #[arg(long)]
         name: Option<String>,
     },
+    /// Write a berth.yaml from what you keep today (never over an existing file)
+    Import {
+        #[command(subcommand)]
+        from: ImportSource,
+    },
     /// Run the stand-in workload: an HTTP service with /healthz, /ready and /metrics
     Workload(WorkloadArgs),
+}
+
+#[derive(Subcommand)]
+pub enum ImportSource {
+    /// Docker Compose files, merged in order as `docker compose -f A -f B` merges them
+    Compose {
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// The ecosystem's name (default: the files' `name:`, else the directory's)
+        #[arg(long)]
+        name: Option<String>,
+    },
 }
 
 #[derive(Args)]

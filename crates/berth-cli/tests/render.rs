@@ -5,7 +5,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use support::scratch;
+use support::{compose, scratch};
 
 const EXAMPLES: [&str; 5] = [
     "quickstart",
@@ -33,20 +33,6 @@ fn render(file: &Path, environment: &str, dir: &Path) {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-}
-
-/// The compose command this machine has: the plugin, or docker-compose.
-fn compose() -> Option<Vec<&'static str>> {
-    let works = |argv: &[&str]| {
-        Command::new(argv[0])
-            .args(&argv[1..])
-            .arg("version")
-            .output()
-            .is_ok_and(|o| o.status.success())
-    };
-    [vec!["docker", "compose"], vec!["docker-compose"]]
-        .into_iter()
-        .find(|argv| works(argv))
 }
 
 #[test]

@@ -5,9 +5,11 @@ mod check;
 mod detached;
 mod down;
 mod graph;
+mod import;
 mod init;
 mod logs;
 pub mod menu;
+mod new_file;
 mod plan;
 mod render;
 mod restart;
@@ -55,6 +57,7 @@ pub fn run(cli: &Cli) -> Exit {
         Command::Graph { format } => graph::run(&cli.global, *format),
         Command::Schema => schema::run(),
         Command::Init { name } => init::run(&cli.global, name.as_deref()),
+        Command::Import { from } => import::run(&cli.global, from),
         Command::Workload(args) => workload::run(args),
     };
     result.unwrap_or_else(|problems| {

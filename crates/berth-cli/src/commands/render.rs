@@ -45,10 +45,16 @@ fn render(to: Target, project: &Project, ecosystem: &Ecosystem) -> Result<Vec<Fi
         Target::Ci => berth_render::ci(ecosystem, &all),
         Target::All => {
             let mut files = Vec::new();
-            for target in Target::value_variants()
-                .iter()
-                .filter(|t| **t != Target::All)
-            {
+            let kubernetes = project
+                .ecosystems()
+                .any(|e| e.environment.runtime == Runtime::Kubernetes);
+            let targets = Target::value_variants().iter().filter(|t| match t {
+                Target::All => false,
+                // Nothing to kustomize is no reason to write nothing else.
+                Target::Kustomize => kubernetes,
+                _ => true,
+            });
+            for target in targets {
                 let folder = target.to_possible_value().expect("no target is hidden");
                 files.extend(
                     render(*target, project, ecosystem)?

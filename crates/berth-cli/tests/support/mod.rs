@@ -235,3 +235,17 @@ pub fn is_alive(pid: u32) -> bool {
         })
         .unwrap_or(false)
 }
+
+/// The compose command this machine has: the plugin, or docker-compose.
+pub fn compose() -> Option<Vec<&'static str>> {
+    let works = |argv: &[&str]| {
+        Command::new(argv[0])
+            .args(&argv[1..])
+            .arg("version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    [vec!["docker", "compose"], vec!["docker-compose"]]
+        .into_iter()
+        .find(|argv| works(argv))
+}

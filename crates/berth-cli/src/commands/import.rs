@@ -1,0 +1,58 @@
+//! `berth import compose FILE...`: a berth.yaml from a Docker Compose project,
+//! with a note for everything it could not carry over.
+
+use std::path::Path;
+
+use berth_core::source::SourceFile;
+use berth_core::{Problem, Problems};
+use serde_json::json;
+
+use super::{Exit, new_file};
+use crate::cli::{Format, Global, ImportSource};
+use crate::output;
+
+pub fn run(global: &Global, from: &ImportSource) -> Result<Exit, Problems> {
+    let ImportSource::Compose { files, name } = from;
+    let sources = files
+        .iter()
+        .map(|path| read(path))
+        .collect::<Result<Vec<_>, _>>()?;
+    let path = new_file::path(global);
+    let name = name
+        .clone()
+        .unwrap_or_else(|| new_file::default_name(&path));
+    let imported = berth_import::compose(&sources, &name)?;
+    // What the import writes must load: a file berth itself cannot read is a
+    // bug here, and is not written.
+    let project = berth_core::load_str(&path.display().to_string(), &imported.text)?;
+    new_file::create(&path, &imported.text, "import compose")?;
+    let services = project.ecosystem(None).map_or(0, |e| e.services.len());
+    if global.output == Format::Json {
+        let notes: Vec<_> = imported
+            .notes
+            .iter()
+            .map(|note| json!({ "location": note.location, "message": note.message }))
+            .collect();
+        output::json(&json!({ "file": path, "services": services, "notes": notes }));
+        return Ok(Exit::Success);
+    }
+    for note in &imported.notes {
+        eprintln!("note: {note}");
+    }
+    println!(
+        "wrote {} — {services} services, {} notes on what was not carried over; next: `berth check`, then `berth up`",
+        path.display(),
+        imported.notes.len()
+    );
+    Ok(Exit::Success)
+}
+
+fn read(path: &Path) -> Result<SourceFile, Problems> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Problems::one(
+            Problem::new(format!("cannot read {}: {e}", path.display()))
+                .help("name the compose files to import, as `docker compose -f` takes them"),
+        )
+    })?;
+    Ok(SourceFile::new(path.display().to_string(), text))
+}

@@ -1,0 +1,286 @@
+//! `berth import compose` on compose files of public projects — as their crates
+//! publish them on crates.io, fetched once by version and checksum — and the
+//! result loaded, checked, rendered, and run with `berth up`.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use support::{compose, scratch, survivors};
+
+/// A compose file a public project ships inside its published crate.
+struct Public {
+    krate: &'static str,
+    version: &'static str,
+    sha256: &'static str,
+    path: &'static str,
+}
+
+const PUBLIC: [Public; 5] = [
+    // Two dozen databases side by side, built with args, names with underscores.
+    Public {
+        krate: "sqlx",
+        version: "0.8.6",
+        sha256: "1fefb893899429669dcdd979aff487bd78f4064e5e7907e4269081e0ef7d97dc",
+        path: "tests/docker-compose.yml",
+    },
+    // An application container and its search engine, list-form environment.
+    Public {
+        krate: "meilisearch-sdk",
+        version: "0.30.0",
+        sha256: "f620c9ed9b790cf292b66c8dab16f0e4aafb377583ec0e589da7c3ee81ff2038",
+        path: "docker-compose.yml",
+    },
+    // A three-node Redpanda cluster with a console: entrypoints, long commands.
+    Public {
+        krate: "samsa",
+        version: "0.1.8",
+        sha256: "24c94daa6ae3559c0e981afe556056c611901ad74079e527b81af6231c0f7c98",
+        path: "docker-compose.yaml",
+    },
+    // ZooKeeper and three Kafka brokers, each on two ports.
+    Public {
+        krate: "rskafka",
+        version: "0.6.0",
+        sha256: "849b87417a191e37e16b8893eba8928bbd10e1989e6b57c4f8531549eaa29bdc",
+        path: "docker-compose-kafka.yml",
+    },
+    // A named project; an image tag from the shell with a default.
+    Public {
+        krate: "clickhouse",
+        version: "0.15.3",
+        sha256: "d6ad2112cf4ad543ceed12e48b779e82e8f3a8172374cac98d59e59feda35c69",
+        path: "docker-compose.yml",
+    },
+];
+
+/// The compose file, fetched from crates.io into the target directory once.
+fn fetch(public: &Public) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("public-compose");
+    let root = format!("{}-{}", public.krate, public.version);
+    let file = dir.join(&root).join(public.path);
+    if file.is_file() {
+        return file;
+    }
+    std::fs::create_dir_all(&dir).unwrap();
+    let archive = dir.join(format!("{root}.crate"));
+    let url = format!(
+        "https://static.crates.io/crates/{}/{root}.crate",
+        public.krate
+    );
+    let run = |program: &str, args: &[&str]| {
+        let output = Command::new(program)
+            .args(args)
+            .current_dir(&dir)
+            .output()
+            .unwrap_or_else(|e| panic!("{program}: {e}"));
+        assert!(
+            output.status.success(),
+            "{program} {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let archive_name = archive.file_name().unwrap().to_str().unwrap();
+    run("curl", &["-sSfL", "--retry", "3", "-o", archive_name, &url]);
+    let sum = run("sha256sum", &[archive_name]);
+    assert!(sum.starts_with(public.sha256), "{url} changed: {sum}");
+    run(
+        "tar",
+        &["xzf", archive_name, &format!("{root}/{}", public.path)],
+    );
+    file
+}
+
+fn berth(dir: &Path, args: &[&str]) -> Output {
+    let bin = Path::new(env!("CARGO_BIN_EXE_berth"));
+    Command::new(bin)
+        .args(args)
+        .current_dir(dir)
+        .env("BERTH_TEST_RUN", format!("{}-import", dir.display()))
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                bin.parent().unwrap().display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        )
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap()
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// Imports `public` into a scratch directory; returns it and the notes.
+fn import(public: &Public) -> (PathBuf, String) {
+    let file = fetch(public);
+    let dir = scratch(&format!("import-{}", public.krate));
+    let output = berth(&dir, &["import", "compose", file.to_str().unwrap()]);
+    assert!(
+        output.status.success(),
+        "{}: {}",
+        public.krate,
+        text(&output)
+    );
+    (dir, String::from_utf8_lossy(&output.stderr).into_owned())
+}
+
+#[test]
+fn public_compose_files_import_and_the_result_loads_checks_and_renders() {
+    for public in &PUBLIC {
+        let (dir, notes) = import(public);
+        let berth_yaml = std::fs::read_to_string(dir.join("berth.yaml")).unwrap();
+        assert!(
+            notes.lines().all(|l| l.starts_with("note: ")
+                && l.contains(&format!("{}:", public.path.rsplit('/').next().unwrap()))),
+            "{}: every note points into the compose file:\n{notes}",
+            public.krate
+        );
+        let check = berth(&dir, &["check"]);
+        assert!(
+            matches!(check.status.code(), Some(0 | 1)),
+            "{}: {}",
+            public.krate,
+            text(&check)
+        );
+        assert!(berth(&dir, &["plan"]).status.success(), "{}", public.krate);
+        let out = dir.join("rendered");
+        let render = berth(
+            &dir,
+            &["-e", "docker", "render", "--to", "all", "--dir", "rendered"],
+        );
+        assert!(
+            render.status.success(),
+            "{}: {}",
+            public.krate,
+            text(&render)
+        );
+        if let Some(argv) = compose() {
+            let config = Command::new(argv[0])
+                .args(&argv[1..])
+                .args([
+                    "-f",
+                    "compose.data.yaml",
+                    "-f",
+                    "compose.services.yaml",
+                    "config",
+                    "-q",
+                ])
+                .current_dir(out.join("compose"))
+                .output()
+                .unwrap();
+            assert!(
+                config.status.success(),
+                "{}: {}",
+                public.krate,
+                text(&config)
+            );
+        }
+        match public.krate {
+            "sqlx" => {
+                assert!(
+                    notes.contains("service `mysql_8` is named `mysql-8`"),
+                    "{notes}"
+                );
+                assert!(
+                    berth_yaml.contains("  postgres-17:\n    build:\n"),
+                    "built from a Dockerfile, it stays a service: {berth_yaml}"
+                );
+                assert!(notes.contains("berth gives it 3307"), "{notes}");
+                assert!(berth_yaml.contains("dockerfile: mysql/Dockerfile"));
+            }
+            "meilisearch-sdk" => {
+                assert!(
+                    berth_yaml.contains(
+                        "MEILISEARCH_URL: http://${meilisearch.host}:${meilisearch.port}"
+                    ),
+                    "{berth_yaml}"
+                );
+                assert!(
+                    notes.contains("`MEILI_MASTER_KEY` holds its value inline"),
+                    "{notes}"
+                );
+                assert!(!notes.contains("masterKey"), "a note never repeats a value");
+            }
+            "samsa" => assert!(notes.contains("`entrypoint` not carried over"), "{notes}"),
+            "rskafka" => assert!(
+                berth_yaml
+                    .contains("KAFKA_CFG_ZOOKEEPER_CONNECT: ${zookeeper.host}:${zookeeper.port}"),
+                "{berth_yaml}"
+            ),
+            "clickhouse" => {
+                assert!(
+                    berth_yaml.starts_with("# Imported")
+                        && berth_yaml.contains("\nname: clickhouse-rs\n")
+                );
+                assert!(
+                    berth_yaml
+                        .contains("image: docker.io/clickhouse/clickhouse-server:latest-alpine"),
+                    "{berth_yaml}"
+                );
+                assert!(notes.contains("`ulimits` not carried over"), "{notes}");
+            }
+            other => unreachable!("{other}"),
+        }
+    }
+}
+
+#[test]
+fn an_imported_project_runs_locally_with_berth_up() {
+    let public = PUBLIC.iter().find(|p| p.krate == "rskafka").unwrap();
+    let (dir, _) = import(public);
+    let up = berth(&dir, &["up", "-d"]);
+    assert!(up.status.success(), "{}", text(&up));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let ready = loop {
+        let status = berth(&dir, &["status", "-o", "json"]);
+        let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+        let instances = status["instances"].as_array().cloned().unwrap_or_default();
+        if instances.len() == 5 && instances.iter().all(|i| i["ready"] == true) {
+            break true;
+        }
+        if Instant::now() > deadline {
+            break false;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let down = berth(&dir, &["down"]);
+    assert!(
+        ready,
+        "ZooKeeper, three brokers and the proxy did not all become ready"
+    );
+    assert!(down.status.success(), "{}", text(&down));
+    assert!(survivors(&format!("{}-import", dir.display())).is_empty());
+}
+
+#[test]
+fn import_never_overwrites_a_berth_yaml() {
+    let dir = scratch("import-existing");
+    std::fs::write(dir.join("berth.yaml"), "name: mine\n").unwrap();
+    std::fs::write(
+        dir.join("compose.yaml"),
+        "services:\n  web: { image: \"nginx:1.27\" }\n",
+    )
+    .unwrap();
+    let output = berth(&dir, &["import", "compose", "compose.yaml"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        text(&output).contains("berth.yaml already exists"),
+        "{}",
+        text(&output)
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("berth.yaml")).unwrap(),
+        "name: mine\n"
+    );
+}

@@ -1,0 +1,64 @@
+//! Compose service names as berth names: DNS labels, which Kubernetes requires.
+
+use indexmap::IndexMap;
+
+/// Compose's name for each service, and berth's.
+pub struct Renames(IndexMap<String, String>);
+
+impl Renames {
+    pub fn new<'a>(compose_names: impl IntoIterator<Item = &'a String>) -> Renames {
+        let mut renames = IndexMap::new();
+        for name in compose_names {
+            let mut label = dns_label(name);
+            let mut n = 2;
+            while renames.values().any(|taken| *taken == label) {
+                label = format!("{}-{n}", dns_label(name));
+                n += 1;
+            }
+            renames.insert(name.clone(), label);
+        }
+        Renames(renames)
+    }
+
+    /// berth's name for the compose service `name`, if there is one of that name.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(String::as_str)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(a, b)| (a.as_str(), b.as_str()))
+    }
+}
+
+/// Lower case, every run of other characters a single `-`, at most 63 long.
+pub fn dns_label(name: &str) -> String {
+    let mut label = String::new();
+    for c in name.chars().map(|c| c.to_ascii_lowercase()) {
+        if c.is_ascii_lowercase() || c.is_ascii_digit() {
+            label.push(c);
+        } else if !label.is_empty() && !label.ends_with('-') {
+            label.push('-');
+        }
+    }
+    label.truncate(63);
+    let label = label.trim_end_matches('-');
+    if label.is_empty() {
+        "service".to_owned()
+    } else {
+        label.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_become_dns_labels_without_clashing() {
+        let names = ["mysql_8".to_owned(), "MySQL.8".to_owned(), "web".to_owned()];
+        let renames = Renames::new(&names);
+        assert_eq!(renames.get("mysql_8"), Some("mysql-8"));
+        assert_eq!(renames.get("MySQL.8"), Some("mysql-8-2"));
+        assert_eq!(renames.get("web"), Some("web"));
+    }
+}
