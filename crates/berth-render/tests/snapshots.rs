@@ -1,0 +1,53 @@
+//! Every target of every example, as reviewed text: a change to what berth
+//! renders shows up here as a diff to read before it lands.
+
+use std::path::Path;
+
+use berth_core::Ecosystem;
+use berth_core::model::Runtime;
+
+const EXAMPLES: [&str; 5] = ["quickstart", "runeframe", "srvthreds", "symbi", "openpolicy"];
+
+fn joined(files: &[berth_render::File]) -> String {
+    files
+        .iter()
+        .map(|file| format!("### {}\n{}", file.name, file.text))
+        .collect()
+}
+
+/// The last environment on `runtime`: the production-like one, in the examples.
+/// Without one, the first environment.
+fn last_on<'a>(ecosystems: &[&'a Ecosystem], runtime: Runtime) -> &'a Ecosystem {
+    ecosystems
+        .iter()
+        .rev()
+        .find(|e| e.environment.runtime == runtime)
+        .unwrap_or(&ecosystems[0])
+}
+
+#[test]
+fn every_target_of_every_example() {
+    for example in EXAMPLES {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join(format!("../../examples/{example}/berth.yaml"));
+        let project = berth_core::load_path(&path).unwrap();
+        let all: Vec<&Ecosystem> = project.ecosystems().collect();
+        let compose = last_on(&all, Runtime::Compose);
+        let cluster = last_on(&all, Runtime::Kubernetes);
+        let on_kubernetes: Vec<&Ecosystem> = all
+            .iter()
+            .filter(|e| e.environment.runtime == Runtime::Kubernetes)
+            .copied()
+            .collect();
+        let targets = [
+            ("compose", berth_render::compose(compose)),
+            ("kubernetes", berth_render::kubernetes(cluster)),
+            ("kustomize", berth_render::kustomize(&on_kubernetes)),
+            ("monitoring", berth_render::monitoring(cluster)),
+            ("ci", berth_render::ci(cluster, &all)),
+        ];
+        for (target, files) in targets {
+            insta::assert_snapshot!(format!("{example}-{target}"), joined(&files));
+        }
+    }
+}
