@@ -380,3 +380,21 @@ fn secrets_never_appear_in_errors() {
     let (_, message) = one(&yaml);
     assert_eq!(message, "unknown value `vault`");
 }
+
+#[test]
+fn labels_and_port_names_kubernetes_would_refuse() {
+    let yaml = "name: demo\nservices:\n  api:\n    image: demo/api:1.0.0\n    ports: { prometheus-metrics: 9001 }\n    labels: { team: \"core platform\" }\n";
+    assert_eq!(
+        problems(yaml),
+        [
+            (
+                "6:15".to_owned(),
+                "label value `core platform` of `team` is not valid in Kubernetes".to_owned()
+            ),
+            (
+                "5:14".to_owned(),
+                "port name `prometheus-metrics` is not valid in Kubernetes".to_owned()
+            ),
+        ]
+    );
+}

@@ -6,7 +6,13 @@ use std::path::Path;
 use berth_core::Ecosystem;
 use berth_core::model::Runtime;
 
-const EXAMPLES: [&str; 5] = ["quickstart", "runeframe", "srvthreds", "symbi", "openpolicy"];
+const EXAMPLES: [&str; 5] = [
+    "quickstart",
+    "runeframe",
+    "srvthreds",
+    "symbi",
+    "openpolicy",
+];
 
 fn joined(files: &[berth_render::File]) -> String {
     files

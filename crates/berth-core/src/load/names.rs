@@ -31,6 +31,72 @@ pub fn dns_label_problem(what: &str, name: &str, span: Span) -> Option<Problem> 
     )
 }
 
+/// A problem if `key: value` is not a valid Kubernetes label: the key an optional
+/// DNS-subdomain prefix and `/`, then a name; name and value at most 63 characters
+/// of letters, digits, `-`, `_` and `.`, starting and ending with a letter or digit
+/// (the value may be empty).
+pub fn label_problem(key: &str, value: &str, span: Span) -> Option<Problem> {
+    let (prefix, name) = match key.rsplit_once('/') {
+        Some((prefix, name)) => (Some(prefix), name),
+        None => (None, key),
+    };
+    let prefix_valid = prefix.is_none_or(|p| p.len() <= 253 && p.split('.').all(subdomain_part));
+    if !prefix_valid || name.is_empty() || !label_text(name) {
+        return Some(
+            Problem::new(format!("label key `{key}` is not valid in Kubernetes"))
+                .at(span, "not a label key")
+                .help("a label key is an optional DNS prefix and `/`, then up to 63 letters, digits, `-`, `_` or `.`, starting and ending with a letter or digit, as in `app.example.com/tier`"),
+        );
+    }
+    if !value.is_empty() && !label_text(value) {
+        return Some(
+            Problem::new(format!("label value `{value}` of `{key}` is not valid in Kubernetes"))
+                .at(span, "not a label value")
+                .help("a label value is empty or up to 63 letters, digits, `-`, `_` or `.`, starting and ending with a letter or digit"),
+        );
+    }
+    None
+}
+
+/// One dot-separated part of a DNS subdomain.
+fn subdomain_part(part: &str) -> bool {
+    !part.is_empty()
+        && part.len() <= 63
+        && part.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && part.ends_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && part
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+fn label_text(text: &str) -> bool {
+    text.len() <= 63
+        && text.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && text.ends_with(|c: char| c.is_ascii_alphanumeric())
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+/// A problem if a port's name is not one Kubernetes takes for a container port:
+/// at most 15 lowercase letters, digits and single `-`, with at least one letter.
+pub fn port_name_problem(name: &str, span: Span) -> Option<Problem> {
+    let valid = !name.is_empty()
+        && name.len() <= 15
+        && name.chars().any(|c| c.is_ascii_lowercase())
+        && !name.starts_with('-')
+        && !name.ends_with('-')
+        && !name.contains("--")
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    (!valid).then(|| {
+        Problem::new(format!("port name `{name}` is not valid in Kubernetes"))
+            .at(span, "not a port name")
+            .help("a port name is at most 15 lowercase letters, digits and single `-`, with at least one letter, such as `http` or `metrics`")
+    })
+}
+
 fn suggest(name: &str) -> String {
     let mut out = String::new();
     for c in name.chars() {
@@ -54,6 +120,22 @@ fn suggest(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn labels_and_port_names_follow_kubernetes() {
+        let span = Span::default();
+        assert!(label_problem("app.kubernetes.io/tier", "web_1.x", span).is_none());
+        assert!(label_problem("team", "", span).is_none());
+        assert!(label_problem("team", "a b", span).is_some());
+        assert!(label_problem("-team", "a", span).is_some());
+        assert!(label_problem("Example.com/team", "a", span).is_some());
+        assert!(label_problem("team", &"x".repeat(64), span).is_some());
+        assert!(port_name_problem("management", span).is_none());
+        assert!(port_name_problem("port-9096", span).is_none());
+        assert!(port_name_problem("prometheus-metrics", span).is_some());
+        assert!(port_name_problem("8080", span).is_some());
+        assert!(port_name_problem("a--b", span).is_some());
+    }
 
     #[test]
     fn dns_labels_are_checked_and_fixes_suggested() {

@@ -13,6 +13,7 @@ use crate::source::Span;
 use crate::yaml::Node;
 
 use super::dns_label_problem;
+use super::names::{label_problem, port_name_problem};
 
 /// Where things are in the file, for the environment being validated.
 pub(super) struct Located<'a> {
@@ -78,6 +79,18 @@ impl ServiceCheck<'_> {
         self.at.service(self.name, path)
     }
 
+    /// Labels and port names that Kubernetes would refuse, refused here first.
+    fn kubernetes_names(&mut self) {
+        for (key, value) in &self.service.labels {
+            let span = self.span(&["labels", key]);
+            self.problems.extend(label_problem(key, value, span));
+        }
+        for name in self.service.ports.keys() {
+            let span = self.span(&["ports", name]);
+            self.problems.extend(port_name_problem(name, span));
+        }
+    }
+
     fn run(&mut self) {
         self.phase();
         self.runnable();
@@ -87,6 +100,7 @@ impl ServiceCheck<'_> {
         self.rollout();
         self.autoscale();
         self.waivers();
+        self.kubernetes_names();
         if let Some(namespace) = &self.service.namespace
             && let Some(problem) =
                 dns_label_problem("namespace", namespace, self.span(&["namespace"]))
