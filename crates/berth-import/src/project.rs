@@ -101,7 +101,7 @@ pub fn compose(files: &[SourceFile], name: &str) -> Result<Imported, Problems> {
     let text = format!(
         "# Imported by `berth import compose` from {}.\n# `local` runs every service as berth's stand-in workload, since their code lives in\n# their images; `docker` renders Docker Compose files. Read the notes the import printed.\n{}",
         sources.join(", "),
-        serde_saphyr::to_string(&document).expect("a berth.yaml serializes")
+        berth_core::yaml::to_yaml(&document)
     );
     Ok(Imported {
         text,

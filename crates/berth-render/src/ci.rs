@@ -3,6 +3,7 @@
 
 use berth_core::Ecosystem;
 use berth_core::model::{Check, Runtime};
+use berth_core::yaml::to_yaml;
 use indexmap::IndexMap;
 use serde_json::{Value, json};
 
@@ -144,7 +145,7 @@ pub fn ci(ecosystem: &Ecosystem, environments: &[&Ecosystem]) -> Vec<File> {
         text: format!(
             "{}{}",
             header(ecosystem),
-            serde_saphyr::to_string(&workflow).expect("serializes")
+            to_yaml(&serde_json::to_value(&workflow).expect("serializes"))
         ),
     }]
 }

@@ -11,6 +11,7 @@ use berth_core::model::{
     Service,
 };
 use berth_core::plan;
+use berth_core::yaml::to_yaml;
 use indexmap::IndexMap;
 use serde::Serialize;
 
@@ -49,7 +50,7 @@ pub fn compose(ecosystem: &Ecosystem) -> Vec<File> {
             rendered.profiles = profiles[service_name.as_str()].clone();
             file.services.insert(service_name.clone(), rendered);
         }
-        let yaml = serde_saphyr::to_string(&file).expect("compose files serialize");
+        let yaml = to_yaml(&serde_json::to_value(&file).expect("compose files serialize"));
         File {
             name: name.to_owned(),
             text: format!("{}{yaml}", header(ecosystem)),

@@ -8,6 +8,7 @@ mod duration;
 mod kubernetes;
 mod kustomize;
 mod monitoring;
+mod parallel;
 
 pub use ci::ci;
 pub use compose::compose;

@@ -3,6 +3,7 @@
 //! with request rate, error rate, latency and restarts per service.
 
 use berth_core::Ecosystem;
+use berth_core::yaml::to_yaml;
 use serde_json::{Value, json};
 
 use crate::{File, header};
@@ -180,13 +181,7 @@ fn dashboard(ecosystem: &Ecosystem) -> Value {
 }
 
 pub fn monitoring(ecosystem: &Ecosystem) -> Vec<File> {
-    let yaml = |value: &Value| {
-        format!(
-            "{}{}",
-            header(ecosystem),
-            serde_saphyr::to_string(value).expect("serializes")
-        )
-    };
+    let yaml = |value: &Value| format!("{}{}", header(ecosystem), to_yaml(value));
     vec![
         File {
             name: "prometheus-rules.yaml".into(),

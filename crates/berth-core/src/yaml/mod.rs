@@ -5,10 +5,12 @@
 //! value, a dangling reference, a cycle — can point at the exact spot in the file.
 
 mod de;
+mod emit;
 mod merge;
 mod parse;
 
 pub use de::{DeError, from_node};
+pub use emit::to_yaml;
 pub use merge::merge;
 pub use parse::parse;
 

@@ -4,7 +4,9 @@
 //! cluster a Service of type ExternalName, so that applications still reach it by
 //! name. One Namespace per namespace in use.
 
+use berth_core::yaml::to_yaml;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use berth_core::Ecosystem;
 use berth_core::address::{self, Addresses};
@@ -29,6 +31,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde_json::Value;
 
+use crate::parallel::parallel_map;
 use crate::{File, header};
 
 mod access;
@@ -43,50 +46,19 @@ mod routes;
 /// namespaces first.
 pub fn objects(ecosystem: &Ecosystem) -> Vec<Value> {
     let mut namespaces: Vec<String> = vec![ecosystem.namespace().to_owned()];
-    let mut objects = Vec::new();
-    for (name, service) in &ecosystem.services {
+    for service in ecosystem.services.values() {
         let namespace = namespace_of(ecosystem, service);
         if !namespaces.contains(&namespace) {
-            namespaces.push(namespace.clone());
-        }
-        let meta = meta(ecosystem, name, service, &namespace);
-        if let Some(address) = ecosystem.environment.external.get(name) {
-            objects.extend(external::objects(address, meta));
-            continue;
-        }
-        objects.push(json(&network::policy(ecosystem, name, service, &meta)));
-        let (account, role, binding) = access::access(name, service, &meta);
-        objects.extend([json(&account), json(&role), json(&binding)]);
-        let config = config_map(ecosystem, name, service, &meta);
-        let has_config = config.data.as_ref().is_some_and(|d| !d.is_empty());
-        if has_config {
-            objects.push(json(&config));
-        }
-        let pod = pod(ecosystem, name, service, has_config);
-        match service.kind {
-            Kind::Job => objects.push(json(&job(service, meta, pod))),
-            kind if kind.is_data() => {
-                let host = ClusterNetwork(ecosystem).host(name);
-                if let Some((claim, cron_job)) = backup::backup(name, service, &meta, &host) {
-                    objects.extend([json(&claim), json(&cron_job)]);
-                }
-                objects.push(json(&service_object(service, meta.clone(), true)));
-                objects.push(json(&stateful_set(name, service, meta, pod)));
-            }
-            _ => {
-                if !service.ports.is_empty() {
-                    objects.push(json(&service_object(service, meta.clone(), false)));
-                }
-                if let Some(autoscaler) = availability::autoscaler(service, &meta) {
-                    objects.push(json(&autoscaler));
-                }
-                if let Some(budget) = availability::disruption_budget(service, &meta) {
-                    objects.push(json(&budget));
-                }
-                objects.push(json(&deployment(ecosystem, service, meta, pod)));
-            }
+            namespaces.push(namespace);
         }
     }
+    let services: Vec<(&String, &Arc<Service>)> = ecosystem.services.iter().collect();
+    let objects: Vec<Value> = parallel_map(&services, |(name, service)| {
+        service_objects(ecosystem, name, service)
+    })
+    .into_iter()
+    .flatten()
+    .collect();
     let mut all: Vec<Value> = Vec::new();
     for namespace in &namespaces {
         all.push(json(&namespace_object(ecosystem, namespace)));
@@ -101,12 +73,52 @@ pub fn objects(ecosystem: &Ecosystem) -> Vec<Value> {
     all
 }
 
+/// The objects of one service, dependencies' addresses resolved.
+fn service_objects(ecosystem: &Ecosystem, name: &str, service: &Service) -> Vec<Value> {
+    let namespace = namespace_of(ecosystem, service);
+    let meta = meta(ecosystem, name, service, &namespace);
+    if let Some(address) = ecosystem.environment.external.get(name) {
+        return external::objects(address, meta);
+    }
+    let mut objects = Vec::new();
+    objects.push(json(&network::policy(ecosystem, name, service, &meta)));
+    let (account, role, binding) = access::access(name, service, &meta);
+    objects.extend([json(&account), json(&role), json(&binding)]);
+    let config = config_map(ecosystem, name, service, &meta);
+    let has_config = config.data.as_ref().is_some_and(|d| !d.is_empty());
+    if has_config {
+        objects.push(json(&config));
+    }
+    let pod = pod(ecosystem, name, service, has_config);
+    match service.kind {
+        Kind::Job => objects.push(json(&job(service, meta, pod))),
+        kind if kind.is_data() => {
+            let host = ClusterNetwork(ecosystem).host(name);
+            if let Some((claim, cron_job)) = backup::backup(name, service, &meta, &host) {
+                objects.extend([json(&claim), json(&cron_job)]);
+            }
+            objects.push(json(&service_object(service, meta.clone(), true)));
+            objects.push(json(&stateful_set(name, service, meta, pod)));
+        }
+        _ => {
+            if !service.ports.is_empty() {
+                objects.push(json(&service_object(service, meta.clone(), false)));
+            }
+            if let Some(autoscaler) = availability::autoscaler(service, &meta) {
+                objects.push(json(&autoscaler));
+            }
+            if let Some(budget) = availability::disruption_budget(service, &meta) {
+                objects.push(json(&budget));
+            }
+            objects.push(json(&deployment(ecosystem, service, meta, pod)));
+        }
+    }
+    objects
+}
+
 /// The objects as one multi-document YAML file.
 pub fn kubernetes(ecosystem: &Ecosystem) -> Vec<File> {
-    let documents: Vec<String> = objects(ecosystem)
-        .iter()
-        .map(|object| serde_saphyr::to_string(object).expect("objects serialize"))
-        .collect();
+    let documents: Vec<String> = parallel_map(&objects(ecosystem), to_yaml);
     vec![File {
         name: "kubernetes.yaml".to_owned(),
         text: format!("{}{}", header(ecosystem), documents.join("---\n")),

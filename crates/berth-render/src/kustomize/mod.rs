@@ -6,11 +6,13 @@
 //! `--to kubernetes` renders for that environment.
 
 use berth_core::Ecosystem;
+use berth_core::yaml::to_yaml;
 use indexmap::IndexMap;
 use serde_json::{Value, json};
 
 use crate::File;
 use crate::kubernetes::objects;
+use crate::parallel::parallel_map;
 
 mod patch;
 
@@ -20,7 +22,7 @@ pub fn kustomize(ecosystems: &[&Ecosystem]) -> Vec<File> {
     let Some(first) = ecosystems.first() else {
         return Vec::new();
     };
-    let rendered: Vec<Rendered> = ecosystems.iter().map(|e| Rendered::of(e)).collect();
+    let rendered: Vec<Rendered> = parallel_map(ecosystems, |e| Rendered::of(e));
     let base: IndexMap<&str, &Value> = rendered[0]
         .objects
         .iter()
@@ -139,12 +141,15 @@ fn overlay(
         base_namespace.and_then(|_| single_namespace(environment, environment.objects.values()));
     let mut files = Vec::new();
     let mut patches = Vec::new();
-    for (key, base_object) in base {
-        let mut moved = (*base_object).clone();
+    let shared: Vec<(&&str, &&Value)> = base.iter().collect();
+    let differences = parallel_map(&shared, |(key, base_object)| {
+        let mut operations = patch::diff(base_object, &environment.objects[**key]);
         if let Some(namespace) = namespace {
-            move_to(&mut moved, namespace);
+            operations.retain(|operation| !moved_by_namespace(base_object, operation, namespace));
         }
-        let operations = patch::diff(&moved, &environment.objects[*key]);
+        operations
+    });
+    for ((_, base_object), operations) in shared.iter().zip(differences) {
         if operations.is_empty() {
             continue;
         }
@@ -179,16 +184,16 @@ fn overlay(
     files
 }
 
-/// What kustomize's `namespace:` does to an object of the base.
-fn move_to(object: &mut Value, namespace: &str) {
+/// Whether kustomize's `namespace:` already does what `operation` does to
+/// `object` of the base: it sets the namespace of every object, and the name of
+/// a Namespace.
+fn moved_by_namespace(object: &Value, operation: &Value, namespace: &str) -> bool {
     let field = if kind(object) == "Namespace" {
-        "name"
+        "/metadata/name"
     } else {
-        "namespace"
+        "/metadata/namespace"
     };
-    if let Some(slot) = object["metadata"].get_mut(field) {
-        *slot = namespace.into();
-    }
+    operation["op"] == "replace" && operation["path"] == field && operation["value"] == namespace
 }
 
 fn patch_file_name(object: &Value, with_namespace: bool) -> String {
@@ -279,5 +284,5 @@ fn kustomization(dir: &str, header: &str, fields: Value) -> File {
 }
 
 fn yaml(value: &Value) -> String {
-    serde_saphyr::to_string(value).expect("objects serialize")
+    to_yaml(value)
 }

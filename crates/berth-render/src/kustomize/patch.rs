@@ -14,8 +14,15 @@ pub fn diff(from: &Value, to: &Value) -> Vec<Value> {
 fn walk(from: &Value, to: &Value, path: &mut String, operations: &mut Vec<Value>) {
     match (from, to) {
         (Value::Object(from), Value::Object(to)) => {
+            // Objects rendered by the same code list their keys in the same
+            // order: look at the same place first, and hash only when it differs.
+            let mut in_step = to.iter();
             for (key, old) in from {
-                within(path, key, |path| match to.get(key) {
+                let new = match in_step.next() {
+                    Some((other, new)) if other == key => Some(new),
+                    _ => to.get(key),
+                };
+                within(path, key, |path| match new {
                     Some(new) => walk(old, new, path, operations),
                     None => operations.push(json!({ "op": "remove", "path": path })),
                 });
