@@ -4,6 +4,10 @@
 use berth_core::{check, load_str, plan};
 use criterion::{Criterion, criterion_group, criterion_main};
 
+/// The allocator the `berth` binary runs with.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn load_check_plan(c: &mut Criterion) {
     let yaml = berth_core::synthetic::ecosystem(1000);
     c.bench_function(
