@@ -7,7 +7,7 @@
 
 use berth_core::Ecosystem;
 use berth_core::yaml::to_yaml;
-use indexmap::IndexMap;
+use indexmap::{IndexMap, IndexSet};
 use serde_json::{Value, json};
 
 use crate::File;
@@ -238,13 +238,7 @@ fn file_of(object: &Value) -> String {
 }
 
 fn resource_names<'a>(objects: impl IntoIterator<Item = &'a Value>) -> Vec<Value> {
-    let mut names: Vec<String> = Vec::new();
-    for object in objects {
-        let name = file_of(object);
-        if !names.contains(&name) {
-            names.push(name);
-        }
-    }
+    let names: IndexSet<String> = objects.into_iter().map(file_of).collect();
     names.into_iter().map(Value::from).collect()
 }
 
