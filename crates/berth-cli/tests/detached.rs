@@ -4,37 +4,10 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::Duration;
 
-use support::{free_ports, scratch, survivors};
-
-const MARKER: &str = "BERTH_TEST_RUN";
-
-fn berth(dir: &Path, marker: &str, args: &[&str]) -> Output {
-    let bin = Path::new(env!("CARGO_BIN_EXE_berth"));
-    let path = format!(
-        "{}:{}",
-        bin.parent().unwrap().display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    Command::new(bin)
-        .args(args)
-        .current_dir(dir)
-        .env(MARKER, marker)
-        .env("PATH", path)
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap()
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
+use support::{berth, free_ports, scratch, survivors, text};
 
 fn status(dir: &Path, marker: &str) -> serde_json::Value {
     let output = berth(dir, marker, &["status", "-o", "json"]);

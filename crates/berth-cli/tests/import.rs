@@ -5,10 +5,10 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use support::{compose, scratch, survivors};
+use support::{berth, compose, scratch, survivors, text};
 
 /// A compose file a public project ships inside its published crate.
 struct Public {
@@ -94,38 +94,19 @@ fn fetch(public: &Public) -> PathBuf {
     file
 }
 
-fn berth(dir: &Path, args: &[&str]) -> Output {
-    let bin = Path::new(env!("CARGO_BIN_EXE_berth"));
-    Command::new(bin)
-        .args(args)
-        .current_dir(dir)
-        .env("BERTH_TEST_RUN", format!("{}-import", dir.display()))
-        .env(
-            "PATH",
-            format!(
-                "{}:{}",
-                bin.parent().unwrap().display(),
-                std::env::var("PATH").unwrap_or_default()
-            ),
-        )
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap()
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
+fn marker(dir: &Path) -> String {
+    format!("{}-import", dir.display())
 }
 
 /// Imports `public` into a scratch directory; returns it and the notes.
 fn import(public: &Public) -> (PathBuf, String) {
     let file = fetch(public);
     let dir = scratch(&format!("import-{}", public.krate));
-    let output = berth(&dir, &["import", "compose", file.to_str().unwrap()]);
+    let output = berth(
+        &dir,
+        &marker(&dir),
+        &["import", "compose", file.to_str().unwrap()],
+    );
     assert!(
         output.status.success(),
         "{}: {}",
@@ -146,17 +127,22 @@ fn public_compose_files_import_and_the_result_loads_checks_and_renders() {
             "{}: every note points into the compose file:\n{notes}",
             public.krate
         );
-        let check = berth(&dir, &["check"]);
+        let check = berth(&dir, &marker(&dir), &["check"]);
         assert!(
             matches!(check.status.code(), Some(0 | 1)),
             "{}: {}",
             public.krate,
             text(&check)
         );
-        assert!(berth(&dir, &["plan"]).status.success(), "{}", public.krate);
+        assert!(
+            berth(&dir, &marker(&dir), &["plan"]).status.success(),
+            "{}",
+            public.krate
+        );
         let out = dir.join("rendered");
         let render = berth(
             &dir,
+            &marker(&dir),
             &["-e", "docker", "render", "--to", "all", "--dir", "rendered"],
         );
         assert!(
@@ -239,11 +225,11 @@ fn public_compose_files_import_and_the_result_loads_checks_and_renders() {
 fn an_imported_project_runs_locally_with_berth_up() {
     let public = PUBLIC.iter().find(|p| p.krate == "rskafka").unwrap();
     let (dir, _) = import(public);
-    let up = berth(&dir, &["up", "-d"]);
+    let up = berth(&dir, &marker(&dir), &["up", "-d"]);
     assert!(up.status.success(), "{}", text(&up));
     let deadline = Instant::now() + Duration::from_secs(30);
     let ready = loop {
-        let status = berth(&dir, &["status", "-o", "json"]);
+        let status = berth(&dir, &marker(&dir), &["status", "-o", "json"]);
         let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
         let instances = status["instances"].as_array().cloned().unwrap_or_default();
         if instances.len() == 5 && instances.iter().all(|i| i["ready"] == true) {
@@ -254,13 +240,13 @@ fn an_imported_project_runs_locally_with_berth_up() {
         }
         std::thread::sleep(Duration::from_millis(100));
     };
-    let down = berth(&dir, &["down"]);
+    let down = berth(&dir, &marker(&dir), &["down"]);
     assert!(
         ready,
         "ZooKeeper, three brokers and the proxy did not all become ready"
     );
     assert!(down.status.success(), "{}", text(&down));
-    assert!(survivors(&format!("{}-import", dir.display())).is_empty());
+    assert!(survivors(&marker(&dir)).is_empty());
 }
 
 #[test]
@@ -272,7 +258,7 @@ fn import_never_overwrites_a_berth_yaml() {
         "services:\n  web: { image: \"nginx:1.27\" }\n",
     )
     .unwrap();
-    let output = berth(&dir, &["import", "compose", "compose.yaml"]);
+    let output = berth(&dir, &marker(&dir), &["import", "compose", "compose.yaml"]);
     assert_eq!(output.status.code(), Some(2));
     assert!(
         text(&output).contains("berth.yaml already exists"),

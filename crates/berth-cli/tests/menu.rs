@@ -4,12 +4,11 @@
 mod support;
 
 use std::io::{Read, Write};
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use support::{free_ports, scratch, survivors};
+use support::{free_ports, path_with_berth, scratch, survivors};
 
 fn wait_for(screen: &Arc<Mutex<String>>, text: &str) {
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -40,7 +39,6 @@ fn in_a_terminal_the_menu_runs_the_chosen_environment_and_deployment() {
         ),
     )
     .unwrap();
-    let bin = Path::new(env!("CARGO_BIN_EXE_berth"));
     let marker = format!("{}-menu", dir.display());
     let mut child = Command::new("script")
         // `exec`, so that Ctrl-C reaches berth alone and not a shell
@@ -48,14 +46,7 @@ fn in_a_terminal_the_menu_runs_the_chosen_environment_and_deployment() {
         .args(["-qfec", "exec berth", "/dev/null"])
         .env("SHELL", "/bin/sh")
         .current_dir(&dir)
-        .env(
-            "PATH",
-            format!(
-                "{}:{}",
-                bin.parent().unwrap().display(),
-                std::env::var("PATH").unwrap_or_default()
-            ),
-        )
+        .env("PATH", path_with_berth())
         .env("BERTH_TEST_RUN", &marker)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -20,10 +20,14 @@ fn example(name: &str) -> PathBuf {
 }
 
 fn render(file: &Path, environment: &str, dir: &Path) {
+    render_to("compose", file, environment, dir);
+}
+
+fn render_to(target: &str, file: &Path, environment: &str, dir: &Path) {
     let output = Command::new(env!("CARGO_BIN_EXE_berth"))
         .arg("-f")
         .arg(file)
-        .args(["-e", environment, "render", "--to", "compose", "--dir"])
+        .args(["-e", environment, "render", "--to", target, "--dir"])
         .arg(dir)
         .env("JWT_SECRET", "value-that-must-not-leak")
         .output()
@@ -175,18 +179,7 @@ fn kubernetes_keeps_minikube_databases_outside_and_reaches_them_by_name() {
 #[test]
 fn all_targets_go_in_a_folder_each() {
     let dir = scratch("render-all");
-    let output = Command::new(env!("CARGO_BIN_EXE_berth"))
-        .arg("-f")
-        .arg(example("srvthreds"))
-        .args(["-e", "prod", "render", "--to", "all", "--dir"])
-        .arg(&dir)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    render_to("all", &example("srvthreds"), "prod", &dir);
     for file in [
         "compose/compose.services.yaml",
         "kubernetes/kubernetes.yaml",

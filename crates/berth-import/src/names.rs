@@ -1,5 +1,6 @@
 //! Compose service names as berth names: DNS labels, which Kubernetes requires.
 
+use berth_core::load::to_dns_label;
 use indexmap::IndexMap;
 
 /// Compose's name for each service, and berth's.
@@ -9,10 +10,11 @@ impl Renames {
     pub fn new<'a>(compose_names: impl IntoIterator<Item = &'a String>) -> Renames {
         let mut renames = IndexMap::new();
         for name in compose_names {
-            let mut label = dns_label(name);
+            let base = to_dns_label(name).unwrap_or_else(|| "service".to_owned());
+            let mut label = base.clone();
             let mut n = 2;
             while renames.values().any(|taken| *taken == label) {
-                label = format!("{}-{n}", dns_label(name));
+                label = format!("{base}-{n}");
                 n += 1;
             }
             renames.insert(name.clone(), label);
@@ -30,35 +32,20 @@ impl Renames {
     }
 }
 
-/// Lower case, every run of other characters a single `-`, at most 63 long.
-pub fn dns_label(name: &str) -> String {
-    let mut label = String::new();
-    for c in name.chars().map(|c| c.to_ascii_lowercase()) {
-        if c.is_ascii_lowercase() || c.is_ascii_digit() {
-            label.push(c);
-        } else if !label.is_empty() && !label.ends_with('-') {
-            label.push('-');
-        }
-    }
-    label.truncate(63);
-    let label = label.trim_end_matches('-');
-    if label.is_empty() {
-        "service".to_owned()
-    } else {
-        label.to_owned()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn names_become_dns_labels_without_clashing() {
-        let names = ["mysql_8".to_owned(), "MySQL.8".to_owned(), "web".to_owned()];
+        let names = [
+            "mysql_8".to_owned(),
+            "MySQL.8".to_owned(),
+            "1web".to_owned(),
+        ];
         let renames = Renames::new(&names);
         assert_eq!(renames.get("mysql_8"), Some("mysql-8"));
         assert_eq!(renames.get("MySQL.8"), Some("mysql-8-2"));
-        assert_eq!(renames.get("web"), Some("web"));
+        assert_eq!(renames.get("1web"), Some("web"));
     }
 }

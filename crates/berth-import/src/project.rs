@@ -12,7 +12,9 @@ use serde_json::{Map, Value, json};
 
 use crate::document::{Definitions, Field, last, root};
 use crate::env::Peers;
-use crate::names::{Renames, dns_label};
+use berth_core::load::to_dns_label;
+
+use crate::names::Renames;
 use crate::note::{Note, Notes};
 use crate::ports::{ContainerPort, container_ports};
 use crate::service::{Known, kind_of_image, last_text, service};
@@ -35,13 +37,13 @@ pub fn compose(files: &[SourceFile], name: &str) -> Result<Imported, Problems> {
         .collect::<Result<_, Problem>>()
         .map_err(Problems::one)?;
     let mut notes = Notes::default();
-    let mut name = dns_label(name);
+    let mut name = to_dns_label(name).unwrap_or_else(|| "imported".to_owned());
     let mut services: IndexMap<String, Definitions> = IndexMap::new();
     for (file, node) in files.iter().zip(&nodes) {
         for (key, field) in root(file, node).entries() {
             match key.as_str() {
                 "services" => gather(&field, &mut services),
-                "name" => name = field.text().map_or(name, |n| dns_label(&n)),
+                "name" => name = field.text().and_then(|n| to_dns_label(&n)).unwrap_or(name),
                 key if SILENT.contains(&key) || key.starts_with("x-") => {}
                 other => notes.add(field.at, format!("top-level `{other}` not carried over: berth gives each data store its own volume and puts every service on one network")),
             }
@@ -271,7 +273,7 @@ fn deployments(services: &IndexMap<String, Definitions>, renames: &Renames) -> M
         .map(|(profile, services)| {
             let description = format!("compose profile `{profile}`");
             (
-                dns_label(&profile),
+                to_dns_label(&profile).unwrap_or_else(|| "profile".to_owned()),
                 json!({ "description": description, "services": services }),
             )
         })

@@ -49,18 +49,5 @@ pub fn default_name(path: &Path) -> String {
     .ok()
     .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
     .unwrap_or_default();
-    let label: String = dir
-        .to_ascii_lowercase()
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
-        .collect();
-    let label = label
-        .trim_matches('-')
-        .trim_start_matches(|c: char| c.is_ascii_digit())
-        .to_owned();
-    if label.is_empty() {
-        "my-ecosystem".to_owned()
-    } else {
-        label
-    }
+    berth_core::load::to_dns_label(&dir).unwrap_or_else(|| "my-ecosystem".to_owned())
 }

@@ -249,3 +249,35 @@ pub fn compose() -> Option<Vec<&'static str>> {
         .into_iter()
         .find(|argv| works(argv))
 }
+
+/// PATH with the berth under test first, so that `berth workload` in a
+/// berth.yaml runs it.
+pub fn path_with_berth() -> String {
+    let bin = Path::new(env!("CARGO_BIN_EXE_berth"));
+    format!(
+        "{}:{}",
+        bin.parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
+}
+
+/// `berth ARGS` in `dir`, its processes marked with `marker` for `survivors`.
+pub fn berth(dir: &Path, marker: &str, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_berth"))
+        .args(args)
+        .current_dir(dir)
+        .env("BERTH_TEST_RUN", marker)
+        .env("PATH", path_with_berth())
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap()
+}
+
+/// What a command printed, stdout then stderr.
+pub fn text(output: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}

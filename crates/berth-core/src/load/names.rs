@@ -21,7 +21,7 @@ pub fn dns_label_problem(what: &str, name: &str, span: Span) -> Option<Problem> 
     } else {
         format!(
             "it becomes a DNS and Kubernetes name: use lowercase letters, digits and `-`, starting with a letter, such as `{}`",
-            suggest(name)
+            to_dns_label(name).unwrap_or_else(|| "my-service".to_owned())
         )
     };
     Some(
@@ -97,7 +97,9 @@ pub fn port_name_problem(name: &str, span: Span) -> Option<Problem> {
     })
 }
 
-fn suggest(name: &str) -> String {
+/// The nearest DNS label to `name`: lowercase, other characters as single `-`,
+/// no leading digits, at most 63 characters; none when nothing is left.
+pub fn to_dns_label(name: &str) -> Option<String> {
     let mut out = String::new();
     for c in name.chars() {
         match c {
@@ -107,14 +109,13 @@ fn suggest(name: &str) -> String {
             _ => {}
         }
     }
-    let out = out
-        .trim_matches('-')
-        .trim_start_matches(|c: char| c.is_ascii_digit());
-    if out.is_empty() {
-        "my-service".to_owned()
-    } else {
-        out.to_owned()
-    }
+    let out: String = out
+        .trim_start_matches(|c: char| c.is_ascii_digit() || c == '-')
+        .chars()
+        .take(63)
+        .collect();
+    let out = out.trim_end_matches('-');
+    (!out.is_empty()).then(|| out.to_owned())
 }
 
 #[cfg(test)]
