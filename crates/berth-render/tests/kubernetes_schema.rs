@@ -8,6 +8,9 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
+mod examples;
+use examples::{every_example, example_project};
+
 fn openapi_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/k8s-openapi/v1.36")
 }
@@ -107,16 +110,8 @@ fn every_rendered_object_is_valid_against_the_published_schemas() {
         dir.display()
     );
     let mut schemas = Schemas::load(&dir);
-    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
     let mut checked = 0;
-    for example in [
-        "quickstart",
-        "runeframe",
-        "srvthreds",
-        "symbi",
-        "openpolicy",
-    ] {
-        let project = berth_core::load_path(&examples.join(example).join("berth.yaml")).unwrap();
+    for (example, project) in every_example() {
         for environment in project.environment_names() {
             for object in berth_render::objects(project.ecosystem(Some(environment)).unwrap()) {
                 if object["apiVersion"].as_str().is_some_and(|v| {
@@ -147,8 +142,7 @@ fn an_unknown_field_is_caught() {
 
 #[test]
 fn runeframe_routes_its_four_applications_through_an_istio_virtual_service() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/runeframe/berth.yaml");
-    let project = berth_core::load_path(&path).unwrap();
+    let project = example_project("runeframe");
     let objects = berth_render::objects(project.ecosystem(Some("production")).unwrap());
     let services: Vec<&Value> = objects
         .iter()

@@ -2,16 +2,15 @@
 //! each overlay must give, object for object, what `--to kubernetes` renders
 //! for its environment.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use berth_core::model::Runtime;
 use berth_core::source::SourceFile;
 use serde_json::Value;
 
-fn examples() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples")
-}
+mod examples;
+use examples::{every_example, example_project};
 
 fn write(dir: &Path, files: &[berth_render::File]) {
     let _ = std::fs::remove_dir_all(dir);
@@ -107,14 +106,7 @@ fn every_overlay_of_every_example_builds_to_what_kubernetes_renders() {
         return;
     }
     let mut overlays = 0;
-    for example in [
-        "quickstart",
-        "runeframe",
-        "srvthreds",
-        "symbi",
-        "openpolicy",
-    ] {
-        let project = berth_core::load_path(&examples().join(example).join("berth.yaml")).unwrap();
+    for (example, project) in every_example() {
         overlays += assert_overlays_build(example, &project);
     }
     assert!(overlays >= 9, "only {overlays} overlays were built");
@@ -156,7 +148,7 @@ environments:
 
 #[test]
 fn an_overlay_holds_only_what_differs_from_base() {
-    let project = berth_core::load_path(&examples().join("srvthreds/berth.yaml")).unwrap();
+    let project = example_project("srvthreds");
     let on_kubernetes: Vec<_> = project
         .ecosystems()
         .filter(|e| e.environment.runtime == Runtime::Kubernetes)

@@ -1,14 +1,13 @@
 //! The monitoring files read back as data, with the seed documents' thresholds.
 
-use std::path::Path;
-
 use berth_core::source::SourceFile;
 use serde_json::Value;
 
+mod examples;
+use examples::example_project;
+
 fn files(example: &str, environment: &str) -> Vec<berth_render::File> {
-    let path =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../examples/{example}/berth.yaml"));
-    let project = berth_core::load_path(&path).unwrap();
+    let project = example_project(example);
     berth_render::monitoring(project.ecosystem(Some(environment)).unwrap())
 }
 

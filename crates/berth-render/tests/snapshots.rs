@@ -1,18 +1,11 @@
 //! Every target of every example, as reviewed text: a change to what berth
 //! renders shows up here as a diff to read before it lands.
 
-use std::path::Path;
-
 use berth_core::Ecosystem;
 use berth_core::model::Runtime;
 
-const EXAMPLES: [&str; 5] = [
-    "quickstart",
-    "runeframe",
-    "srvthreds",
-    "symbi",
-    "openpolicy",
-];
+mod examples;
+use examples::every_example;
 
 fn joined(files: &[berth_render::File]) -> String {
     files
@@ -33,10 +26,7 @@ fn last_on<'a>(ecosystems: &[&'a Ecosystem], runtime: Runtime) -> &'a Ecosystem 
 
 #[test]
 fn every_target_of_every_example() {
-    for example in EXAMPLES {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join(format!("../../examples/{example}/berth.yaml"));
-        let project = berth_core::load_path(&path).unwrap();
+    for (example, project) in every_example() {
         let all: Vec<&Ecosystem> = project.ecosystems().collect();
         let compose = last_on(&all, Runtime::Compose);
         let cluster = last_on(&all, Runtime::Kubernetes);
