@@ -194,6 +194,18 @@ fn all_targets_go_in_a_folder_each() {
 }
 
 #[test]
+fn a_tree_of_files_needs_a_directory() {
+    let output = Command::new(env!("CARGO_BIN_EXE_berth"))
+        .arg("-f")
+        .arg(example("srvthreds"))
+        .args(["render", "--to", "kustomize"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--dir"));
+}
+
+#[test]
 fn kustomize_without_a_kubernetes_environment_says_what_to_add() {
     let dir = scratch("render-no-kubernetes");
     std::fs::write(
@@ -203,7 +215,7 @@ fn kustomize_without_a_kubernetes_environment_says_what_to_add() {
     .unwrap();
     let output = Command::new(env!("CARGO_BIN_EXE_berth"))
         .current_dir(&dir)
-        .args(["render", "--to", "kustomize"])
+        .args(["render", "--to", "kustomize", "--dir", "out"])
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(2));

@@ -11,6 +11,13 @@ use super::{Exit, ecosystem};
 use crate::cli::{Global, Target};
 
 pub fn run(global: &Global, to: Target, dir: Option<&Path>) -> Result<Exit, Problems> {
+    if dir.is_none() && matches!(to, Target::Kustomize | Target::All) {
+        // A tree of files is not a stream `kubectl apply -f -` could take.
+        return Err(Problems::one(
+            Problem::new("this target is a tree of files, not one stream")
+                .help("give it a directory: `berth render --to kustomize --dir k8s`"),
+        ));
+    }
     ecosystem(global, |project, ecosystem| {
         let files = render(to, project, ecosystem)?;
         match dir {
