@@ -23,8 +23,21 @@ pub fn to_yaml(value: &Value) -> String {
 }
 
 fn mapping(map: &serde_json::Map<String, Value>, indent: usize, out: &mut String) {
-    for (key, value) in map {
-        pad(indent, out);
+    mapping_from(map, indent, true, out);
+}
+
+/// The mapping's entries; the first one unpadded when `pad_first` is false, as
+/// after a list item's dash.
+fn mapping_from(
+    map: &serde_json::Map<String, Value>,
+    indent: usize,
+    pad_first: bool,
+    out: &mut String,
+) {
+    for (index, (key, value)) in map.iter().enumerate() {
+        if index > 0 || pad_first {
+            pad(indent, out);
+        }
         if is_plain(key) {
             out.push_str(key);
         } else {
@@ -56,10 +69,8 @@ fn sequence(items: &[Value], indent: usize, out: &mut String) {
         match item {
             Value::Object(inner) if !inner.is_empty() => {
                 // The first key follows the dash; the rest line up under it.
-                let mut first = String::new();
-                mapping(inner, indent + 2, &mut first);
                 out.push(' ');
-                out.push_str(&first[indent + 2..]);
+                mapping_from(inner, indent + 2, false, out);
             }
             Value::Array(inner) if !inner.is_empty() => {
                 out.push('\n');
@@ -111,7 +122,13 @@ fn quoted(text: &str, out: &mut String) {
 }
 
 fn pad(indent: usize, out: &mut String) {
-    out.extend(std::iter::repeat_n(' ', indent));
+    const SPACES: &str = "                                                                ";
+    let mut left = indent;
+    while left > 0 {
+        let step = left.min(SPACES.len());
+        out.push_str(&SPACES[..step]);
+        left -= step;
+    }
 }
 
 /// Text a reader takes back as this same string when written bare.
@@ -120,14 +137,14 @@ fn is_plain(text: &str) -> bool {
         return false;
     };
     // Flow indicators are plain inside a block scalar, and berth writes no flow collections.
-    let safe = |c: char| c.is_ascii_alphanumeric() || " _./:=+@,-$()~{}[]".contains(c);
+    let safe = |b: u8| b.is_ascii_alphanumeric() || b" _./:=+@,-$()~{}[]".contains(&b);
     let dash_word =
         first == '-' && text[1..].starts_with(|c: char| c == '-' || c.is_ascii_alphabetic());
     let dot_path = first == '.'
         && !text[1..].starts_with(|c: char| c.is_ascii_digit())
-        && !matches!(text.to_ascii_lowercase().as_str(), ".inf" | ".nan");
+        && ![".inf", ".nan"].iter().any(|word| text.eq_ignore_ascii_case(word));
     (first.is_ascii_alphanumeric() || "_/$".contains(first) || dash_word || dot_path)
-        && text.chars().all(safe)
+        && text.bytes().all(safe)
         && !text.ends_with([' ', ':'])
         && !text.contains(": ")
         && !is_keyword(text)
@@ -136,10 +153,9 @@ fn is_plain(text: &str) -> bool {
 
 /// Words some YAML reader takes for null or a boolean.
 fn is_keyword(text: &str) -> bool {
-    matches!(
-        text.to_ascii_lowercase().as_str(),
-        "null" | "true" | "false" | "yes" | "no" | "on" | "off" | "y" | "n"
-    )
+    ["null", "true", "false", "yes", "no", "on", "off", "y", "n"]
+        .iter()
+        .any(|word| text.eq_ignore_ascii_case(word))
 }
 
 /// Anything a reader might take for a number: integers, floats, hex, octal,

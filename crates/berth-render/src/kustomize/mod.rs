@@ -49,6 +49,9 @@ pub fn kustomize(ecosystems: &[&Ecosystem]) -> Vec<File> {
     for (ecosystem, environment) in ecosystems.iter().zip(&rendered) {
         files.extend(overlay(ecosystem, environment, &base, base_namespace));
     }
+    drop(base);
+    // Thousands of objects take a while to free; the files are ready now.
+    std::thread::spawn(move || drop(rendered));
     files
 }
 
@@ -143,7 +146,12 @@ fn overlay(
     let mut patches = Vec::new();
     let shared: Vec<(&&str, &&Value)> = base.iter().collect();
     let differences = parallel_map(&shared, |(key, base_object)| {
-        let mut operations = patch::diff(base_object, &environment.objects[**key]);
+        let object = &environment.objects[**key];
+        if std::ptr::eq(**base_object, object) {
+            // The base is this environment's own object.
+            return Vec::new();
+        }
+        let mut operations = patch::diff(base_object, object);
         if let Some(namespace) = namespace {
             operations.retain(|operation| !moved_by_namespace(base_object, operation, namespace));
         }
