@@ -53,8 +53,10 @@ pub fn objects(ecosystem: &Ecosystem) -> Vec<Value> {
         }
     }
     let services: Vec<(&String, &Arc<Service>)> = ecosystem.services.iter().collect();
+    let dependents = network::dependents(ecosystem);
     let objects: Vec<Value> = parallel_map(&services, |(name, service)| {
-        service_objects(ecosystem, name, service)
+        let dependents = dependents.get(name.as_str()).map_or(&[][..], Vec::as_slice);
+        service_objects(ecosystem, name, service, dependents)
     })
     .into_iter()
     .flatten()
@@ -73,15 +75,21 @@ pub fn objects(ecosystem: &Ecosystem) -> Vec<Value> {
     all
 }
 
-/// The objects of one service, dependencies' addresses resolved.
-fn service_objects(ecosystem: &Ecosystem, name: &str, service: &Service) -> Vec<Value> {
+/// The objects of one service, dependencies' addresses resolved; `dependents`
+/// are the services that depend on it.
+fn service_objects(
+    ecosystem: &Ecosystem,
+    name: &str,
+    service: &Service,
+    dependents: &[&str],
+) -> Vec<Value> {
     let namespace = namespace_of(ecosystem, service);
     let meta = meta(ecosystem, name, service, &namespace);
     if let Some(address) = ecosystem.environment.external.get(name) {
         return external::objects(address, meta);
     }
     let mut objects = Vec::new();
-    objects.push(json(&network::policy(ecosystem, name, service, &meta)));
+    objects.push(json(&network::policy(ecosystem, name, service, dependents, &meta)));
     let (account, role, binding) = access::access(name, service, &meta);
     objects.extend([json(&account), json(&role), json(&binding)]);
     let config = config_map(ecosystem, name, service, &meta);

@@ -5,7 +5,7 @@
 //! ingress controller when it has routes), and may reach only what it depends on,
 //! plus DNS.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use berth_core::Ecosystem;
 use berth_core::model::Service;
@@ -65,18 +65,29 @@ fn tcp(port: u16) -> NetworkPolicyPort {
     }
 }
 
+/// The services that depend on each service, in berth.yaml's order.
+pub fn dependents(ecosystem: &Ecosystem) -> HashMap<&str, Vec<&str>> {
+    let mut dependents: HashMap<&str, Vec<&str>> = HashMap::new();
+    for (name, service) in &ecosystem.services {
+        for dependency in service.depends_on.names() {
+            dependents.entry(dependency).or_default().push(name);
+        }
+    }
+    dependents
+}
+
+/// `dependents`: the services that depend on this one.
 pub fn policy(
     ecosystem: &Ecosystem,
     name: &str,
     service: &Service,
+    dependents: &[&str],
     metadata: &ObjectMeta,
 ) -> NetworkPolicy {
     let ports: Vec<NetworkPolicyPort> = service.ports.values().map(|p| tcp(p.0)).collect();
-    let mut from: Vec<NetworkPolicyPeer> = ecosystem
-        .services
+    let mut from: Vec<NetworkPolicyPeer> = dependents
         .iter()
-        .filter(|(_, other)| other.depends_on.0.contains_key(name))
-        .map(|(other, _)| peer(ecosystem, other))
+        .map(|other| peer(ecosystem, other))
         .collect();
     if !service.routes.is_empty() {
         // The ingress controller, in whichever namespace it runs.
