@@ -1,6 +1,7 @@
 //! Rendering thousands of objects is work for every core: the items split into
 //! one run per core, results kept in the items' order, so output stays the same
-//! bytes however many cores there are.
+//! bytes however many cores there are; and freeing them is work for a thread of
+//! its own.
 
 use std::num::NonZeroUsize;
 use std::thread;
@@ -22,4 +23,10 @@ pub fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -
             .flat_map(|run| run.join().expect("a render thread does not panic"))
             .collect()
     })
+}
+
+/// Frees `value` on a thread of its own: thousands of objects take a while to
+/// free, and the files made from them are ready before that.
+pub fn drop_in_background<T: Send + 'static>(value: T) {
+    thread::spawn(move || drop(value));
 }

@@ -142,7 +142,9 @@ fn is_plain(text: &str) -> bool {
         first == '-' && text[1..].starts_with(|c: char| c == '-' || c.is_ascii_alphabetic());
     let dot_path = first == '.'
         && !text[1..].starts_with(|c: char| c.is_ascii_digit())
-        && ![".inf", ".nan"].iter().any(|word| text.eq_ignore_ascii_case(word));
+        && ![".inf", ".nan"]
+            .iter()
+            .any(|word| text.eq_ignore_ascii_case(word));
     (first.is_ascii_alphanumeric() || "_/$".contains(first) || dash_word || dot_path)
         && text.bytes().all(safe)
         && !text.ends_with([' ', ':'])

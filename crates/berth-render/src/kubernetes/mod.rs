@@ -31,7 +31,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde_json::Value;
 
-use crate::parallel::parallel_map;
+use crate::parallel::{drop_in_background, parallel_map};
 use crate::{File, header};
 
 mod access;
@@ -89,7 +89,9 @@ fn service_objects(
         return external::objects(address, meta);
     }
     let mut objects = Vec::new();
-    objects.push(json(&network::policy(ecosystem, name, service, dependents, &meta)));
+    objects.push(json(&network::policy(
+        ecosystem, name, service, dependents, &meta,
+    )));
     let (account, role, binding) = access::access(name, service, &meta);
     objects.extend([json(&account), json(&role), json(&binding)]);
     let config = config_map(ecosystem, name, service, &meta);
@@ -126,10 +128,20 @@ fn service_objects(
 
 /// The objects as one multi-document YAML file.
 pub fn kubernetes(ecosystem: &Ecosystem) -> Vec<File> {
-    let documents: Vec<String> = parallel_map(&objects(ecosystem), to_yaml);
+    let objects = objects(ecosystem);
+    let documents: Vec<String> = parallel_map(&objects, to_yaml);
+    drop_in_background(objects);
+    let mut text = header(ecosystem);
+    text.reserve(documents.iter().map(|d| d.len() + 4).sum());
+    for (index, document) in documents.iter().enumerate() {
+        if index > 0 {
+            text.push_str("---\n");
+        }
+        text.push_str(document);
+    }
     vec![File {
         name: "kubernetes.yaml".to_owned(),
-        text: format!("{}{}", header(ecosystem), documents.join("---\n")),
+        text,
     }]
 }
 

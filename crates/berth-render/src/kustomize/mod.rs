@@ -7,12 +7,12 @@
 
 use berth_core::Ecosystem;
 use berth_core::yaml::to_yaml;
-use indexmap::{IndexMap, IndexSet};
+use indexmap::IndexMap;
 use serde_json::{Value, json};
 
 use crate::File;
 use crate::kubernetes::objects;
-use crate::parallel::parallel_map;
+use crate::parallel::{drop_in_background, parallel_map};
 
 mod patch;
 
@@ -39,19 +39,19 @@ pub fn kustomize(ecosystems: &[&Ecosystem]) -> Vec<File> {
         first.name,
         names.join(", ")
     );
-    files.extend(object_files("base", &header, base.values().copied()));
+    let (base_files, resources) = object_files("base", &header, base.values().copied());
+    files.extend(base_files);
     files.push(kustomization(
         "base",
         &header,
-        json!({ "resources": resource_names(base.values().copied()) }),
+        json!({ "resources": resources }),
     ));
     let base_namespace = single_namespace(&rendered[0], base.values().copied());
     for (ecosystem, environment) in ecosystems.iter().zip(&rendered) {
         files.extend(overlay(ecosystem, environment, &base, base_namespace));
     }
     drop(base);
-    // Thousands of objects take a while to free; the files are ready now.
-    std::thread::spawn(move || drop(rendered));
+    drop_in_background(rendered);
     files
 }
 
@@ -84,33 +84,34 @@ fn key(object: &Value, default_namespace: &str) -> String {
             name.to_owned()
         }
     };
-    let name = text(object, "/metadata/name");
+    let name = text(object, &["metadata", "name"]);
     let name = if kind(object) == "Namespace" {
         local(name)
     } else {
         name.to_owned()
     };
-    let namespace = object
-        .pointer("/metadata/namespace")
+    let namespace = field(object, &["metadata", "namespace"])
         .and_then(Value::as_str)
         .map(local)
         .unwrap_or_default();
     format!(
         "{}/{}/{namespace}/{name}",
-        text(object, "/apiVersion"),
+        text(object, &["apiVersion"]),
         kind(object)
     )
 }
 
-fn text<'a>(object: &'a Value, pointer: &str) -> &'a str {
-    object
-        .pointer(pointer)
-        .and_then(Value::as_str)
-        .unwrap_or("")
+/// The value at `path` of keys (a JSON pointer would be parsed on every call).
+fn field<'a>(object: &'a Value, path: &[&str]) -> Option<&'a Value> {
+    path.iter().try_fold(object, |value, key| value.get(key))
+}
+
+fn text<'a>(object: &'a Value, path: &[&str]) -> &'a str {
+    field(object, path).and_then(Value::as_str).unwrap_or("")
 }
 
 fn kind(object: &Value) -> &str {
-    text(object, "/kind")
+    text(object, &["kind"])
 }
 
 /// The one namespace all of an environment's objects live in, if there is one:
@@ -120,10 +121,11 @@ fn single_namespace<'a>(
     objects: impl IntoIterator<Item = &'a Value>,
 ) -> Option<&str> {
     let mut objects = objects.into_iter();
-    let all_in_it = objects.all(|object| match object.pointer("/metadata/namespace") {
+    let all_in_it = objects.all(|object| match field(object, &["metadata", "namespace"]) {
         Some(namespace) => namespace == environment.namespace.as_str(),
         None => {
-            kind(object) != "Namespace" || text(object, "/metadata/name") == environment.namespace
+            kind(object) != "Namespace"
+                || text(object, &["metadata", "name"]) == environment.namespace
         }
     });
     all_in_it.then_some(environment.namespace.as_str())
@@ -167,7 +169,7 @@ fn overlay(
         );
         files.push(File {
             name: format!("{dir}/{path}"),
-            text: format!("{header}{}", yaml(&Value::Array(operations))),
+            text: format!("{header}{}", to_yaml(&Value::Array(operations))),
         });
         patches.push(json!({ "path": path, "target": target(base_object, namespace.is_none()) }));
     }
@@ -177,9 +179,10 @@ fn overlay(
         .filter(|(key, _)| !base.contains_key(key.as_str()))
         .map(|(_, object)| object)
         .collect();
-    files.extend(object_files(&dir, &header, own.iter().copied()));
+    let (own_files, own_resources) = object_files(&dir, &header, own.iter().copied());
+    files.extend(own_files);
     let mut resources = vec![Value::from("../../base")];
-    resources.extend(resource_names(own.iter().copied()));
+    resources.extend(own_resources);
     let mut fields = serde_json::Map::new();
     if let Some(namespace) = namespace {
         fields.insert("namespace".into(), namespace.into());
@@ -205,22 +208,22 @@ fn moved_by_namespace(object: &Value, operation: &Value, namespace: &str) -> boo
 }
 
 fn patch_file_name(object: &Value, with_namespace: bool) -> String {
-    let namespace = match object.pointer("/metadata/namespace") {
+    let namespace = match field(object, &["metadata", "namespace"]) {
         Some(Value::String(namespace)) if with_namespace => format!("{namespace}-"),
         _ => String::new(),
     };
     format!(
         "{}-{namespace}{}.yaml",
         kind(object).to_lowercase(),
-        text(object, "/metadata/name")
+        text(object, &["metadata", "name"])
     )
 }
 
 /// Which object of the base a patch applies to.
 fn target(object: &Value, with_namespace: bool) -> Value {
-    let (group, version) = match text(object, "/apiVersion").split_once('/') {
+    let (group, version) = match text(object, &["apiVersion"]).split_once('/') {
         Some((group, version)) => (group, version),
-        None => ("", text(object, "/apiVersion")),
+        None => ("", text(object, &["apiVersion"])),
     };
     let mut target = serde_json::Map::new();
     if !group.is_empty() {
@@ -228,8 +231,8 @@ fn target(object: &Value, with_namespace: bool) -> Value {
     }
     target.insert("version".into(), version.into());
     target.insert("kind".into(), kind(object).into());
-    target.insert("name".into(), text(object, "/metadata/name").into());
-    if let (true, Some(namespace)) = (with_namespace, object.pointer("/metadata/namespace")) {
+    target.insert("name".into(), text(object, &["metadata", "name"]).into());
+    if let (true, Some(namespace)) = (with_namespace, field(object, &["metadata", "namespace"])) {
         target.insert("namespace".into(), namespace.clone());
     }
     Value::Object(target)
@@ -238,37 +241,38 @@ fn target(object: &Value, with_namespace: bool) -> Value {
 /// The file an object goes in: its service's, else one for its kind, the
 /// namespace-wide policies beside the namespaces.
 fn file_of(object: &Value) -> String {
-    match object.pointer("/metadata/labels/app.kubernetes.io~1name") {
+    match field(object, &["metadata", "labels", "app.kubernetes.io/name"]) {
         Some(Value::String(service)) => format!("{service}.yaml"),
         _ if kind(object) == "NetworkPolicy" => "namespace.yaml".to_owned(),
         _ => format!("{}.yaml", kind(object).to_lowercase()),
     }
 }
 
-fn resource_names<'a>(objects: impl IntoIterator<Item = &'a Value>) -> Vec<Value> {
-    let names: IndexSet<String> = objects.into_iter().map(file_of).collect();
-    names.into_iter().map(Value::from).collect()
-}
-
+/// The objects' files in `dir`, and their names for `resources:`.
 fn object_files<'a>(
     dir: &str,
     header: &str,
     objects: impl IntoIterator<Item = &'a Value>,
-) -> Vec<File> {
-    let mut by_file: IndexMap<String, Vec<String>> = IndexMap::new();
-    for object in objects {
-        by_file
-            .entry(file_of(object))
-            .or_default()
-            .push(yaml(object));
+) -> (Vec<File>, Vec<Value>) {
+    let objects: Vec<&Value> = objects.into_iter().collect();
+    let documents = parallel_map(&objects, |object| (file_of(object), to_yaml(object)));
+    let mut by_file: IndexMap<String, String> = IndexMap::new();
+    for (file, document) in documents {
+        let text = by_file.entry(file).or_insert_with(|| header.to_owned());
+        if text.len() > header.len() {
+            text.push_str("---\n");
+        }
+        text.push_str(&document);
     }
-    by_file
+    let names = by_file.keys().cloned().map(Value::from).collect();
+    let files = by_file
         .into_iter()
-        .map(|(name, documents)| File {
+        .map(|(name, text)| File {
             name: format!("{dir}/{name}"),
-            text: format!("{header}{}", documents.join("---\n")),
+            text,
         })
-        .collect()
+        .collect();
+    (files, names)
 }
 
 fn kustomization(dir: &str, header: &str, fields: Value) -> File {
@@ -281,10 +285,6 @@ fn kustomization(dir: &str, header: &str, fields: Value) -> File {
     }
     File {
         name: format!("{dir}/kustomization.yaml"),
-        text: format!("{header}{}", yaml(&document)),
+        text: format!("{header}{}", to_yaml(&document)),
     }
-}
-
-fn yaml(value: &Value) -> String {
-    to_yaml(value)
 }
