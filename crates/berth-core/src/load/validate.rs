@@ -366,13 +366,13 @@ impl ServiceCheck<'_> {
             return;
         };
         for (key, target) in [("cpu", autoscale.cpu), ("memory", autoscale.memory)] {
-            if let Some(target) = target.filter(|t| !(1..=100).contains(t)) {
+            if let Some(target) = target.filter(|t| !(1..=100).contains(&t.0)) {
                 self.problems.push(
                     Problem::new(format!(
-                        "autoscale {key} target {target}% is not a utilisation"
+                        "autoscale {key} target {target} is not a utilisation"
                     ))
                     .at(self.span(&["autoscale", key]), "out of range")
-                    .help("give a percentage of the request from 1 to 100, such as 70"),
+                    .help("give a percentage of the request from 1% to 100%, such as 70%"),
                 );
             }
         }

@@ -19,7 +19,7 @@ pub use deployment::Deployment;
 pub use environment::{Address, Environment, Gateway, GatewayKind, Overlay, Runtime};
 pub use probe::{Check, Health, PortRef, Probe};
 pub use rollout::{Amount, Analysis, Rollout, Strategy};
-pub use scalar::{Bytes, Command, Cpu, Duration, Percent, Port, PortRange};
+pub use scalar::{Bytes, Command, Cpu, Duration, Percent, Port, PortRange, Utilization};
 pub use secret::{KubernetesSecret, SecretRef};
 pub use service::{
     AntiAffinity, Autoscale, Availability, Backup, Build, Kind, Local, Resources, Restart,

@@ -268,6 +268,33 @@ parsed_from_str!(Percent, "a percentage such as 1%", {
     "anyOf": [{"type": "string", "pattern": "^[0-9]*\\.?[0-9]+%$"}, {"type": "number", "minimum": 0, "maximum": 100}]
 });
 
+/// A target utilisation, in percent of the request: `70%` or `70`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Utilization(pub u32);
+
+impl FromStr for Utilization {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let number = s.strip_suffix('%').unwrap_or(s).trim();
+        match number.parse::<u32>() {
+            Ok(p) if p > 0 => Ok(Utilization(p)),
+            _ => Err(format!(
+                "`{s}` is not a utilisation target\n help: write a whole percentage of the request, such as 70%"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for Utilization {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}%", self.0)
+    }
+}
+
+parsed_from_str!(Utilization, "a percentage of the request such as 70%", {
+    "anyOf": [{"type": "string", "pattern": "^[0-9]+%$"}, {"type": "integer", "minimum": 1}]
+});
+
 /// An inclusive range of ports, written `9000-9999`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct PortRange {

@@ -11,7 +11,7 @@ use super::data_store::DataStore;
 use super::depends::DependsOn;
 use super::probe::Health;
 use super::rollout::Rollout;
-use super::scalar::{Bytes, Command, Cpu, Duration, Port};
+use super::scalar::{Bytes, Command, Cpu, Duration, Port, Utilization};
 use super::secret::SecretRef;
 use super::template::Template;
 
@@ -182,10 +182,10 @@ pub struct Resources {
 pub struct Autoscale {
     pub min: u32,
     pub max: u32,
-    /// Target average CPU utilisation, in percent of the request.
-    pub cpu: Option<u32>,
-    /// Target average memory utilisation, in percent of the request.
-    pub memory: Option<u32>,
+    /// Target average CPU utilisation, in percent of the request: `70%`.
+    pub cpu: Option<Utilization>,
+    /// Target average memory utilisation, in percent of the request: `80%`.
+    pub memory: Option<Utilization>,
 }
 
 /// How the service stays available through disruptions (Kubernetes).

@@ -52,8 +52,8 @@ pub fn autoscaler(service: &Service, metadata: &ObjectMeta) -> Option<Horizontal
             max_replicas: autoscale.max as i32,
             metrics: Some(
                 [
-                    metric("cpu", autoscale.cpu),
-                    metric("memory", autoscale.memory),
+                    metric("cpu", autoscale.cpu.map(|u| u.0)),
+                    metric("memory", autoscale.memory.map(|u| u.0)),
                 ]
                 .into_iter()
                 .flatten()
