@@ -1,6 +1,6 @@
 //! Data stores run from their own binaries, and their data survives a restart.
-//! `.ci/run` installs redis-server and PostgreSQL; where one cannot be had, its
-//! test says so on stderr instead of passing silently.
+//! `.ci/run` installs redis-server, PostgreSQL and RabbitMQ; where one cannot be
+//! had, its test says so on stderr instead of passing silently.
 
 mod support;
 
@@ -153,4 +153,54 @@ fn a_missing_binary_names_what_to_install_or_to_use_external() {
         transcript.contains("under this environment's `external:`"),
         "{transcript}"
     );
+}
+
+/// Erlang processes whose environment names `dir`: a RabbitMQ of this test
+/// still running. Erlang's port mapper, epmd, is left out: Erlang starts it as
+/// a daemon shared by every node on the machine, meant to outlive them.
+fn erlang_left_in(dir: &Path) -> Vec<String> {
+    let needle = format!("HOME={}", dir.join(".berth/data/mq").display());
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|entry| {
+            let environ = std::fs::read(entry.path().join("environ")).ok()?;
+            let command = std::fs::read_to_string(entry.path().join("comm")).ok()?;
+            let ours = environ.split(|b| *b == 0).any(|v| v == needle.as_bytes());
+            (ours && command.trim() != "epmd").then(|| command.trim().to_owned())
+        })
+        .collect()
+}
+
+#[test]
+fn rabbitmq_runs_from_its_binary_speaks_amqp_and_stops_with_berth() {
+    if skip("rabbitmq-server") {
+        return;
+    }
+    let [port] = free_ports(1)[..] else {
+        unreachable!()
+    };
+    let dir = scratch("rabbitmq");
+    std::fs::write(
+        dir.join("berth.yaml"),
+        format!("name: q\nservices:\n  mq: {{ kind: rabbitmq, ports: {{ amqp: {port} }} }}\n"),
+    )
+    .unwrap();
+    with_up(&dir, || {
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        stream.write_all(b"AMQP\x00\x00\x09\x01").unwrap();
+        let mut frame = [0u8; 11];
+        stream.read_exact(&mut frame).unwrap();
+        // A method frame on channel 0: class 10 (connection), method 10 (start).
+        assert_eq!(
+            (frame[0], &frame[1..3], &frame[7..11]),
+            (1, &[0u8, 0][..], &[0u8, 10, 0, 10][..])
+        );
+    });
+    assert!(dir.join(".berth/data/mq/mnesia").is_dir());
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !erlang_left_in(&dir).is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(erlang_left_in(&dir), Vec::<String>::new());
 }

@@ -51,7 +51,12 @@ pub fn launch(context: &Context, name: &str, instance: usize) -> Result<Launch, 
         None => (command(name, service)?, None, Vec::new()),
     };
     let user = match built_in {
-        Some(store) if store.kind == Kind::Postgres => unprivileged(&context.data.join(name))?,
+        Some(store) if store.kind == Kind::Postgres => {
+            unprivileged(&context.data.join(name), "postgres", "PostgreSQL")?
+        }
+        Some(store) if store.kind == Kind::Rabbitmq => {
+            unprivileged(&context.data.join(name), "rabbitmq", "RabbitMQ")?
+        }
         _ => None,
     };
     let argv = argv.into_iter().map(own_binary).collect();
@@ -159,27 +164,28 @@ fn read_secret(
     }
 }
 
-/// PostgreSQL will not run as root: when berth does, the server runs as the
-/// `postgres` user (which Debian's packages create), owning its data directory.
-fn unprivileged(data: &Path) -> Result<Option<(u32, u32)>, LaunchError> {
+/// PostgreSQL and RabbitMQ will not run as root: when berth does, the server
+/// runs as the `user` that Debian's packages create, owning its data directory.
+fn unprivileged(data: &Path, user: &str, server: &str) -> Result<Option<(u32, u32)>, LaunchError> {
     if !nix::unistd::geteuid().is_root() {
         return Ok(None);
     }
-    let user = nix::unistd::User::from_name("postgres")
+    let account = nix::unistd::User::from_name(user)
         .ok()
         .flatten()
         .ok_or_else(|| LaunchError {
-            message:
-                "PostgreSQL refuses to run as root, and there is no `postgres` user to run it as"
-                    .to_owned(),
-            help: "run berth as an ordinary user, or create the user with `useradd postgres`"
-                .to_owned(),
+            message: format!(
+                "{server} refuses to run as root, and there is no `{user}` user to run it as"
+            ),
+            help: format!(
+                "run berth as an ordinary user, or create the user with `useradd {user}`"
+            ),
         })?;
-    nix::unistd::chown(data, Some(user.uid), Some(user.gid)).map_err(|e| LaunchError {
-        message: format!("cannot give {} to the postgres user: {e}", data.display()),
+    nix::unistd::chown(data, Some(account.uid), Some(account.gid)).map_err(|e| LaunchError {
+        message: format!("cannot give {} to the {user} user: {e}", data.display()),
         help: "check the permissions of .berth/ beside berth.yaml".to_owned(),
     })?;
-    Ok(Some((user.uid.as_raw(), user.gid.as_raw())))
+    Ok(Some((account.uid.as_raw(), account.gid.as_raw())))
 }
 
 type Prepared = (Vec<String>, Option<Vec<String>>, Vec<(String, String)>);
@@ -256,6 +262,9 @@ fn data_store(context: &Context, name: &str, store: &DataStore) -> Result<Prepar
             vec![binary("rabbitmq-server")?],
             None,
             vec![
+                // Erlang keeps its cookie in $HOME, which must be the server's own.
+                ("HOME".to_owned(), dir_text.clone()),
+                ("RABBITMQ_DIST_PORT".to_owned(), distribution_port(&port)),
                 ("RABBITMQ_NODE_PORT".to_owned(), port),
                 ("RABBITMQ_NODENAME".to_owned(), format!("{name}@localhost")),
                 (
@@ -277,12 +286,28 @@ fn data_store(context: &Context, name: &str, store: &DataStore) -> Result<Prepar
     Ok((argv, prepare, env))
 }
 
+/// Erlang distribution listens 20000 above the AMQP port by default; above
+/// 45535 that is no port, so it goes 20000 below instead.
+fn distribution_port(amqp: &str) -> String {
+    let amqp: u32 = amqp.parse().unwrap_or(5672);
+    if amqp + 20000 <= 65535 {
+        amqp + 20000
+    } else {
+        amqp - 20000
+    }
+    .to_string()
+}
+
 /// A data kind's binary on PATH, or where Debian's PostgreSQL packages keep theirs.
 fn find_binary(program: &str, store: &DataStore, service: &str) -> Result<String, LaunchError> {
     let path = std::env::var_os("PATH").unwrap_or_default();
-    let mut candidates: Vec<PathBuf> = std::env::split_paths(&path)
-        .map(|dir| dir.join(program))
-        .collect();
+    let mut candidates: Vec<PathBuf> = Vec::new();
+    if store.kind == Kind::Rabbitmq {
+        // Debian's /usr/sbin/rabbitmq-server is a wrapper that re-runs this one
+        // through `su`, in a session of its own that berth could not stop.
+        candidates.push(PathBuf::from("/usr/lib/rabbitmq/bin").join(program));
+    }
+    candidates.extend(std::env::split_paths(&path).map(|dir| dir.join(program)));
     if store.kind == Kind::Postgres
         && let Ok(versions) = std::fs::read_dir("/usr/lib/postgresql")
     {
