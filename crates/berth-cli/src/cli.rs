@@ -169,6 +169,14 @@ pub struct WorkloadArgs {
 }
 
 impl Command {
+    /// Whether the command keeps running: it supervises or serves.
+    pub fn runs_long(&self) -> bool {
+        matches!(
+            self,
+            Command::Up { .. } | Command::Run { .. } | Command::Workload(_)
+        )
+    }
+
     /// Whether the command only prints: it does not run, supervise or talk to
     /// processes.
     pub fn only_prints(&self) -> bool {

@@ -16,11 +16,15 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() -> ExitCode {
     // `berth` alone in a terminal opens the menu; anywhere else it prints help.
     let outcome = if std::env::args_os().len() == 1 && commands::menu::available() {
+        berth_local::without_huge_pages();
         commands::menu::run()
     } else {
         let cli = cli::Cli::parse();
         if cli.command.only_prints() {
             end_quietly_when_the_reader_goes();
+        }
+        if cli.command.runs_long() {
+            berth_local::without_huge_pages();
         }
         commands::run(&cli)
     };

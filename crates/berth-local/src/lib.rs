@@ -20,5 +20,6 @@ mod supervisor;
 pub use control::{InstanceReport, Progress, Reply, Request, request, serve};
 pub use gateway::{RouteMetrics, RouteStats, Routes};
 pub use ports::Ports;
+pub use process::without_huge_pages;
 pub use runtime::{LocalRuntime, Output};
 pub use status::{State, Status};

@@ -31,9 +31,11 @@ pub fn spawn(
     }
     let parent = std::process::id();
     // SAFETY: between fork and exec only async-signal-safe calls are made: prctl
-    // and getppid.
+    // (twice) and getppid.
     unsafe {
         command.pre_exec(move || {
+            // The service gets the machine's own choice of huge pages back.
+            nix::sys::prctl::set_thp_disable(false)?;
             nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
             // berth may have died between fork and prctl: then nobody would kill us.
             if nix::unistd::getppid().as_raw() as u32 != parent {
@@ -43,6 +45,15 @@ pub fn spawn(
         });
     }
     command.spawn()
+}
+
+/// A supervisor is many threads that mostly wait; with transparent huge pages
+/// its allocator's arenas grow in 2 MiB pages, and `berth up` held three times
+/// the memory it uses. Called first thing by a berth that will run a while; the
+/// processes it starts get the machine's default back.
+pub fn without_huge_pages() {
+    // Failing leaves the machine's default, which only costs memory.
+    let _ = nix::sys::prctl::set_thp_disable(true);
 }
 
 /// The kernel's pipes hold 64 KiB; a service that writes fast gets 1 MiB, so

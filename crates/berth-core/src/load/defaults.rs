@@ -4,7 +4,7 @@
 
 use indexmap::IndexMap;
 
-use crate::model::{Check, Kind, Port, PortRef, Probe, Service};
+use crate::model::{Check, Command, Kind, Port, PortRef, Probe, Service};
 
 pub fn fill_in(service: &mut Service, phases: &[String]) {
     if service.phase.is_none() {
@@ -25,10 +25,23 @@ pub fn fill_in(service: &mut Service, phases: &[String]) {
             .collect::<IndexMap<_, _>>();
     }
     if service.health.readiness.is_none() {
-        let (main, _) = service.main_port().expect("data kinds have ports");
-        let mut probe = Probe::new(Check::Tcp {
-            port: Some(PortRef::Name(main.to_owned())),
-        });
+        let (main, port) = service.main_port().expect("data kinds have ports");
+        let check = match (service.kind, &service.local) {
+            // PostgreSQL accepts connections before it takes them ("the database
+            // system is starting up"); pg_isready tells the two apart. Something
+            // else playing it (`local.run`) is only asked for its port.
+            (Kind::Postgres, None) => Check::Exec {
+                command: Command::Exec(
+                    ["pg_isready", "-q", "-h", "127.0.0.1", "-p", &port.0.to_string()]
+                        .map(str::to_owned)
+                        .to_vec(),
+                ),
+            },
+            _ => Check::Tcp {
+                port: Some(PortRef::Name(main.to_owned())),
+            },
+        };
+        let mut probe = Probe::new(check);
         probe.period = crate::model::Duration::from_secs(2);
         service.health.readiness = Some(probe);
     }
