@@ -32,9 +32,16 @@ pub fn fill_in(service: &mut Service, phases: &[String]) {
             // else playing it (`local.run`) is only asked for its port.
             (Kind::Postgres, None) => Check::Exec {
                 command: Command::Exec(
-                    ["pg_isready", "-q", "-h", "127.0.0.1", "-p", &port.0.to_string()]
-                        .map(str::to_owned)
-                        .to_vec(),
+                    [
+                        "pg_isready",
+                        "-q",
+                        "-h",
+                        "127.0.0.1",
+                        "-p",
+                        &port.0.to_string(),
+                    ]
+                    .map(str::to_owned)
+                    .to_vec(),
                 ),
             },
             _ => Check::Tcp {
