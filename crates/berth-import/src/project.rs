@@ -159,26 +159,7 @@ fn ports(
     let mut taken: HashSet<u16> = HashSet::new();
     let mut all = IndexMap::new();
     for (name, definitions) in services {
-        let fields: Vec<Field> = ["ports", "expose"]
-            .iter()
-            .flat_map(|key| definitions.get(*key).into_iter().flatten().copied())
-            .collect();
-        let mut declared = container_ports(&fields, notes);
-        if declared.is_empty()
-            && let Some(store) = kinds[name].data_store()
-        {
-            // A data store listens where berth knows it does.
-            let at = definitions.values().next().expect("a key")[0].at;
-            declared = store
-                .ports
-                .iter()
-                .map(|(_, target)| ContainerPort {
-                    target: *target,
-                    published: None,
-                    at,
-                })
-                .collect();
-        }
+        let declared = declared_ports(definitions, kinds[name], notes);
         let mut ports = Vec::new();
         for (
             index,
@@ -192,7 +173,8 @@ fn ports(
             let port_name = port_name(kinds[name], index, target);
             let mut port = target;
             while taken.contains(&port) {
-                port += 1;
+                // Past the last port, start again above the privileged ones.
+                port = port.checked_add(1).unwrap_or(1024);
             }
             if port != target {
                 notes.add(at, format!("`{name}` listens on {target}, as a service before it does; berth gives it {port}, since its local and compose runtimes share the host's ports: have the image listen there"));
@@ -205,6 +187,35 @@ fn ports(
         all.insert(name.clone(), ports);
     }
     all
+}
+
+/// The ports of `ports:` and `expose:`; a data store that declares none listens
+/// where berth knows it does.
+fn declared_ports<'a>(
+    definitions: &Definitions<'a>,
+    kind: Kind,
+    notes: &mut Notes,
+) -> Vec<ContainerPort<'a>> {
+    let fields: Vec<Field> = ["ports", "expose"]
+        .iter()
+        .flat_map(|key| definitions.get(*key).into_iter().flatten().copied())
+        .collect();
+    let declared = container_ports(&fields, notes);
+    match kind.data_store() {
+        Some(store) if declared.is_empty() => {
+            let at = definitions.values().next().expect("a key")[0].at;
+            store
+                .ports
+                .iter()
+                .map(|(_, target)| ContainerPort {
+                    target: *target,
+                    published: None,
+                    at,
+                })
+                .collect()
+        }
+        _ => declared,
+    }
 }
 
 /// A data store's ports keep the names berth knows them by; another service's
