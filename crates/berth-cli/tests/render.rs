@@ -5,7 +5,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use support::{compose, scratch};
+use support::{berth, compose, scratch};
 
 const EXAMPLES: [&str; 5] = [
     "quickstart",
@@ -213,11 +213,11 @@ fn kustomize_without_a_kubernetes_environment_says_what_to_add() {
         "name: solo\nservices:\n  api: { image: \"api:1\" }\n",
     )
     .unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_berth"))
-        .current_dir(&dir)
-        .args(["render", "--to", "kustomize", "--dir", "out"])
-        .output()
-        .unwrap();
+    let output = berth(
+        &dir,
+        "render",
+        &["render", "--to", "kustomize", "--dir", "out"],
+    );
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(

@@ -102,3 +102,8 @@ pub type Definitions<'a> = IndexMap<String, Vec<Field<'a>>>;
 pub fn last<'a>(service: &Definitions<'a>, key: &str) -> Option<Field<'a>> {
     service.get(key).and_then(|all| all.last().copied())
 }
+
+/// The text of the last definition of `key`.
+pub fn last_text(service: &Definitions, key: &str) -> Option<String> {
+    last(service, key).and_then(|field| field.text())
+}

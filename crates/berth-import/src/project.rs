@@ -10,14 +10,14 @@ use berth_core::{Problem, Problems};
 use indexmap::IndexMap;
 use serde_json::{Map, Value, json};
 
-use crate::document::{Definitions, Field, last, root};
+use crate::document::{Definitions, Field, last, last_text, root};
 use crate::env::Peers;
 use berth_core::load::to_dns_label;
 
 use crate::names::Renames;
 use crate::note::{Note, Notes};
 use crate::ports::{ContainerPort, container_ports};
-use crate::service::{Known, kind_of_image, last_text, service};
+use crate::service::{Known, kind_of_image, service};
 
 /// The berth.yaml, and what it could not say.
 pub struct Imported {

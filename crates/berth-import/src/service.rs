@@ -3,7 +3,7 @@
 use berth_core::model::Kind;
 use serde_json::{Map, Value, json};
 
-use crate::document::{Definitions, Field, last};
+use crate::document::{Definitions, Field};
 use crate::env::{Peers, environment, with_defaults};
 use crate::health::readiness;
 use crate::note::Notes;
@@ -310,9 +310,4 @@ pub fn kind_of_image(image: &str) -> Kind {
         "rabbitmq" => Kind::Rabbitmq,
         _ => Kind::Service,
     }
-}
-
-/// `last` for callers that only want one definition.
-pub fn last_text(definitions: &Definitions, key: &str) -> Option<String> {
-    last(definitions, key).and_then(|field| field.text())
 }

@@ -15,11 +15,8 @@ fn render_all(c: &mut Criterion) {
     let project = load_str("berth.yaml", &berth_core::synthetic::ecosystem(1000)).unwrap();
     let ecosystem = project.ecosystem(Some("prod")).unwrap();
     let environments: Vec<&berth_core::Ecosystem> = project.ecosystems().collect();
-    let on_kubernetes: Vec<&berth_core::Ecosystem> = environments
-        .iter()
-        .filter(|e| e.environment.runtime == Runtime::Kubernetes)
-        .copied()
-        .collect();
+    let on_kubernetes: Vec<&berth_core::Ecosystem> =
+        project.ecosystems_on(Runtime::Kubernetes).collect();
     let objects = berth_render::objects(ecosystem).len();
     c.bench_function(
         &format!("render one environment to compose, kubernetes, monitoring and ci, 1000 services ({objects} Kubernetes objects)"),

@@ -67,10 +67,7 @@ fn sorted(mut objects: Vec<Value>) -> Vec<Value> {
 /// Renders `project`'s tree into a scratch folder named `name` and builds each
 /// overlay; returns how many were built.
 fn assert_overlays_build(name: &str, project: &berth_core::Project) -> usize {
-    let on_kubernetes: Vec<_> = project
-        .ecosystems()
-        .filter(|e| e.environment.runtime == Runtime::Kubernetes)
-        .collect();
+    let on_kubernetes: Vec<_> = project.ecosystems_on(Runtime::Kubernetes).collect();
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("kustomize-{name}"));
     write(&dir, &berth_render::kustomize(&on_kubernetes));
     for ecosystem in &on_kubernetes {
@@ -149,10 +146,7 @@ environments:
 #[test]
 fn an_overlay_holds_only_what_differs_from_base() {
     let project = example_project("srvthreds");
-    let on_kubernetes: Vec<_> = project
-        .ecosystems()
-        .filter(|e| e.environment.runtime == Runtime::Kubernetes)
-        .collect();
+    let on_kubernetes: Vec<_> = project.ecosystems_on(Runtime::Kubernetes).collect();
     let files = berth_render::kustomize(&on_kubernetes);
     let text = |name: &str| {
         &files

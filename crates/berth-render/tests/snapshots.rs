@@ -30,11 +30,7 @@ fn every_target_of_every_example() {
         let all: Vec<&Ecosystem> = project.ecosystems().collect();
         let compose = last_on(&all, Runtime::Compose);
         let cluster = last_on(&all, Runtime::Kubernetes);
-        let on_kubernetes: Vec<&Ecosystem> = all
-            .iter()
-            .filter(|e| e.environment.runtime == Runtime::Kubernetes)
-            .copied()
-            .collect();
+        let on_kubernetes: Vec<&Ecosystem> = project.ecosystems_on(Runtime::Kubernetes).collect();
         let targets = [
             ("compose", berth_render::compose(compose)),
             ("kubernetes", berth_render::kubernetes(cluster)),

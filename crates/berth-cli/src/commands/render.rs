@@ -34,10 +34,8 @@ fn render(to: Target, project: &Project, ecosystem: &Ecosystem) -> Result<Vec<Fi
         Target::Compose => berth_render::compose(ecosystem),
         Target::Kubernetes => berth_render::kubernetes(ecosystem),
         Target::Kustomize => {
-            let on_kubernetes: Vec<&Ecosystem> = all
-                .into_iter()
-                .filter(|e| e.environment.runtime == Runtime::Kubernetes)
-                .collect();
+            let on_kubernetes: Vec<&Ecosystem> =
+                project.ecosystems_on(Runtime::Kubernetes).collect();
             if on_kubernetes.is_empty() {
                 return Err(Problems::one(
                     Problem::new(
@@ -52,9 +50,7 @@ fn render(to: Target, project: &Project, ecosystem: &Ecosystem) -> Result<Vec<Fi
         Target::Ci => berth_render::ci(ecosystem, &all),
         Target::All => {
             let mut files = Vec::new();
-            let kubernetes = project
-                .ecosystems()
-                .any(|e| e.environment.runtime == Runtime::Kubernetes);
+            let kubernetes = project.ecosystems_on(Runtime::Kubernetes).next().is_some();
             let targets = Target::value_variants().iter().filter(|t| match t {
                 Target::All => false,
                 // Nothing to kustomize is no reason to write nothing else.

@@ -13,7 +13,8 @@ use indexmap::IndexMap;
 use serde::de::DeserializeOwned;
 
 use crate::model::{
-    DEFAULT_PHASES, Deployment, Ecosystem, Environment, Kind, Service, Standards, TOP_LEVEL_KEYS,
+    DEFAULT_PHASES, Deployment, Ecosystem, Environment, Kind, Runtime, Service, Standards,
+    TOP_LEVEL_KEYS,
 };
 use crate::problem::{Problem, ProblemSink, Problems, quoted_list, suggestion, unknown_name};
 use crate::source::{SourceFile, Span};
@@ -44,6 +45,12 @@ impl Project {
     /// The ecosystem in each environment, in the file's order.
     pub fn ecosystems(&self) -> impl Iterator<Item = &Ecosystem> {
         self.environments.values()
+    }
+
+    /// The ecosystem in each environment that runs on `runtime`, in the file's order.
+    pub fn ecosystems_on(&self, runtime: Runtime) -> impl Iterator<Item = &Ecosystem> {
+        self.ecosystems()
+            .filter(move |e| e.environment.runtime == runtime)
     }
 
     pub fn environment_names(&self) -> impl Iterator<Item = &str> {
