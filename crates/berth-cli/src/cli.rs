@@ -96,6 +96,44 @@ pub enum Command {
     Stop { service: String },
     /// Restart one service of a running `berth up`
     Restart { service: String },
+    /// Deploy berth.yaml as it is now: only what changed, each service under its
+    /// rollout strategy, gated and recorded
+    Deploy {
+        /// Services to deploy; default every one that changed
+        services: Vec<String>,
+        /// Print the plan — what changes, in what order, how — and do nothing
+        #[arg(long)]
+        dry_run: bool,
+        /// Fail at once when another deployment of the environment is under way
+        #[arg(long)]
+        no_wait: bool,
+    },
+    /// Deploy a stored revision again: the previous one, or `--to N`
+    Rollback {
+        /// Services to roll back; default every one that differs
+        services: Vec<String>,
+        /// The deployment number to return to, as `berth history` lists it
+        #[arg(long)]
+        to: Option<u64>,
+        /// Why, kept in the history
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Let a paused deployment go on (a canary step, a manual blue-green switch)
+    Promote,
+    /// Stop the deployment under way and restore the previous revision
+    Abort,
+    /// List an environment's deployments, or show one
+    History {
+        #[command(subcommand)]
+        show: Option<HistoryShow>,
+    },
+    /// DORA metrics from the environment's history
+    Dora {
+        /// How far back, such as 30d
+        #[arg(long, value_parser = humantime::parse_duration, default_value = "30d")]
+        since: std::time::Duration,
+    },
     /// Write the files other tools read, generated from berth.yaml
     Render {
         /// What to render
@@ -125,6 +163,17 @@ pub enum Command {
     },
     /// Run the stand-in workload: an HTTP service with /healthz, /ready and /metrics
     Workload(WorkloadArgs),
+}
+
+#[derive(Subcommand)]
+pub enum HistoryShow {
+    /// One deployment: what it changed, its timeline and evidence
+    Show {
+        number: u64,
+        /// Compare its settings with another deployment's instead
+        #[arg(long, value_name = "NUMBER")]
+        diff: Option<u64>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -187,6 +236,8 @@ impl Command {
                 | Command::Logs { .. }
                 | Command::Render { .. }
                 | Command::Graph { .. }
+                | Command::History { .. }
+                | Command::Dora { .. }
                 | Command::Schema
         )
     }

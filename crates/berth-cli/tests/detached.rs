@@ -53,7 +53,7 @@ fn detached_up_answers_status_logs_restart_stop_and_down() {
     let worker_pid = instance(&before, "worker")["pid"].as_u64().unwrap();
 
     let table = text(&berth(&dir, &marker, &["status"]));
-    assert!(table.starts_with("SERVICE  PID"), "{table}");
+    assert!(table.starts_with("SERVICE  REVISION"), "{table}");
 
     let logs = text(&berth(&dir, &marker, &["logs", "api"]));
     assert!(logs.contains("api | api 1.0.0 listening on port"), "{logs}");

@@ -1,11 +1,25 @@
-//! The deploy engine: it executes a plan against any [`Runtime`] — local
-//! processes, Docker Compose or Kubernetes — with the same semantics. A service
-//! starts once every gate before it holds; a phase is done once each of its
-//! services has settled (ready, completed, or started when it has no readiness
-//! probe); shutdown walks the dependency graph the other way.
+//! The deploy engine: everything that decides, the same for every runtime. It
+//! defines the runtime port (units of one service at one revision, applied,
+//! watched, removed, and traffic weighted between revisions); judges conditions
+//! over what runtimes report; brings a plan up and takes it down in dependency
+//! order; turns each service's rollout into pure strategy steps and executes them
+//! with smoke checks, canary analysis and automatic restore; and defines what a
+//! deployment's history records and the DORA metrics computed from it.
 
+pub mod analysis;
+pub mod condition;
+pub mod deploy;
+pub mod dora;
+pub mod execute;
+pub mod history;
 mod runtime;
+mod smoke;
+mod status;
+pub mod strategy;
+mod target;
 mod up;
 
-pub use runtime::{Failure, Runtime};
-pub use up::{Event, down, settled, up};
+pub use runtime::{BoxFuture, Desired, Failure, Runtime, Traffic, Unit};
+pub use status::{State, Status, UnitStatus};
+pub use target::{Deployed, DeployedService, Target};
+pub use up::{Event, down, up};

@@ -1,13 +1,13 @@
 //! Bringing a plan up, and taking services down in reverse dependency order.
 
-use berth_core::Ecosystem;
 use berth_core::graph::{DependencyGraph, Direction};
-use berth_core::model::{Condition, Kind};
 use berth_core::plan::{Plan, Step};
 use futures_util::future::{join_all, try_join_all};
 use indexmap::IndexSet;
 
+use crate::condition::{self, settled};
 use crate::runtime::{Failure, Runtime};
+use crate::target::Target;
 
 /// Progress, for whoever shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,25 +20,13 @@ pub enum Event {
     Stopped(String),
 }
 
-/// What a service must reach before its phase counts as done.
-pub fn settled(ecosystem: &Ecosystem, service: &str) -> Condition {
-    let spec = &ecosystem.services[service];
-    if spec.kind == Kind::Job {
-        Condition::Completed
-    } else if spec.health.readiness.is_some() {
-        Condition::Healthy
-    } else {
-        Condition::Started
-    }
-}
-
 /// Runs the plan: phase by phase; inside a phase every service starts as soon as
 /// its gates hold, so independent services start together.
 pub async fn up(
-    ecosystem: &Ecosystem,
+    target: &Target,
     plan: &Plan,
-    runtime: &impl Runtime,
-    progress: &impl Fn(Event),
+    runtime: &dyn Runtime,
+    progress: &(dyn Fn(Event) + Sync),
 ) -> Result<(), Failure> {
     for phase in &plan.phases {
         progress(Event::PhaseStarted(phase.name.clone()));
@@ -46,12 +34,14 @@ pub async fn up(
         try_join_all(
             steps
                 .iter()
-                .map(|step| start_when_gates_hold(ecosystem, step, runtime, progress)),
+                .map(|step| start_when_gates_hold(target, step, runtime, progress)),
         )
         .await?;
         try_join_all(steps.iter().map(|step| async {
-            let condition = settled(ecosystem, &step.service);
-            runtime.reached(&step.service, &condition).await?;
+            let condition = settled(&target.ecosystem, &step.service);
+            let unit = target.unit(&step.service);
+            let patterns = target.patterns(&step.service);
+            condition::reached(runtime, &unit, &condition, &patterns, None).await?;
             progress(Event::Settled {
                 service: step.service.clone(),
                 condition: condition.to_string(),
@@ -65,49 +55,74 @@ pub async fn up(
 }
 
 async fn start_when_gates_hold(
-    ecosystem: &Ecosystem,
+    target: &Target,
     step: &Step,
-    runtime: &impl Runtime,
-    progress: &impl Fn(Event),
+    runtime: &dyn Runtime,
+    progress: &(dyn Fn(Event) + Sync),
 ) -> Result<(), Failure> {
+    let ecosystem = &target.ecosystem;
     let service = &ecosystem.services[&step.service];
     let gates: Vec<_> = service
         .depends_on
         .iter()
         .filter(|(dependency, _)| !ecosystem.is_external(dependency))
+        .map(|(dependency, condition)| {
+            (
+                target.unit(dependency),
+                condition,
+                target.patterns(dependency),
+            )
+        })
         .collect();
     // The gates are waited for one by one, so an earlier one may have stopped
     // holding (a dependency restarting) by the time the last one does: start only
     // once they all hold at the same moment.
     loop {
-        for (dependency, condition) in &gates {
-            runtime.reached(dependency, condition).await?;
+        for (unit, condition, patterns) in &gates {
+            condition::reached(runtime, unit, condition, patterns, None).await?;
         }
         if gates
             .iter()
-            .all(|(dependency, condition)| runtime.holds(dependency, condition))
+            .all(|(unit, condition, patterns)| condition::holds(runtime, unit, condition, patterns))
         {
             break;
         }
     }
-    runtime.start(&step.service).await?;
+    runtime
+        .apply(
+            &target.desired(&step.service),
+            target.replicas(&step.service),
+        )
+        .await?;
     progress(Event::Started(step.service.clone()));
     Ok(())
 }
 
-/// Stops `services`, dependents before what they depend on; each wave in parallel.
+/// Removes every unit of `services`, dependents before what they depend on;
+/// each wave in parallel.
 pub async fn down(
-    ecosystem: &Ecosystem,
+    target: &Target,
     services: &IndexSet<&str>,
-    runtime: &impl Runtime,
-    progress: &impl Fn(Event),
+    runtime: &dyn Runtime,
+    progress: &(dyn Fn(Event) + Sync),
 ) {
-    let graph = DependencyGraph::new(ecosystem);
+    let graph = DependencyGraph::new(&target.ecosystem);
+    let units = runtime.units();
     for wave in graph.waves(services, Direction::Down) {
-        join_all(wave.iter().map(|service| async move {
-            progress(Event::Stopping(service.to_string()));
-            runtime.stop(service).await;
-            progress(Event::Stopped(service.to_string()));
+        join_all(wave.iter().map(|service| {
+            let units = &units;
+            async move {
+                let of_service: Vec<_> = units
+                    .iter()
+                    .filter(|(u, _)| u.service == *service)
+                    .collect();
+                if of_service.is_empty() {
+                    return;
+                }
+                progress(Event::Stopping(service.to_string()));
+                join_all(of_service.iter().map(|(unit, _)| runtime.remove(unit))).await;
+                progress(Event::Stopped(service.to_string()));
+            }
         }))
         .await;
     }

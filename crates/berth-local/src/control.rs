@@ -1,19 +1,27 @@
-//! The control socket, `.berth/berth.sock`: how `berth status`, `stop`, `restart`
-//! and `down` talk to a running berth, foreground or detached. One JSON request
-//! per connection, one JSON reply.
+//! The control socket, `.berth/berth.sock`: how `berth status`, `stop`,
+//! `restart`, `deploy`, `rollback`, `promote`, `abort` and `down` talk to a
+//! running berth, foreground or detached. One JSON request per connection; one
+//! JSON reply, or for a deployment a line per timeline entry and then the result.
+//! Each connection is served on its own task, so a deployment or a slow client
+//! never keeps `status` waiting.
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use berth_engine::Runtime;
+use berth_engine::history::Entry;
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 use tokio::net::UnixListener;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
-use crate::runtime::LocalRuntime;
+use crate::deployer::{Ask, DeployResult, Deployer};
+
+/// How long a client may take to send its request.
+const READ_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "command", rename_all = "snake_case")]
@@ -21,6 +29,9 @@ pub enum Request {
     Status,
     Stop { service: String },
     Restart { service: String },
+    Deploy(Ask),
+    Promote,
+    Abort,
     Down,
 }
 
@@ -30,7 +41,12 @@ pub enum Reply {
     Status {
         progress: Progress,
         instances: Vec<InstanceReport>,
+        #[serde(default)]
+        rollouts: Vec<RolloutReport>,
     },
+    /// One step of a deployment under way.
+    Entry(Entry),
+    Deployed(DeployResult),
     Done,
     Error {
         message: String,
@@ -51,6 +67,8 @@ pub enum Progress {
 pub struct InstanceReport {
     pub service: String,
     pub instance: String,
+    #[serde(default)]
+    pub revision: String,
     pub pid: Option<u32>,
     pub state: String,
     pub ready: bool,
@@ -59,55 +77,121 @@ pub struct InstanceReport {
     pub uptime_seconds: Option<u64>,
 }
 
+/// A service whose traffic is split between revisions, and its last analysis.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RolloutReport {
+    pub service: String,
+    pub weights: Vec<(String, u32)>,
+    pub analysis: Option<Entry>,
+}
+
 /// Answers requests on `path` until a `down` request arrives.
 pub async fn serve(
     path: &Path,
-    runtime: &LocalRuntime,
+    deployer: Arc<Deployer>,
     progress: watch::Receiver<Progress>,
 ) -> std::io::Result<()> {
     let _ = std::fs::remove_file(path);
     let listener = UnixListener::bind(path)?;
+    let (down_sender, mut down) = mpsc::channel::<()>(1);
     loop {
-        let (stream, _) = listener.accept().await?;
-        let (read, mut write) = stream.into_split();
-        let mut line = String::new();
-        if tokio::io::BufReader::new(read)
-            .read_line(&mut line)
-            .await
-            .is_err()
-        {
-            continue;
-        }
-        let request: Result<Request, _> = serde_json::from_str(&line);
-        let down = matches!(request, Ok(Request::Down));
-        let reply = match request {
-            Ok(request) => answer(request, runtime, &progress).await,
-            Err(e) => Reply::Error {
-                message: format!("not a request: {e}"),
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(_) => {
+                    // Out of descriptors, most likely: wait, never give up the socket.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
             },
+            _ = down.recv() => return Ok(()),
         };
+        let (deployer, progress, down_sender) =
+            (deployer.clone(), progress.clone(), down_sender.clone());
+        tokio::spawn(async move {
+            if connection(stream, &deployer, &progress).await {
+                let _ = down_sender.send(()).await;
+            }
+        });
+    }
+}
+
+/// Serves one connection; true when it asked berth to go down.
+async fn connection(
+    stream: tokio::net::UnixStream,
+    deployer: &Deployer,
+    progress: &watch::Receiver<Progress>,
+) -> bool {
+    let (read, mut write) = stream.into_split();
+    let mut line = String::new();
+    let read = tokio::time::timeout(
+        READ_TIMEOUT,
+        tokio::io::BufReader::new(read).read_line(&mut line),
+    )
+    .await;
+    if !matches!(read, Ok(Ok(_))) {
+        return false;
+    }
+    let request: Result<Request, _> = serde_json::from_str(&line);
+    let send = |reply: Reply| {
         let mut text = serde_json::to_string(&reply).expect("replies serialize");
         text.push('\n');
-        let _ = write.write_all(text.as_bytes()).await;
-        if down {
-            return Ok(());
+        text
+    };
+    let reply = match request {
+        Ok(Request::Down) => {
+            let _ = write.write_all(send(Reply::Done).as_bytes()).await;
+            return true;
         }
-    }
+        Ok(Request::Deploy(ask)) => {
+            let (entries, mut received) = mpsc::unbounded_channel::<Entry>();
+            let say = move |entry: Entry| {
+                let _ = entries.send(entry);
+            };
+            let deploying = deployer.deploy(&ask, &say);
+            tokio::pin!(deploying);
+            let result = loop {
+                tokio::select! {
+                    result = &mut deploying => break result,
+                    Some(entry) = received.recv() => {
+                        // A client that went away does not stop the deployment.
+                        let _ = write.write_all(send(Reply::Entry(entry)).as_bytes()).await;
+                    }
+                }
+            };
+            while let Ok(entry) = received.try_recv() {
+                let _ = write.write_all(send(Reply::Entry(entry)).as_bytes()).await;
+            }
+            match result {
+                Ok(result) => Reply::Deployed(result),
+                Err(message) => Reply::Error { message },
+            }
+        }
+        Ok(request) => answer(request, deployer, progress).await,
+        Err(e) => Reply::Error {
+            message: format!("not a request: {e}"),
+        },
+    };
+    let _ = write.write_all(send(reply).as_bytes()).await;
+    false
 }
 
 async fn answer(
     request: Request,
-    runtime: &LocalRuntime,
+    deployer: &Deployer,
     progress: &watch::Receiver<Progress>,
 ) -> Reply {
+    let runtime = deployer.runtime.as_ref();
+    let known = |service: &str| runtime.units().iter().any(|(u, _)| u.service == service);
     match request {
         Request::Status => Reply::Status {
             progress: progress.borrow().clone(),
             instances: runtime.reports(),
+            rollouts: rollouts(deployer),
         },
-        Request::Stop { service } | Request::Restart { service } if !runtime.has(&service) => {
+        Request::Stop { service } | Request::Restart { service } if !known(&service) => {
             Reply::Error {
-                message: format!("there is no service `{service}`"),
+                message: format!("there is no service `{service}` running"),
             }
         }
         Request::Stop { service } => {
@@ -120,20 +204,69 @@ async fn answer(
                 message: failure.to_string(),
             },
         },
-        Request::Down => Reply::Done,
+        Request::Promote => {
+            deployer.promote();
+            Reply::Done
+        }
+        Request::Abort => {
+            deployer.abort();
+            Reply::Done
+        }
+        Request::Deploy(_) | Request::Down => unreachable!("answered by the connection"),
     }
+}
+
+fn rollouts(deployer: &Deployer) -> Vec<RolloutReport> {
+    let runtime = deployer.runtime.as_ref();
+    let analyses = deployer.analyses();
+    let mut services: Vec<String> = runtime
+        .units()
+        .into_iter()
+        .map(|(u, _)| u.service)
+        .collect();
+    services.dedup();
+    services
+        .into_iter()
+        .filter_map(|service| {
+            let weights = runtime.weights(&service);
+            if weights.is_empty() {
+                return None;
+            }
+            Some(RolloutReport {
+                analysis: analyses
+                    .iter()
+                    .find(|a| a.service.as_deref() == Some(service.as_str()))
+                    .cloned(),
+                weights: weights
+                    .into_iter()
+                    .map(|(r, w)| (r.to_string(), w))
+                    .collect(),
+                service,
+            })
+        })
+        .collect()
 }
 
 /// Sends one request to the berth serving `path`.
 pub fn request(path: &Path, request: &Request) -> std::io::Result<Reply> {
+    let mut replies = Vec::new();
+    stream(path, request, &mut |reply| replies.push(reply))?;
+    replies
+        .pop()
+        .ok_or_else(|| std::io::Error::other("no reply"))
+}
+
+/// Sends one request and hands every reply line to `each`, the last included.
+pub fn stream(path: &Path, request: &Request, each: &mut dyn FnMut(Reply)) -> std::io::Result<()> {
     let mut stream = UnixStream::connect(path)?;
-    stream.set_read_timeout(Some(Duration::from_secs(120)))?;
     let mut text = serde_json::to_string(request).expect("requests serialize");
     text.push('\n');
     stream.write_all(text.as_bytes())?;
-    let mut line = String::new();
-    BufReader::new(stream).read_line(&mut line)?;
-    serde_json::from_str(&line).map_err(std::io::Error::other)
+    for line in BufReader::new(stream).lines() {
+        let reply: Reply = serde_json::from_str(&line?).map_err(std::io::Error::other)?;
+        each(reply);
+    }
+    Ok(())
 }
 
 pub fn uptime(since: Option<SystemTime>) -> Option<u64> {

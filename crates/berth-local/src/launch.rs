@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 
 use berth_core::Ecosystem;
 use berth_core::address;
-use berth_core::model::{DataStore, Kind, SecretRef, Service};
+use berth_core::model::{DataStore, Kind, Port, SecretRef, Service};
+use indexmap::IndexMap;
 
 use crate::ports::Ports;
 
@@ -32,7 +33,10 @@ pub struct LaunchError {
 
 pub struct Context<'a> {
     pub ecosystem: &'a Ecosystem,
+    /// Where services are for their peers: the ports of their listeners.
     pub ports: &'a Ports,
+    /// The ports this instance itself listens on.
+    pub instance_ports: &'a IndexMap<String, Port>,
     /// The directory of berth.yaml.
     pub project: &'a Path,
     /// `.berth/data/`, where data kinds keep their files.
@@ -76,10 +80,10 @@ pub fn launch(context: &Context, name: &str, instance: usize) -> Result<Launch, 
             None => unset_secrets.push(key.clone()),
         }
     }
-    if let Some(port) = context.ports.main(name, instance) {
+    if let Some(port) = context.instance_ports.values().next() {
         env.push(("PORT".to_owned(), port.to_string()));
     }
-    for (port_name, port) in context.ports.of(name, instance) {
+    for (port_name, port) in context.instance_ports {
         env.push((format!("PORT_{}", env_name(port_name)), port.to_string()));
     }
     env.push(("BERTH_SERVICE".to_owned(), name.to_owned()));
@@ -196,8 +200,9 @@ fn data_store(context: &Context, name: &str, store: &DataStore) -> Result<Prepar
     let dir = context.data.join(name);
     let dir_text = dir.display().to_string();
     let port = context
-        .ports
-        .main(name, 0)
+        .instance_ports
+        .values()
+        .next()
         .expect("data kinds have ports")
         .to_string();
     let binary = |program: &str| find_binary(program, store, name);

@@ -3,9 +3,12 @@
 //! probed for readiness and liveness, restarted with backoff by its policy, its
 //! output captured to `.berth/logs/` and shown prefixed; it is stopped with
 //! SIGTERM, a grace period, then SIGKILL to the whole group — and dies with berth
-//! if berth is killed.
+//! if berth is killed. Each service's declared port is berth's own listener,
+//! which weighs traffic between revisions for canaries and blue-green switches;
+//! the running berth deploys, records history and answers its control socket.
 
 mod control;
+mod deployer;
 mod gateway;
 mod guard;
 mod launch;
@@ -14,12 +17,15 @@ mod ports;
 mod probe;
 mod process;
 mod runtime;
-mod status;
+mod status_cell;
 mod supervisor;
+mod traffic;
 
-pub use control::{InstanceReport, Progress, Reply, Request, request, serve};
+pub use control::{
+    InstanceReport, Progress, Reply, Request, RolloutReport, request, serve, stream,
+};
+pub use deployer::{Ask, DeployResult, Deployer};
 pub use gateway::{RouteMetrics, RouteStats, Routes};
 pub use ports::Ports;
 pub use process::without_huge_pages;
 pub use runtime::{LocalRuntime, Output};
-pub use status::{State, Status};

@@ -11,10 +11,9 @@ use regex::Regex;
 use std::io::Write;
 
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
-use tokio::sync::watch;
 
 use crate::runtime::Output;
-use crate::status::Status;
+use crate::status_cell::StatusCell;
 
 /// How many of the last lines a failure report shows.
 const KEPT_LINES: usize = 20;
@@ -40,7 +39,7 @@ impl Sink {
     /// Reads `stream` until it closes. Whatever arrived together is handled
     /// together — one timestamp, one write to the file, one to the output — so
     /// that a service writing as fast as it can is never kept waiting on berth.
-    pub async fn follow(self, stream: impl AsyncRead + Unpin, status: watch::Sender<Status>) {
+    pub async fn follow(self, stream: impl AsyncRead + Unpin, status: StatusCell) {
         // Reading and handling are apart — handling on a thread of its own — so
         // that the pipe is drained while a batch is being stamped and written.
         let (batches, mut queue) = tokio::sync::mpsc::channel::<String>(64);
@@ -83,7 +82,7 @@ impl Sink {
     }
 
     /// Handles whole lines that arrived together, joined by `\n`.
-    fn take(&self, lines: &str, status: &watch::Sender<Status>) {
+    fn take(&self, lines: &str, status: &StatusCell) {
         {
             let mut log = self.log.lock().expect("log file lock");
             if log.is_none() {
@@ -109,10 +108,16 @@ impl Sink {
         }
     }
 
-    fn watch_for_patterns(&self, line: &str, status: &watch::Sender<Status>) {
+    fn watch_for_patterns(&self, line: &str, status: &StatusCell) {
         for (index, pattern) in self.patterns.iter().enumerate() {
-            if pattern.is_match(line) && !status.borrow().log_matched[index] {
-                status.send_modify(|s| s.log_matched[index] = true);
+            if pattern.is_match(line)
+                && !status.get().log_matched.get(index).copied().unwrap_or(true)
+            {
+                status.send_modify(|s| {
+                    if let Some(matched) = s.log_matched.get_mut(index) {
+                        *matched = true;
+                    }
+                });
             }
         }
     }

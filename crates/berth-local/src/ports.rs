@@ -1,6 +1,8 @@
-//! Ports on the loopback interface: the declared ones for a service's first
-//! instance, and free ones for its other instances and for services that declare
-//! none.
+//! Ports on the loopback interface. Each service has its ports — the declared
+//! ones, or a free one for a service that declares none — where berth's listener
+//! takes its traffic; each instance of a service listens on free ports of its
+//! own behind it. Jobs and data stores, which run one instance and take no
+//! weighted traffic, listen on the service's ports themselves.
 
 use std::collections::HashMap;
 
@@ -9,49 +11,49 @@ use berth_core::address::Addresses;
 use berth_core::model::{Kind, Port};
 use indexmap::IndexMap;
 
-/// Every local instance's ports by name.
+/// Every service's ports by name.
 #[derive(Clone, Debug, Default)]
-pub struct Ports(HashMap<String, Vec<IndexMap<String, Port>>>);
+pub struct Ports(HashMap<String, IndexMap<String, Port>>);
 
 impl Ports {
     pub fn assign(ecosystem: &Ecosystem) -> std::io::Result<Self> {
-        let mut ports = HashMap::new();
+        let mut ports = Ports::default();
+        ports.extend(ecosystem)?;
+        Ok(ports)
+    }
+
+    /// Assigns ports to the services of `ecosystem` that have none yet: a new
+    /// version of the file may add services.
+    pub fn extend(&mut self, ecosystem: &Ecosystem) -> std::io::Result<()> {
         for (name, service) in &ecosystem.services {
-            let mut first = service.ports.clone();
-            if first.is_empty() && service.kind == Kind::Service {
-                first.insert("http".to_owned(), free_port()?);
+            if self.0.contains_key(name) {
+                continue;
             }
-            let mut instances = vec![first.clone()];
-            for _ in 1..instances_of(ecosystem, name) {
-                let others = first
-                    .keys()
-                    .map(|port| Ok((port.clone(), free_port()?)))
-                    .collect::<std::io::Result<_>>()?;
-                instances.push(others);
+            let mut declared = service.ports.clone();
+            if declared.is_empty() && service.kind == Kind::Service {
+                declared.insert("http".to_owned(), free_port()?);
             }
-            ports.insert(name.clone(), instances);
+            self.0.insert(name.clone(), declared);
         }
-        Ok(Ports(ports))
+        Ok(())
     }
 
-    /// The ports of one instance.
-    pub fn of(&self, service: &str, instance: usize) -> &IndexMap<String, Port> {
-        &self.0[service][instance]
-    }
-
-    pub fn main(&self, service: &str, instance: usize) -> Option<Port> {
-        self.0.get(service)?.get(instance)?.values().next().copied()
+    pub fn of(&self, service: &str) -> IndexMap<String, Port> {
+        self.0.get(service).cloned().unwrap_or_default()
     }
 }
 
-/// How many instances of a service run locally: its replicas for services; one
-/// for jobs and data stores, which replicate only in a cluster.
-pub fn instances_of(ecosystem: &Ecosystem, service: &str) -> usize {
-    let service = &ecosystem.services[service];
-    match service.kind {
-        Kind::Service => service.replicas().max(1) as usize,
-        _ => 1,
-    }
+/// Whether instances of this kind sit behind berth's listeners.
+pub fn behind_listener(kind: Kind) -> bool {
+    kind == Kind::Service
+}
+
+/// Free ports for one instance, one per named port of the service.
+pub fn for_instance(service: &IndexMap<String, Port>) -> std::io::Result<IndexMap<String, Port>> {
+    service
+        .keys()
+        .map(|name| Ok((name.clone(), free_port()?)))
+        .collect()
 }
 
 /// A port nothing listens on now, as the kernel picks one.
@@ -60,13 +62,13 @@ fn free_port() -> std::io::Result<Port> {
     Ok(Port(listener.local_addr()?.port()))
 }
 
-/// Peers reach a service at its first instance.
+/// Peers reach a service at its listener.
 impl Addresses for Ports {
     fn host(&self, _service: &str) -> String {
         "127.0.0.1".to_owned()
     }
 
     fn port(&self, service: &str, port: &str) -> Option<Port> {
-        self.0.get(service)?.first()?.get(port).copied()
+        self.0.get(service)?.get(port).copied()
     }
 }

@@ -1,211 +1,340 @@
-//! The local runtime as the engine sees it.
+//! The local runtime as the engine sees it: units of processes on this machine,
+//! behind berth's own listeners.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use berth_core::Ecosystem;
-use berth_core::model::Condition;
-use berth_engine::{Failure, Runtime};
-use futures_util::future::{join_all, select_ok, try_join_all};
+use berth_core::model::{Kind, Port};
+use berth_core::revision::Revision;
+use berth_engine::condition::log_patterns;
+use berth_engine::{BoxFuture, Desired, Failure, Runtime, Status, Traffic, Unit, UnitStatus};
+use futures_util::future::join_all;
+use indexmap::IndexMap;
 use regex::Regex;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::control::{self, InstanceReport};
-use crate::gateway::{self, Backends, RouteMetrics, Routes};
+use crate::gateway::{self, RouteMetrics, Routes};
 use crate::guard::Guard;
 use crate::launch::{self, Context};
 use crate::logs::Sink;
-use crate::ports::{Ports, instances_of};
+use crate::ports::{self, Ports, behind_listener};
 use crate::probe::Target;
-use crate::status::{State, Status};
+use crate::status_cell::StatusCell;
 use crate::supervisor::{self, Spec};
+use crate::traffic::{self, Router};
 
 /// Where a service's output goes: `(service, lines)`, one or more whole lines
 /// joined by `\n`, as they arrived together.
 pub type Output = Arc<dyn Fn(&str, &str) + Send + Sync>;
 
 pub struct LocalRuntime {
-    ecosystem: Arc<Ecosystem>,
     project: PathBuf,
     state_dir: PathBuf,
-    ports: Ports,
     output: Output,
     guard: Arc<Guard>,
-    slots: HashMap<String, Slot>,
+    ports: Mutex<Ports>,
+    router: Arc<Router>,
+    units: Mutex<Vec<Arc<UnitSlot>>>,
+    /// Instance numbers in use per service, across its revisions.
+    indexes: Mutex<HashMap<String, BTreeSet<usize>>>,
+    /// Status channels of units waited for before they are applied.
+    awaited: Mutex<HashMap<Unit, watch::Sender<UnitStatus>>>,
+    /// Each service's listeners, which stop with the runtime.
+    listeners: Mutex<HashMap<String, Vec<AbortOnDrop>>>,
 }
 
-/// One service's channels, there from the start so that anything can wait for a
-/// service before it is started.
-struct Slot {
+struct UnitSlot {
+    desired: Desired,
+    status: watch::Sender<UnitStatus>,
     patterns: Arc<Vec<Regex>>,
-    instances: Vec<Instance>,
+    instances: Mutex<Vec<Instance>>,
 }
 
 struct Instance {
-    /// What output lines and log files are named: the service, or `service.N`
-    /// when it runs several instances.
+    index: usize,
     label: String,
-    status: watch::Sender<Status>,
+    ports: IndexMap<String, Port>,
     stop: watch::Sender<bool>,
     last: Arc<Mutex<VecDeque<String>>>,
-    task: Mutex<Option<JoinHandle<()>>>,
+    task: JoinHandle<()>,
+}
+
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 impl LocalRuntime {
-    /// A runtime for `ecosystem`, keeping its state in `.berth/` beside berth.yaml.
-    pub fn new(ecosystem: Arc<Ecosystem>, project: &Path, output: Output) -> std::io::Result<Self> {
+    /// A runtime keeping its state in `.berth/` beside berth.yaml in `project`.
+    pub fn new(project: &Path, output: Output) -> std::io::Result<Self> {
         // Absolute, because data stores change into their own directories.
         let project = std::path::absolute(project)?;
         let state_dir = project.join(".berth");
         std::fs::create_dir_all(state_dir.join("logs"))?;
         std::fs::create_dir_all(state_dir.join("data"))?;
-        let ports = Ports::assign(&ecosystem)?;
-        let guard = Arc::new(Guard::start()?);
-        let slots = ecosystem
-            .services
-            .keys()
-            .map(|name| {
-                let patterns = log_patterns(&ecosystem, name);
-                let count = instances_of(&ecosystem, name);
-                let instances = (0..count)
-                    .map(|index| Instance {
-                        label: if count == 1 {
-                            name.clone()
-                        } else {
-                            format!("{name}.{index}")
-                        },
-                        status: watch::channel(Status::new(patterns.len())).0,
-                        stop: watch::channel(false).0,
-                        last: Arc::default(),
-                        task: Mutex::new(None),
-                    })
-                    .collect();
-                let slot = Slot {
-                    patterns: Arc::new(patterns),
-                    instances,
-                };
-                (name.clone(), slot)
-            })
-            .collect();
         Ok(LocalRuntime {
-            ecosystem,
             project,
             state_dir,
-            ports,
             output,
-            guard,
-            slots,
+            guard: Arc::new(Guard::start()?),
+            ports: Mutex::default(),
+            router: Arc::default(),
+            units: Mutex::default(),
+            indexes: Mutex::default(),
+            awaited: Mutex::default(),
+            listeners: Mutex::default(),
         })
     }
 
-    /// The status of each instance of `service`.
-    pub fn status(&self, service: &str) -> Vec<Status> {
-        self.slots[service]
-            .instances
-            .iter()
-            .map(|instance| instance.status.borrow().clone())
-            .collect()
+    fn slots(&self) -> Vec<Arc<UnitSlot>> {
+        self.units.lock().expect("units lock").clone()
     }
 
-    pub fn has(&self, service: &str) -> bool {
-        self.slots.contains_key(service)
+    fn slot(&self, unit: &Unit) -> Option<Arc<UnitSlot>> {
+        self.slots().into_iter().find(|s| s.desired.unit == *unit)
     }
 
-    /// Every instance as `status` shows it, in the ecosystem's order.
+    /// Every instance as `status` shows it, in the order units were applied.
     pub fn reports(&self) -> Vec<InstanceReport> {
-        self.ecosystem
-            .services
-            .keys()
-            .flat_map(|name| {
-                self.slots[name]
+        self.slots()
+            .iter()
+            .flat_map(|slot| {
+                let status = slot.status.borrow().clone();
+                let instances = slot.instances.lock().expect("instances lock");
+                status
                     .instances
                     .iter()
-                    .enumerate()
-                    .map(move |(index, instance)| {
-                        let status = instance.status.borrow();
+                    .map(|s| {
+                        let instance = instances.iter().find(|i| i.label == s.label);
                         InstanceReport {
-                            service: name.clone(),
-                            instance: instance.label.clone(),
-                            pid: status.pid,
-                            state: status.state.to_string(),
-                            ready: status.ready,
-                            restarts: status.restarts,
-                            port: self.ports.main(name, index).map(|p| p.0),
-                            uptime_seconds: control::uptime(status.since),
+                            service: slot.desired.unit.service.clone(),
+                            instance: s.label.clone(),
+                            revision: slot.desired.unit.revision.to_string(),
+                            pid: s.pid,
+                            state: s.state.to_string(),
+                            ready: s.ready,
+                            restarts: s.restarts,
+                            port: instance.and_then(|i| i.ports.values().next()).map(|p| p.0),
+                            uptime_seconds: control::uptime(s.since),
                         }
                     })
+                    .collect::<Vec<_>>()
             })
             .collect()
     }
 
-    /// Stops `service` and starts it afresh.
+    /// Stops every instance of `service` and starts as many again.
     pub async fn restart(&self, service: &str) -> Result<(), Failure> {
-        self.stop(service).await;
-        for instance in &self.slots[service].instances {
-            instance.stop.send_replace(false);
+        for slot in self.of_service(service) {
+            let count = slot.status.borrow().instances.len() as u32;
+            self.scale(&slot, 0).await?;
+            slot.status.send_modify(|u| u.instances.clear());
+            self.scale(&slot, count).await?;
         }
-        self.start(service).await
+        Ok(())
     }
 
-    pub fn ports(&self) -> &Ports {
-        &self.ports
+    /// Stops every instance of `service`; `status` shows them stopped until they
+    /// are restarted.
+    pub async fn stop(&self, service: &str) {
+        for slot in self.of_service(service) {
+            self.stop_instances(&slot, 0).await;
+        }
+    }
+
+    fn of_service(&self, service: &str) -> Vec<Arc<UnitSlot>> {
+        self.slots()
+            .into_iter()
+            .filter(|s| s.desired.unit.service == service)
+            .collect()
+    }
+
+    /// Where peers reach each service: its listener's ports.
+    pub fn ports(&self) -> Ports {
+        self.ports.lock().expect("ports lock").clone()
+    }
+
+    /// The router's weights for `service`, for `status` during a rollout.
+    pub fn weights(&self, service: &str) -> Vec<(Revision, u32)> {
+        self.router.weights(service)
     }
 
     /// Serves the ecosystem's routes on `listener` until the returned task is
-    /// aborted or dropped with the runtime.
+    /// aborted.
     pub fn gateway(
         &self,
         listener: tokio::net::TcpListener,
+        routes: Routes,
         metrics: RouteMetrics,
     ) -> JoinHandle<()> {
-        let instances = self
-            .slots
-            .iter()
-            .map(|(name, slot)| {
-                let ports = slot
-                    .instances
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(index, instance)| {
-                        let port = self.ports.main(name, index)?;
-                        Some((port.0, instance.status.subscribe()))
-                    })
-                    .collect();
-                (name.clone(), ports)
-            })
-            .collect();
-        let routes = Routes::of(&self.ecosystem);
         tokio::spawn(gateway::serve(
             listener,
             routes,
-            Backends::new(instances),
+            self.router.clone(),
             metrics,
         ))
     }
 
-    fn spec(&self, service: &str, index: usize) -> Result<Spec, Failure> {
+    /// Binds the service's ports for its listeners, once; a port another process
+    /// holds is a failure that names it.
+    async fn listen(&self, desired: &Desired) -> Result<(), Failure> {
+        let service = &desired.unit.service;
+        if self
+            .listeners
+            .lock()
+            .expect("listeners lock")
+            .contains_key(service)
+        {
+            return Ok(());
+        }
+        let spec = &desired.ecosystem.services[service];
+        let service_ports = self.ports.lock().expect("ports lock").of(service);
+        let mut handles = Vec::new();
+        for (i, (name, port)) in service_ports.iter().enumerate() {
+            let listener = tokio::net::TcpListener::bind(("127.0.0.1", port.0))
+                .await
+                .map_err(|e| {
+                    Failure::new(
+                        service,
+                        format!(
+                            "port {port} ({name}) cannot be listened on: {e}\n  help: another process holds it; stop it, or give `{service}` another port"
+                        ),
+                    )
+                })?;
+            let http = i == 0 && speaks_http(spec, name);
+            let key = router_key(service, i, name);
+            handles.push(AbortOnDrop(if http {
+                traffic::listen_http(listener, service, self.router.clone())
+            } else {
+                traffic::listen_tcp(listener, key, self.router.clone())
+            }));
+        }
+        self.listeners
+            .lock()
+            .expect("listeners lock")
+            .insert(service.clone(), handles);
+        Ok(())
+    }
+
+    fn new_slot(&self, desired: &Desired) -> Arc<UnitSlot> {
+        let mut units = self.units.lock().expect("units lock");
+        if let Some(slot) = units.iter().find(|s| s.desired.unit == desired.unit) {
+            return slot.clone();
+        }
+        let awaited = self
+            .awaited
+            .lock()
+            .expect("awaited lock")
+            .remove(&desired.unit);
+        let slot = Arc::new(UnitSlot {
+            desired: desired.clone(),
+            status: awaited.unwrap_or_else(|| watch::channel(UnitStatus::default()).0),
+            patterns: Arc::new(log_patterns(&desired.ecosystem, &desired.unit.service)),
+            instances: Mutex::default(),
+        });
+        units.push(slot.clone());
+        slot
+    }
+
+    /// Starts or stops instances of the unit until `replicas` run.
+    async fn scale(&self, slot: &Arc<UnitSlot>, replicas: u32) -> Result<(), Failure> {
+        let running = slot.instances.lock().expect("instances lock").len();
+        let wanted = replicas as usize;
+        for _ in running..wanted {
+            let instance = self.start_instance(slot)?;
+            slot.instances
+                .lock()
+                .expect("instances lock")
+                .push(instance);
+            self.publish(slot);
+        }
+        if running > wanted {
+            for label in self.stop_instances(slot, wanted).await {
+                slot.status
+                    .send_modify(|u| u.instances.retain(|s| s.label != label));
+            }
+        }
+        Ok(())
+    }
+
+    /// Stops the unit's instances past the first `keep`, newest first, and
+    /// returns their labels; their statuses stay, as stopped.
+    async fn stop_instances(&self, slot: &Arc<UnitSlot>, keep: usize) -> Vec<String> {
+        let service = &slot.desired.unit.service;
+        let leaving: Vec<Instance> = {
+            let mut instances = slot.instances.lock().expect("instances lock");
+            instances.sort_by_key(|i| i.index);
+            let keep = keep.min(instances.len());
+            instances.split_off(keep)
+        };
+        // Out of the router first, so that no new request reaches them.
+        self.publish(slot);
+        let stopped = join_all(leaving.into_iter().map(|instance| async move {
+            instance.stop.send_replace(true);
+            let _ = instance.task.await;
+            (instance.index, instance.label)
+        }))
+        .await;
+        let mut indexes = self.indexes.lock().expect("indexes lock");
+        stopped
+            .into_iter()
+            .map(|(index, label)| {
+                if let Some(used) = indexes.get_mut(service) {
+                    used.remove(&index);
+                }
+                label
+            })
+            .collect()
+    }
+
+    fn start_instance(&self, slot: &Arc<UnitSlot>) -> Result<Instance, Failure> {
+        let desired = &slot.desired;
+        let service = desired.unit.service.as_str();
+        let spec = &desired.ecosystem.services[service];
+        let index = {
+            let mut indexes = self.indexes.lock().expect("indexes lock");
+            let used = indexes.entry(service.to_owned()).or_default();
+            let index = (0..).find(|i| !used.contains(i)).expect("a free index");
+            used.insert(index);
+            index
+        };
+        let label = if index == 0 {
+            service.to_owned()
+        } else {
+            format!("{service}.{index}")
+        };
+        let ports = self.ports();
+        let service_ports = ports.of(service);
+        let instance_ports = if behind_listener(spec.kind) {
+            ports::for_instance(&service_ports)
+                .map_err(|e| Failure::new(service, format!("no free port: {e}")))?
+        } else {
+            service_ports
+        };
         let data = self.state_dir.join("data");
         let context = Context {
-            ecosystem: &self.ecosystem,
-            ports: &self.ports,
+            ecosystem: &desired.ecosystem,
+            ports: &ports,
+            instance_ports: &instance_ports,
             project: &self.project,
             data: &data,
         };
         let launch = launch::launch(&context, service, index)
             .map_err(|e| Failure::new(service, format!("{}\n  help: {}", e.message, e.help)))?;
-        let slot = &self.slots[service];
-        let instance = &slot.instances[index];
         for key in &launch.unset_secrets {
             (self.output)(
-                &instance.label,
+                &label,
                 &format!("berth: secret {key} is a Kubernetes Secret, left unset locally"),
             );
         }
-        let spec = &self.ecosystem.services[service];
-        let ports = self.ports.of(service, index);
-        Ok(Spec {
+        let last: Arc<Mutex<VecDeque<String>>> = Arc::default();
+        let spec = Spec {
             kind: spec.kind,
             restart: spec.restart.clone(),
             grace: spec.stop_grace_period.map(|grace| grace.0),
@@ -213,134 +342,191 @@ impl LocalRuntime {
                 .health
                 .readiness
                 .as_ref()
-                .and_then(|p| Target::new(p, ports)),
+                .and_then(|p| Target::new(p, &instance_ports)),
             liveness: spec
                 .health
                 .liveness
                 .as_ref()
-                .and_then(|p| Target::new(p, ports)),
+                .and_then(|p| Target::new(p, &instance_ports)),
             launch,
             guard: self.guard.clone(),
             sink: Sink {
-                service: instance.label.clone(),
-                file: self
-                    .state_dir
-                    .join("logs")
-                    .join(format!("{}.log", instance.label)),
+                service: label.clone(),
+                file: self.state_dir.join("logs").join(format!("{label}.log")),
                 output: self.output.clone(),
                 patterns: slot.patterns.clone(),
-                last: instance.last.clone(),
+                last: last.clone(),
                 log: Arc::default(),
             },
+        };
+        slot.status.send_modify(|u| {
+            u.instances.retain(|s| s.label != label);
+            u.instances.push(Status::new(&label, slot.patterns.len()));
+        });
+        let (stop, stopped) = watch::channel(false);
+        let task = tokio::spawn(supervisor::supervise(
+            spec,
+            StatusCell::new(slot.status.clone(), &label),
+            stopped,
+        ));
+        Ok(Instance {
+            index,
+            label,
+            ports: instance_ports,
+            stop,
+            last,
+            task,
         })
+    }
+
+    /// Tells the router which instances of the unit take traffic, per port.
+    fn publish(&self, slot: &UnitSlot) {
+        let desired = &slot.desired;
+        let service = &desired.unit.service;
+        if !behind_listener(desired.ecosystem.services[service].kind) {
+            return;
+        }
+        let instances = slot.instances.lock().expect("instances lock");
+        let names: Vec<String> = self.ports().of(service).keys().cloned().collect();
+        for (i, name) in names.iter().enumerate() {
+            let ports = instances
+                .iter()
+                .filter_map(|instance| Some((instance.label.clone(), instance.ports.get(name)?.0)))
+                .collect();
+            self.router.set_backends(
+                &router_key(service, i, name),
+                &desired.unit.revision,
+                slot.status.subscribe(),
+                ports,
+            );
+        }
     }
 }
 
-/// The regular expressions that dependents wait to see in `service`'s output.
-fn log_patterns(ecosystem: &Ecosystem, service: &str) -> Vec<Regex> {
-    let mut patterns: Vec<Regex> = Vec::new();
-    for dependent in ecosystem.services.values() {
-        if let Some(Condition::LogLine(pattern)) = dependent.depends_on.0.get(service)
-            && !patterns.iter().any(|p| p.as_str() == pattern.as_str())
-        {
-            patterns.push(pattern.clone());
-        }
+/// What the router calls a service's port: the service itself for its first.
+fn router_key(service: &str, index: usize, name: &str) -> String {
+    if index == 0 {
+        service.to_owned()
+    } else {
+        format!("{service}:{name}")
     }
-    patterns
+}
+
+/// Whether the service's main port speaks HTTP: its probes say so, or its name.
+fn speaks_http(spec: &berth_core::model::Service, name: &str) -> bool {
+    let http_probe = [&spec.health.readiness, &spec.health.liveness]
+        .into_iter()
+        .flatten()
+        .any(|probe| matches!(probe.check, berth_core::model::Check::Http { .. }));
+    http_probe || name.starts_with("http") || name == "web"
 }
 
 impl Runtime for LocalRuntime {
-    async fn start(&self, service: &str) -> Result<(), Failure> {
-        for (index, instance) in self.slots[service].instances.iter().enumerate() {
-            let spec = self.spec(service, index)?;
-            let task = tokio::spawn(supervisor::supervise(
-                spec,
-                instance.status.clone(),
-                instance.stop.subscribe(),
-            ));
-            *instance.task.lock().expect("task lock") = Some(task);
-        }
-        Ok(())
-    }
-
-    /// Reached when every instance has reached it (a log line: when any has).
-    async fn reached(&self, service: &str, condition: &Condition) -> Result<(), Failure> {
-        let slot = &self.slots[service];
-        let met = |status: &Status| slot.meets(status, condition);
-        let waits = slot.instances.iter().map(|instance| async move {
-            let mut receiver = instance.status.subscribe();
-            let status = receiver
-                .wait_for(|status| met(status) || status.is_final())
-                .await
-                .map(|status| status.clone())
-                .expect("the runtime keeps every status sender");
-            match status.state {
-                _ if met(&status) => Ok(()),
-                State::Failed(why) => Err(instance.failure(service, why)),
-                state => {
-                    Err(instance.failure(service, format!("{state} before it was {condition}")))
-                }
+    fn apply<'a>(
+        &'a self,
+        desired: &'a Desired,
+        replicas: u32,
+    ) -> BoxFuture<'a, Result<(), Failure>> {
+        Box::pin(async move {
+            let kind = desired.ecosystem.services[&desired.unit.service].kind;
+            // Jobs and data stores run once here; they replicate only in a cluster.
+            let replicas = if kind == Kind::Service {
+                replicas
+            } else {
+                replicas.min(1)
+            };
+            self.ports
+                .lock()
+                .expect("ports lock")
+                .extend(&desired.ecosystem)
+                .map_err(|e| Failure::new(&desired.unit.service, format!("no free port: {e}")))?;
+            if behind_listener(kind) && replicas > 0 {
+                self.listen(desired).await?;
             }
-        });
-        match condition {
-            Condition::LogLine(_) => select_ok(waits.map(Box::pin)).await.map(|_| ()),
-            _ => try_join_all(waits).await.map(|_| ()),
-        }
+            let slot = self.new_slot(desired);
+            self.scale(&slot, replicas).await
+        })
     }
 
-    fn holds(&self, service: &str, condition: &Condition) -> bool {
-        let slot = &self.slots[service];
-        let statuses = slot
-            .instances
+    fn remove<'a>(&'a self, unit: &'a Unit) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            let Some(slot) = self.slot(unit) else {
+                return;
+            };
+            let _ = self.scale(&slot, 0).await;
+            self.units
+                .lock()
+                .expect("units lock")
+                .retain(|s| s.desired.unit != *unit);
+            let names: Vec<String> = self.ports().of(&unit.service).keys().cloned().collect();
+            for (i, name) in names.iter().enumerate() {
+                self.router
+                    .remove(&router_key(&unit.service, i, name), &unit.revision);
+            }
+        })
+    }
+
+    fn units(&self) -> Vec<(Unit, UnitStatus)> {
+        self.slots()
             .iter()
-            .map(|instance| instance.status.borrow().clone());
-        let mut met = statuses.map(|status| slot.meets(&status, condition));
-        match condition {
-            Condition::LogLine(_) => met.any(|m| m),
-            _ => met.all(|m| m),
-        }
+            .map(|s| (s.desired.unit.clone(), s.status.borrow().clone()))
+            .collect()
     }
 
-    async fn stop(&self, service: &str) {
-        join_all(
-            self.slots[service]
-                .instances
-                .iter()
-                .map(|instance| async move {
-                    instance.stop.send_replace(true);
-                    let task = instance.task.lock().expect("task lock").take();
-                    if let Some(task) = task {
-                        let _ = task.await;
-                    }
-                }),
-        )
-        .await;
-    }
-}
-
-impl Slot {
-    /// Whether one instance's status meets `condition`.
-    fn meets(&self, status: &Status, condition: &Condition) -> bool {
-        match condition {
-            Condition::Started => status.started,
-            Condition::Healthy => status.ready,
-            Condition::Completed => status.state == State::Completed,
-            Condition::LogLine(regex) => self
-                .patterns
-                .iter()
-                .position(|p| p.as_str() == regex.as_str())
-                .is_some_and(|i| status.log_matched[i]),
+    /// A unit not applied yet can be waited for too: dependents wait for their
+    /// dependencies before those start.
+    fn watch(&self, unit: &Unit) -> Option<watch::Receiver<UnitStatus>> {
+        if let Some(slot) = self.slot(unit) {
+            return Some(slot.status.subscribe());
         }
+        let mut awaited = self.awaited.lock().expect("awaited lock");
+        let sender = awaited
+            .entry(unit.clone())
+            .or_insert_with(|| watch::channel(UnitStatus::default()).0);
+        Some(sender.subscribe())
     }
-}
 
-impl Instance {
-    fn failure(&self, service: &str, message: String) -> Failure {
-        let last = self.last.lock().expect("log lock");
-        Failure {
-            service: service.to_owned(),
-            message,
-            last_lines: last.iter().cloned().collect(),
-        }
+    fn last_lines(&self, unit: &Unit) -> Vec<String> {
+        let Some(slot) = self.slot(unit) else {
+            return Vec::new();
+        };
+        let instances = slot.instances.lock().expect("instances lock");
+        instances
+            .iter()
+            .flat_map(|i| {
+                let last = i.last.lock().expect("log lock");
+                last.iter().cloned().collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
+    fn set_weights(&self, service: &str, weights: &[(Revision, u32)]) {
+        self.router.set_weights(service, weights);
+    }
+
+    fn traffic(&self, service: &str, revision: &Revision) -> Option<Traffic> {
+        self.router.traffic(service, revision)
+    }
+
+    fn direct_address(&self, unit: &Unit) -> Option<String> {
+        let slot = self.slot(unit)?;
+        let status = slot.status.borrow().clone();
+        let instances = slot.instances.lock().expect("instances lock");
+        instances
+            .iter()
+            .find(|i| {
+                status
+                    .instances
+                    .iter()
+                    .any(|s| s.label == i.label && s.ready)
+            })
+            .and_then(|i| i.ports.values().next())
+            .map(|port| format!("127.0.0.1:{port}"))
+    }
+
+    fn service_address(&self, service: &str) -> Option<String> {
+        let ports = self.ports();
+        let port = ports.of(service).values().next().copied()?;
+        Some(format!("127.0.0.1:{port}"))
     }
 }

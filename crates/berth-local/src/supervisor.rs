@@ -15,7 +15,8 @@ use crate::launch::Launch;
 use crate::logs::Sink;
 use crate::probe::{self, Target};
 use crate::process;
-use crate::status::{State, Status};
+use crate::status_cell::StatusCell;
+use berth_engine::{State, Status};
 
 /// How long a stopping service gets between SIGTERM and SIGKILL, unless it says.
 const GRACE: Duration = Duration::from_secs(10);
@@ -36,7 +37,7 @@ pub struct Spec {
 }
 
 /// Runs the service until it is told to stop (`stop` turns true) or settles for good.
-pub async fn supervise(spec: Spec, status: watch::Sender<Status>, mut stop: watch::Receiver<bool>) {
+pub async fn supervise(spec: Spec, status: StatusCell, mut stop: watch::Receiver<bool>) {
     if let Some(prepare) = &spec.launch.prepare
         && let Err(message) = run_to_end(prepare, &spec).await
     {
@@ -87,7 +88,7 @@ pub async fn supervise(spec: Spec, status: watch::Sender<Status>, mut stop: watc
         process::signal_group(pid, Signal::SIGKILL);
         spec.guard.forget(pid);
         readers.await;
-        let stable = status.borrow().ready && run_started.elapsed() >= STABLE;
+        let stable = status.get().ready && run_started.elapsed() >= STABLE;
         status.send_modify(Status::process_gone);
         failures_in_a_row = if stable { 1 } else { failures_in_a_row + 1 };
         let pause = match after_exit(&spec, exit, failures_in_a_row) {
@@ -173,7 +174,7 @@ async fn watch_one_run(
     child: &mut Child,
     pid: u32,
     spec: &Spec,
-    status: &watch::Sender<Status>,
+    status: &StatusCell,
 ) -> ExitStatus {
     let dir = spec.launch.dir.as_path();
     let readiness = async {
@@ -214,7 +215,7 @@ async fn terminate(child: &mut Child, pid: u32, grace: Duration) {
 fn follow_output(
     child: &mut Child,
     sink: &Sink,
-    status: &watch::Sender<Status>,
+    status: &StatusCell,
 ) -> impl std::future::Future<Output = ()> + use<> {
     let stdout = child.stdout.take().expect("stdout is piped");
     let stderr = child.stderr.take().expect("stderr is piped");
@@ -234,7 +235,7 @@ async fn run_to_end(argv: &[String], spec: &Spec) -> Result<(), String> {
         .map_err(|e| format!("cannot run `{}`: {e}", argv[0]))?;
     let pid = child.id().expect("a running child has a pid");
     spec.guard.watch(pid);
-    let (status, _) = watch::channel(Status::new(0));
+    let status = StatusCell::detached(&spec.sink.service);
     let readers = follow_output(&mut child, &spec.sink, &status);
     let exit = child.wait().await.map_err(|e| e.to_string())?;
     process::signal_group(pid, Signal::SIGKILL);

@@ -2,15 +2,18 @@
 //! the result; none holds logic the core could test without a terminal.
 
 mod check;
+mod deploy;
 mod detached;
 mod down;
 mod graph;
+mod history;
 mod import;
 mod init;
 mod logs;
 pub mod menu;
 mod new_file;
 mod plan;
+mod promote;
 mod render;
 mod restart;
 mod schema;
@@ -22,7 +25,7 @@ mod workload;
 
 use berth_core::{Ecosystem, Problem, Problems, Project};
 
-use crate::cli::{Cli, Command, Global};
+use crate::cli::{Cli, Command, Global, HistoryShow};
 use crate::output;
 
 /// The process exit status, as documented in `berth --help`.
@@ -53,6 +56,23 @@ pub fn run(cli: &Cli) -> Exit {
         Command::Down { volumes } => down::run(&cli.global, *volumes),
         Command::Stop { service } => stop::run(&cli.global, service),
         Command::Restart { service } => restart::run(&cli.global, service),
+        Command::Deploy {
+            services,
+            dry_run,
+            no_wait,
+        } => deploy::run(&cli.global, services, *dry_run, *no_wait),
+        Command::Rollback {
+            services,
+            to,
+            reason,
+        } => deploy::rollback(&cli.global, *to, services, reason.clone()),
+        Command::Promote => promote::promote(&cli.global),
+        Command::Abort => promote::abort(&cli.global),
+        Command::History { show: None } => history::list(&cli.global),
+        Command::History {
+            show: Some(HistoryShow::Show { number, diff }),
+        } => history::show(&cli.global, *number, *diff),
+        Command::Dora { since } => history::dora(&cli.global, *since),
         Command::Render { to, dir } => render::run(&cli.global, *to, dir.as_deref()),
         Command::Graph { format } => graph::run(&cli.global, *format),
         Command::Schema => schema::run(),

@@ -1,7 +1,7 @@
 //! `berth status`: each instance of a running berth.
 
 use berth_core::Problems;
-use berth_local::{InstanceReport, Reply, Request};
+use berth_local::{InstanceReport, Reply, Request, RolloutReport};
 
 use super::Exit;
 use super::session::Session;
@@ -13,25 +13,49 @@ pub fn run(global: &Global) -> Result<Exit, Problems> {
     let Reply::Status {
         progress,
         instances,
+        rollouts,
     } = session.request(&Request::Status)?
     else {
         unreachable!("a status request is answered with a status");
     };
     match global.output {
-        Format::Json => {
-            output::json(&serde_json::json!({ "progress": progress, "instances": instances }))
+        Format::Json => output::json(
+            &serde_json::json!({ "progress": progress, "instances": instances, "rollouts": rollouts }),
+        ),
+        Format::Text => {
+            print!("{}", table(&instances));
+            for rollout in &rollouts {
+                print!("{}", describe(rollout));
+            }
         }
-        Format::Text => print!("{}", table(&instances)),
     }
     Ok(Exit::Success)
 }
 
+/// A rollout under way: its weights and its last analysis.
+fn describe(rollout: &RolloutReport) -> String {
+    let weights: Vec<String> = rollout
+        .weights
+        .iter()
+        .map(|(revision, weight)| format!("{revision} {weight}%"))
+        .collect();
+    let mut out = format!("rollout of {}: {}\n", rollout.service, weights.join(", "));
+    if let Some(analysis) = &rollout.analysis {
+        out += &format!(
+            "  last analysis: {}\n",
+            super::deploy::timeline_line(analysis)
+        );
+    }
+    out
+}
+
 fn table(instances: &[InstanceReport]) -> String {
-    let rows: Vec<[String; 7]> = instances
+    let rows: Vec<[String; 8]> = instances
         .iter()
         .map(|i| {
             [
                 i.instance.clone(),
+                i.revision.clone(),
                 i.pid.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
                 i.state.clone(),
                 if i.ready { "ready".into() } else { "-".into() },
@@ -42,7 +66,7 @@ fn table(instances: &[InstanceReport]) -> String {
         })
         .collect();
     let header = [
-        "SERVICE", "PID", "STATE", "HEALTH", "RESTARTS", "PORT", "UPTIME",
+        "SERVICE", "REVISION", "PID", "STATE", "HEALTH", "RESTARTS", "PORT", "UPTIME",
     ];
     let widths: Vec<usize> = (0..header.len())
         .map(|c| {

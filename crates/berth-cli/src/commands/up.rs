@@ -8,8 +8,8 @@ use tokio::sync::watch;
 
 use berth_core::plan::{self, Plan};
 use berth_core::{Ecosystem, Problem, Problems, Project};
-use berth_engine::{Event, Failure};
-use berth_local::{LocalRuntime, Output, Progress, RouteMetrics, Routes};
+use berth_engine::{Event, Failure, Target};
+use berth_local::{Deployer, LocalRuntime, Output, Progress, RouteMetrics, Routes};
 use indexmap::IndexSet;
 
 use super::session::{Session, State};
@@ -32,10 +32,21 @@ pub fn run(global: &Global, names: &[String], detach: bool, quiet: bool) -> Resu
     let plan = plan::plan(ecosystem, &selection);
     let session = Session::in_dir(project.dir());
     match session.recorded() {
+        // As `docker compose up -d` does: what runs takes the file's changes.
+        Some((_, true)) if detach => {
+            return super::deploy::send(
+                global,
+                &session,
+                berth_local::Ask {
+                    services: names.to_vec(),
+                    ..berth_local::Ask::default()
+                },
+            );
+        }
         Some((state, true)) => {
             return Err(Problems::one(
                 Problem::new(format!("berth is already running here (pid {})", state.pid))
-                    .help("see it with `berth status`, or stop it with `berth down`"),
+                    .help("apply changes with `berth up -d` or `berth deploy`, see it with `berth status`, or stop it with `berth down`"),
             ));
         }
         Some((state, false)) => {
@@ -106,10 +117,18 @@ async fn up(
             let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes());
         })
     };
-    let runtime = match LocalRuntime::new(Arc::new(ecosystem.clone()), project.dir(), output) {
-        Ok(runtime) => runtime,
+    let runtime = match LocalRuntime::new(project.dir(), output) {
+        Ok(runtime) => Arc::new(runtime),
         Err(e) => {
             eprintln!("error: cannot prepare .berth/ beside berth.yaml: {e}");
+            return Exit::Failed;
+        }
+    };
+    let file = std::path::absolute(&project.path).unwrap_or_else(|_| project.path.clone());
+    let deployer = match Deployer::new(runtime.clone(), &file, &ecosystem.environment_name) {
+        Ok(deployer) => Arc::new(deployer),
+        Err(e) => {
+            eprintln!("error: {e}");
             return Exit::Failed;
         }
     };
@@ -121,19 +140,22 @@ async fn up(
         eprintln!("error: cannot write to {}: {e}", session.dir.display());
         return Exit::Failed;
     }
-    let outcome = run_until_stopped(project, ecosystem, plan, session, &runtime, &painter).await;
+    let target = Target::of(Arc::new(ecosystem.clone()));
+    let outcome = run_until_stopped(project, &target, plan, session, &deployer, &painter).await;
     session.forget();
     outcome
 }
 
 async fn run_until_stopped(
     project: &Project,
-    ecosystem: &Ecosystem,
+    target: &Target,
     plan: &Plan,
     session: &Session,
-    runtime: &LocalRuntime,
+    deployer: &Arc<Deployer>,
     painter: &Painter,
 ) -> Exit {
+    let ecosystem = target.ecosystem.as_ref();
+    let runtime = deployer.runtime.as_ref();
     for command in &plan.pre {
         if !run_command(command, project).await {
             return Exit::Failed;
@@ -149,7 +171,7 @@ async fn run_until_stopped(
     let (progress_sender, progress) = watch::channel(Progress::Starting);
     let socket = session.socket();
     let mut control = pin!(async {
-        if let Err(e) = berth_local::serve(&socket, runtime, progress).await {
+        if let Err(e) = berth_local::serve(&socket, deployer.clone(), progress).await {
             eprintln!(
                 "berth: no control socket ({e}); `berth status` and `berth down` cannot reach this berth"
             );
@@ -158,7 +180,7 @@ async fn run_until_stopped(
     });
     let show = |event: Event| painter.progress(&event);
     let started = tokio::select! {
-        result = berth_engine::up(ecosystem, plan, runtime, &show) => Ok(result),
+        result = deployer.up(target, plan, &show) => Ok(result),
         _ = interrupted() => Err(Ended::Interrupted),
         _ = &mut control => Err(Ended::DownRequested),
     };
@@ -188,8 +210,8 @@ async fn run_until_stopped(
     };
     progress_sender.send_replace(Progress::Stopping);
     println!("berth: stopping");
-    let services: IndexSet<&str> = plan.services().map(|step| step.service.as_str()).collect();
-    berth_engine::down(ecosystem, &services, runtime, &show).await;
+    let services: IndexSet<&str> = ecosystem.services.keys().map(String::as_str).collect();
+    berth_engine::down(target, &services, runtime, &show).await;
     outcome
 }
 
@@ -215,9 +237,11 @@ async fn gateway(
         "berth: gateway on http://127.0.0.1:{port} ({})",
         routes.describe()
     );
-    Ok(Some(AbortOnDrop(
-        runtime.gateway(listener, RouteMetrics::default()),
-    )))
+    Ok(Some(AbortOnDrop(runtime.gateway(
+        listener,
+        routes,
+        RouteMetrics::default(),
+    ))))
 }
 
 struct AbortOnDrop(tokio::task::JoinHandle<()>);

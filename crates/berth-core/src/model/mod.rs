@@ -18,7 +18,7 @@ pub use depends::{Condition, DependsOn};
 pub use deployment::Deployment;
 pub use environment::{Address, Environment, Gateway, GatewayKind, Overlay, Runtime};
 pub use probe::{Check, Health, PortRef, Probe};
-pub use rollout::{Amount, Analysis, Rollout, Strategy};
+pub use rollout::{Amount, Analysis, NoData, Rollout, Smoke, Strategy};
 pub use scalar::{Bytes, Command, Cpu, Duration, Percent, Port, PortRange, Utilization};
 pub use secret::{KubernetesSecret, SecretRef};
 pub use service::{

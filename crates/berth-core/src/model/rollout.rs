@@ -49,8 +49,68 @@ pub struct Rollout {
     pub pause: Option<Duration>,
     /// Canary and blue-green: what the new version must meet to go on.
     pub analysis: Option<Analysis>,
-    /// Blue-green: how long the old set is kept after the switch.
+    /// Blue-green: how long the old set is kept after the switch (default 30s).
     pub keep_previous: Option<Duration>,
+    /// Blue-green: wait for `berth promote` before switching traffic (default false).
+    #[serde(default)]
+    pub manual_promotion: bool,
+    /// How long a new instance may take to become ready before the rollout is
+    /// rolled back (default 5m).
+    pub progress_deadline: Option<Duration>,
+    /// Requests the new version must answer before it takes traffic (blue-green,
+    /// canary) and after it has all of it.
+    #[serde(default)]
+    pub smoke: Vec<Smoke>,
+}
+
+impl Rollout {
+    /// Blue-green's default, as Argo Rollouts' `scaleDownDelaySeconds`.
+    pub const KEEP_PREVIOUS: std::time::Duration = std::time::Duration::from_secs(30);
+    pub const PROGRESS_DEADLINE: std::time::Duration = std::time::Duration::from_secs(300);
+
+    pub fn keep_previous(&self) -> std::time::Duration {
+        self.keep_previous.map_or(Self::KEEP_PREVIOUS, |d| d.0)
+    }
+
+    pub fn progress_deadline(&self) -> std::time::Duration {
+        self.progress_deadline
+            .map_or(Self::PROGRESS_DEADLINE, |d| d.0)
+    }
+}
+
+/// One smoke check: a request and what it must answer.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Smoke {
+    /// The path to request, such as `/api/health`.
+    pub path: String,
+    /// The HTTP method (default GET).
+    #[serde(default = "get")]
+    pub method: String,
+    /// The status it must answer with (default 200).
+    #[serde(default = "ok")]
+    pub status: u16,
+    /// Text the body must contain.
+    pub body: Option<String>,
+}
+
+fn get() -> String {
+    "GET".to_owned()
+}
+
+fn ok() -> u16 {
+    200
+}
+
+/// What an analysis that saw no requests means.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum NoData {
+    /// Inconclusive is a failure: the rollout is rolled back, and says why (default).
+    #[default]
+    Fail,
+    /// Inconclusive pauses the rollout until `berth promote` or `berth abort`.
+    Pause,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
@@ -62,6 +122,27 @@ pub struct Analysis {
     pub p95: Option<Duration>,
     /// How often the metrics are read (default 1m).
     pub interval: Option<Duration>,
+    /// Breaches tolerated before the rollout is rolled back (default 0: the first
+    /// breach rolls it back), as Argo Rollouts' `failureLimit`.
+    #[serde(default)]
+    pub failure_limit: u32,
+    /// Requests an analysis needs before it judges (default 1).
+    pub min_requests: Option<u64>,
+    /// What an analysis that saw too few requests means: `fail` (default) or `pause`.
+    #[serde(default)]
+    pub no_data: NoData,
+}
+
+impl Analysis {
+    pub const INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
+
+    pub fn interval(&self) -> std::time::Duration {
+        self.interval.map_or(Self::INTERVAL, |d| d.0)
+    }
+
+    pub fn min_requests(&self) -> u64 {
+        self.min_requests.unwrap_or(1).max(1)
+    }
 }
 
 /// A count of instances, or a percentage of the replicas.

@@ -86,8 +86,15 @@ impl fmt::Display for Port {
 parsed_from_str!(Port, "a port number", {"type": "integer", "minimum": 1, "maximum": 65535});
 
 /// A duration such as `30s`, `5m` or `1h 30m`; a bare number is seconds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Duration(pub std::time::Duration);
+
+/// Written as it is read, `30s`, so that plans and diffs show what the file says.
+impl Serialize for Duration {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
 
 impl FromStr for Duration {
     type Err = String;

@@ -139,7 +139,7 @@ impl Service {
     }
 }
 
-#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Build {
     /// Build context, relative to berth.yaml (default `.`).

@@ -9,4 +9,4 @@ mod routes;
 
 pub use metrics::{RouteMetrics, RouteStats};
 pub use proxy::serve;
-pub use routes::{Backends, Routes};
+pub use routes::Routes;

@@ -14,7 +14,9 @@ use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
 
 use super::metrics::RouteMetrics;
-use super::routes::{Backends, Routes};
+use super::routes::Routes;
+use crate::traffic::Router;
+use std::sync::Arc;
 
 type Body = BoxBody<Bytes, hyper::Error>;
 
@@ -25,11 +27,13 @@ const METRICS_PATH: &str = "/_berth/metrics";
 pub async fn serve(
     listener: TcpListener,
     routes: Routes,
-    backends: Backends,
+    backends: Arc<Router>,
     metrics: RouteMetrics,
 ) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
+            // Out of descriptors, most likely: wait rather than spin.
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
             continue;
         };
         let (routes, backends, metrics) = (routes.clone(), backends.clone(), metrics.clone());
@@ -49,7 +53,7 @@ pub async fn serve(
 async fn route(
     request: Request<Incoming>,
     routes: &Routes,
-    backends: &Backends,
+    backends: &Router,
     metrics: &RouteMetrics,
 ) -> Response<Body> {
     let path = request.uri().path().to_owned();
@@ -63,40 +67,58 @@ async fn route(
         );
     };
     let started = Instant::now();
-    let response = match backends.pick(&route.service) {
-        None => text(
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("berth gateway: no ready instance of {}\n", route.service),
-        ),
-        Some(port) => {
-            let path_and_query = request.uri().path_and_query().map_or("/", |p| p.as_str());
-            let forward = route.forward(path_and_query);
-            match forward_to(request, port, &forward).await {
-                Ok(response) => response.map(|body| body.boxed()),
-                Err(e) => text(
-                    StatusCode::BAD_GATEWAY,
-                    format!("berth gateway: {} did not answer: {e}\n", route.service),
-                ),
-            }
-        }
-    };
-    metrics.record(
-        &route.prefix,
-        response.status().is_server_error(),
-        started.elapsed(),
-    );
+    let path_and_query = request.uri().path_and_query().map_or("/", |p| p.as_str());
+    let forward = route.forward(path_and_query);
+    let (response, pick) = send(request, &route.service, &forward, backends).await;
+    let failed = response.status().is_server_error();
+    if let Some(pick) = pick {
+        pick.record(failed, started.elapsed());
+    }
+    metrics.record(&route.prefix, failed, started.elapsed());
     response
 }
 
+/// Sends the request to a ready instance. One that refuses the connection is
+/// skipped for another: nothing was sent to it, so trying again is safe.
+async fn send(
+    request: Request<Incoming>,
+    service: &str,
+    path: &str,
+    backends: &Router,
+) -> (Response<Body>, Option<crate::traffic::Pick>) {
+    let mut avoid = None;
+    let mut request = Some(request);
+    for _ in 0..3 {
+        let Some(pick) = backends.pick(service, avoid) else {
+            break;
+        };
+        let address = SocketAddr::from(([127, 0, 0, 1], pick.port));
+        let Ok(stream) = TcpStream::connect(address).await else {
+            avoid = Some(pick.port);
+            continue;
+        };
+        let request = request.take().expect("sent once");
+        let response = match forward_to(stream, request, path).await {
+            Ok(response) => response.map(|body| body.boxed()),
+            Err(e) => text(
+                StatusCode::BAD_GATEWAY,
+                format!("berth: {service} did not answer: {e}\n"),
+            ),
+        };
+        return (response, Some(pick));
+    }
+    let response = text(
+        StatusCode::SERVICE_UNAVAILABLE,
+        format!("berth: no ready instance of {service}\n"),
+    );
+    (response, None)
+}
+
 async fn forward_to(
+    stream: TcpStream,
     mut request: Request<Incoming>,
-    port: u16,
     path: &str,
 ) -> Result<Response<Incoming>, String> {
-    let address = SocketAddr::from(([127, 0, 0, 1], port));
-    let stream = TcpStream::connect(address)
-        .await
-        .map_err(|e| e.to_string())?;
     let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .map_err(|e| e.to_string())?;

@@ -1,13 +1,6 @@
-//! Which service a path goes to, and which of its instances are ready for it.
-
-use std::collections::HashMap;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+//! Which service a path goes to.
 
 use berth_core::Ecosystem;
-use tokio::sync::watch;
-
-use crate::status::Status;
 
 /// A route: a path prefix, the service behind it, and what the prefix becomes.
 #[derive(Clone, Debug)]
@@ -37,6 +30,15 @@ impl Routes {
             .collect();
         routes.sort_by_key(|route| std::cmp::Reverse(route.prefix.len()));
         Routes(routes)
+    }
+
+    /// Everything to one service: what a service's own listener routes.
+    pub fn single(service: &str) -> Routes {
+        Routes(vec![Route {
+            prefix: "/".to_owned(),
+            service: service.to_owned(),
+            rewrite: None,
+        }])
     }
 
     pub fn is_empty(&self) -> bool {
@@ -84,40 +86,6 @@ impl Route {
         } else {
             joined
         }
-    }
-}
-
-/// One instance: its port, and its live status.
-pub type Instance = (u16, watch::Receiver<Status>);
-
-/// The instances of each service.
-#[derive(Clone)]
-pub struct Backends {
-    instances: Arc<HashMap<String, Vec<Instance>>>,
-    next: Arc<AtomicUsize>,
-}
-
-impl Backends {
-    pub fn new(instances: HashMap<String, Vec<Instance>>) -> Self {
-        Backends {
-            instances: Arc::new(instances),
-            next: Arc::default(),
-        }
-    }
-
-    /// The port of the next ready instance of `service`, round robin.
-    pub fn pick(&self, service: &str) -> Option<u16> {
-        let ready: Vec<u16> = self
-            .instances
-            .get(service)?
-            .iter()
-            .filter(|(_, status)| status.borrow().ready)
-            .map(|(port, _)| *port)
-            .collect();
-        if ready.is_empty() {
-            return None;
-        }
-        Some(ready[self.next.fetch_add(1, Ordering::Relaxed) % ready.len()])
     }
 }
 

@@ -1,4 +1,5 @@
-//! What a supervised service is doing, as the engine and `status` see it.
+//! What a unit's instances are doing, as every runtime reports it and the
+//! engine judges it.
 
 use std::fmt;
 
@@ -37,6 +38,8 @@ impl fmt::Display for State {
 
 #[derive(Clone, Debug)]
 pub struct Status {
+    /// What output lines and log files are named: the service, or `service.N`.
+    pub label: String,
     pub state: State,
     pub pid: Option<u32>,
     /// Readiness: its probe passed since it last started.
@@ -51,8 +54,9 @@ pub struct Status {
 }
 
 impl Status {
-    pub fn new(log_conditions: usize) -> Self {
+    pub fn new(label: &str, log_conditions: usize) -> Self {
         Status {
+            label: label.to_owned(),
             state: State::Pending,
             pid: None,
             ready: false,
@@ -80,5 +84,18 @@ impl Status {
                 | State::Failed(_)
                 | State::Stopped
         )
+    }
+}
+
+/// Every instance of one unit.
+#[derive(Clone, Debug, Default)]
+pub struct UnitStatus {
+    pub instances: Vec<Status>,
+}
+
+impl UnitStatus {
+    /// Instances ready for traffic.
+    pub fn ready(&self) -> usize {
+        self.instances.iter().filter(|s| s.ready).count()
     }
 }

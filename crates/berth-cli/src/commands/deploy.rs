@@ -1,0 +1,258 @@
+//! `berth deploy` and `berth rollback`: a deployment of berth.yaml as it is now,
+//! or of a stored revision, carried out by the berth that runs the environment.
+
+use std::sync::Arc;
+
+use berth_core::{Problem, Problems, Project};
+use berth_engine::deploy::{DeployPlan, plan_deploy};
+use berth_engine::history::{Entry, History, Outcome};
+use berth_engine::{Deployed, Target};
+use berth_history::SqliteHistory;
+use berth_local::{Ask, Reply, Request};
+
+use super::session::Session;
+use super::{Exit, load};
+use crate::cli::{Format, Global};
+use crate::output;
+
+pub fn run(
+    global: &Global,
+    services: &[String],
+    dry_run: bool,
+    no_wait: bool,
+) -> Result<Exit, Problems> {
+    let project = load(global)?;
+    let ecosystem = local_ecosystem(&project, global)?;
+    for service in services {
+        if !ecosystem.services.contains_key(service) {
+            return Err(Problems::one(
+                Problem::new(format!("there is no service `{service}`"))
+                    .help("`berth plan` lists the services"),
+            ));
+        }
+    }
+    if dry_run {
+        let target = Target::of(Arc::new(ecosystem.clone()));
+        let current = last_deployed(&project, &ecosystem.environment_name)?;
+        let plan = plan_deploy(&current, &target, services);
+        match global.output {
+            Format::Json => output::json(&plan),
+            Format::Text => print!("{}", describe(&plan)),
+        }
+        return Ok(Exit::Success);
+    }
+    let session = Session::in_dir(project.dir());
+    match session.recorded() {
+        Some((_, true)) => send(
+            global,
+            &session,
+            Ask {
+                services: services.to_vec(),
+                no_wait,
+                ..Ask::default()
+            },
+        ),
+        _ => {
+            println!(
+                "berth: nothing runs here yet; starting the ecosystem as its first deployment"
+            );
+            super::up::run(global, services, true, true)
+        }
+    }
+}
+
+pub fn rollback(
+    global: &Global,
+    to: Option<u64>,
+    services: &[String],
+    reason: Option<String>,
+) -> Result<Exit, Problems> {
+    let project = load(global)?;
+    let ecosystem = local_ecosystem(&project, global)?;
+    let history = open(&project)?;
+    let records = history
+        .list(&ecosystem.environment_name)
+        .map_err(|e| Problems::one(Problem::new(e)))?;
+    let current = records
+        .iter()
+        .rev()
+        .find(|r| r.outcome == Outcome::Succeeded);
+    let number = match to {
+        Some(number) => number,
+        None => records
+            .iter()
+            .rev()
+            .filter(|r| r.outcome == Outcome::Succeeded)
+            .find(|r| Some(&r.revision) != current.map(|c| &c.revision))
+            .map(|r| r.number)
+            .ok_or_else(|| {
+                Problems::one(
+                    Problem::new(format!(
+                        "environment `{}` has no earlier successful revision to roll back to",
+                        ecosystem.environment_name
+                    ))
+                    .help("`berth history` lists its deployments; name one with `--to N`"),
+                )
+            })?,
+    };
+    let session = Session::in_dir(project.dir());
+    if !matches!(session.recorded(), Some((_, true))) {
+        return Err(Problems::one(
+            Problem::new(
+                "no berth is running for this berth.yaml, so there is nothing to roll back",
+            )
+            .help("start one with `berth up -d`"),
+        ));
+    }
+    send(
+        global,
+        &session,
+        Ask {
+            services: services.to_vec(),
+            no_wait: false,
+            rollback_to: Some(number),
+            reason: Some(reason.unwrap_or_else(|| format!("rollback to deployment {number}"))),
+        },
+    )
+}
+
+/// Sends a deployment to the running berth and shows its steps as they happen.
+pub fn send(global: &Global, session: &Session, ask: Ask) -> Result<Exit, Problems> {
+    let json = global.output == Format::Json;
+    let mut result = None;
+    let mut error = None;
+    berth_local::stream(
+        &session.socket(),
+        &Request::Deploy(ask),
+        &mut |reply| match reply {
+            Reply::Entry(entry) if !json => println!("{}", timeline_line(&entry)),
+            Reply::Deployed(deployed) => result = Some(deployed),
+            Reply::Error { message } => error = Some(message),
+            _ => {}
+        },
+    )
+    .map_err(|e| Problems::one(Problem::new(format!("lost the running berth: {e}"))))?;
+    if let Some(message) = error {
+        return Err(Problems::one(Problem::new(message)));
+    }
+    let Some(result) = result else {
+        return Err(Problems::one(Problem::new(
+            "the running berth gave no result",
+        )));
+    };
+    if json {
+        output::json(&result);
+    } else {
+        match result.number {
+            None => println!(
+                "berth: nothing to deploy: every service already runs what berth.yaml says"
+            ),
+            Some(number) => println!("berth: deployment {number} {}", result.outcome),
+        }
+    }
+    Ok(if result.outcome == Outcome::Succeeded {
+        Exit::Success
+    } else {
+        Exit::Failed
+    })
+}
+
+fn local_ecosystem<'a>(
+    project: &'a Project,
+    global: &Global,
+) -> Result<&'a berth_core::Ecosystem, Problems> {
+    let ecosystem = project.ecosystem(global.environment.as_deref())?;
+    if ecosystem.environment.runtime != berth_core::model::Runtime::Local {
+        return Err(Problems::one(
+            Problem::new(format!(
+                "environment `{}` runs on {}; berth deploys local environments so far",
+                ecosystem.environment_name, ecosystem.environment.runtime
+            ))
+            .help("pick a local environment with `-e`; `berth render` writes what other runtimes apply"),
+        ));
+    }
+    Ok(ecosystem)
+}
+
+pub fn open(project: &Project) -> Result<SqliteHistory, Problems> {
+    SqliteHistory::open(&project.dir().join(".berth")).map_err(|e| Problems::one(Problem::new(e)))
+}
+
+/// What the environment's last successful deployment left running, as far as
+/// the history knows.
+fn last_deployed(project: &Project, environment: &str) -> Result<Deployed, Problems> {
+    let records = open(project)?
+        .list(environment)
+        .map_err(|e| Problems::one(Problem::new(e)))?;
+    let Some(record) = records
+        .iter()
+        .rev()
+        .find(|r| r.outcome == Outcome::Succeeded)
+    else {
+        return Ok(Deployed::default());
+    };
+    let stored = berth_core::load_str(&project.path.display().to_string(), &record.source)?;
+    let ecosystem = stored.ecosystem(Some(environment))?;
+    Ok(Target::of(Arc::new(ecosystem.clone())).deployed())
+}
+
+pub fn describe(plan: &DeployPlan) -> String {
+    let short = |r: &Option<berth_core::revision::Revision>| {
+        r.as_ref().map_or("-".to_owned(), ToString::to_string)
+    };
+    let mut out = format!(
+        "environment {}: {} → {}\n",
+        plan.environment,
+        short(&plan.from),
+        plan.to
+    );
+    if plan.changes.is_empty() {
+        out += "nothing to deploy: every service already runs what berth.yaml says\n";
+    }
+    for change in &plan.changes {
+        let action = format!("{:?}", change.action).to_lowercase();
+        out += &format!(
+            "  {} {action} {} → {} ({}, {} → {} instances)\n",
+            change.service,
+            short(&change.from),
+            short(&change.to),
+            change.strategy,
+            change
+                .from_replicas
+                .map_or("0".to_owned(), |n| n.to_string()),
+            change.replicas
+        );
+        for setting in &change.settings {
+            out += &format!("      {setting}\n");
+        }
+        let steps: Vec<String> = change.steps.iter().map(ToString::to_string).collect();
+        out += &format!("      steps: {}\n", steps.join(" → "));
+    }
+    out
+}
+
+pub fn timeline_line(entry: &Entry) -> String {
+    let at = super::history::time(entry.at);
+    let service = entry.service.as_deref().unwrap_or("berth");
+    let mut line = format!("{at}  {service}: {}", entry.what);
+    if let Some(evidence) = &entry.evidence {
+        if let Some(m) = &evidence.measurement {
+            line += &format!(
+                "\n      measured ({}): {} requests, {} errors, error rate {}, p95 {}",
+                m.source,
+                m.requests,
+                m.errors,
+                m.error_rate
+                    .map_or("-".to_owned(), |r| format!("{:.2}%", r * 100.0)),
+                m.p95_ms.map_or("-".to_owned(), |p| format!("{p}ms"))
+            );
+        }
+        if !evidence.thresholds.is_empty() {
+            line += &format!("\n      thresholds: {}", evidence.thresholds.join(", "));
+        }
+        for last in evidence.last_lines.iter().rev().take(5).rev() {
+            line += &format!("\n      | {last}");
+        }
+    }
+    line
+}

@@ -1,0 +1,336 @@
+//! Deployments on this machine: the running berth holds what runs, takes the
+//! environment's lock for each deployment, plans from what runs to what
+//! berth.yaml says now (or what an earlier deployment stored, for a rollback),
+//! executes the plan, and records every step in the history.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use berth_core::plan::Plan;
+use berth_engine::analysis::RouterMetrics;
+use berth_engine::deploy;
+use berth_engine::execute::Control;
+use berth_engine::history::{Entry, History, Outcome, Record, ServiceRecord, Trigger, now};
+use berth_engine::{Deployed, Failure, Target};
+use berth_history::{EnvironmentLock, SqliteHistory};
+use tokio::sync::watch;
+
+use crate::runtime::LocalRuntime;
+
+pub struct Deployer {
+    pub runtime: Arc<LocalRuntime>,
+    /// berth.yaml, read again for every deployment.
+    file: PathBuf,
+    environment: String,
+    state_dir: PathBuf,
+    history: SqliteHistory,
+    deployed: Mutex<Deployed>,
+    control: watch::Sender<Control>,
+    /// The last analysis of each service, for `status`.
+    analyses: Mutex<Vec<Entry>>,
+}
+
+/// What a deployment request asks for.
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+pub struct Ask {
+    pub services: Vec<String>,
+    pub no_wait: bool,
+    /// Roll back to this deployment's stored revision.
+    pub rollback_to: Option<u64>,
+    pub reason: Option<String>,
+}
+
+/// How a deployment went.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct DeployResult {
+    pub number: Option<u64>,
+    pub outcome: Outcome,
+    pub plan: serde_json::Value,
+}
+
+impl Deployer {
+    pub fn new(runtime: Arc<LocalRuntime>, file: &Path, environment: &str) -> Result<Self, String> {
+        let state_dir = file
+            .parent()
+            .map(|d| d.join(".berth"))
+            .unwrap_or_else(|| PathBuf::from(".berth"));
+        Ok(Deployer {
+            runtime,
+            file: file.to_path_buf(),
+            environment: environment.to_owned(),
+            history: SqliteHistory::open(&state_dir)?,
+            state_dir,
+            deployed: Mutex::default(),
+            control: watch::channel(Control::default()).0,
+            analyses: Mutex::default(),
+        })
+    }
+
+    pub fn environment(&self) -> &str {
+        &self.environment
+    }
+
+    pub fn promote(&self) {
+        self.control.send_modify(|c| c.promotions += 1);
+    }
+
+    pub fn abort(&self) {
+        self.control.send_modify(|c| c.abort = true);
+    }
+
+    pub fn analyses(&self) -> Vec<Entry> {
+        self.analyses.lock().expect("analyses lock").clone()
+    }
+
+    /// The environment's lock, waiting for it unless `no_wait`; `say` hears
+    /// who holds it meanwhile.
+    async fn lock(
+        &self,
+        no_wait: bool,
+        say: &(dyn Fn(Entry) + Sync),
+    ) -> Result<EnvironmentLock, String> {
+        let holder = format!("a deployment of berth pid {}", std::process::id());
+        let taken = EnvironmentLock::try_take(&self.state_dir, &self.environment, &holder)
+            .map_err(|e| format!("cannot lock environment `{}`: {e}", self.environment))?;
+        match taken {
+            Ok(lock) => Ok(lock),
+            Err(other) if no_wait => Err(format!(
+                "environment `{}` is being deployed by {other}; try again once it is done (without --no-wait, berth waits)",
+                self.environment
+            )),
+            Err(other) => {
+                say(entry(None, format!("waiting for {other} to finish")));
+                let (dir, environment) = (self.state_dir.clone(), self.environment.clone());
+                tokio::task::spawn_blocking(move || {
+                    EnvironmentLock::take(&dir, &environment, &holder)
+                })
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| {
+                    format!(
+                        "cannot lock environment `{environment_}`: {e}",
+                        environment_ = self.environment
+                    )
+                })
+            }
+        }
+    }
+
+    /// The first revision of a session: the plan brought up, recorded.
+    pub async fn up(
+        &self,
+        target: &Target,
+        plan: &Plan,
+        progress: &(dyn Fn(berth_engine::Event) + Sync),
+    ) -> Result<(), Failure> {
+        let quiet = |_: Entry| {};
+        let lock = self
+            .lock(false, &quiet)
+            .await
+            .map_err(|e| Failure::new("berth", e))?;
+        let _ = self.history.interrupt_running(&self.environment, now());
+        let services: Vec<String> = plan.services().map(|s| s.service.clone()).collect();
+        let source = std::fs::read_to_string(&self.file).unwrap_or_default();
+        let number = self
+            .begin(target, Trigger::Up, &services, source, None)
+            .ok();
+        let result = berth_engine::up(target, plan, self.runtime.as_ref(), progress).await;
+        let outcome = if result.is_ok() {
+            Outcome::Succeeded
+        } else {
+            Outcome::Failed
+        };
+        if let Some(number) = number {
+            if let Err(failure) = &result {
+                let _ = self.history.append(
+                    &self.environment,
+                    number,
+                    &entry(
+                        Some(&failure.service),
+                        format!("failed: {}", failure.message),
+                    ),
+                );
+            }
+            let _ = self
+                .history
+                .finish(&self.environment, number, outcome, now());
+        }
+        self.deployed
+            .lock()
+            .expect("deployed lock")
+            .take(target, &services);
+        drop(lock);
+        result
+    }
+
+    /// A deployment of berth.yaml as it is now, or of a stored revision.
+    pub async fn deploy(
+        &self,
+        ask: &Ask,
+        say: &(dyn Fn(Entry) + Sync),
+    ) -> Result<DeployResult, String> {
+        let (target, trigger, source) = self.target(ask)?;
+        let _lock = self.lock(ask.no_wait, say).await?;
+        for number in self.history.interrupt_running(&self.environment, now())? {
+            say(entry(
+                None,
+                format!("deployment {number} was interrupted: its berth ended before it did"),
+            ));
+        }
+        self.control.send_replace(Control::default());
+        let current = self.deployed.lock().expect("deployed lock").clone();
+        let plan = deploy::plan_deploy(&current, &target, &ask.services);
+        let plan_json = serde_json::to_value(&plan).expect("a plan serializes");
+        if plan.changes.is_empty() {
+            return Ok(DeployResult {
+                number: None,
+                outcome: Outcome::Succeeded,
+                plan: plan_json,
+            });
+        }
+        let changed: Vec<String> = plan.changes.iter().map(|c| c.service.clone()).collect();
+        let number = self.begin(&target, trigger, &changed, source, ask.reason.clone())?;
+        let journal = |e: Entry| {
+            let _ = self.history.append(&self.environment, number, &e);
+            if e.evidence
+                .as_ref()
+                .is_some_and(|ev| ev.measurement.is_some())
+            {
+                let mut analyses = self.analyses.lock().expect("analyses lock");
+                analyses.retain(|a| a.service != e.service);
+                analyses.push(e.clone());
+            }
+            say(e);
+        };
+        let metrics = RouterMetrics(self.runtime.as_ref());
+        let context = deploy::Context {
+            runtime: self.runtime.as_ref(),
+            metrics: &metrics,
+            journal: &journal,
+            control: self.control.subscribe(),
+        };
+        let outcome = deploy::execute(&context, &current, &target, &plan).await;
+        if outcome == Outcome::Succeeded {
+            self.deployed
+                .lock()
+                .expect("deployed lock")
+                .take(&target, &changed);
+        }
+        self.history
+            .finish(&self.environment, number, outcome, now())?;
+        Ok(DeployResult {
+            number: Some(number),
+            outcome,
+            plan: plan_json,
+        })
+    }
+
+    /// What the deployment aims at, and what started it.
+    fn target(&self, ask: &Ask) -> Result<(Target, Trigger, String), String> {
+        let (name, source, trigger) = match ask.rollback_to {
+            Some(number) => {
+                let records = self.history.list(&self.environment)?;
+                let record = records.iter().find(|r| r.number == number).ok_or_else(|| {
+                    format!(
+                        "environment `{}` has no deployment {number}; `berth history` lists them",
+                        self.environment
+                    )
+                })?;
+                (
+                    format!("{} (as deployed in {number})", self.file.display()),
+                    record.source.clone(),
+                    Trigger::Rollback,
+                )
+            }
+            None => {
+                let source = std::fs::read_to_string(&self.file)
+                    .map_err(|e| format!("cannot read {}: {e}", self.file.display()))?;
+                (self.file.display().to_string(), source, Trigger::Deploy)
+            }
+        };
+        let project = berth_core::load_str(&name, &source).map_err(|p| p.to_string())?;
+        let ecosystem = project
+            .ecosystem(Some(&self.environment))
+            .map_err(|p| p.to_string())?;
+        Ok((Target::of(Arc::new(ecosystem.clone())), trigger, source))
+    }
+
+    fn begin(
+        &self,
+        target: &Target,
+        trigger: Trigger,
+        changed: &[String],
+        source: String,
+        reason: Option<String>,
+    ) -> Result<u64, String> {
+        let (commit, commit_time) = git_head(self.file.parent().unwrap_or(Path::new(".")));
+        let previous = self
+            .history
+            .list(&self.environment)?
+            .into_iter()
+            .rev()
+            .find(|r| r.outcome == Outcome::Succeeded)
+            .map(|r| r.revision);
+        let record = Record {
+            number: 0,
+            environment: self.environment.clone(),
+            trigger,
+            revision: target.revision.clone(),
+            previous,
+            services: target
+                .revisions
+                .iter()
+                .map(|(name, revision)| {
+                    let spec = &target.ecosystem.services[name];
+                    (
+                        name.clone(),
+                        ServiceRecord {
+                            revision: revision.clone(),
+                            replicas: target.replicas(name),
+                            strategy: berth_engine::strategy::effective(spec.kind, &spec.rollout)
+                                .to_string(),
+                            settings: target.workloads[name].settings(),
+                        },
+                    )
+                })
+                .collect(),
+            changed: changed.to_vec(),
+            source,
+            user: std::env::var("USER").unwrap_or_else(|_| "unknown".to_owned()),
+            commit,
+            commit_time,
+            reason,
+            started: now(),
+            ended: None,
+            outcome: Outcome::Running,
+        };
+        self.history.begin(&record)
+    }
+}
+
+fn entry(service: Option<&str>, what: String) -> Entry {
+    Entry {
+        at: now(),
+        service: service.map(str::to_owned),
+        what,
+        evidence: None,
+    }
+}
+
+/// The commit checked out where berth.yaml is, and its commit time.
+fn git_head(dir: &Path) -> (Option<String>, Option<i64>) {
+    let output = std::process::Command::new("git")
+        .args(["log", "-1", "--format=%H %ct"])
+        .current_dir(dir)
+        .stderr(std::process::Stdio::null())
+        .output();
+    let Some(output) = output.ok().filter(|o| o.status.success()) else {
+        return (None, None);
+    };
+    let text = String::from_utf8_lossy(&output.stdout);
+    let mut parts = text.split_whitespace();
+    (
+        parts.next().map(str::to_owned),
+        parts.next().and_then(|t| t.parse().ok()),
+    )
+}
