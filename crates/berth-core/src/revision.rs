@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 
 use crate::address::{self, Addresses};
 use crate::model::{
-    Build, Command, Ecosystem, Health, Kind, Port, Resources, Restart, SecretRef, Service,
+    Build, Command, Ecosystem, Health, Kind, Local, Port, Resources, Restart, SecretRef, Service,
 };
 
 /// A content hash, shown as its first twelve hex digits.
@@ -52,9 +52,8 @@ pub struct Workload {
     pub build: Option<Build>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub command: Option<Command>,
-    /// The local command and its working directory.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub local: Option<(Command, Option<String>)>,
+    pub local: Option<Local>,
     pub ports: BTreeMap<String, Port>,
     /// Values with references resolved to the environment's service names and
     /// declared ports, so that a dependency's new address changes this hash too.
@@ -78,10 +77,7 @@ impl Workload {
             image: service.image.clone(),
             build: service.build.clone(),
             command: service.command.clone(),
-            local: service
-                .local
-                .as_ref()
-                .map(|local| (local.run.clone(), local.workdir.clone())),
+            local: service.local.clone(),
             ports: service
                 .ports
                 .iter()

@@ -129,7 +129,8 @@ fn rolling(rollout: &Rollout, old: u32, replicas: u32) -> Vec<Step> {
             new = (new + surge).min(replicas);
             steps.extend([Step::ScaleNew(new), Step::AwaitNew]);
             let keep = replicas.saturating_sub(new + unavailable);
-            if keep < old {
+            // The last of the old set goes with `RemoveOld`.
+            if keep < old && keep > 0 {
                 old = keep;
                 steps.push(Step::ScaleOld(old));
             }
@@ -228,7 +229,6 @@ mod tests {
                 ScaleOld(1),
                 ScaleNew(3),
                 AwaitNew,
-                ScaleOld(0),
                 RemoveOld
             ]
         );

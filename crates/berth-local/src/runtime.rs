@@ -100,9 +100,19 @@ impl LocalRuntime {
         self.slots().into_iter().find(|s| s.desired.unit == *unit)
     }
 
-    /// Every instance as `status` shows it, in the order units were applied.
+    /// Every instance as `status` shows it.
     pub fn reports(&self) -> Vec<InstanceReport> {
-        self.slots()
+        let mut slots = self.slots();
+        // In the order of the newest berth.yaml, whatever the order of deploys.
+        if let Some(newest) = slots.last().map(|s| s.desired.ecosystem.clone()) {
+            slots.sort_by_key(|s| {
+                newest
+                    .services
+                    .get_index_of(&s.desired.unit.service)
+                    .unwrap_or(usize::MAX)
+            });
+        }
+        slots
             .iter()
             .flat_map(|slot| {
                 let status = slot.status.borrow().clone();

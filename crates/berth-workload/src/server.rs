@@ -22,6 +22,8 @@ struct State {
     ready: AtomicBool,
     /// Ordinary requests so far, which decides which of them fail.
     requests: AtomicU64,
+    /// Connections being served, which a stop lets finish.
+    open: AtomicU64,
     metrics: Metrics,
 }
 
@@ -38,6 +40,7 @@ pub async fn serve(options: Options) -> std::io::Result<()> {
     let state = Arc::new(State {
         ready: AtomicBool::new(options.upstreams.is_empty()),
         requests: AtomicU64::new(0),
+        open: AtomicU64::new(0),
         metrics: Metrics::default(),
         options,
     });
@@ -62,9 +65,12 @@ pub async fn serve(options: Options) -> std::io::Result<()> {
             accepted = listener.accept() => {
                 let (stream, _) = accepted?;
                 let state = state.clone();
+                state.open.fetch_add(1, Ordering::SeqCst);
                 tokio::spawn(async move {
-                    let service = service_fn(move |request| answer(state.clone(), request));
+                    let serving = state.clone();
+                    let service = service_fn(move |request| answer(serving.clone(), request));
                     let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                    state.open.fetch_sub(1, Ordering::SeqCst);
                 });
             }
             _ = terminate.recv() => break,
@@ -72,7 +78,17 @@ pub async fn serve(options: Options) -> std::io::Result<()> {
         }
     }
     println!("{} stopping", state.options.name);
+    drain(&state).await;
     Ok(())
+}
+
+/// Lets the requests under way finish, as a server stopped for a rollout
+/// should; a connection kept open by an idle client is not waited for long.
+async fn drain(state: &State) {
+    let deadline = Instant::now() + std::time::Duration::from_secs(5);
+    while state.open.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
 }
 
 async fn answer(

@@ -156,7 +156,7 @@ fn current_dir() -> String {
     ".".to_owned()
 }
 
-#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Local {
     /// The command that runs the service as a local process.

@@ -1,0 +1,403 @@
+//! `berth deploy` on the local runtime, with real processes: each strategy rolls a
+//! good version out under a client's steady load without a failed request, a bad
+//! one is rolled back with its evidence kept, and the history holds through
+//! kill -9 and concurrent deploys.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use support::{berth, free_ports, scratch, survivors, text};
+
+/// A project in a scratch folder, taken down when dropped.
+struct Project {
+    dir: PathBuf,
+    marker: String,
+}
+
+impl Project {
+    fn new(name: &str, yaml: &str) -> Project {
+        let dir = scratch(&format!("deploy-{name}"));
+        std::fs::write(dir.join("berth.yaml"), yaml).unwrap();
+        let marker = format!("{}-deploy", dir.display());
+        Project { dir, marker }
+    }
+
+    fn run(&self, args: &[&str]) -> std::process::Output {
+        berth(&self.dir, &self.marker, args)
+    }
+
+    fn write(&self, yaml: &str) {
+        std::fs::write(self.dir.join("berth.yaml"), yaml).unwrap();
+    }
+
+    fn json(&self, args: &[&str]) -> serde_json::Value {
+        let mut argv = args.to_vec();
+        argv.extend(["-o", "json"]);
+        let output = self.run(&argv);
+        assert!(output.status.success(), "{}", text(&output));
+        serde_json::from_slice(&output.stdout).unwrap()
+    }
+
+    fn history(&self) -> Vec<serde_json::Value> {
+        self.json(&["history"]).as_array().unwrap().clone()
+    }
+
+    fn timeline(&self, number: u64) -> String {
+        let show = self.json(&["history", "show", &number.to_string()]);
+        serde_json::to_string_pretty(&show["timeline"]).unwrap()
+    }
+
+    fn berth_pid(&self) -> u32 {
+        let state: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(self.dir.join(".berth/berth.json")).unwrap())
+                .unwrap();
+        state["pid"].as_u64().unwrap() as u32
+    }
+}
+
+impl Drop for Project {
+    fn drop(&mut self) {
+        let _ = self.run(&["down"]);
+    }
+}
+
+/// A client sending requests to a port, one connection each, until stopped.
+struct Hammer {
+    stop: Arc<AtomicBool>,
+    thread: JoinHandle<(u32, u32, Vec<String>)>,
+}
+
+impl Hammer {
+    fn start(port: u16) -> Hammer {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let (mut ok, mut failed, mut bodies) = (0, 0, Vec::new());
+            while !flag.load(Ordering::Relaxed) {
+                match request(port, "/work") {
+                    Some(answer) if answer.contains(" 200 ") => {
+                        ok += 1;
+                        bodies.push(answer.lines().last().unwrap_or_default().to_owned());
+                    }
+                    _ => failed += 1,
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            (ok, failed, bodies)
+        });
+        Hammer { stop, thread }
+    }
+
+    /// Requests answered 200, those that were not, and the bodies of the first.
+    fn finish(self) -> (u32, u32, Vec<String>) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().unwrap()
+    }
+}
+
+fn request(port: u16, path: &str) -> Option<String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).ok()?;
+    Some(answer)
+}
+
+const LONG: Duration = Duration::from_secs(60);
+
+fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn service(name: &str, port: u16, version: &str, extra: &str, rollout: &str) -> String {
+    format!(
+        "  {name}:\n    local: {{ run: [berth, workload, --release, \"{version}\"{extra}] }}\n    ports: {{ http: {port} }}\n    replicas: 2\n    health: {{ readiness: {{ http: /ready, period: 100ms }} }}\n    rollout: {rollout}\n"
+    )
+}
+
+const ROLLING: &str = "{ strategy: rolling, max_surge: 1 }";
+const BLUE_GREEN: &str =
+    "{ strategy: blue_green, keep_previous: 1s, smoke: [{ path: /, body: \"2.0.0\" }] }";
+const CANARY: &str = "{ strategy: canary, steps: [50, 100], analysis: { error_rate: 1%, interval: 1s, min_requests: 3 } }";
+
+fn three_strategies(ports: &[u16], version: &str) -> String {
+    format!(
+        "name: rollouts\nservices:\n{}{}{}",
+        service("roll", ports[0], version, "", ROLLING),
+        service("blue", ports[1], version, "", BLUE_GREEN),
+        service("canary", ports[2], version, "", CANARY),
+    )
+}
+
+#[test]
+fn good_versions_roll_out_under_every_strategy_without_a_failed_request() {
+    let ports = free_ports(3);
+    let project = Project::new("good", &three_strategies(&ports, "1.0.0"));
+    let up = project.run(&["up", "-d"]);
+    assert!(up.status.success(), "{}", text(&up));
+    let hammers: Vec<Hammer> = ports.iter().map(|p| Hammer::start(*p)).collect();
+    std::thread::sleep(Duration::from_millis(300));
+
+    project.write(&three_strategies(&ports, "2.0.0"));
+    let plan = text(&project.run(&["deploy", "--dry-run"]));
+    for expected in [
+        "roll update",
+        "blue update",
+        "canary update",
+        "weight 50% new",
+    ] {
+        assert!(plan.contains(expected), "{expected} in {plan}");
+    }
+    let deploy = project.run(&["deploy"]);
+    assert!(deploy.status.success(), "{}", text(&deploy));
+    std::thread::sleep(Duration::from_millis(300));
+
+    for (hammer, port) in hammers.into_iter().zip(&ports) {
+        let (ok, failed, bodies) = hammer.finish();
+        assert_eq!(failed, 0, "port {port}: {failed} failed of {}", ok + failed);
+        assert!(ok > 50, "port {port}: the client kept going ({ok})");
+        assert!(bodies.first().unwrap().contains("1.0.0"), "{bodies:?}");
+        assert!(bodies.last().unwrap().contains("2.0.0"), "{bodies:?}");
+    }
+    let history = project.history();
+    assert_eq!(history.len(), 2);
+    assert_eq!(history[1]["outcome"], "succeeded");
+    assert_eq!(history[1]["previous"], history[0]["revision"]);
+    let timeline = project.timeline(2);
+    for step in [
+        "smoke check GET / passed",
+        "analysis passed",
+        "weight 100% new",
+    ] {
+        assert!(timeline.contains(step), "{step} in {timeline}");
+    }
+    let status = project.json(&["status"]);
+    let revisions: Vec<&str> = status["instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["revision"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        revisions.len(),
+        6,
+        "two of each, the old sets gone: {status}"
+    );
+
+    let again = project.run(&["deploy"]);
+    assert!(
+        text(&again).contains("nothing to deploy"),
+        "{}",
+        text(&again)
+    );
+}
+
+fn one(port: u16, version: &str, extra: &str, rollout: &str) -> String {
+    format!(
+        "name: one\nservices:\n{}",
+        service("web", port, version, extra, rollout)
+    )
+}
+
+#[test]
+fn a_bad_canary_is_rolled_back_at_the_first_breach_with_its_evidence() {
+    let [port] = free_ports(1)[..] else {
+        unreachable!()
+    };
+    let canary = "{ strategy: canary, steps: [20, 100], analysis: { error_rate: 1%, interval: 1s, min_requests: 5 } }";
+    let project = Project::new("bad-canary", &one(port, "1.0.0", "", canary));
+    assert!(project.run(&["up", "-d"]).status.success());
+    let hammer = Hammer::start(port);
+    std::thread::sleep(Duration::from_millis(200));
+    project.write(&one(port, "2.0.0", ", --failure-rate, \"0.5\"", canary));
+    let deploy = project.run(&["deploy"]);
+    assert_eq!(deploy.status.code(), Some(1), "{}", text(&deploy));
+    assert!(text(&deploy).contains("rolled back"), "{}", text(&deploy));
+    std::thread::sleep(Duration::from_millis(200));
+    let (ok, failed, bodies) = hammer.finish();
+    let share = f64::from(failed) / f64::from(ok + failed);
+    assert!(
+        failed > 0 && share <= 0.2,
+        "at most the step's share failed: {failed} of {}",
+        ok + failed
+    );
+    assert!(
+        bodies.last().unwrap().contains("1.0.0"),
+        "the old version serves again"
+    );
+
+    let history = project.history();
+    assert_eq!(history[1]["outcome"], "rolled_back");
+    let timeline = project.timeline(2);
+    for evidence in [
+        "analysis breached: error rate",
+        "\"requests\"",
+        "error rate ≤ 1%",
+        "previous revision restored",
+    ] {
+        assert!(timeline.contains(evidence), "{evidence} in {timeline}");
+    }
+    assert_eq!(
+        project.json(&["status"])["instances"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+}
+
+#[test]
+fn a_version_that_never_becomes_ready_is_rolled_back_and_no_traffic_is_inconclusive() {
+    let [port] = free_ports(1)[..] else {
+        unreachable!()
+    };
+    let rolling = "{ strategy: rolling, progress_deadline: 2s }";
+    let project = Project::new("never-ready", &one(port, "1.0.0", "", rolling));
+    assert!(project.run(&["up", "-d"]).status.success());
+    // Its readiness waits for an upstream that is never there.
+    project.write(&one(
+        port,
+        "2.0.0",
+        ", --upstream, \"http://127.0.0.1:1\"",
+        rolling,
+    ));
+    let deploy = project.run(&["deploy"]);
+    assert_eq!(deploy.status.code(), Some(1), "{}", text(&deploy));
+    let timeline = project.timeline(2);
+    assert!(timeline.contains("not healthy within 2s"), "{timeline}");
+    assert!(request(port, "/").unwrap().contains("1.0.0"));
+
+    // A canary nobody calls: the analysis cannot judge it, and says so.
+    let canary =
+        "{ strategy: canary, steps: [50, 100], analysis: { interval: 1s, min_requests: 5 } }";
+    project.write(&one(port, "3.0.0", "", canary));
+    let deploy = project.run(&["deploy"]);
+    assert_eq!(deploy.status.code(), Some(1), "{}", text(&deploy));
+    let timeline = project.timeline(3);
+    assert!(
+        timeline.contains("analysis inconclusive: 0 requests"),
+        "{timeline}"
+    );
+    assert_eq!(project.history()[2]["outcome"], "rolled_back");
+}
+
+#[test]
+fn rollback_returns_to_a_stored_revision_and_dora_counts_what_happened() {
+    let [port] = free_ports(1)[..] else {
+        unreachable!()
+    };
+    let project = Project::new("rollback", &one(port, "1.0.0", "", ROLLING));
+    assert!(project.run(&["up", "-d"]).status.success());
+    project.write(&one(port, "2.0.0", "", ROLLING));
+    assert!(project.run(&["deploy"]).status.success());
+    assert!(request(port, "/").unwrap().contains("2.0.0"));
+    // berth.yaml still says 2.0.0: the rollback runs what deployment 1 stored.
+    let back = project.run(&["rollback", "--to", "1", "--reason", "2.0.0 is slow"]);
+    assert!(back.status.success(), "{}", text(&back));
+    assert!(request(port, "/").unwrap().contains("1.0.0"));
+    let history = project.history();
+    assert_eq!(history[2]["trigger"], "rollback");
+    assert_eq!(history[2]["revision"], history[0]["revision"]);
+    assert_eq!(history[2]["reason"], "2.0.0 is slow");
+    let diff = text(&project.run(&["history", "show", "3", "--diff", "2"]));
+    assert!(diff.contains("2.0.0") && diff.contains("1.0.0"), "{diff}");
+
+    let dora = project.json(&["dora"]);
+    assert_eq!(dora["deployments"], 3);
+    assert_eq!(dora["change_failure_rate"]["value"], 0.0);
+    assert!(dora["report"].as_str().unwrap().contains("2024"));
+}
+
+#[test]
+fn kill_9_mid_deployment_leaves_the_history_whole_and_the_next_berth_carries_on() {
+    let [port] = free_ports(1)[..] else {
+        unreachable!()
+    };
+    let slow = "{ strategy: blue_green, keep_previous: 30s }";
+    let project = Project::new("killed", &one(port, "1.0.0", "", slow));
+    assert!(project.run(&["up", "-d"]).status.success());
+    let pid = project.berth_pid();
+    project.write(&one(port, "2.0.0", "", slow));
+    let deploying = std::process::Command::new(env!("CARGO_BIN_EXE_berth"))
+        .arg("deploy")
+        .current_dir(&project.dir)
+        .env("PATH", support::path_with_berth())
+        .env("BERTH_TEST_RUN", &project.marker)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until("the blue-green pause", LONG, || {
+        project.history().len() == 2 && project.timeline(2).contains("pause 30s")
+    });
+    std::process::Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status()
+        .unwrap();
+    wait_until("every process gone", Duration::from_secs(5), || {
+        survivors(&project.marker).is_empty()
+    });
+    let _ = deploying.wait_with_output();
+    let history = project.history();
+    assert_eq!(history[1]["outcome"], "running", "nobody has looked yet");
+
+    let again = project.run(&["up", "-d"]);
+    assert!(again.status.success(), "{}", text(&again));
+    let history = project.history();
+    assert_eq!(history[1]["outcome"], "interrupted");
+    assert!(
+        project.timeline(2).contains("pause 30s"),
+        "what was recorded stays"
+    );
+    assert_eq!(history[2]["trigger"], "up");
+    assert!(
+        request(port, "/").unwrap().contains("2.0.0"),
+        "the new berth runs the file"
+    );
+}
+
+#[test]
+fn two_deploys_of_one_environment_never_interleave() {
+    let [port] = free_ports(1)[..] else {
+        unreachable!()
+    };
+    let slow = "{ strategy: blue_green, keep_previous: 2s }";
+    let project = Project::new("concurrent", &one(port, "1.0.0", "", slow));
+    assert!(project.run(&["up", "-d"]).status.success());
+    project.write(&one(port, "2.0.0", "", slow));
+    let (dir, marker) = (project.dir.clone(), project.marker.clone());
+    let first = std::thread::spawn(move || berth(&dir, &marker, &["deploy"]));
+    wait_until("the first deployment to begin", LONG, || {
+        project.history().len() >= 2
+    });
+    let refused = project.run(&["deploy", "--no-wait"]);
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
+    assert!(
+        text(&refused).contains("is being deployed"),
+        "{}",
+        text(&refused)
+    );
+    project.write(&one(port, "3.0.0", "", slow));
+    let second = project.run(&["deploy"]);
+    assert!(second.status.success(), "{}", text(&second));
+    assert!(text(&second).contains("waiting for"), "{}", text(&second));
+    let _ = first.join().unwrap();
+    let history = project.history();
+    let ended = |r: &serde_json::Value| r["ended"].as_i64().unwrap();
+    let started = |r: &serde_json::Value| r["started"].as_i64().unwrap();
+    for pair in history.windows(2) {
+        assert!(started(&pair[1]) >= ended(&pair[0]), "{history:?}");
+    }
+    assert!(request(port, "/").unwrap().contains("3.0.0"));
+}
