@@ -96,6 +96,8 @@ impl<'a> ServiceRollout<'a> {
 
     /// Puts the old set back as it was; what cannot be restored is recorded.
     pub async fn restore(&mut self) {
+        // Restoring is what an abort asks for: nothing may abort it in turn.
+        self.control = watch::channel(Control::default()).1;
         let old = self.old.as_ref().map(|(_, replicas)| *replicas);
         note(
             self.journal,

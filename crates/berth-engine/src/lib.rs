@@ -11,6 +11,7 @@ pub mod condition;
 pub mod deploy;
 pub mod dora;
 pub mod execute;
+pub mod gate;
 pub mod history;
 mod runtime;
 mod smoke;

@@ -170,6 +170,14 @@ impl Deployer {
         say: &(dyn Fn(Entry) + Sync),
     ) -> Result<DeployResult, String> {
         let (target, trigger, source) = self.target(ask)?;
+        let gate = berth_engine::gate::check_gate(&target.ecosystem);
+        if !gate.passed {
+            return Err(format!(
+                "{}\n  failed: {}\n  help: fix them, or waive a check with its reason under the service's `waive:`",
+                gate.summary,
+                gate.failures.join(", ")
+            ));
+        }
         let _lock = self.lock(ask.no_wait, say).await?;
         for number in self.history.interrupt_running(&self.environment, now())? {
             say(entry(
@@ -190,6 +198,9 @@ impl Deployer {
         }
         let changed: Vec<String> = plan.changes.iter().map(|c| c.service.clone()).collect();
         let number = self.begin(&target, trigger, &changed, source, ask.reason.clone())?;
+        let _ = self
+            .history
+            .append(&self.environment, number, &entry(None, gate.summary));
         let journal = |e: Entry| {
             let _ = self.history.append(&self.environment, number, &e);
             if e.evidence
