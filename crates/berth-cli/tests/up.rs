@@ -367,6 +367,45 @@ fn berth_run_runs_a_named_deployment_and_refuses_other_names() {
     assert_eq!(up.exit_code(LONG), Some(0));
 }
 
+/// A list runs as its argv — no shell sees `;` — and a string through `sh -c`;
+/// what either leaves running in its group goes when it ends.
+#[test]
+fn pre_commands_run_as_written_and_leave_nothing_behind() {
+    let [port] = free_ports(1)[..] else {
+        unreachable!()
+    };
+    let yaml = format!(
+        "name: pre\nservices:\n  api:\n    local: {{ run: [berth, workload] }}\n    ports: {{ http: {port} }}\ndeployments:\n  with-pre:\n    services: [api]\n    pre: [[printf, \"%s\\n\", \"a; echo INJECTED\"], \"sleep 300 & echo left a sleeper\"]\n"
+    );
+    let mut up = Up::start("pre", &yaml, &["with-pre"]);
+    up.wait_for("left a sleeper", LONG);
+    up.wait_for("1 service up", LONG);
+    let transcript = up.transcript();
+    assert!(transcript.contains("a; echo INJECTED"), "{transcript}");
+    assert!(
+        !transcript.lines().any(|line| line.trim() == "INJECTED"),
+        "{transcript}"
+    );
+    let sleepers = || {
+        std::process::Command::new("pgrep")
+            .args(["-f", "^sleep 300$"])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).lines().count())
+            .unwrap_or(0)
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    while sleepers() > 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(
+        sleepers(),
+        0,
+        "the backgrounded sleep went with its command"
+    );
+    up.signal("-INT");
+    assert_eq!(up.exit_code(LONG), Some(0));
+}
+
 /// The second of the situations in process-compose #544 and #530: a dependency that
 /// was healthy goes down while its dependent still waits on another gate. The
 /// dependent must wait for it to be healthy again, not start on a stale answer.

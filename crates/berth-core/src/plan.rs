@@ -18,8 +18,8 @@ pub struct Plan {
     /// The longest chain of dependencies, first to start first.
     pub critical_chain: Vec<String>,
     /// Commands of the selected deployments, run before and after.
-    pub pre: Vec<String>,
-    pub post: Vec<String>,
+    pub pre: Vec<Command>,
+    pub post: Vec<Command>,
 }
 
 #[derive(Debug, Serialize)]
@@ -177,8 +177,8 @@ pub fn plan(ecosystem: &Ecosystem, selection: &Selection) -> Plan {
             .into_iter()
             .map(str::to_owned)
             .collect(),
-        pre: selection.pre.iter().map(Command::to_string).collect(),
-        post: selection.post.iter().map(Command::to_string).collect(),
+        pre: selection.pre.clone(),
+        post: selection.post.clone(),
     }
 }
 

@@ -134,7 +134,12 @@ fn srvthreds_keeps_its_databases_outside_minikube() {
             ("redis", "host.minikube.internal:6379")
         ]
     );
-    assert_eq!(plan.pre, ["infrastructure/k8s/scripts/setup-minikube.sh"]);
+    assert_eq!(
+        plan.pre,
+        [berth_core::model::Command::Shell(
+            "infrastructure/k8s/scripts/setup-minikube.sh".into()
+        )]
+    );
     let local = project.ecosystem(Some("local")).unwrap();
     assert!(
         plan::select(local, &["k8s_minikube".to_owned()]).is_err(),

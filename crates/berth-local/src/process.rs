@@ -7,23 +7,31 @@ use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use tokio::process::{Child, Command};
 
-/// Spawns `argv` in a new process group. The kernel sends the child SIGKILL if
-/// berth dies, however it dies.
+/// Spawns `argv` in a new process group, its output piped to berth. The kernel
+/// sends the child SIGKILL if berth dies, however it dies.
 pub fn spawn(
     argv: &[String],
     env: &[(String, String)],
     dir: &Path,
     user: Option<(u32, u32)>,
 ) -> std::io::Result<Child> {
+    let mut command = supervised(argv, dir, user);
+    command
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    command.spawn()
+}
+
+/// `argv` as a command in a process group of its own that dies with berth; its
+/// output is berth's own, unless the caller says otherwise.
+pub fn supervised(argv: &[String], dir: &Path, user: Option<(u32, u32)>) -> Command {
     let (program, args) = argv.split_first().expect("a command has a program");
     let mut command = Command::new(program);
     command
         .args(args)
-        .envs(env.iter().map(|(k, v)| (k, v)))
         .current_dir(dir)
         .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(true);
     if let Some((uid, gid)) = user {
@@ -44,7 +52,7 @@ pub fn spawn(
             Ok(())
         });
     }
-    command.spawn()
+    command
 }
 
 /// A supervisor is many threads that mostly wait; with transparent huge pages

@@ -4,22 +4,14 @@
 use std::path::{Path, PathBuf};
 
 use berth_core::{Problem, Problems};
-use berth_local::{Reply, Request};
-use serde::{Deserialize, Serialize};
+use berth_local::{Reply, Request, State, StateDir};
 
 use super::load;
 use crate::cli::Global;
 
 pub struct Session {
     pub dir: PathBuf,
-}
-
-/// What a running berth writes about itself, so that the next one can tell
-/// whether it is still there or died without cleaning up.
-#[derive(Serialize, Deserialize)]
-pub struct State {
-    pub pid: u32,
-    pub environment: String,
+    state: StateDir,
 }
 
 impl Session {
@@ -29,17 +21,15 @@ impl Session {
     }
 
     pub fn in_dir(project: &Path) -> Session {
+        let state = StateDir::of(project);
         Session {
-            dir: project.join(".berth"),
+            dir: state.0.clone(),
+            state,
         }
     }
 
     pub fn socket(&self) -> PathBuf {
-        self.dir.join("berth.sock")
-    }
-
-    fn state_file(&self) -> PathBuf {
-        self.dir.join("berth.json")
+        self.state.socket()
     }
 
     pub fn logs(&self) -> PathBuf {
@@ -48,25 +38,13 @@ impl Session {
 
     /// The recorded berth, if any, and whether it is alive.
     pub fn recorded(&self) -> Option<(State, bool)> {
-        let text = std::fs::read_to_string(self.state_file()).ok()?;
-        let state: State = serde_json::from_str(&text).ok()?;
+        let state = self.state.recorded()?;
         let alive = is_running(state.pid);
         Some((state, alive))
     }
 
-    /// Records this berth, atomically: a reader sees the old file or the new one.
-    pub fn record(&self, state: &State) -> std::io::Result<()> {
-        let temporary = self.dir.join("berth.json.tmp");
-        std::fs::write(
-            &temporary,
-            serde_json::to_vec(state).expect("state serializes"),
-        )?;
-        std::fs::rename(temporary, self.state_file())
-    }
-
     pub fn forget(&self) {
-        let _ = std::fs::remove_file(self.state_file());
-        let _ = std::fs::remove_file(self.socket());
+        self.state.forget();
     }
 
     /// Sends a request to the running berth.

@@ -1,18 +1,14 @@
 //! `berth up`: the ecosystem as local processes, in the foreground.
 
 use std::io::IsTerminal;
-use std::pin::pin;
 use std::sync::Arc;
-
-use tokio::sync::watch;
 
 use berth_core::plan::{self, Plan};
 use berth_core::{Ecosystem, Problem, Problems, Project};
-use berth_engine::{Event, Failure, Target};
-use berth_local::{Deployer, LocalRuntime, Output, Progress, RouteMetrics, Routes};
-use indexmap::IndexSet;
+use berth_engine::{Event, Failure};
+use berth_local::{Notice, Output, Session};
 
-use super::session::{Session, State};
+use super::session::Session as Running;
 use super::{Exit, detached, load};
 use crate::cli::Global;
 
@@ -30,7 +26,7 @@ pub fn run(global: &Global, names: &[String], detach: bool, quiet: bool) -> Resu
     }
     let selection = plan::select(ecosystem, names)?;
     let plan = plan::plan(ecosystem, &selection);
-    let session = Session::in_dir(project.dir());
+    let session = Running::in_dir(project.dir());
     match session.recorded() {
         // As `docker compose up -d` does: what runs takes the file's changes.
         Some((_, true)) if detach => {
@@ -65,7 +61,7 @@ pub fn run(global: &Global, names: &[String], detach: bool, quiet: bool) -> Resu
         .enable_all()
         .build()
         .map_err(|e| Problems::one(Problem::new(format!("cannot start the async runtime: {e}"))))?;
-    Ok(runtime.block_on(up(&project, ecosystem, &plan, &session, quiet)))
+    Ok(runtime.block_on(up(&project, ecosystem, &plan, quiet)))
 }
 
 /// `berth run NAME`: `up` for a named deployment, which must be one.
@@ -88,19 +84,7 @@ pub fn run_deployment(global: &Global, deployment: &str, detach: bool) -> Result
     run(global, &[deployment.to_owned()], detach, false)
 }
 
-/// What ended the wait.
-enum Ended {
-    Interrupted,
-    DownRequested,
-}
-
-async fn up(
-    project: &Project,
-    ecosystem: &Ecosystem,
-    plan: &Plan,
-    session: &Session,
-    quiet: bool,
-) -> Exit {
+async fn up(project: &Project, ecosystem: &Ecosystem, plan: &Plan, quiet: bool) -> Exit {
     let painter = Painter::new(ecosystem);
     let output: Output = {
         let painter = painter.clone();
@@ -117,169 +101,24 @@ async fn up(
             let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes());
         })
     };
-    let runtime = match LocalRuntime::new(project.dir(), output) {
-        Ok(runtime) => Arc::new(runtime),
-        Err(e) => {
-            eprintln!("error: cannot prepare .berth/ beside berth.yaml: {e}");
-            return Exit::Failed;
-        }
-    };
     let file = std::path::absolute(&project.path).unwrap_or_else(|_| project.path.clone());
-    let deployer = match Deployer::new(runtime.clone(), &file, &ecosystem.environment_name) {
-        Ok(deployer) => Arc::new(deployer),
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Exit::Failed;
-        }
+    let notice = |notice: Notice| match notice {
+        Notice::Event(event) => painter.progress(event),
+        Notice::Line(line) => println!("{line}"),
+        Notice::Error(message) => eprintln!("error: {message}"),
+        Notice::Failed(failure) => report(failure),
     };
-    let state = State {
-        pid: std::process::id(),
-        environment: ecosystem.environment_name.clone(),
+    let session = Session {
+        file: &file,
+        ecosystem,
+        plan,
+        output,
+        notice: &notice,
     };
-    if let Err(e) = session.record(&state) {
-        eprintln!("error: cannot write to {}: {e}", session.dir.display());
-        return Exit::Failed;
-    }
-    let target = Target::of(Arc::new(ecosystem.clone()));
-    let outcome = run_until_stopped(project, &target, plan, session, &deployer, &painter).await;
-    session.forget();
-    outcome
-}
-
-async fn run_until_stopped(
-    project: &Project,
-    target: &Target,
-    plan: &Plan,
-    session: &Session,
-    deployer: &Arc<Deployer>,
-    painter: &Painter,
-) -> Exit {
-    let ecosystem = target.ecosystem.as_ref();
-    let runtime = deployer.runtime.as_ref();
-    for command in &plan.pre {
-        if !run_command(command, project).await {
-            return Exit::Failed;
-        }
-    }
-    let _gateway = match gateway(ecosystem, runtime).await {
-        Ok(gateway) => gateway,
-        Err(message) => {
-            eprintln!("{message}");
-            return Exit::Failed;
-        }
-    };
-    let (progress_sender, progress) = watch::channel(Progress::Starting);
-    let socket = session.socket();
-    let mut control = pin!(async {
-        if let Err(e) = berth_local::serve(&socket, deployer.clone(), progress).await {
-            eprintln!(
-                "berth: no control socket ({e}); `berth status` and `berth down` cannot reach this berth"
-            );
-            std::future::pending::<()>().await;
-        }
-    });
-    let show = |event: Event| painter.progress(&event);
-    let started = tokio::select! {
-        result = deployer.up(target, plan, &show) => Ok(result),
-        _ = interrupted() => Err(Ended::Interrupted),
-        _ = &mut control => Err(Ended::DownRequested),
-    };
-    let outcome = match started {
-        Ok(Ok(())) => {
-            for command in &plan.post {
-                run_command(command, project).await;
-            }
-            progress_sender.send_replace(Progress::Up);
-            let count = plan.services().count();
-            println!(
-                "berth: {count} service{} up; Ctrl-C stops them",
-                if count == 1 { "" } else { "s" }
-            );
-            tokio::select! {
-                _ = interrupted() => {}
-                _ = &mut control => {}
-            }
-            Exit::Success
-        }
-        Ok(Err(failure)) => {
-            progress_sender.send_replace(Progress::Failed(failure.to_string()));
-            report(&failure);
-            Exit::Failed
-        }
-        Err(Ended::Interrupted | Ended::DownRequested) => Exit::Success,
-    };
-    progress_sender.send_replace(Progress::Stopping);
-    println!("berth: stopping");
-    let services: IndexSet<&str> = ecosystem.services.keys().map(String::as_str).collect();
-    berth_engine::down(target, &services, runtime, &show).await;
-    outcome
-}
-
-/// Starts the gateway when any service has routes; it stops when dropped.
-async fn gateway(
-    ecosystem: &Ecosystem,
-    runtime: &LocalRuntime,
-) -> Result<Option<AbortOnDrop>, String> {
-    let routes = Routes::of(ecosystem);
-    if routes.is_empty() {
-        return Ok(None);
-    }
-    let port = ecosystem.environment.gateway.port;
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port.0))
-        .await
-        .map_err(|e| {
-            format!(
-                "error: the gateway cannot listen on port {port}: {e}\n  help: set `gateway: {{ port: PORT }}` on environment `{}`",
-                ecosystem.environment_name
-            )
-        })?;
-    println!(
-        "berth: gateway on http://127.0.0.1:{port} ({})",
-        routes.describe()
-    );
-    Ok(Some(AbortOnDrop(runtime.gateway(
-        listener,
-        routes,
-        RouteMetrics::default(),
-    ))))
-}
-
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
-/// Ctrl-C, or SIGTERM from whoever runs berth.
-async fn interrupted() {
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("SIGTERM can be watched");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = terminate.recv() => {}
-    }
-}
-
-async fn run_command(command: &str, project: &Project) -> bool {
-    println!("berth: running {command}");
-    let status = tokio::process::Command::new("sh")
-        .arg("-c")
-        .arg(command)
-        .current_dir(project.dir())
-        .status()
-        .await;
-    match status {
-        Ok(status) if status.success() => true,
-        Ok(status) => {
-            eprintln!("error: `{command}` failed with {status}");
-            false
-        }
-        Err(e) => {
-            eprintln!("error: cannot run `{command}`: {e}");
-            false
-        }
+    if session.run().await {
+        Exit::Success
+    } else {
+        Exit::Failed
     }
 }
 
