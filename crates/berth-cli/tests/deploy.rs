@@ -401,3 +401,40 @@ fn two_deploys_of_one_environment_never_interleave() {
     }
     assert!(request(port, "/").unwrap().contains("3.0.0"));
 }
+
+/// As `docker compose up -d` does, `berth up -d` against a running berth applies
+/// the file's changes; `restart` restarts with what the file says now.
+#[test]
+fn up_d_and_restart_apply_what_berth_yaml_says_now() {
+    let [port] = free_ports(1)[..] else {
+        unreachable!()
+    };
+    let project = Project::new("reapply", &one(port, "1.0.0", "", ROLLING));
+    assert!(project.run(&["up", "-d"]).status.success());
+    project.write(&one(port, "2.0.0", "", ROLLING));
+    let again = project.run(&["up", "-d"]);
+    assert!(again.status.success(), "{}", text(&again));
+    assert!(
+        text(&again).contains("deployment 2 succeeded"),
+        "{}",
+        text(&again)
+    );
+    assert!(request(port, "/").unwrap().contains("2.0.0"));
+
+    project.write(&one(port, "3.0.0", "", ROLLING));
+    let restart = project.run(&["restart", "web"]);
+    assert!(restart.status.success(), "{}", text(&restart));
+    assert!(
+        text(&restart).contains("with the settings berth.yaml has now"),
+        "{}",
+        text(&restart)
+    );
+    assert!(request(port, "/").unwrap().contains("3.0.0"));
+    let plain = project.run(&["restart", "web"]);
+    assert_eq!(text(&plain).trim(), "restarted web");
+    assert_eq!(
+        project.history().len(),
+        3,
+        "a plain restart is no deployment"
+    );
+}

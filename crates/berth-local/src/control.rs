@@ -48,6 +48,10 @@ pub enum Reply {
     Entry(Entry),
     Deployed(DeployResult),
     Done,
+    /// Done, and what was done.
+    Said {
+        message: String,
+    },
     Error {
         message: String,
     },
@@ -198,11 +202,9 @@ async fn answer(
             runtime.stop(&service).await;
             Reply::Done
         }
-        Request::Restart { service } => match runtime.restart(&service).await {
-            Ok(()) => Reply::Done,
-            Err(failure) => Reply::Error {
-                message: failure.to_string(),
-            },
+        Request::Restart { service } => match deployer.restart(&service).await {
+            Ok(message) => Reply::Said { message },
+            Err(message) => Reply::Error { message },
         },
         Request::Promote => {
             deployer.promote();

@@ -236,6 +236,46 @@ impl Deployer {
         })
     }
 
+    /// Restarts `service` with the settings berth.yaml has now: a service whose
+    /// settings changed is deployed (and recorded), any other restarted as it is.
+    pub async fn restart(&self, service: &str) -> Result<String, String> {
+        let (target, _, _) = self.target(&Ask::default())?;
+        let running = self
+            .deployed
+            .lock()
+            .expect("deployed lock")
+            .services
+            .get(service)
+            .map(|s| s.desired.unit.revision.clone());
+        match (running, target.revisions.get(service)) {
+            (Some(running), Some(wanted)) if running != *wanted => {
+                let ask = Ask {
+                    services: vec![service.to_owned()],
+                    ..Ask::default()
+                };
+                let result = self.deploy(&ask, &|_| {}).await?;
+                let number = result
+                    .number
+                    .map_or(String::new(), |n| format!(" as deployment {n}"));
+                match result.outcome {
+                    Outcome::Succeeded => Ok(format!(
+                        "restarted {service} with the settings berth.yaml has now ({running} → {wanted}){number}"
+                    )),
+                    outcome => Err(format!(
+                        "{service} with the settings berth.yaml has now: {outcome}{number}; `berth history show` says why"
+                    )),
+                }
+            }
+            _ => {
+                self.runtime
+                    .restart(service)
+                    .await
+                    .map_err(|f| f.to_string())?;
+                Ok(format!("restarted {service}"))
+            }
+        }
+    }
+
     /// What the deployment aims at, and what started it.
     fn target(&self, ask: &Ask) -> Result<(Target, Trigger, String), String> {
         let (name, source, trigger) = match ask.rollback_to {

@@ -80,6 +80,10 @@ pub fn is_running(pid: u32) -> bool {
 pub fn ask(global: &Global, request: &Request, done: &str) -> Result<super::Exit, Problems> {
     match Session::of(global)?.request(request)? {
         Reply::Error { message } => Err(Problems::one(Problem::new(message))),
+        Reply::Said { message } => {
+            println!("{message}");
+            Ok(super::Exit::Success)
+        }
         _ => {
             println!("{done}");
             Ok(super::Exit::Success)
