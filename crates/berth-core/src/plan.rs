@@ -4,7 +4,7 @@ use indexmap::IndexSet;
 use serde::Serialize;
 
 use crate::graph::{DependencyGraph, Direction};
-use crate::model::{Command, Ecosystem, Kind};
+use crate::model::{Command, Condition, Ecosystem, Kind};
 use crate::problem::{Problem, Problems, quoted_list, suggestion};
 
 #[derive(Debug, Serialize)]
@@ -42,7 +42,32 @@ pub struct Step {
 #[derive(Debug, Serialize)]
 pub struct Gate {
     pub service: String,
-    pub condition: String,
+    pub condition: Wait,
+}
+
+/// What a gate waits for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Wait {
+    /// The dependency, run by this environment, reaches the condition.
+    Until(Condition),
+    /// Nothing: the environment keeps the dependency outside, already running.
+    External,
+}
+
+impl std::fmt::Display for Wait {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Wait::Until(condition) => condition.fmt(f),
+            Wait::External => f.write_str("external"),
+        }
+    }
+}
+
+/// Written as it reads: `healthy`, `log /ready/`, `external`.
+impl Serialize for Wait {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -194,9 +219,9 @@ fn step(ecosystem: &Ecosystem, service: &str) -> Step {
             .map(|(dependency, condition)| Gate {
                 service: dependency.clone(),
                 condition: if ecosystem.is_external(dependency) {
-                    "external".to_owned()
+                    Wait::External
                 } else {
-                    condition.to_string()
+                    Wait::Until(condition.clone())
                 },
             })
             .collect(),

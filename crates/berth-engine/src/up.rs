@@ -1,7 +1,7 @@
 //! Bringing a plan up, and taking services down in reverse dependency order.
 
 use berth_core::graph::{DependencyGraph, Direction};
-use berth_core::plan::{Plan, Step};
+use berth_core::plan::{Plan, Step, Wait};
 use futures_util::future::{join_all, try_join_all};
 use indexmap::IndexSet;
 
@@ -60,18 +60,16 @@ async fn start_when_gates_hold(
     runtime: &dyn Runtime,
     progress: &(dyn Fn(Event) + Sync),
 ) -> Result<(), Failure> {
-    let ecosystem = &target.ecosystem;
-    let service = &ecosystem.services[&step.service];
-    let gates: Vec<_> = service
-        .depends_on
+    let gates: Vec<_> = step
+        .after
         .iter()
-        .filter(|(dependency, _)| !ecosystem.is_external(dependency))
-        .map(|(dependency, condition)| {
-            (
-                target.unit(dependency),
+        .filter_map(|gate| match &gate.condition {
+            Wait::Until(condition) => Some((
+                target.unit(&gate.service),
                 condition,
-                target.patterns(dependency),
-            )
+                target.patterns(&gate.service),
+            )),
+            Wait::External => None,
         })
         .collect();
     // The gates are waited for one by one, so an earlier one may have stopped
