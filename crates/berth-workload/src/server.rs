@@ -11,6 +11,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
+use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
 use crate::metrics::Metrics;
@@ -22,8 +23,6 @@ struct State {
     ready: AtomicBool,
     /// Ordinary requests so far, which decides which of them fail.
     requests: AtomicU64,
-    /// Connections being served, which a stop lets finish.
-    open: AtomicU64,
     metrics: Metrics,
 }
 
@@ -40,7 +39,6 @@ pub async fn serve(options: Options) -> std::io::Result<()> {
     let state = Arc::new(State {
         ready: AtomicBool::new(options.upstreams.is_empty()),
         requests: AtomicU64::new(0),
-        open: AtomicU64::new(0),
         metrics: Metrics::default(),
         options,
     });
@@ -60,17 +58,17 @@ pub async fn serve(options: Options) -> std::io::Result<()> {
         });
     }
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let graceful = GracefulShutdown::new();
     loop {
         tokio::select! {
             accepted = listener.accept() => {
                 let (stream, _) = accepted?;
                 let state = state.clone();
-                state.open.fetch_add(1, Ordering::SeqCst);
+                let service = service_fn(move |request| answer(state.clone(), request));
+                let connection = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+                let connection = graceful.watch(connection);
                 tokio::spawn(async move {
-                    let serving = state.clone();
-                    let service = service_fn(move |request| answer(serving.clone(), request));
-                    let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
-                    state.open.fetch_sub(1, Ordering::SeqCst);
+                    let _ = connection.await;
                 });
             }
             _ = terminate.recv() => break,
@@ -78,17 +76,10 @@ pub async fn serve(options: Options) -> std::io::Result<()> {
         }
     }
     println!("{} stopping", state.options.name);
-    drain(&state).await;
+    // Requests under way finish, as a server stopped for a rollout should; idle
+    // kept-alive connections are closed.
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), graceful.shutdown()).await;
     Ok(())
-}
-
-/// Lets the requests under way finish, as a server stopped for a rollout
-/// should; a connection kept open by an idle client is not waited for long.
-async fn drain(state: &State) {
-    let deadline = Instant::now() + std::time::Duration::from_secs(5);
-    while state.open.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    }
 }
 
 async fn answer(

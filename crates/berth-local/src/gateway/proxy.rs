@@ -1,7 +1,6 @@
 //! The reverse proxy itself, on hyper.
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::time::Instant;
 
 use http_body_util::combinators::BoxBody;
@@ -11,11 +10,11 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 
 use super::metrics::RouteMetrics;
 use super::routes::Routes;
-use crate::traffic::Router;
+use crate::traffic::{Router, Unsent};
 use std::sync::Arc;
 
 type Body = BoxBody<Bytes, hyper::Error>;
@@ -78,8 +77,8 @@ async fn route(
     response
 }
 
-/// Sends the request to a ready instance. One that refuses the connection is
-/// skipped for another: nothing was sent to it, so trying again is safe.
+/// Sends the request to a ready instance. One that never received it — its
+/// connection refused or closed first — is skipped for another.
 async fn send(
     request: Request<Incoming>,
     service: &str,
@@ -87,25 +86,31 @@ async fn send(
     backends: &Router,
 ) -> (Response<Body>, Option<crate::traffic::Pick>) {
     let mut avoid = None;
-    let mut request = Some(request);
+    let mut request = match with_path(request, path) {
+        Ok(request) => request,
+        Err(e) => return (text(StatusCode::BAD_REQUEST, format!("berth: {e}\n")), None),
+    };
     for _ in 0..3 {
         let Some(pick) = backends.pick(service, avoid) else {
             break;
         };
-        let address = SocketAddr::from(([127, 0, 0, 1], pick.port));
-        let Ok(stream) = TcpStream::connect(address).await else {
-            avoid = Some(pick.port);
-            continue;
-        };
-        let request = request.take().expect("sent once");
-        let response = match forward_to(stream, request, path).await {
-            Ok(response) => response.map(|body| body.boxed()),
-            Err(e) => text(
-                StatusCode::BAD_GATEWAY,
-                format!("berth: {service} did not answer: {e}\n"),
-            ),
-        };
-        return (response, Some(pick));
+        match backends.upstreams.send(pick.port, request).await {
+            Ok(response) => return (response.map(|body| body.boxed()), Some(pick)),
+            Err(Unsent {
+                request: Some(unsent),
+                ..
+            }) => {
+                request = unsent;
+                avoid = Some(pick.port);
+            }
+            Err(Unsent { error, .. }) => {
+                let response = text(
+                    StatusCode::BAD_GATEWAY,
+                    format!("berth: {service} did not answer: {error}\n"),
+                );
+                return (response, Some(pick));
+            }
+        }
     }
     let response = text(
         StatusCode::SERVICE_UNAVAILABLE,
@@ -114,22 +119,11 @@ async fn send(
     (response, None)
 }
 
-async fn forward_to(
-    stream: TcpStream,
-    mut request: Request<Incoming>,
-    path: &str,
-) -> Result<Response<Incoming>, String> {
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(|e| e.to_string())?;
-    tokio::spawn(connection);
+fn with_path(mut request: Request<Incoming>, path: &str) -> Result<Request<Incoming>, String> {
     *request.uri_mut() = path
         .parse()
         .map_err(|e: hyper::http::uri::InvalidUri| e.to_string())?;
-    sender
-        .send_request(request)
-        .await
-        .map_err(|e| e.to_string())
+    Ok(request)
 }
 
 fn text(status: StatusCode, body: String) -> Response<Body> {

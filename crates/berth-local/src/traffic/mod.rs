@@ -6,6 +6,8 @@
 
 mod listener;
 mod router;
+mod upstream;
 
 pub use listener::{listen_http, listen_tcp};
 pub use router::{Pick, Router};
+pub use upstream::{Unsent, Upstreams};

@@ -48,6 +48,8 @@ impl Pick {
 #[derive(Default)]
 pub struct Router {
     services: RwLock<HashMap<String, ServiceRoutes>>,
+    /// Open connections to instances, shared by every listener and the gateway.
+    pub upstreams: super::Upstreams,
 }
 
 impl Router {

@@ -1,0 +1,98 @@
+//! Connections to instances, kept open between requests as a reverse proxy
+//! keeps its upstream connections: a request takes an idle one that is ready,
+//! or opens one. A request that never left berth — refused, or offered to a
+//! connection the instance had just closed — comes back to be sent elsewhere.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use hyper::body::Incoming;
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+
+/// Idle connections kept per instance port.
+const IDLE_PER_PORT: usize = 64;
+
+#[derive(Default)]
+pub struct Upstreams {
+    idle: Mutex<HashMap<u16, Vec<SendRequest<Incoming>>>>,
+}
+
+/// Why a request got no answer, and the request when it was never sent.
+pub struct Unsent {
+    pub request: Option<Request<Incoming>>,
+    pub error: String,
+}
+
+impl Upstreams {
+    fn take(&self, port: u16) -> Option<SendRequest<Incoming>> {
+        let mut idle = self.idle.lock().expect("upstream lock");
+        let senders = idle.get_mut(&port)?;
+        senders.retain(|s| !s.is_closed());
+        let ready = senders.iter().position(SendRequest::is_ready)?;
+        Some(senders.swap_remove(ready))
+    }
+
+    fn put(&self, port: u16, sender: SendRequest<Incoming>) {
+        let mut idle = self.idle.lock().expect("upstream lock");
+        let senders = idle.entry(port).or_default();
+        senders.retain(|s| !s.is_closed());
+        if senders.len() < IDLE_PER_PORT {
+            senders.push(sender);
+        }
+    }
+
+    /// Sends `request` to the instance on `port`.
+    pub async fn send(
+        &self,
+        port: u16,
+        mut request: Request<Incoming>,
+    ) -> Result<Response<Incoming>, Unsent> {
+        loop {
+            let pooled = self.take(port);
+            let reused = pooled.is_some();
+            let mut sender = match pooled {
+                Some(sender) => sender,
+                None => match connect(port).await {
+                    Ok(sender) => sender,
+                    Err(error) => {
+                        return Err(Unsent {
+                            request: Some(request),
+                            error,
+                        });
+                    }
+                },
+            };
+            match sender.try_send_request(request).await {
+                Ok(response) => {
+                    self.put(port, sender);
+                    return Ok(response);
+                }
+                Err(mut failed) => match failed.take_message() {
+                    // An idle connection the instance closed meanwhile: a new one.
+                    Some(unsent) if reused => request = unsent,
+                    unsent => {
+                        return Err(Unsent {
+                            request: unsent,
+                            error: failed.into_error().to_string(),
+                        });
+                    }
+                },
+            }
+        }
+    }
+}
+
+async fn connect(port: u16) -> Result<SendRequest<Incoming>, String> {
+    let stream = TcpStream::connect(("127.0.0.1", port))
+        .await
+        .map_err(|e| e.to_string())?;
+    let _ = stream.set_nodelay(true);
+    let (sender, connection) = http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| e.to_string())?;
+    tokio::spawn(connection);
+    Ok(sender)
+}
