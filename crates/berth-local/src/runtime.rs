@@ -285,6 +285,11 @@ impl LocalRuntime {
         };
         // Out of the router first, so that no new request reaches them.
         self.publish(slot);
+        for instance in &leaving {
+            for port in instance.ports.values() {
+                self.router.upstreams.forget(port.0);
+            }
+        }
         let stopped = join_all(leaving.into_iter().map(|instance| async move {
             instance.stop.send_replace(true);
             let _ = instance.task.await;

@@ -44,6 +44,12 @@ impl Upstreams {
         }
     }
 
+    /// Closes the idle connections to an instance that is about to stop, so that
+    /// no request meets one as the instance closes it.
+    pub fn forget(&self, port: u16) {
+        self.idle.lock().expect("upstream lock").remove(&port);
+    }
+
     /// Sends `request` to the instance on `port`.
     pub async fn send(
         &self,
