@@ -438,3 +438,89 @@ fn up_d_and_restart_apply_what_berth_yaml_says_now() {
         "a plain restart is no deployment"
     );
 }
+
+/// Whether `program` is here; without it the test says NOT RUN, and under
+/// `CI=true` fails, since CI installs it.
+fn have(program: &str) -> bool {
+    let found = std::process::Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "`{program}` is missing, and CI must run every test (`.ci/run` installs it)"
+        );
+        eprintln!("NOT RUN: `{program}` is not installed on this machine (`.ci/run` installs it)");
+    }
+    found
+}
+
+/// A real Prometheus scraping the gateway's `/_berth/metrics`, asked with PromQL.
+#[test]
+fn a_canary_is_judged_by_prometheus_when_the_environment_names_one() {
+    if !have("prometheus") {
+        return;
+    }
+    let [port, gateway, prometheus_port] = free_ports(3)[..] else {
+        unreachable!()
+    };
+    let data = scratch("deploy-prometheus-data");
+    let config = data.join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global: {{ scrape_interval: 1s }}\nscrape_configs:\n  - job_name: berth\n    metrics_path: /_berth/metrics\n    static_configs: [{{ targets: ['127.0.0.1:{gateway}'] }}]\n"
+        ),
+    )
+    .unwrap();
+    let mut prometheus = std::process::Command::new("prometheus")
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            data.join("tsdb").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{prometheus_port}"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let canary = "{ strategy: canary, steps: [50, 100], analysis: { error_rate: 1%, interval: 5s, min_requests: 5 } }";
+    let yaml = |version: &str, extra: &str| {
+        format!(
+            "{}environments:\n  local: {{ prometheus: \"http://127.0.0.1:{prometheus_port}\", gateway: {{ port: {gateway} }} }}\n",
+            one(port, version, extra, canary)
+        )
+    };
+    let project = Project::new("prometheus", &yaml("1.0.0", ""));
+    let up = project.run(&["up", "-d"]);
+    assert!(up.status.success(), "{}", text(&up));
+    // Prometheus passes new targets to its scrapers every 5 s: wait for the first scrape.
+    wait_until("Prometheus to scrape the gateway", LONG, || {
+        request(prometheus_port, "/api/v1/query?query=up").is_some_and(|a| a.contains("\"1\"]"))
+    });
+    let hammer = Hammer::start(port);
+
+    project.write(&yaml("2.0.0", ""));
+    let good = project.run(&["deploy"]);
+    assert!(good.status.success(), "{}", text(&good));
+    let timeline = project.timeline(2);
+    assert!(timeline.contains("analysis asks Prometheus"), "{timeline}");
+    assert!(
+        timeline.contains("analysis passed") && timeline.contains("prometheus at"),
+        "{timeline}"
+    );
+
+    project.write(&yaml("3.0.0", ", --failure-rate, \"0.5\""));
+    let bad = project.run(&["deploy"]);
+    assert_eq!(bad.status.code(), Some(1), "{}", text(&bad));
+    let timeline = project.timeline(3);
+    assert!(
+        timeline.contains("analysis breached: error rate"),
+        "{timeline}"
+    );
+    assert!(timeline.contains("prometheus at"), "{timeline}");
+    let _ = hammer.finish();
+    let _ = prometheus.kill();
+    let _ = prometheus.wait();
+}

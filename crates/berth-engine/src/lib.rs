@@ -13,6 +13,7 @@ pub mod dora;
 pub mod execute;
 pub mod gate;
 pub mod history;
+pub mod prometheus;
 mod runtime;
 mod smoke;
 mod status;

@@ -7,10 +7,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use berth_core::plan::Plan;
-use berth_engine::analysis::RouterMetrics;
+use berth_engine::analysis::{MetricProvider, RouterMetrics};
 use berth_engine::deploy;
 use berth_engine::execute::Control;
 use berth_engine::history::{Entry, History, Outcome, Record, ServiceRecord, Trigger, now};
+use berth_engine::prometheus::PrometheusMetrics;
 use berth_engine::{Deployed, Failure, Target};
 use berth_history::{EnvironmentLock, SqliteHistory};
 use tokio::sync::watch;
@@ -213,10 +214,15 @@ impl Deployer {
             }
             say(e);
         };
-        let metrics = RouterMetrics(self.runtime.as_ref());
+        let router = RouterMetrics(self.runtime.as_ref());
+        let prometheus = self.prometheus(&target, &journal).await;
+        let metrics: &dyn MetricProvider = match &prometheus {
+            Some(prometheus) => prometheus,
+            None => &router,
+        };
         let context = deploy::Context {
             runtime: self.runtime.as_ref(),
-            metrics: &metrics,
+            metrics,
             journal: &journal,
             control: self.control.subscribe(),
         };
@@ -234,6 +240,36 @@ impl Deployer {
             outcome,
             plan: plan_json,
         })
+    }
+
+    /// The environment's Prometheus, when it names one that answers; otherwise
+    /// the analysis counts for itself, and the timeline says which.
+    async fn prometheus(
+        &self,
+        target: &Target,
+        journal: &(dyn Fn(Entry) + Sync),
+    ) -> Option<PrometheusMetrics> {
+        let url = target.ecosystem.environment.prometheus.as_deref()?;
+        let provider = match PrometheusMetrics::new(url) {
+            Ok(provider) => provider,
+            Err(e) => {
+                journal(entry(
+                    None,
+                    format!("{e}; analysing with berth's own counts"),
+                ));
+                return None;
+            }
+        };
+        if provider.reachable().await {
+            journal(entry(None, format!("analysis asks Prometheus at {url}")));
+            Some(provider)
+        } else {
+            journal(entry(
+                None,
+                format!("Prometheus at {url} is not ready; analysing with berth's own counts"),
+            ));
+            None
+        }
     }
 
     /// Restarts `service` with the settings berth.yaml has now: a service whose

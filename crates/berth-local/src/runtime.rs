@@ -187,7 +187,7 @@ impl LocalRuntime {
             listener,
             routes,
             self.router.clone(),
-            metrics,
+            Some(metrics),
         ))
     }
 

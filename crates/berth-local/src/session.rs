@@ -207,7 +207,8 @@ impl Session<'_> {
     async fn gateway(&self, runtime: &LocalRuntime) -> Result<Option<AbortOnDrop>, String> {
         let ecosystem = self.ecosystem;
         let routes = Routes::of(ecosystem);
-        if routes.is_empty() {
+        // A Prometheus scrapes the router's counts from the gateway.
+        if routes.is_empty() && ecosystem.environment.prometheus.is_none() {
             return Ok(None);
         }
         let port = ecosystem.environment.gateway.port;
@@ -219,10 +220,14 @@ impl Session<'_> {
                     ecosystem.environment_name
                 )
             })?;
-        self.say(format!(
-            "berth: gateway on http://127.0.0.1:{port} ({})",
-            routes.describe()
-        ));
+        self.say(if routes.is_empty() {
+            format!("berth: metrics for Prometheus on http://127.0.0.1:{port}/_berth/metrics")
+        } else {
+            format!(
+                "berth: gateway on http://127.0.0.1:{port} ({})",
+                routes.describe()
+            )
+        });
         Ok(Some(AbortOnDrop(runtime.gateway(
             listener,
             routes,

@@ -52,6 +52,10 @@ pub struct Environment {
     /// The gateway that serves `routes`.
     #[serde(default)]
     pub gateway: Gateway,
+    /// A Prometheus server (`http://host:port`) that canary analysis asks with
+    /// PromQL instead of counting requests itself. Locally it scrapes the gateway's
+    /// `/_berth/metrics`.
+    pub prometheus: Option<String>,
     /// Overlay merged onto every service of kind `service` in this environment.
     pub defaults: Option<Overlay>,
     /// Overlays merged onto single services in this environment.

@@ -22,12 +22,14 @@ type Body = BoxBody<Bytes, hyper::Error>;
 /// Where the gateway serves its own metrics.
 const METRICS_PATH: &str = "/_berth/metrics";
 
-/// Serves `routes` on `listener` until the task is dropped.
+/// Serves `routes` on `listener` until the task is dropped. The gateway keeps
+/// `metrics` and serves them; a service's own listener keeps none, so that every
+/// path is the service's.
 pub async fn serve(
     listener: TcpListener,
     routes: Routes,
     backends: Arc<Router>,
-    metrics: RouteMetrics,
+    metrics: Option<RouteMetrics>,
 ) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
@@ -53,11 +55,16 @@ async fn route(
     request: Request<Incoming>,
     routes: &Routes,
     backends: &Router,
-    metrics: &RouteMetrics,
+    metrics: &Option<RouteMetrics>,
 ) -> Response<Body> {
     let path = request.uri().path().to_owned();
-    if path == METRICS_PATH {
-        return text(StatusCode::OK, metrics.render());
+    if let Some(metrics) = metrics
+        && path == METRICS_PATH
+    {
+        return text(
+            StatusCode::OK,
+            metrics.render() + &backends.render_metrics(),
+        );
     }
     let Some(route) = routes.find(&path) else {
         return text(
@@ -73,7 +80,9 @@ async fn route(
     if let Some(pick) = pick {
         pick.record(failed, started.elapsed());
     }
-    metrics.record(&route.prefix, failed, started.elapsed());
+    if let Some(metrics) = metrics {
+        metrics.record(&route.prefix, failed, started.elapsed());
+    }
     response
 }
 

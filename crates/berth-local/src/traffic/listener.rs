@@ -9,7 +9,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
 use super::router::Router;
-use crate::gateway::{self, RouteMetrics, Routes};
+use crate::gateway::{self, Routes};
 
 /// Serves `service`'s HTTP port until the task is aborted.
 pub fn listen_http(listener: TcpListener, service: &str, router: Arc<Router>) -> JoinHandle<()> {
@@ -17,7 +17,7 @@ pub fn listen_http(listener: TcpListener, service: &str, router: Arc<Router>) ->
         listener,
         Routes::single(service),
         router,
-        RouteMetrics::default(),
+        None,
     ))
 }
 

@@ -113,6 +113,45 @@ impl Router {
         Some(backends.traffic.lock().expect("traffic lock").clone())
     }
 
+    /// Every revision's counts in Prometheus' text format, for a Prometheus that
+    /// canary analysis asks (`berth_service_requests_total` by outcome, and the
+    /// latency histogram `berth_service_request_duration_seconds`).
+    pub fn render_metrics(&self) -> String {
+        let services = self.services.read().expect("router lock");
+        let mut names: Vec<&String> = services.keys().filter(|k| !k.contains(':')).collect();
+        names.sort();
+        let mut requests = String::from(
+            "# HELP berth_service_requests_total Requests berth's listener passed to a revision.\n# TYPE berth_service_requests_total counter\n",
+        );
+        let mut latency = String::from(
+            "# HELP berth_service_request_duration_seconds Latency through berth's listener.\n# TYPE berth_service_request_duration_seconds histogram\n",
+        );
+        for name in names {
+            for backends in &services[name].revisions {
+                let traffic = backends.traffic.lock().expect("traffic lock").clone();
+                let labels = format!("service=\"{name}\",revision=\"{}\"", backends.revision);
+                requests += &format!(
+                    "berth_service_requests_total{{{labels},outcome=\"ok\"}} {}\nberth_service_requests_total{{{labels},outcome=\"error\"}} {}\n",
+                    traffic.requests - traffic.errors,
+                    traffic.errors
+                );
+                let mut cumulative = 0;
+                for (i, bound) in Traffic::BUCKETS.iter().enumerate() {
+                    cumulative += traffic.buckets.get(i).copied().unwrap_or(0);
+                    latency += &format!(
+                        "berth_service_request_duration_seconds_bucket{{{labels},le=\"{}\"}} {cumulative}\n",
+                        bound.as_secs_f64()
+                    );
+                }
+                latency += &format!(
+                    "berth_service_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}\nberth_service_request_duration_seconds_count{{{labels}}} {}\n",
+                    traffic.requests, traffic.requests
+                );
+            }
+        }
+        requests + &latency
+    }
+
     /// The next instance for a request, `avoid`ing one that just refused it.
     pub fn pick(&self, service: &str, avoid: Option<u16>) -> Option<Pick> {
         let services = self.services.read().expect("router lock");
