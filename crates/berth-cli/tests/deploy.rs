@@ -322,49 +322,63 @@ fn rollback_returns_to_a_stored_revision_and_dora_counts_what_happened() {
 
 #[test]
 fn kill_9_mid_deployment_leaves_the_history_whole_and_the_next_berth_carries_on() {
-    let [port] = free_ports(1)[..] else {
-        unreachable!()
-    };
-    let slow = "{ strategy: blue_green, keep_previous: 30s }";
-    let project = Project::new("killed", &one(port, "1.0.0", "", slow));
-    assert!(project.run(&["up", "-d"]).status.success());
-    let pid = project.berth_pid();
-    project.write(&one(port, "2.0.0", "", slow));
-    let deploying = std::process::Command::new(env!("CARGO_BIN_EXE_berth"))
-        .arg("deploy")
-        .current_dir(&project.dir)
-        .env("PATH", support::path_with_berth())
-        .env("BERTH_TEST_RUN", &project.marker)
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_until("the blue-green pause", LONG, || {
-        project.history().len() == 2 && project.timeline(2).contains("pause 30s")
-    });
-    std::process::Command::new("kill")
-        .args(["-KILL", &pid.to_string()])
-        .status()
-        .unwrap();
-    wait_until("every process gone", Duration::from_secs(5), || {
-        survivors(&project.marker).is_empty()
-    });
-    let _ = deploying.wait_with_output();
-    let history = project.history();
-    assert_eq!(history[1]["outcome"], "running", "nobody has looked yet");
+    // While a new instance starts, and while the old set is kept after a switch.
+    for (moment, extra) in [
+        ("await new ready", ", --start-delay, 30s"),
+        ("pause 30s", ""),
+    ] {
+        let [port] = free_ports(1)[..] else {
+            unreachable!()
+        };
+        let slow = "{ strategy: blue_green, keep_previous: 30s }";
+        let project = Project::new("killed", &one(port, "1.0.0", "", slow));
+        assert!(project.run(&["up", "-d"]).status.success());
+        let pid = project.berth_pid();
+        project.write(&one(port, "2.0.0", extra, slow));
+        let (dir, marker) = (project.dir.clone(), project.marker.clone());
+        let deploying = std::thread::spawn(move || berth(&dir, &marker, &["deploy"]));
+        wait_until(moment, LONG, || {
+            project.history().len() == 2 && project.timeline(2).contains(moment)
+        });
+        std::process::Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status()
+            .unwrap();
+        wait_until("every process gone", Duration::from_secs(5), || {
+            survivors(&project.marker).is_empty()
+        });
+        let client = deploying.join().unwrap();
+        assert!(
+            text(&client).contains("ended before it did"),
+            "{}",
+            text(&client)
+        );
+        assert_eq!(
+            project.history()[1]["outcome"],
+            "running",
+            "nobody has looked yet"
+        );
 
-    let again = project.run(&["up", "-d"]);
-    assert!(again.status.success(), "{}", text(&again));
-    let history = project.history();
-    assert_eq!(history[1]["outcome"], "interrupted");
-    assert!(
-        project.timeline(2).contains("pause 30s"),
-        "what was recorded stays"
-    );
-    assert_eq!(history[2]["trigger"], "up");
-    assert!(
-        request(port, "/").unwrap().contains("2.0.0"),
-        "the new berth runs the file"
-    );
+        project.write(&one(port, "2.0.0", "", slow));
+        let again = project.run(&["up", "-d"]);
+        assert!(again.status.success(), "{}", text(&again));
+        let history = project.history();
+        assert_eq!(history[1]["outcome"], "interrupted", "{moment}");
+        assert!(
+            project.timeline(2).contains(moment),
+            "what was recorded stays"
+        );
+        assert_eq!(history[2]["trigger"], "up");
+        assert!(
+            request(port, "/").unwrap().contains("2.0.0"),
+            "the new berth runs the file"
+        );
+        project.write(&one(port, "3.0.0", "", "{ strategy: rolling }"));
+        assert!(
+            project.run(&["deploy"]).status.success(),
+            "the next deploy works"
+        );
+    }
 }
 
 #[test]
@@ -523,4 +537,41 @@ fn a_canary_is_judged_by_prometheus_when_the_environment_names_one() {
     let _ = hammer.finish();
     let _ = prometheus.kill();
     let _ = prometheus.wait();
+}
+
+/// `berth status` shows a canary's weights and last analysis while it pauses;
+/// `berth promote` lets it go on, and `berth abort` restores the old set.
+#[test]
+fn a_paused_canary_shows_in_status_and_is_promoted_or_aborted() {
+    let [port] = free_ports(1)[..] else {
+        unreachable!()
+    };
+    let canary = "{ strategy: canary, steps: [50, 100], pause: 10m, analysis: { error_rate: 1%, interval: 1s, min_requests: 3 } }";
+    let project = Project::new("paused", &one(port, "1.0.0", "", canary));
+    assert!(project.run(&["up", "-d"]).status.success());
+    let hammer = Hammer::start(port);
+    for (version, verb, outcome, serves) in [
+        ("2.0.0", "promote", "succeeded", "2.0.0"),
+        ("3.0.0", "abort", "aborted", "2.0.0"),
+    ] {
+        project.write(&one(port, version, "", canary));
+        let (dir, marker) = (project.dir.clone(), project.marker.clone());
+        let deploying = std::thread::spawn(move || berth(&dir, &marker, &["deploy"]));
+        wait_until("the canary's pause", LONG, || {
+            text(&project.run(&["status"])).contains("last analysis")
+        });
+        let status = text(&project.run(&["status"]));
+        assert!(
+            status.contains("rollout of web:") && status.contains(" 50%"),
+            "{status}"
+        );
+        assert!(status.contains("analysis passed"), "{status}");
+        let said = project.run(&[verb]);
+        assert!(said.status.success(), "{}", text(&said));
+        let deployed = deploying.join().unwrap();
+        assert!(text(&deployed).contains(outcome), "{}", text(&deployed));
+        assert!(request(port, "/").unwrap().contains(serves));
+    }
+    let (_, failed, _) = hammer.finish();
+    assert_eq!(failed, 0);
 }

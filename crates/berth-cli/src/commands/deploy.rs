@@ -136,9 +136,11 @@ pub fn send(global: &Global, session: &Session, ask: Ask) -> Result<Exit, Proble
         return Err(Problems::one(Problem::new(message)));
     }
     let Some(result) = result else {
-        return Err(Problems::one(Problem::new(
-            "the running berth gave no result",
-        )));
+        return Err(Problems::one(
+            Problem::new("the berth that ran the deployment ended before it did").help(
+                "`berth history` shows how far it got; the next `berth up` marks it interrupted",
+            ),
+        ));
     };
     if json {
         output::json(&result);
