@@ -13,6 +13,7 @@ pub mod dora;
 pub mod execute;
 pub mod gate;
 pub mod history;
+mod http;
 pub mod prometheus;
 mod runtime;
 mod smoke;

@@ -5,9 +5,6 @@
 use std::time::Duration;
 
 use berth_core::revision::Revision;
-use http_body_util::{BodyExt, Empty};
-use hyper::body::Bytes;
-use hyper_util::rt::TokioIo;
 
 use crate::analysis::{Measurement, MetricProvider};
 use crate::runtime::BoxFuture;
@@ -57,35 +54,11 @@ impl PrometheusMetrics {
     }
 
     async fn get(&self, path_and_query: &str) -> Result<(u16, String), String> {
-        let request = async {
-            let stream = tokio::net::TcpStream::connect(&self.authority)
-                .await
-                .map_err(|e| format!("cannot reach Prometheus at {}: {e}", self.authority))?;
-            let (mut sender, connection) =
-                hyper::client::conn::http1::handshake(TokioIo::new(stream))
-                    .await
-                    .map_err(|e| e.to_string())?;
-            tokio::spawn(connection);
-            let request = hyper::Request::get(format!("{}{path_and_query}", self.prefix))
-                .header(hyper::header::HOST, &self.authority)
-                .body(Empty::<Bytes>::new())
-                .map_err(|e| e.to_string())?;
-            let response = sender
-                .send_request(request)
-                .await
-                .map_err(|e| e.to_string())?;
-            let status = response.status().as_u16();
-            let body = response
-                .into_body()
-                .collect()
-                .await
-                .map_err(|e| e.to_string())?
-                .to_bytes();
-            Ok((status, String::from_utf8_lossy(&body).into_owned()))
-        };
-        tokio::time::timeout(TIMEOUT, request)
+        let path = format!("{}{path_and_query}", self.prefix);
+        tokio::time::timeout(TIMEOUT, crate::http::request(&self.authority, "GET", &path))
             .await
             .unwrap_or_else(|_| Err(format!("Prometheus at {} did not answer", self.authority)))
+            .map_err(|e| format!("Prometheus: {e}"))
     }
 
     /// One instant query's single value; `None` when it has no data.

@@ -1,9 +1,10 @@
-//! The executor and its decisions on tokio's paused clock, against a mock
-//! runtime (applied units are ready at once, unless their revision is told
-//! never to be) and a scripted metric provider: what is applied, weighted and
+//! The executor and its decisions on tokio's paused clock, against the mock
+//! runtime and a scripted metric provider: what is applied, weighted and
 //! removed, in what order, and when.
 
-use std::collections::{HashMap, VecDeque};
+mod mock;
+
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -13,117 +14,9 @@ use berth_engine::analysis::{Measurement, MetricProvider};
 use berth_engine::deploy::{self, Context};
 use berth_engine::execute::Control;
 use berth_engine::history::{Entry, Outcome};
-use berth_engine::{
-    BoxFuture, Deployed, Desired, Failure, Runtime, State, Status, Target, Traffic, Unit,
-    UnitStatus,
-};
+use berth_engine::{BoxFuture, Deployed, Runtime, Target};
+use mock::MockRuntime;
 use tokio::sync::watch;
-
-/// Mock runtime: records every call; an applied unit is ready at once.
-#[derive(Default)]
-struct MockRuntime {
-    calls: Mutex<Vec<String>>,
-    units: Mutex<HashMap<Unit, watch::Sender<UnitStatus>>>,
-    never_ready: Mutex<Vec<String>>,
-}
-
-impl MockRuntime {
-    fn calls(&self) -> Vec<String> {
-        self.calls.lock().unwrap().clone()
-    }
-
-    fn call(&self, text: String) {
-        self.calls.lock().unwrap().push(text);
-    }
-}
-
-impl Runtime for MockRuntime {
-    fn apply<'a>(
-        &'a self,
-        desired: &'a Desired,
-        replicas: u32,
-    ) -> BoxFuture<'a, Result<(), Failure>> {
-        Box::pin(async move {
-            let unit = &desired.unit;
-            self.call(format!("apply {} ×{replicas}", name(unit)));
-            let ready = !self.never_ready.lock().unwrap().contains(&name(unit));
-            let instances = (0..replicas)
-                .map(|i| {
-                    let mut status = Status::new(&format!("{}.{i}", unit.service), 0);
-                    status.state = State::Running;
-                    status.started = true;
-                    status.ready = ready;
-                    status
-                })
-                .collect();
-            let mut units = self.units.lock().unwrap();
-            units
-                .entry(unit.clone())
-                .or_insert_with(|| watch::channel(UnitStatus::default()).0)
-                .send_replace(UnitStatus { instances });
-            Ok(())
-        })
-    }
-
-    fn remove<'a>(&'a self, unit: &'a Unit) -> BoxFuture<'a, ()> {
-        Box::pin(async move {
-            self.call(format!("remove {}", name(unit)));
-            self.units.lock().unwrap().remove(unit);
-        })
-    }
-
-    fn units(&self) -> Vec<(Unit, UnitStatus)> {
-        let units = self.units.lock().unwrap();
-        units
-            .iter()
-            .map(|(u, s)| (u.clone(), s.borrow().clone()))
-            .collect()
-    }
-
-    fn watch(&self, unit: &Unit) -> Option<watch::Receiver<UnitStatus>> {
-        self.units.lock().unwrap().get(unit).map(|s| s.subscribe())
-    }
-
-    fn last_lines(&self, _: &Unit) -> Vec<String> {
-        vec!["the new version's last words".to_owned()]
-    }
-
-    fn set_weights(&self, service: &str, weights: &[(Revision, u32)]) {
-        let text: Vec<String> = weights
-            .iter()
-            .map(|(r, w)| format!("{}={w}", version_of(r)))
-            .collect();
-        self.call(format!("weights {service} [{}]", text.join(" ")));
-    }
-
-    fn traffic(&self, _: &str, _: &Revision) -> Option<Traffic> {
-        None
-    }
-
-    fn direct_address(&self, _: &Unit) -> Option<String> {
-        None
-    }
-
-    fn service_address(&self, _: &str) -> Option<String> {
-        None
-    }
-}
-
-/// Revisions are hashes; the tests speak of versions.
-static VERSIONS: Mutex<Vec<(Revision, String)>> = Mutex::new(Vec::new());
-
-fn version_of(revision: &Revision) -> String {
-    VERSIONS
-        .lock()
-        .unwrap()
-        .iter()
-        .find(|(r, _)| r == revision)
-        .map_or_else(|| revision.to_string(), |(_, v)| v.clone())
-}
-
-fn name(unit: &Unit) -> String {
-    format!("{}@{}", unit.service, version_of(&unit.revision))
-}
 
 /// Scripted measurements, each taking its window of (paused) time.
 struct Script(Mutex<VecDeque<Measurement>>);
@@ -164,9 +57,8 @@ fn target(yaml: &str, version: &str) -> Target {
     let yaml = yaml.replace("VERSION", version);
     let project = load_str("berth.yaml", &yaml).unwrap();
     let target = Target::of(Arc::new(project.ecosystem(None).unwrap().clone()));
-    let mut versions = VERSIONS.lock().unwrap();
     for (service, revision) in &target.revisions {
-        versions.push((revision.clone(), format!("{service}{version}")));
+        mock::remember(revision, format!("{service}{version}"));
     }
     target
 }
@@ -216,7 +108,7 @@ impl Run {
                 .await
                 .unwrap();
         }
-        self.runtime.calls.lock().unwrap().clear();
+        self.runtime.forget_calls();
         from.deployed()
     }
 
