@@ -112,9 +112,10 @@ pub enum Command {
     Rollback {
         /// Services to roll back; default every one that differs
         services: Vec<String>,
-        /// The deployment number to return to, as `berth history` lists it
-        #[arg(long)]
-        to: Option<u64>,
+        /// The deployment to return to: its number, or its revision (a prefix will
+        /// do), as `berth history` lists them
+        #[arg(long, value_name = "DEPLOYMENT")]
+        to: Option<String>,
         /// Why, kept in the history
         #[arg(long)]
         reason: Option<String>,
@@ -169,10 +170,12 @@ pub enum Command {
 pub enum HistoryShow {
     /// One deployment: what it changed, its timeline and evidence
     Show {
-        number: u64,
+        /// Its number, or its revision (a prefix will do)
+        #[arg(value_name = "DEPLOYMENT")]
+        deployment: String,
         /// Compare its settings with another deployment's instead
-        #[arg(long, value_name = "NUMBER")]
-        diff: Option<u64>,
+        #[arg(long, value_name = "DEPLOYMENT")]
+        diff: Option<String>,
     },
 }
 

@@ -575,3 +575,51 @@ fn a_paused_canary_shows_in_status_and_is_promoted_or_aborted() {
     let (_, failed, _) = hammer.finish();
     assert_eq!(failed, 0);
 }
+
+/// A named deployment's `pre` commands gate it: one that fails stops the
+/// deployment before anything changes, and the timeline says so.
+#[test]
+fn a_named_deployment_runs_its_pre_commands_as_a_gate() {
+    let [port] = free_ports(1)[..] else {
+        unreachable!()
+    };
+    let with = |version: &str, pre: &str| {
+        format!(
+            "{}deployments:\n  release: {{ services: [web], pre: [{pre}], post: [\"touch released\"] }}\n",
+            one(port, version, "", ROLLING)
+        )
+    };
+    let project = Project::new("gated", &with("1.0.0", "[\"false\"]"));
+    assert!(project.run(&["up", "-d"]).status.success());
+    project.write(&with("2.0.0", "[\"false\"]"));
+    let stopped = project.run(&["deploy", "release"]);
+    assert_eq!(stopped.status.code(), Some(1), "{}", text(&stopped));
+    let timeline = project.timeline(2);
+    assert!(
+        timeline.contains("stops before it changes anything"),
+        "{timeline}"
+    );
+    assert!(request(port, "/").unwrap().contains("1.0.0"));
+    assert_eq!(project.history()[1]["outcome"], "failed");
+
+    project.write(&with("2.0.0", "[\"true\"]"));
+    let passed = project.run(&["deploy", "release"]);
+    assert!(passed.status.success(), "{}", text(&passed));
+    assert!(request(port, "/").unwrap().contains("2.0.0"));
+    assert!(
+        project.dir.join("released").exists(),
+        "the post command ran"
+    );
+    let revision = project.history()[2]["revision"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let shown = text(&project.run(&["history", "show", &revision[..6]]));
+    assert!(shown.starts_with("deployment 3 "), "{shown}");
+    let unknown = project.run(&["deploy", "relase"]);
+    assert!(
+        text(&unknown).contains("did you mean `release`?"),
+        "{}",
+        text(&unknown)
+    );
+}

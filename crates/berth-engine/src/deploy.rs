@@ -5,7 +5,7 @@
 
 use berth_core::plan;
 use berth_core::revision::{self, Change, Revision};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
 use crate::analysis::MetricProvider;
@@ -15,7 +15,7 @@ use crate::runtime::Runtime;
 use crate::strategy::{self, Step};
 use crate::target::{Deployed, Target};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     Add,
@@ -26,7 +26,7 @@ pub enum Action {
 }
 
 /// One service's part of a deployment.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ServiceChange {
     pub service: String,
     pub action: Action,
@@ -41,7 +41,7 @@ pub struct ServiceChange {
 }
 
 /// What `berth deploy` prints before it acts, and then does.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct DeployPlan {
     pub environment: String,
     pub from: Option<Revision>,

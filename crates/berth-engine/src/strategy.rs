@@ -6,12 +6,12 @@ use std::fmt;
 use std::time::Duration;
 
 use berth_core::model::{Amount, Kind, Rollout, Strategy};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The canary steps when berth.yaml names none.
 pub const CANARY_STEPS: [u32; 3] = [10, 50, 100];
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "step", content = "value", rename_all = "snake_case")]
 pub enum Step {
     /// Run this many instances of the new revision.

@@ -18,7 +18,8 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 use tokio::net::UnixListener;
 use tokio::sync::{mpsc, watch};
 
-use crate::deployer::{Ask, DeployResult, Deployer};
+use crate::deployer::{Ask, DeployResult, Deployer, Told};
+use berth_engine::deploy::DeployPlan;
 
 /// How long a client may take to send its request.
 const READ_TIMEOUT: Duration = Duration::from_secs(5);
@@ -44,6 +45,8 @@ pub enum Reply {
         #[serde(default)]
         rollouts: Vec<RolloutReport>,
     },
+    /// What a deployment under way will do.
+    Plan(DeployPlan),
     /// One step of a deployment under way.
     Entry(Entry),
     Deployed(DeployResult),
@@ -148,23 +151,26 @@ async fn connection(
             return true;
         }
         Ok(Request::Deploy(ask)) => {
-            let (entries, mut received) = mpsc::unbounded_channel::<Entry>();
-            let say = move |entry: Entry| {
-                let _ = entries.send(entry);
+            let (replies, mut received) = mpsc::unbounded_channel::<Reply>();
+            let tell = move |told: Told| {
+                let _ = replies.send(match told {
+                    Told::Plan(plan) => Reply::Plan(plan.clone()),
+                    Told::Entry(entry) => Reply::Entry(entry),
+                });
             };
-            let deploying = deployer.deploy(&ask, &say);
+            let deploying = deployer.deploy(&ask, &tell);
             tokio::pin!(deploying);
             let result = loop {
                 tokio::select! {
                     result = &mut deploying => break result,
-                    Some(entry) = received.recv() => {
+                    Some(reply) = received.recv() => {
                         // A client that went away does not stop the deployment.
-                        let _ = write.write_all(send(Reply::Entry(entry)).as_bytes()).await;
+                        let _ = write.write_all(send(reply).as_bytes()).await;
                     }
                 }
             };
-            while let Ok(entry) = received.try_recv() {
-                let _ = write.write_all(send(Reply::Entry(entry)).as_bytes()).await;
+            while let Ok(reply) = received.try_recv() {
+                let _ = write.write_all(send(reply).as_bytes()).await;
             }
             match result {
                 Ok(result) => Reply::Deployed(result),

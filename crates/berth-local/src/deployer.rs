@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use berth_core::plan::Plan;
 use berth_engine::analysis::{MetricProvider, RouterMetrics};
-use berth_engine::deploy;
+use berth_engine::deploy::{self, DeployPlan};
 use berth_engine::execute::Control;
 use berth_engine::history::{Entry, History, Outcome, Record, ServiceRecord, Trigger, now};
 use berth_engine::prometheus::PrometheusMetrics;
@@ -46,7 +46,13 @@ pub struct Ask {
 pub struct DeployResult {
     pub number: Option<u64>,
     pub outcome: Outcome,
-    pub plan: serde_json::Value,
+    pub plan: DeployPlan,
+}
+
+/// What a deployment tells its client as it goes: the plan, then each step.
+pub enum Told<'a> {
+    Plan(&'a DeployPlan),
+    Entry(Entry),
 }
 
 impl Deployer {
@@ -168,8 +174,9 @@ impl Deployer {
     pub async fn deploy(
         &self,
         ask: &Ask,
-        say: &(dyn Fn(Entry) + Sync),
+        tell: &(dyn Fn(Told) + Sync),
     ) -> Result<DeployResult, String> {
+        let say = &|entry: Entry| tell(Told::Entry(entry));
         let (target, trigger, source) = self.target(ask)?;
         let gate = berth_engine::gate::check_gate(&target.ecosystem);
         if !gate.passed {
@@ -188,15 +195,23 @@ impl Deployer {
         }
         self.control.send_replace(Control::default());
         let current = self.deployed.lock().expect("deployed lock").clone();
-        let plan = deploy::plan_deploy(&current, &target, &ask.services);
-        let plan_json = serde_json::to_value(&plan).expect("a plan serializes");
+        // Named deployments select their services and bring their commands.
+        let selection = berth_core::plan::select(&target.ecosystem, &ask.services)
+            .map_err(|p| p.to_string())?;
+        let services = if ask.services.is_empty() {
+            Vec::new()
+        } else {
+            selection.services.clone()
+        };
+        let plan = deploy::plan_deploy(&current, &target, &services);
         if plan.changes.is_empty() {
             return Ok(DeployResult {
                 number: None,
                 outcome: Outcome::Succeeded,
-                plan: plan_json,
+                plan,
             });
         }
+        tell(Told::Plan(&plan));
         let changed: Vec<String> = plan.changes.iter().map(|c| c.service.clone()).collect();
         let number = self.begin(&target, trigger, &changed, source, ask.reason.clone())?;
         let _ = self
@@ -226,7 +241,21 @@ impl Deployer {
             journal: &journal,
             control: self.control.subscribe(),
         };
-        let outcome = deploy::execute(&context, &current, &target, &plan).await;
+        let outcome = match self.commands(&selection.pre, &journal).await {
+            Ok(()) => deploy::execute(&context, &current, &target, &plan).await,
+            Err(e) => {
+                journal(entry(
+                    None,
+                    format!("{e}: the deployment stops before it changes anything"),
+                ));
+                Outcome::Failed
+            }
+        };
+        if outcome == Outcome::Succeeded
+            && let Err(e) = self.commands(&selection.post, &journal).await
+        {
+            journal(entry(None, format!("{e}; the deployment stands")));
+        }
         if outcome == Outcome::Succeeded {
             self.deployed
                 .lock()
@@ -238,8 +267,23 @@ impl Deployer {
         Ok(DeployResult {
             number: Some(number),
             outcome,
-            plan: plan_json,
+            plan,
         })
+    }
+
+    /// Runs a deployment's `pre` or `post` commands in berth.yaml's folder, each
+    /// result in the timeline; the first that fails stops the rest.
+    async fn commands(
+        &self,
+        commands: &[berth_core::model::Command],
+        journal: &(dyn Fn(Entry) + Sync),
+    ) -> Result<(), String> {
+        let dir = self.file.parent().unwrap_or(Path::new("."));
+        for command in commands {
+            crate::process::run_command(command, dir).await?;
+            journal(entry(None, format!("`{command}` succeeded")));
+        }
+        Ok(())
     }
 
     /// The environment's Prometheus, when it names one that answers; otherwise

@@ -76,3 +76,22 @@ pub fn signal_group(pid: u32, signal: Signal) {
     // The group may be gone already; that is what we wanted.
     let _ = killpg(Pid::from_raw(pid as i32), signal);
 }
+
+/// Runs a `pre` or `post` command to its end: a list as its argv, a string
+/// through `sh -c`; in a process group of its own that dies with berth, and
+/// whatever it leaves in that group goes when it ends.
+pub async fn run_command(command: &berth_core::model::Command, dir: &Path) -> Result<(), String> {
+    let mut child = supervised(&command.argv(), dir, None)
+        .spawn()
+        .map_err(|e| format!("cannot run `{command}`: {e}"))?;
+    let pid = child.id();
+    let status = child.wait().await;
+    if let Some(pid) = pid {
+        signal_group(pid, Signal::SIGKILL);
+    }
+    match status {
+        Ok(status) if status.success() => Ok(()),
+        Ok(status) => Err(format!("`{command}` failed with {status}")),
+        Err(e) => Err(format!("cannot run `{command}`: {e}")),
+    }
+}

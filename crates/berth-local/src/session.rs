@@ -235,27 +235,9 @@ impl Session<'_> {
         ))))
     }
 
-    /// Runs a `pre` or `post` command to its end: a list as its argv, a string
-    /// through `sh -c`; in a process group of its own that dies with berth.
     async fn run_command(&self, command: &Command, project: &Path) -> Result<(), String> {
         self.say(format!("berth: running {command}"));
-        let status = match process::supervised(&command.argv(), project, None).spawn() {
-            Ok(mut child) => {
-                let pid = child.id();
-                let status = child.wait().await;
-                // Whatever it left behind in its group goes with it.
-                if let Some(pid) = pid {
-                    process::signal_group(pid, nix::sys::signal::Signal::SIGKILL);
-                }
-                status
-            }
-            Err(e) => Err(e),
-        };
-        match status {
-            Ok(status) if status.success() => Ok(()),
-            Ok(status) => Err(format!("`{command}` failed with {status}")),
-            Err(e) => Err(format!("cannot run `{command}`: {e}")),
-        }
+        process::run_command(command, project).await
     }
 }
 

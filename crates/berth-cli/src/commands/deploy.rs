@@ -23,18 +23,17 @@ pub fn run(
 ) -> Result<Exit, Problems> {
     let project = load(global)?;
     let ecosystem = local_ecosystem(&project, global)?;
-    for service in services {
-        if !ecosystem.services.contains_key(service) {
-            return Err(Problems::one(
-                Problem::new(format!("there is no service `{service}`"))
-                    .help("`berth plan` lists the services"),
-            ));
-        }
-    }
+    // Services, or named deployments with their services: unknown names are refused here.
+    let selection = berth_core::plan::select(ecosystem, services)?;
     if dry_run {
         let target = Target::of(Arc::new(ecosystem.clone()));
         let current = last_deployed(&project, &ecosystem.environment_name)?;
-        let plan = plan_deploy(&current, &target, services);
+        let selected = if services.is_empty() {
+            Vec::new()
+        } else {
+            selection.services
+        };
+        let plan = plan_deploy(&current, &target, &selected);
         match global.output {
             Format::Json => output::json(&plan),
             Format::Text => print!("{}", describe(&plan)),
@@ -63,7 +62,7 @@ pub fn run(
 
 pub fn rollback(
     global: &Global,
-    to: Option<u64>,
+    to: Option<&str>,
     services: &[String],
     reason: Option<String>,
 ) -> Result<Exit, Problems> {
@@ -78,7 +77,7 @@ pub fn rollback(
         .rev()
         .find(|r| r.outcome == Outcome::Succeeded);
     let number = match to {
-        Some(number) => number,
+        Some(name) => super::history::find(&records, &ecosystem.environment_name, name)?.number,
         None => records
             .iter()
             .rev()
@@ -125,6 +124,7 @@ pub fn send(global: &Global, session: &Session, ask: Ask) -> Result<Exit, Proble
         &session.socket(),
         &Request::Deploy(ask),
         &mut |reply| match reply {
+            Reply::Plan(plan) if !json => print!("{}", describe(&plan)),
             Reply::Entry(entry) if !json => println!("{}", timeline_line(&entry)),
             Reply::Deployed(deployed) => result = Some(deployed),
             Reply::Error { message } => error = Some(message),

@@ -76,22 +76,45 @@ pub fn list(global: &Global) -> Result<Exit, Problems> {
     Ok(Exit::Success)
 }
 
-pub fn show(global: &Global, number: u64, diff: Option<u64>) -> Result<Exit, Problems> {
-    let (environment, records, history) = records(global)?;
-    let find = |n: u64| {
-        records.iter().find(|r| r.number == n).ok_or_else(|| {
-            Problems::one(
-                Problem::new(format!("environment `{environment}` has no deployment {n}"))
-                    .help("`berth history` lists them"),
-            )
-        })
+/// The deployment `name` names: a number, or the newest with a revision that
+/// starts with it.
+pub fn find<'a>(
+    records: &'a [Record],
+    environment: &str,
+    name: &str,
+) -> Result<&'a Record, Problems> {
+    let by_number = name
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| records.iter().find(|r| r.number == n));
+    let by_revision = || {
+        (name.len() >= 4)
+            .then(|| {
+                records
+                    .iter()
+                    .rev()
+                    .find(|r| r.revision.as_str().starts_with(name))
+            })
+            .flatten()
     };
-    let record = find(number)?;
+    by_number.or_else(by_revision).ok_or_else(|| {
+        Problems::one(
+            Problem::new(format!(
+                "environment `{environment}` has no deployment `{name}`"
+            ))
+            .help("`berth history` lists them: name one by its number or its revision"),
+        )
+    })
+}
+
+pub fn show(global: &Global, name: &str, diff: Option<&str>) -> Result<Exit, Problems> {
+    let (environment, records, history) = records(global)?;
+    let record = find(&records, &environment, name)?;
     if let Some(other) = diff {
-        return print_diff(global, find(other)?, record);
+        return print_diff(global, find(&records, &environment, other)?, record);
     }
     let timeline = history
-        .timeline(&environment, number)
+        .timeline(&environment, record.number)
         .map_err(|e| Problems::one(Problem::new(e)))?;
     if global.output == Format::Json {
         let mut value = serde_json::to_value(record).expect("a record serializes");
