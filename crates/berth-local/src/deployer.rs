@@ -214,9 +214,9 @@ impl Deployer {
         tell(Told::Plan(&plan));
         let changed: Vec<String> = plan.changes.iter().map(|c| c.service.clone()).collect();
         let number = self.begin(&target, trigger, &changed, source, ask.reason.clone())?;
-        let _ = self
-            .history
-            .append(&self.environment, number, &entry(None, gate.summary));
+        let checked = entry(None, gate.summary);
+        let _ = self.history.append(&self.environment, number, &checked);
+        say(checked);
         let journal = |e: Entry| {
             let _ = self.history.append(&self.environment, number, &e);
             if e.evidence
