@@ -74,6 +74,9 @@ struct Hammer {
     thread: JoinHandle<(u32, u32, Vec<String>)>,
 }
 
+/// What a failed request got, for the assertion that counts them.
+static FAILURES: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
 impl Hammer {
     fn start(port: u16) -> Hammer {
         let stop = Arc::new(AtomicBool::new(false));
@@ -86,7 +89,14 @@ impl Hammer {
                         ok += 1;
                         bodies.push(answer.lines().last().unwrap_or_default().to_owned());
                     }
-                    _ => failed += 1,
+                    other => {
+                        failed += 1;
+                        let seen = other.map_or("no answer".to_owned(), |a| format!("{a:?}"));
+                        FAILURES
+                            .lock()
+                            .unwrap()
+                            .push(format!("port {port}: {seen}"));
+                    }
                 }
                 std::thread::sleep(Duration::from_millis(5));
             }
@@ -166,7 +176,13 @@ fn good_versions_roll_out_under_every_strategy_without_a_failed_request() {
 
     for (hammer, port) in hammers.into_iter().zip(&ports) {
         let (ok, failed, bodies) = hammer.finish();
-        assert_eq!(failed, 0, "port {port}: {failed} failed of {}", ok + failed);
+        assert_eq!(
+            failed,
+            0,
+            "port {port}: {failed} failed of {}: {:?}",
+            ok + failed,
+            FAILURES.lock().unwrap()
+        );
         assert!(ok > 50, "port {port}: the client kept going ({ok})");
         assert!(bodies.first().unwrap().contains("1.0.0"), "{bodies:?}");
         assert!(bodies.last().unwrap().contains("2.0.0"), "{bodies:?}");
@@ -573,7 +589,7 @@ fn a_paused_canary_shows_in_status_and_is_promoted_or_aborted() {
         assert!(request(port, "/").unwrap().contains(serves));
     }
     let (_, failed, _) = hammer.finish();
-    assert_eq!(failed, 0);
+    assert_eq!(failed, 0, "{:?}", FAILURES.lock().unwrap());
 }
 
 /// A named deployment's `pre` commands gate it: one that fails stops the

@@ -288,6 +288,10 @@ impl LocalRuntime {
         for instance in &leaving {
             for port in instance.ports.values() {
                 self.router.upstreams.forget(port.0);
+                self.router
+                    .upstreams
+                    .answered(port.0, std::time::Duration::from_secs(5))
+                    .await;
             }
         }
         let stopped = join_all(leaving.into_iter().map(|instance| async move {

@@ -18,6 +18,23 @@ const IDLE_PER_PORT: usize = 64;
 #[derive(Default)]
 pub struct Upstreams {
     idle: Mutex<HashMap<u16, Vec<SendRequest<Incoming>>>>,
+    /// Requests on their way to each port that it has not yet answered.
+    unanswered: Mutex<HashMap<u16, usize>>,
+}
+
+/// One request counted as unanswered until it is dropped.
+struct Unanswered<'a> {
+    upstreams: &'a Upstreams,
+    port: u16,
+}
+
+impl Drop for Unanswered<'_> {
+    fn drop(&mut self) {
+        let mut counts = self.upstreams.unanswered.lock().expect("upstream lock");
+        if let Some(count) = counts.get_mut(&self.port) {
+            *count -= 1;
+        }
+    }
 }
 
 /// Why a request got no answer, and the request when it was never sent.
@@ -50,12 +67,36 @@ impl Upstreams {
         self.idle.lock().expect("upstream lock").remove(&port);
     }
 
+    /// Waits until every request sent to `port` has its answer begun, or `limit`
+    /// passes: an instance that stops while a request is on its way to it would
+    /// close the connection under it.
+    pub async fn answered(&self, port: u16, limit: std::time::Duration) {
+        let deadline = tokio::time::Instant::now() + limit;
+        let unanswered = || {
+            let counts = self.unanswered.lock().expect("upstream lock");
+            counts.get(&port).copied().unwrap_or(0)
+        };
+        while unanswered() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
+    }
+
     /// Sends `request` to the instance on `port`.
     pub async fn send(
         &self,
         port: u16,
         mut request: Request<Incoming>,
     ) -> Result<Response<Incoming>, Unsent> {
+        *self
+            .unanswered
+            .lock()
+            .expect("upstream lock")
+            .entry(port)
+            .or_default() += 1;
+        let _unanswered = Unanswered {
+            upstreams: self,
+            port,
+        };
         loop {
             let pooled = self.take(port);
             let reused = pooled.is_some();
