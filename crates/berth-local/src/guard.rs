@@ -1,9 +1,8 @@
 //! The guard: a small shell process that outlives berth by a moment, to kill every
 //! process group berth started if berth itself is killed.
 //!
-//! The parent-death signal reaches only a service's own process, not what that
-//! process started in turn. So berth tells the guard, through a pipe, each group
-//! it starts (`PGID`) and each that is gone (`-PGID`). When the pipe closes —
+//! berth tells the guard, through a pipe, each group it starts (`PGID`) and
+//! each that is gone (`-PGID`). When the pipe closes —
 //! berth exited, crashed or was killed with SIGKILL, the kernel closes it either
 //! way — the guard kills the groups still listed, and exits.
 
@@ -55,8 +54,8 @@ impl Guard {
     }
 
     fn tell(&self, line: &str) {
-        // If the guard is gone there is nobody to tell; the parent-death signal
-        // still covers each service's own process.
+        // If the guard is gone there is nobody to tell; berth's own stop still
+        // ends every group.
         let _ = self
             .pipe
             .lock()

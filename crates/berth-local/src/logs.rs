@@ -4,7 +4,7 @@
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::SystemTime;
 
 use regex::Regex;
@@ -35,21 +35,61 @@ pub struct Sink {
     pub log: Arc<Mutex<Option<LogFile>>>,
 }
 
-impl Sink {
-    /// Reads `stream` until it closes. Whatever arrived together is handled
-    /// together — one timestamp, one write to the file, one to the output — so
-    /// that a service writing as fast as it can is never kept waiting on berth.
-    pub async fn follow(self, stream: impl AsyncRead + Unpin, status: StatusCell) {
-        // Reading and handling are apart — handling on a thread of its own — so
-        // that the pipe is drained while a batch is being stamped and written.
-        let (batches, mut queue) = tokio::sync::mpsc::channel::<String>(64);
-        let handler = {
-            let sink = self.clone();
-            tokio::task::spawn_blocking(move || {
-                while let Some(lines) = queue.blocking_recv() {
-                    sink.take(&lines, &status);
-                }
+/// The longest line kept whole: past it, what a service wrote without a newline
+/// is taken as a line, so that such a service cannot grow berth without bound.
+pub const LONGEST_LINE: usize = 64 << 10;
+
+/// Lines on their way to a writer thread.
+struct Batch {
+    sink: Arc<(Sink, StatusCell)>,
+    lines: String,
+    /// Told once every batch of this sink before it is written: the last one.
+    flushed: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+/// The threads that stamp and write every service's lines: a fixed few, however
+/// many instances run, so that a thousand instances cost no more threads than
+/// one. A sink always goes to the same writer, which keeps its lines in order.
+fn writers() -> &'static [tokio::sync::mpsc::Sender<Batch>] {
+    static WRITERS: OnceLock<Vec<tokio::sync::mpsc::Sender<Batch>>> = OnceLock::new();
+    WRITERS.get_or_init(|| {
+        let count = std::thread::available_parallelism().map_or(2, |n| n.get().min(4));
+        (0..count)
+            .map(|i| {
+                let (sender, mut batches) = tokio::sync::mpsc::channel::<Batch>(256);
+                std::thread::Builder::new()
+                    .name(format!("berth-logs-{i}"))
+                    .spawn(move || {
+                        while let Some(batch) = batches.blocking_recv() {
+                            if !batch.lines.is_empty() {
+                                batch.sink.0.take(&batch.lines, &batch.sink.1);
+                            }
+                            if let Some(flushed) = batch.flushed {
+                                let _ = flushed.send(());
+                            }
+                        }
+                    })
+                    .expect("a log writer thread starts");
+                sender
             })
+            .collect()
+    })
+}
+
+impl Sink {
+    /// Reads `stream` until it closes, and returns once all of it is written.
+    /// Whatever arrived together is handled together — one timestamp, one write
+    /// to the file, one to the output — on a writer thread, so that the pipe is
+    /// drained while a batch is being stamped and written, and a service writing
+    /// as fast as it can is never kept waiting on berth.
+    pub async fn follow(self, stream: impl AsyncRead + Unpin, status: StatusCell) {
+        let writers = writers();
+        let writer = &writers[writer_of(&self.service, writers.len())];
+        let sink = Arc::new((self, status));
+        let send = |lines: String, flushed| Batch {
+            sink: sink.clone(),
+            lines,
+            flushed,
         };
         let mut reader = BufReader::with_capacity(1 << 17, stream);
         let mut partial: Vec<u8> = Vec::new();
@@ -58,27 +98,34 @@ impl Sink {
                 Ok([]) | Err(_) => break,
                 Ok(chunk) => chunk,
             };
-            let Some(end) = chunk.iter().rposition(|b| *b == b'\n') else {
-                partial.extend_from_slice(chunk);
-                let taken = chunk.len();
-                reader.consume(taken);
-                continue;
+            let taken = chunk.len();
+            let end = chunk.iter().rposition(|b| *b == b'\n');
+            let whole = match end {
+                Some(end) => {
+                    partial.extend_from_slice(&chunk[..end]);
+                    reader.consume(end + 1);
+                    true
+                }
+                None => {
+                    partial.extend_from_slice(chunk);
+                    reader.consume(taken);
+                    partial.len() >= LONGEST_LINE
+                }
             };
-            partial.extend_from_slice(&chunk[..end]);
-            reader.consume(end + 1);
+            if !whole {
+                continue;
+            }
             let lines = String::from_utf8_lossy(&partial).into_owned();
             partial.clear();
-            if batches.send(lines).await.is_err() {
+            if writer.send(send(lines, None)).await.is_err() {
                 break;
             }
         }
-        if !partial.is_empty() {
-            let _ = batches
-                .send(String::from_utf8_lossy(&partial).into_owned())
-                .await;
+        let rest = String::from_utf8_lossy(&partial).into_owned();
+        let (flushed, written) = tokio::sync::oneshot::channel();
+        if writer.send(send(rest, Some(flushed))).await.is_ok() {
+            let _ = written.await;
         }
-        drop(batches);
-        let _ = handler.await;
     }
 
     /// Handles whole lines that arrived together, joined by `\n`.
@@ -181,4 +228,12 @@ impl LogFile {
             *self = fresh;
         }
     }
+}
+
+/// Which writer a sink's lines go to: always the same one.
+fn writer_of(service: &str, writers: usize) -> usize {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    service.hash(&mut hasher);
+    (hasher.finish() % writers as u64) as usize
 }

@@ -1,4 +1,9 @@
-//! Child processes in their own process group, which die with berth.
+//! Child processes in their own process group, which die with berth: the guard
+//! kills every group berth started when berth ends, however it ends.
+//!
+//! No code runs between fork and exec, so std spawns with posix_spawn, which
+//! copies nothing of berth's memory; a parent-death signal would need such code,
+//! and would fire when the *thread* that spawned ends, not berth.
 
 use std::path::Path;
 use std::process::Stdio;
@@ -7,9 +12,12 @@ use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use tokio::process::{Child, Command};
 
-/// Spawns `argv` in a new process group, its output piped to berth. The kernel
-/// sends the child SIGKILL if berth dies, however it dies.
-pub fn spawn(
+/// Spawns `argv` in a new process group, its output piped to berth.
+///
+/// Spawning waits for the child to reach exec, which on a busy machine can take
+/// milliseconds while it waits for a core: that wait is on one of a few spawner
+/// threads, so that the supervisor goes on with everything else.
+pub async fn spawn(
     argv: &[String],
     env: &[(String, String)],
     dir: &Path,
@@ -20,11 +28,53 @@ pub fn spawn(
         .envs(env.iter().map(|(k, v)| (k, v)))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    command.spawn()
+    let (reply, spawned) = tokio::sync::oneshot::channel();
+    let spawners = spawners();
+    let turn = NEXT_SPAWNER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    spawners[turn % spawners.len()]
+        .send(Spawn { command, reply })
+        .map_err(|_| std::io::Error::other("the spawner threads are gone"))?;
+    spawned
+        .await
+        .map_err(|_| std::io::Error::other("a spawner thread ended"))?
 }
 
-/// `argv` as a command in a process group of its own that dies with berth; its
-/// output is berth's own, unless the caller says otherwise.
+/// A command for a spawner thread, and where its child goes.
+struct Spawn {
+    command: Command,
+    reply: tokio::sync::oneshot::Sender<std::io::Result<Child>>,
+}
+
+static NEXT_SPAWNER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Two threads that spawn for the whole runtime, however many instances run.
+fn spawners() -> &'static [std::sync::mpsc::Sender<Spawn>] {
+    static SPAWNERS: std::sync::OnceLock<Vec<std::sync::mpsc::Sender<Spawn>>> =
+        std::sync::OnceLock::new();
+    SPAWNERS.get_or_init(|| {
+        // The children are the runtime's: it reaps them and reads their pipes.
+        let runtime = tokio::runtime::Handle::current();
+        (0..2)
+            .map(|i| {
+                let (sender, spawns) = std::sync::mpsc::channel::<Spawn>();
+                let runtime = runtime.clone();
+                std::thread::Builder::new()
+                    .name(format!("berth-spawn-{i}"))
+                    .spawn(move || {
+                        let _inside = runtime.enter();
+                        for mut spawn in spawns {
+                            let _ = spawn.reply.send(spawn.command.spawn());
+                        }
+                    })
+                    .expect("a spawner thread starts");
+                sender
+            })
+            .collect()
+    })
+}
+
+/// `argv` as a command in a process group of its own; its output is berth's
+/// own, unless the caller says otherwise.
 pub fn supervised(argv: &[String], dir: &Path, user: Option<(u32, u32)>) -> Command {
     let (program, args) = argv.split_first().expect("a command has a program");
     let mut command = Command::new(program);
@@ -37,28 +87,13 @@ pub fn supervised(argv: &[String], dir: &Path, user: Option<(u32, u32)>) -> Comm
     if let Some((uid, gid)) = user {
         command.uid(uid).gid(gid);
     }
-    let parent = std::process::id();
-    // SAFETY: between fork and exec only async-signal-safe calls are made: prctl
-    // (twice) and getppid.
-    unsafe {
-        command.pre_exec(move || {
-            // The service gets the machine's own choice of huge pages back.
-            nix::sys::prctl::set_thp_disable(false)?;
-            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
-            // berth may have died between fork and prctl: then nobody would kill us.
-            if nix::unistd::getppid().as_raw() as u32 != parent {
-                std::process::exit(1);
-            }
-            Ok(())
-        });
-    }
     command
 }
 
-/// A supervisor is many threads that mostly wait; with transparent huge pages
-/// its allocator's arenas grow in 2 MiB pages, and `berth up` held three times
-/// the memory it uses. Called first thing by a berth that will run a while; the
-/// processes it starts get the machine's default back.
+/// With transparent huge pages a supervisor's allocator arenas grow in 2 MiB
+/// pages, and `berth up` held three times the memory it uses. Called first thing
+/// by a berth that will run a while. The setting is inherited across exec, so the
+/// processes it starts run without huge pages too (which Redis, for one, asks for).
 pub fn without_huge_pages() {
     // Failing leaves the machine's default, which only costs memory.
     let _ = nix::sys::prctl::set_thp_disable(true);

@@ -20,7 +20,7 @@ use crate::gateway::{self, RouteMetrics, Routes};
 use crate::guard::Guard;
 use crate::launch::{self, Context};
 use crate::logs::Sink;
-use crate::ports::{self, Ports, behind_listener};
+use crate::ports::{Ports, behind_listener};
 use crate::probe::Target;
 use crate::status_cell::StatusCell;
 use crate::supervisor::{self, Spec};
@@ -331,7 +331,8 @@ impl LocalRuntime {
         let ports = self.ports();
         let service_ports = ports.of(service);
         let instance_ports = if behind_listener(spec.kind) {
-            ports::for_instance(&service_ports)
+            ports
+                .for_instance(service, &desired.ecosystem)
                 .map_err(|e| Failure::new(service, format!("no free port: {e}")))?
         } else {
             service_ports

@@ -51,7 +51,9 @@ pub async fn supervise(spec: Spec, status: StatusCell, mut stop: watch::Receiver
             &spec.launch.env,
             &spec.launch.dir,
             spec.launch.user,
-        ) {
+        )
+        .await
+        {
             Ok(child) => child,
             Err(e) => {
                 let message = format!("cannot run `{}`: {e}", spec.launch.argv[0]);
@@ -232,6 +234,7 @@ fn follow_output(
 /// Runs a preparation command (such as initdb) to its end, its output logged.
 async fn run_to_end(argv: &[String], spec: &Spec) -> Result<(), String> {
     let mut child = process::spawn(argv, &spec.launch.env, &spec.launch.dir, spec.launch.user)
+        .await
         .map_err(|e| format!("cannot run `{}`: {e}", argv[0]))?;
     let pid = child.id().expect("a running child has a pid");
     spec.guard.watch(pid);
