@@ -169,3 +169,54 @@ fn logs_rotate_by_size() {
         "the rest starts a new file: {current}"
     );
 }
+
+/// Past the old limit of 256 instances (two threads each, from a pool of 512):
+/// every instance has its log, and a dependent waiting for a line of the last
+/// one starts.
+#[test]
+fn three_hundred_instances_each_log_and_a_log_line_gate_on_the_last_opens() {
+    let count = 300;
+    let ports = free_ports(count);
+    let dir = scratch("three-hundred");
+    let mut yaml = String::from("name: many\nservices:\n");
+    for (i, port) in ports.iter().enumerate() {
+        yaml += &format!(
+            "  s{i}:\n    local: {{ run: [berth, workload] }}\n    ports: {{ http: {port} }}\n    health: {{ readiness: {{ http: /ready, period: 100ms }} }}\n"
+        );
+    }
+    yaml += &format!(
+        "  last:\n    local: {{ run: [berth, workload] }}\n    depends_on: {{ s{}: {{ log: 'listening on port' }} }}\n",
+        count - 1
+    );
+    std::fs::write(dir.join("berth.yaml"), yaml).unwrap();
+    let marker = format!("{}-many", dir.display());
+    let up = berth(&dir, &marker, &["up", "-d"]);
+    assert!(up.status.success(), "{}", text(&up));
+    let status = status(&dir, &marker);
+    let instances = status["instances"].as_array().unwrap();
+    assert_eq!(instances.len(), count + 1);
+    assert!(
+        instances.iter().all(|i| i["state"] == "running"),
+        "{status}"
+    );
+    for i in [0, 255, 256, count - 1] {
+        let logs = text(&berth(&dir, &marker, &["logs", &format!("s{i}")]));
+        assert!(
+            logs.contains(&format!("s{i} 1.0.0 listening on port")),
+            "s{i}: {logs}"
+        );
+    }
+    let last = text(&berth(&dir, &marker, &["logs", "last"]));
+    assert!(last.contains("last 1.0.0 listening"), "{last}");
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join(".berth/berth.json")).unwrap()).unwrap();
+    let threads = std::fs::read_dir(format!("/proc/{}/task", state["pid"]))
+        .unwrap()
+        .count();
+    assert!(
+        threads < 16,
+        "a fixed few threads, not one per instance: {threads}"
+    );
+    assert!(berth(&dir, &marker, &["down"]).status.success());
+    assert!(survivors(&marker).is_empty(), "{:?}", survivors(&marker));
+}
