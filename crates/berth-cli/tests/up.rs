@@ -375,7 +375,7 @@ fn pre_commands_run_as_written_and_leave_nothing_behind() {
         unreachable!()
     };
     let yaml = format!(
-        "name: pre\nservices:\n  api:\n    local: {{ run: [berth, workload] }}\n    ports: {{ http: {port} }}\ndeployments:\n  with-pre:\n    services: [api]\n    pre: [[printf, \"%s\\n\", \"a; echo INJECTED\"], \"sleep 300 & echo left a sleeper\"]\n"
+        "name: pre\nservices:\n  api:\n    local: {{ run: [berth, workload] }}\n    ports: {{ http: {port} }}\ndeployments:\n  with-pre:\n    services: [api]\n    pre: [[printf, \"%s\\n\", \"a; echo INJECTED\"], \"sleep 271828 & echo left a sleeper\"]\n"
     );
     let mut up = Up::start("pre", &yaml, &["with-pre"]);
     up.wait_for("left a sleeper", LONG);
@@ -388,7 +388,7 @@ fn pre_commands_run_as_written_and_leave_nothing_behind() {
     );
     let sleepers = || {
         std::process::Command::new("pgrep")
-            .args(["-f", "^sleep 300$"])
+            .args(["-f", "^sleep 271828$"])
             .output()
             .map(|o| String::from_utf8_lossy(&o.stdout).lines().count())
             .unwrap_or(0)
