@@ -177,11 +177,18 @@ impl fmt::Display for Change {
 /// What changed from `from` to `to`, setting by setting; a new service is every
 /// setting added.
 pub fn diff(from: Option<&Workload>, to: &Workload) -> Vec<Change> {
-    let before = from.map(Workload::settings).unwrap_or_default();
-    let after = to.settings();
-    let mut keys: Vec<&String> = before.keys().chain(after.keys()).collect();
-    keys.sort();
-    keys.dedup();
+    diff_settings(
+        &from.map(Workload::settings).unwrap_or_default(),
+        &to.settings(),
+    )
+}
+
+/// The settings that differ between two sets of `path = value`, in path order.
+pub fn diff_settings(
+    before: &BTreeMap<String, String>,
+    after: &BTreeMap<String, String>,
+) -> Vec<Change> {
+    let keys: std::collections::BTreeSet<&String> = before.keys().chain(after.keys()).collect();
     keys.into_iter()
         .filter(|key| before.get(*key) != after.get(*key))
         .map(|key| Change {

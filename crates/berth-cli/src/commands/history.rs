@@ -2,7 +2,10 @@
 //! with its timeline and evidence, the difference between two, and the DORA
 //! metrics over them.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use berth_core::revision::{Change, diff_settings};
 
 use berth_core::{Problem, Problems};
 use berth_engine::dora;
@@ -164,32 +167,21 @@ pub fn show(global: &Global, name: &str, diff: Option<&str>) -> Result<Exit, Pro
 }
 
 fn print_diff(global: &Global, from: &Record, to: &Record) -> Result<Exit, Problems> {
-    let mut changes = Vec::new();
-    let mut names: Vec<&String> = from.services.keys().chain(to.services.keys()).collect();
-    names.sort();
-    names.dedup();
-    for name in names {
-        let before = from.services.get(name).map(|s| &s.settings);
-        let after = to.services.get(name).map(|s| &s.settings);
-        let mut keys: Vec<&String> = before
-            .into_iter()
-            .chain(after)
-            .flat_map(|m| m.keys())
-            .collect();
-        keys.sort();
-        keys.dedup();
-        for key in keys {
-            let (a, b) = (
-                before.and_then(|m| m.get(key)),
-                after.and_then(|m| m.get(key)),
-            );
-            if a != b {
-                changes.push(
-                    serde_json::json!({ "service": name, "setting": key, "from": a, "to": b }),
-                );
-            }
-        }
-    }
+    let names: BTreeSet<&String> = from.services.keys().chain(to.services.keys()).collect();
+    let empty = BTreeMap::new();
+    let changes: Vec<Change> = names
+        .into_iter()
+        .flat_map(|name| {
+            let before = from.services.get(name).map_or(&empty, |s| &s.settings);
+            let after = to.services.get(name).map_or(&empty, |s| &s.settings);
+            diff_settings(before, after)
+                .into_iter()
+                .map(move |change| Change {
+                    setting: format!("{name}: {}", change.setting),
+                    ..change
+                })
+        })
+        .collect();
     if global.output == Format::Json {
         output::json(&changes);
         return Ok(Exit::Success);
@@ -202,25 +194,7 @@ fn print_diff(global: &Global, from: &Record, to: &Record) -> Result<Exit, Probl
         println!("  no setting differs");
     }
     for change in &changes {
-        let text = |v: &serde_json::Value| v.as_str().map(str::to_owned);
-        match (text(&change["from"]), text(&change["to"])) {
-            (Some(a), Some(b)) => println!(
-                "  ~ {}: {}: {a} → {b}",
-                change["service"].as_str().unwrap_or_default(),
-                change["setting"].as_str().unwrap_or_default()
-            ),
-            (None, Some(b)) => println!(
-                "  + {}: {}: {b}",
-                change["service"].as_str().unwrap_or_default(),
-                change["setting"].as_str().unwrap_or_default()
-            ),
-            (Some(a), None) => println!(
-                "  - {}: {}: {a}",
-                change["service"].as_str().unwrap_or_default(),
-                change["setting"].as_str().unwrap_or_default()
-            ),
-            (None, None) => {}
-        }
+        println!("  {change}");
     }
     Ok(Exit::Success)
 }
