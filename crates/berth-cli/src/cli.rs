@@ -140,9 +140,13 @@ pub enum Command {
         /// What to render
         #[arg(long, value_enum, default_value_t = Target::Compose)]
         to: Target,
-        /// Directory to write into (default: print to stdout)
+        /// Directory to write into (default: print to stdout); only files whose
+        /// content changed are written
         #[arg(short = 'd', long = "dir", value_name = "DIR")]
         dir: Option<std::path::PathBuf>,
+        /// With --dir: list each file written
+        #[arg(short, long)]
+        verbose: bool,
     },
     /// Print the dependency graph
     Graph {

@@ -226,3 +226,54 @@ fn kustomize_without_a_kubernetes_environment_says_what_to_add() {
         "{stderr}"
     );
 }
+
+/// A second render into the same folder writes only what changed, and says so
+/// in one line; `-v` lists what it wrote.
+#[test]
+fn rendering_again_writes_only_what_changed() {
+    let dir = scratch("render-again");
+    let source = std::fs::read_to_string(example("srvthreds")).unwrap();
+    std::fs::write(dir.join("berth.yaml"), &source).unwrap();
+    let run = |verbose: bool| {
+        let mut args = vec!["-e", "prod", "render", "--to", "all", "-d", "out"];
+        if verbose {
+            args.push("-v");
+        }
+        let output = berth(&dir, "render-again", &args);
+        assert!(output.status.success(), "{}", support::text(&output));
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let first = run(false);
+    assert!(
+        first.starts_with("wrote ") && !first.contains("unchanged"),
+        "{first}"
+    );
+    assert_eq!(
+        first.lines().count(),
+        1,
+        "one line, not one per file: {first}"
+    );
+    let compose = dir.join("out/compose/compose.services.yaml");
+    let before = std::fs::metadata(&compose).unwrap().modified().unwrap();
+    let second = run(false);
+    assert!(second.starts_with("wrote 0 files into out;"), "{second}");
+    assert_eq!(
+        std::fs::metadata(&compose).unwrap().modified().unwrap(),
+        before
+    );
+    std::fs::write(
+        dir.join("berth.yaml"),
+        source.replacen("replicas: 5", "replicas: 6", 1),
+    )
+    .unwrap();
+    let third = run(true);
+    let listed: Vec<&str> = third
+        .lines()
+        .filter(|l| l.starts_with("wrote out/"))
+        .collect();
+    assert!(!listed.is_empty() && listed.len() < 10, "{third}");
+    assert!(
+        third.lines().last().unwrap().contains("unchanged"),
+        "{third}"
+    );
+}

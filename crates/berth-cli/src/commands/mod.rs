@@ -73,7 +73,9 @@ pub fn run(cli: &Cli) -> Exit {
             show: Some(HistoryShow::Show { deployment, diff }),
         } => history::show(&cli.global, deployment, diff.as_deref()),
         Command::Dora { since } => history::dora(&cli.global, *since),
-        Command::Render { to, dir } => render::run(&cli.global, *to, dir.as_deref()),
+        Command::Render { to, dir, verbose } => {
+            render::run(&cli.global, *to, dir.as_deref(), *verbose)
+        }
         Command::Graph { format } => graph::run(&cli.global, *format),
         Command::Schema => schema::run(),
         Command::Init { name } => init::run(&cli.global, name.as_deref()),

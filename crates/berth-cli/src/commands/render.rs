@@ -1,6 +1,7 @@
 //! `berth render`: the files other tools read, generated from berth.yaml.
 
-use std::path::Path;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 
 use berth_core::model::Runtime;
 use berth_core::{Ecosystem, Problem, Problems, Project};
@@ -10,7 +11,12 @@ use clap::ValueEnum;
 use super::{Exit, ecosystem};
 use crate::cli::{Global, Target};
 
-pub fn run(global: &Global, to: Target, dir: Option<&Path>) -> Result<Exit, Problems> {
+pub fn run(
+    global: &Global,
+    to: Target,
+    dir: Option<&Path>,
+    verbose: bool,
+) -> Result<Exit, Problems> {
     if dir.is_none() && matches!(to, Target::Kustomize | Target::All) {
         // A tree of files is not a stream `kubectl apply -f -` could take.
         return Err(Problems::one(
@@ -21,7 +27,7 @@ pub fn run(global: &Global, to: Target, dir: Option<&Path>) -> Result<Exit, Prob
     ecosystem(global, |project, ecosystem| {
         let files = render(to, project, ecosystem)?;
         match dir {
-            Some(dir) => write(dir, &files)?,
+            Some(dir) => write(dir, &files, verbose)?,
             None => print(&files),
         }
         Ok(Exit::Success)
@@ -73,26 +79,86 @@ fn render(to: Target, project: &Project, ecosystem: &Ecosystem) -> Result<Vec<Fi
     })
 }
 
-/// Every file into `dir`, each replaced whole: a reader never sees half a file.
-fn write(dir: &Path, files: &[File]) -> Result<(), Problems> {
+/// What writing a tree did.
+#[derive(Default)]
+struct Written {
+    changed: Vec<String>,
+    unchanged: usize,
+}
+
+/// Every file into `dir`, each replaced whole — a reader never sees half a file —
+/// and only where its content changed; folders made once, files written on
+/// every core.
+fn write(dir: &Path, files: &[File], verbose: bool) -> Result<(), Problems> {
     let cannot = |what: &Path, e: std::io::Error| {
         Problems::one(Problem::new(format!(
             "cannot write {}: {e}",
             what.display()
         )))
     };
-    std::fs::create_dir_all(dir).map_err(|e| cannot(dir, e))?;
+    let folders: BTreeSet<PathBuf> = files
+        .iter()
+        .filter_map(|file| dir.join(&file.name).parent().map(Path::to_path_buf))
+        .chain([dir.to_path_buf()])
+        .collect();
+    for folder in &folders {
+        std::fs::create_dir_all(folder).map_err(|e| cannot(folder, e))?;
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = files.len().div_ceil(cores).max(1);
+    let results: Vec<std::io::Result<Written>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = files
+            .chunks(chunk)
+            .map(|files| scope.spawn(move || write_each(dir, files)))
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| w.join().expect("a writer thread does not panic"))
+            .collect()
+    });
+    let mut written = Written::default();
+    for result in results {
+        let part = result.map_err(|e| cannot(dir, e))?;
+        written.changed.extend(part.changed);
+        written.unchanged += part.unchanged;
+    }
+    if verbose {
+        for path in &written.changed {
+            println!("wrote {path}");
+        }
+    }
+    println!(
+        "wrote {} file{} into {}{}",
+        written.changed.len(),
+        if written.changed.len() == 1 { "" } else { "s" },
+        dir.display(),
+        match written.unchanged {
+            0 => String::new(),
+            n => format!("; {n} unchanged"),
+        }
+    );
+    Ok(())
+}
+
+fn write_each(dir: &Path, files: &[File]) -> std::io::Result<Written> {
+    let mut written = Written::default();
     for file in files {
         let path = dir.join(&file.name);
+        let same = std::fs::metadata(&path)
+            .is_ok_and(|m| m.is_file() && m.len() == file.text.len() as u64)
+            && std::fs::read(&path).is_ok_and(|old| old == file.text.as_bytes());
+        if same {
+            written.unchanged += 1;
+            continue;
+        }
         let parent = path.parent().unwrap_or(dir);
-        std::fs::create_dir_all(parent).map_err(|e| cannot(parent, e))?;
         let file_name = path.file_name().unwrap_or_default().to_string_lossy();
         let temporary = parent.join(format!(".{file_name}.tmp"));
-        std::fs::write(&temporary, &file.text).map_err(|e| cannot(&temporary, e))?;
-        std::fs::rename(&temporary, &path).map_err(|e| cannot(&path, e))?;
-        println!("wrote {}", path.display());
+        std::fs::write(&temporary, &file.text)?;
+        std::fs::rename(&temporary, &path)?;
+        written.changed.push(path.display().to_string());
     }
-    Ok(())
+    Ok(written)
 }
 
 /// A multi-document YAML stream, each document opening with the file it would be.
