@@ -590,6 +590,13 @@ fn a_paused_canary_shows_in_status_and_is_promoted_or_aborted() {
     }
     let (_, failed, _) = hammer.finish();
     assert_eq!(failed, 0, "{:?}", FAILURES.lock().unwrap());
+    let idle = project.run(&["promote"]);
+    assert_eq!(idle.status.code(), Some(2), "{}", text(&idle));
+    assert!(
+        text(&idle).contains("no deployment of `local` is under way"),
+        "{}",
+        text(&idle)
+    );
 }
 
 /// A named deployment's `pre` commands gate it: one that fails stops the

@@ -212,14 +212,12 @@ async fn answer(
             Ok(message) => Reply::Said { message },
             Err(message) => Reply::Error { message },
         },
-        Request::Promote => {
-            deployer.promote();
-            Reply::Done
-        }
-        Request::Abort => {
-            deployer.abort();
-            Reply::Done
-        }
+        Request::Promote => deployer
+            .promote()
+            .map_or_else(|message| Reply::Error { message }, |()| Reply::Done),
+        Request::Abort => deployer
+            .abort()
+            .map_or_else(|message| Reply::Error { message }, |()| Reply::Done),
         Request::Deploy(_) | Request::Down => unreachable!("answered by the connection"),
     }
 }

@@ -29,6 +29,8 @@ pub struct Deployer {
     control: watch::Sender<Control>,
     /// The last analysis of each service, for `status`.
     analyses: Mutex<Vec<Entry>>,
+    /// Whether a deployment is being carried out, for promote and abort.
+    deploying: std::sync::atomic::AtomicBool,
 }
 
 /// What a deployment request asks for.
@@ -70,6 +72,7 @@ impl Deployer {
             deployed: Mutex::default(),
             control: watch::channel(Control::default()).0,
             analyses: Mutex::default(),
+            deploying: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -77,12 +80,29 @@ impl Deployer {
         &self.environment
     }
 
-    pub fn promote(&self) {
+    /// Lets a paused step of the deployment under way go on.
+    pub fn promote(&self) -> Result<(), String> {
+        self.under_way()?;
         self.control.send_modify(|c| c.promotions += 1);
+        Ok(())
     }
 
-    pub fn abort(&self) {
+    /// Stops the deployment under way, which restores the previous revision.
+    pub fn abort(&self) -> Result<(), String> {
+        self.under_way()?;
         self.control.send_modify(|c| c.abort = true);
+        Ok(())
+    }
+
+    fn under_way(&self) -> Result<(), String> {
+        if self.deploying.load(std::sync::atomic::Ordering::SeqCst) {
+            Ok(())
+        } else {
+            Err(format!(
+                "no deployment of `{}` is under way; `berth history` shows the last",
+                self.environment
+            ))
+        }
     }
 
     pub fn analyses(&self) -> Vec<Entry> {
@@ -241,6 +261,8 @@ impl Deployer {
             journal: &journal,
             control: self.control.subscribe(),
         };
+        self.deploying
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         let outcome = match self.commands(&selection.pre, &journal).await {
             Ok(()) => deploy::execute(&context, &current, &target, &plan).await,
             Err(e) => {
@@ -251,6 +273,8 @@ impl Deployer {
                 Outcome::Failed
             }
         };
+        self.deploying
+            .store(false, std::sync::atomic::Ordering::SeqCst);
         if outcome == Outcome::Succeeded
             && let Err(e) = self.commands(&selection.post, &journal).await
         {
