@@ -76,10 +76,6 @@ impl Deployer {
         })
     }
 
-    pub fn environment(&self) -> &str {
-        &self.environment
-    }
-
     /// Lets a paused step of the deployment under way go on.
     pub fn promote(&self) -> Result<(), String> {
         self.under_way()?;

@@ -22,12 +22,8 @@ mod status_cell;
 mod supervisor;
 mod traffic;
 
-pub use control::{
-    InstanceReport, Progress, Reply, Request, RolloutReport, request, serve, stream,
-};
-pub use deployer::{Ask, DeployResult, Deployer};
-pub use gateway::{RouteMetrics, RouteStats, Routes};
-pub use ports::Ports;
+pub use control::{InstanceReport, Progress, Reply, Request, RolloutReport, request, stream};
+pub use deployer::{Ask, DeployResult};
 pub use process::without_huge_pages;
-pub use runtime::{LocalRuntime, Output};
+pub use runtime::Output;
 pub use session::{Notice, Session, State, StateDir};

@@ -18,12 +18,6 @@ use indexmap::IndexMap;
 pub struct Ports(HashMap<String, IndexMap<String, Port>>);
 
 impl Ports {
-    pub fn assign(ecosystem: &Ecosystem) -> std::io::Result<Self> {
-        let mut ports = Ports::default();
-        ports.extend(ecosystem)?;
-        Ok(ports)
-    }
-
     /// Assigns ports to the services of `ecosystem` that have none yet: a new
     /// version of the file may add services.
     pub fn extend(&mut self, ecosystem: &Ecosystem) -> std::io::Result<()> {

@@ -62,7 +62,8 @@ struct Instance {
     task: JoinHandle<()>,
 }
 
-struct AbortOnDrop(JoinHandle<()>);
+/// A task that ends when its handle is dropped: listeners and the gateway.
+pub(crate) struct AbortOnDrop(pub JoinHandle<()>);
 
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
@@ -165,9 +166,9 @@ impl LocalRuntime {
             .collect()
     }
 
-    /// Where peers reach each service: its listener's ports.
-    pub fn ports(&self) -> Ports {
-        self.ports.lock().expect("ports lock").clone()
+    /// The ports of `service`'s listeners.
+    fn ports_of(&self, service: &str) -> IndexMap<String, Port> {
+        self.ports.lock().expect("ports lock").of(service)
     }
 
     /// The router's weights for `service`, for `status` during a rollout.
@@ -204,7 +205,7 @@ impl LocalRuntime {
             return Ok(());
         }
         let spec = &desired.ecosystem.services[service];
-        let service_ports = self.ports.lock().expect("ports lock").of(service);
+        let service_ports = self.ports_of(service);
         let mut handles = Vec::new();
         for (i, (name, port)) in service_ports.iter().enumerate() {
             let listener = tokio::net::TcpListener::bind(("127.0.0.1", port.0))
@@ -328,7 +329,10 @@ impl LocalRuntime {
         } else {
             format!("{service}.{index}")
         };
-        let ports = self.ports();
+        // Held while the launch is worked out, which resolves peers' addresses:
+        // copying every service's ports for each instance would make starting a
+        // thousand instances quadratic.
+        let ports = self.ports.lock().expect("ports lock");
         let service_ports = ports.of(service);
         let instance_ports = if behind_listener(spec.kind) {
             ports
@@ -347,6 +351,7 @@ impl LocalRuntime {
         };
         let launch = launch::launch(&context, service, index)
             .map_err(|e| Failure::new(service, format!("{}\n  help: {}", e.message, e.help)))?;
+        drop(ports);
         for key in &launch.unset_secrets {
             (self.output)(
                 &label,
@@ -407,7 +412,7 @@ impl LocalRuntime {
             return;
         }
         let instances = slot.instances.lock().expect("instances lock");
-        let names: Vec<String> = self.ports().of(service).keys().cloned().collect();
+        let names: Vec<String> = self.ports_of(service).keys().cloned().collect();
         for (i, name) in names.iter().enumerate() {
             let ports = instances
                 .iter()
@@ -478,7 +483,7 @@ impl Runtime for LocalRuntime {
                 .lock()
                 .expect("units lock")
                 .retain(|s| s.desired.unit != *unit);
-            let names: Vec<String> = self.ports().of(&unit.service).keys().cloned().collect();
+            let names: Vec<String> = self.ports_of(&unit.service).keys().cloned().collect();
             for (i, name) in names.iter().enumerate() {
                 self.router
                     .remove(&router_key(&unit.service, i, name), &unit.revision);
@@ -545,8 +550,7 @@ impl Runtime for LocalRuntime {
     }
 
     fn service_address(&self, service: &str) -> Option<String> {
-        let ports = self.ports();
-        let port = ports.of(service).values().next().copied()?;
+        let port = self.ports_of(service).values().next().copied()?;
         Some(format!("127.0.0.1:{port}"))
     }
 }

@@ -22,7 +22,7 @@ use crate::control::{self, Progress};
 use crate::deployer::Deployer;
 use crate::gateway::{RouteMetrics, Routes};
 use crate::process;
-use crate::runtime::{LocalRuntime, Output};
+use crate::runtime::{AbortOnDrop, LocalRuntime, Output};
 
 /// What a session tells whoever presents it.
 pub enum Notice<'a> {
@@ -238,14 +238,6 @@ impl Session<'_> {
     async fn run_command(&self, command: &Command, project: &Path) -> Result<(), String> {
         self.say(format!("berth: running {command}"));
         process::run_command(command, project).await
-    }
-}
-
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }
 

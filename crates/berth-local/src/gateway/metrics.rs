@@ -9,33 +9,13 @@ const BUCKETS: [f64; 10] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 
 
 /// What the gateway has seen on one route.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct RouteStats {
+struct RouteStats {
     pub requests: u64,
     /// Answers of 5xx, and requests no ready instance could take.
     pub errors: u64,
     /// Requests at or under each bound of the histogram.
     pub buckets: [u64; BUCKETS.len()],
     pub seconds: f64,
-}
-
-impl RouteStats {
-    pub fn error_rate(&self) -> f64 {
-        if self.requests == 0 {
-            0.0
-        } else {
-            self.errors as f64 / self.requests as f64
-        }
-    }
-
-    /// An upper bound of the latency under which `quantile` of requests fell.
-    pub fn latency_quantile(&self, quantile: f64) -> Option<Duration> {
-        let wanted = (self.requests as f64 * quantile).ceil() as u64;
-        BUCKETS
-            .iter()
-            .zip(self.buckets)
-            .find(|(_, count)| *count >= wanted && wanted > 0)
-            .map(|(bound, _)| Duration::from_secs_f64(*bound))
-    }
 }
 
 #[derive(Clone, Default)]
@@ -55,15 +35,6 @@ impl RouteMetrics {
                 *bucket += 1;
             }
         }
-    }
-
-    pub fn route(&self, route: &str) -> RouteStats {
-        self.0
-            .lock()
-            .expect("metrics lock")
-            .get(route)
-            .cloned()
-            .unwrap_or_default()
     }
 
     /// Prometheus text format.
