@@ -147,6 +147,15 @@ impl LocalRuntime {
             self.scale(&slot, 0).await?;
             slot.status.send_modify(|u| u.instances.clear());
             self.scale(&slot, count).await?;
+            // Spawning is on the spawner threads: answer once the new processes
+            // are there (or could not be), as the old ones were.
+            let mut status = slot.status.subscribe();
+            let spawned = status.wait_for(|u| {
+                u.instances
+                    .iter()
+                    .all(|s| s.pid.is_some() || s.started || s.is_final())
+            });
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(10), spawned).await;
         }
         Ok(())
     }
