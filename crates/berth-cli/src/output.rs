@@ -22,19 +22,46 @@ pub fn problems(problems: &Problems, format: Format) {
         GraphicalTheme::unicode_nocolor()
     };
     let handler = GraphicalReportHandler::new_themed(theme).with_width(100);
-    for problem in problems.iter() {
+    for problem in problems.iter().take(SHOWN_PROBLEMS) {
+        let problem = printable(problem);
         let mut rendered = String::new();
         handler
-            .render_report(&mut rendered, problem)
+            .render_report(&mut rendered, &problem)
             .expect("writing to a String");
         match problem.location() {
-            Some(location) if problem.span().is_none() => eprintln!("{location}: {rendered}"),
+            Some(location) if !problem.shows_snippet() => eprintln!("{location}: {rendered}"),
             _ => eprintln!("{rendered}"),
         }
     }
-    if problems.len() > 1 {
+    if problems.len() > SHOWN_PROBLEMS {
+        eprintln!(
+            "error: {} problems found; the first {SHOWN_PROBLEMS} are shown (`-o json` lists all)",
+            problems.len()
+        );
+    } else if problems.len() > 1 {
         eprintln!("error: {} problems found", problems.len());
     }
+}
+
+/// How many problems are shown in full; past it, a count says how many more.
+const SHOWN_PROBLEMS: usize = 50;
+
+/// The problem with the control characters of its message and help escaped: both
+/// may quote names and values from the file.
+fn printable(problem: &berth_core::Problem) -> berth_core::Problem {
+    let escape = |text: &str| -> String {
+        text.chars()
+            .map(|c| match c {
+                '\n' => c.to_string(),
+                c if c.is_control() => c.escape_unicode().to_string(),
+                c => c.to_string(),
+            })
+            .collect()
+    };
+    let mut problem = problem.clone();
+    problem.message = escape(&problem.message);
+    problem.help = problem.help.as_deref().map(escape);
+    problem
 }
 
 pub fn json<T: Serialize>(value: &T) {

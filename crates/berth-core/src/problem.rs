@@ -1,11 +1,15 @@
 //! User errors: what is wrong, where in berth.yaml, and what to do about it.
 
+use std::collections::HashMap;
 use std::fmt;
 
 use miette::{Diagnostic, LabeledSpan};
 use serde::Serialize;
 
 use crate::source::{SourceFile, Span};
+
+/// The longest line, in bytes, that a diagnostic shows in its snippet.
+const LONGEST_SNIPPET_LINE: usize = 400;
 
 /// One thing wrong with the user's input, pointing at the place it comes from.
 #[derive(Clone, Debug)]
@@ -55,6 +59,20 @@ impl Problem {
         self.labels.first().map(|(span, _)| *span)
     }
 
+    /// Whether the diagnostic shows the file's lines: not when one of the lines it
+    /// would show is too long, where the location alone says more than a screen of
+    /// text (and past column 65,535 the renderer cannot place a label).
+    pub fn shows_snippet(&self) -> bool {
+        let (Some(file), Some(start), Some(end)) = (
+            self.file.as_ref(),
+            self.labels.iter().map(|(span, _)| span.start).min(),
+            self.labels.iter().map(|(span, _)| span.end).max(),
+        ) else {
+            return false;
+        };
+        file.longest_line_around(start, end) <= LONGEST_SNIPPET_LINE
+    }
+
     /// `file:line:column`, or the file name alone when the problem has no span.
     pub fn location(&self) -> Option<String> {
         let file = self.file.as_ref()?;
@@ -82,12 +100,6 @@ impl Problem {
             help: self.help.clone(),
             environment: self.environment.clone(),
         }
-    }
-
-    /// Two problems are the same when they say the same thing about the same place,
-    /// whichever environment they were found in.
-    pub fn same_as(&self, other: &Problem) -> bool {
-        self.message == other.message && self.span() == other.span()
     }
 }
 
@@ -128,7 +140,7 @@ impl Diagnostic for Problem {
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
         self.file
             .as_ref()
-            .filter(|_| !self.labels.is_empty())
+            .filter(|_| self.shows_snippet())
             .map(|f| f as &dyn miette::SourceCode)
     }
 
@@ -154,9 +166,9 @@ impl miette::SourceCode for SourceFile {
         context_lines_before: usize,
         context_lines_after: usize,
     ) -> Result<Box<dyn miette::SpanContents<'a> + 'a>, miette::MietteError> {
-        let contents = self
-            .text()
-            .read_span(span, context_lines_before, context_lines_after)?;
+        let contents =
+            self.printable_text()
+                .read_span(span, context_lines_before, context_lines_after)?;
         Ok(Box::new(miette::MietteSpanContents::new_named(
             self.name().to_owned(),
             contents.data(),
@@ -207,12 +219,15 @@ impl fmt::Display for Problems {
 
 impl std::error::Error for Problems {}
 
-/// Collects problems found in each environment, keeping one of each: a problem
-/// found in every environment is a problem of the base file; one found in some is
-/// tagged with their names.
+/// Collects problems found in each environment, keeping one of each — two are the
+/// same when they say the same thing about the same place: a problem found in every
+/// environment is a problem of the base file; one found in some is tagged with their
+/// names.
 #[derive(Default)]
 pub struct ProblemSink {
     problems: Vec<(Problem, Vec<String>)>,
+    /// Where each problem is in `problems`, by what makes two the same.
+    seen: HashMap<(String, Option<Span>), usize>,
 }
 
 impl ProblemSink {
@@ -223,9 +238,13 @@ impl ProblemSink {
 
     pub fn push_in(&mut self, problem: Problem, environment: Option<&str>) {
         let environments: Vec<String> = environment.map(str::to_owned).into_iter().collect();
-        match self.problems.iter_mut().find(|(p, _)| p.same_as(&problem)) {
-            Some((_, seen)) => seen.extend(environments),
-            None => self.problems.push((problem, environments)),
+        let key = (problem.message.clone(), problem.span());
+        match self.seen.get(&key) {
+            Some(&index) => self.problems[index].1.extend(environments),
+            None => {
+                self.seen.insert(key, self.problems.len());
+                self.problems.push((problem, environments));
+            }
         }
     }
 

@@ -89,15 +89,58 @@ pub fn find(start: &Path) -> Option<PathBuf> {
 }
 
 pub fn load_path(path: &Path) -> Result<Project, Problems> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        Problems::one(
-            Problem::new(format!("cannot read {}: {e}", path.display()))
-                .help("check the path, or run `berth init` to write a starter berth.yaml"),
-        )
-    })?;
+    let text = read_file(path).map_err(Problems::one)?;
     let mut project = load_str(&path.display().to_string(), &text)?;
     project.path = path.to_path_buf();
     Ok(project)
+}
+
+/// The largest berth.yaml read: a thousand services take about 400 KB.
+const LARGEST_FILE: u64 = 16 << 20;
+
+/// The text of a berth.yaml: a regular file, of bounded size, in UTF-8 — a FIFO
+/// would block and `/dev/zero` would never end.
+fn read_file(path: &Path) -> Result<String, Problem> {
+    use std::io::Read;
+    let cannot = |e: std::io::Error| {
+        Problem::new(format!("cannot read {}: {e}", path.display()))
+            .help("check the path, or run `berth init` to write a starter berth.yaml")
+    };
+    let metadata = std::fs::metadata(path).map_err(cannot)?;
+    if !metadata.is_file() {
+        return Err(
+            Problem::new(format!("{} is not a regular file", path.display())).help(
+                "give berth.yaml as a file; to read a generated one, write it to a file first",
+            ),
+        );
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|file| file.take(LARGEST_FILE + 1).read_to_end(&mut bytes))
+        .map_err(cannot)?;
+    if bytes.len() as u64 > LARGEST_FILE {
+        return Err(Problem::new(format!(
+            "{} is larger than {} MiB",
+            path.display(),
+            LARGEST_FILE >> 20
+        ))
+        .help("berth.yaml describes an ecosystem in a few hundred kilobytes; check that this is the right file"));
+    }
+    String::from_utf8(bytes).map_err(|e| not_utf8(path, e))
+}
+
+fn not_utf8(path: &Path, error: std::string::FromUtf8Error) -> Problem {
+    let valid = error.utf8_error().valid_up_to();
+    let bytes = error.into_bytes();
+    let before = String::from_utf8_lossy(&bytes[..valid]);
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    Problem::new(format!(
+        "{}:{line}:{column}: the file is not UTF-8 text (byte 0x{:02x})",
+        path.display(),
+        bytes[valid]
+    ))
+    .help("save berth.yaml as UTF-8")
 }
 
 /// Loads berth.yaml from text; `name` is what errors call the file.
@@ -238,6 +281,10 @@ impl<'a> Loader<'a> {
             phases.unwrap_or_else(|| DEFAULT_PHASES.iter().map(|p| p.to_string()).collect());
         let mut deployments = IndexMap::new();
         for (key, entry) in self.entries(&["deployments"]) {
+            if let Some(problem) = names::identifier_problem("deployment name", key, entry.key_span)
+            {
+                self.sink.push(problem);
+            }
             if let Some(deployment) = self.parse_node(&entry.value, entry.key_span) {
                 deployments.insert(key.clone(), deployment);
             }
@@ -292,6 +339,10 @@ impl<'a> Loader<'a> {
     fn environments(&mut self, base: &Base) -> IndexMap<String, (Environment, Option<Node>)> {
         let mut environments = IndexMap::new();
         for (key, entry) in self.entries(&["environments"]) {
+            if let Some(problem) = dns_label_problem("environment name", key, entry.key_span) {
+                self.sink.push(problem);
+                continue;
+            }
             let Some(environment) = self.parse_node::<Environment>(&entry.value, entry.key_span)
             else {
                 continue;

@@ -31,6 +31,35 @@ pub fn dns_label_problem(what: &str, name: &str, span: Span) -> Option<Problem> 
     )
 }
 
+/// A problem if `name` is not a plain identifier: letters, digits, `_`, `-` and
+/// `.`, starting with a letter or digit, at most 63 characters. Deployment names are
+/// typed on command lines and kept in the history, and SrvThreds' have underscores.
+pub fn identifier_problem(what: &str, name: &str, span: Span) -> Option<Problem> {
+    let valid = !name.is_empty()
+        && name.len() <= 63
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+    (!valid).then(|| {
+        Problem::new(format!("{what} `{name}` is not a valid name"))
+            .at(span, "not a name")
+            .help("use up to 63 letters, digits, `_`, `-` and `.`, starting with a letter or digit")
+    })
+}
+
+/// A problem if `name` cannot be an environment variable's name: letters, digits and
+/// `_`, not starting with a digit, as POSIX shells take them.
+pub fn env_name_problem(name: &str, span: Span) -> Option<Problem> {
+    let valid = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    (!valid).then(|| {
+        Problem::new(format!("`{name}` is not a valid environment variable name"))
+            .at(span, "not a variable name")
+            .help("use letters, digits and `_`, not starting with a digit, such as `DATABASE_URL`")
+    })
+}
+
 /// A problem if `key: value` is not a valid Kubernetes label: the key an optional
 /// DNS-subdomain prefix and `/`, then a name; name and value at most 63 characters
 /// of letters, digits, `-`, `_` and `.`, starting and ending with a letter or digit
@@ -136,6 +165,20 @@ mod tests {
         assert!(port_name_problem("prometheus-metrics", span).is_some());
         assert!(port_name_problem("8080", span).is_some());
         assert!(port_name_problem("a--b", span).is_some());
+    }
+
+    #[test]
+    fn identifiers_and_variable_names() {
+        let span = Span::default();
+        assert!(identifier_problem("deployment name", "s_a_dbs", span).is_none());
+        assert!(identifier_problem("deployment name", "../x", span).is_some());
+        assert!(identifier_problem("deployment name", "a b", span).is_some());
+        assert!(env_name_problem("DATABASE_URL", span).is_none());
+        assert!(env_name_problem("_x1", span).is_none());
+        assert!(env_name_problem("B=C", span).is_some());
+        assert!(env_name_problem("A\0", span).is_some());
+        assert!(env_name_problem("1A", span).is_some());
+        assert!(env_name_problem("", span).is_some());
     }
 
     #[test]

@@ -13,7 +13,7 @@ use crate::source::Span;
 use crate::yaml::Node;
 
 use super::dns_label_problem;
-use super::names::{label_problem, port_name_problem};
+use super::names::{env_name_problem, label_problem, port_name_problem};
 
 /// Where things are in the file, for the environment being validated.
 pub(super) struct Located<'a> {
@@ -79,8 +79,17 @@ impl ServiceCheck<'_> {
         self.at.service(self.name, path)
     }
 
-    /// Labels and port names that Kubernetes would refuse, refused here first.
-    fn kubernetes_names(&mut self) {
+    /// Labels and port names that Kubernetes would refuse, and variable names that
+    /// no process could be given, refused here first.
+    fn names(&mut self) {
+        for key in self.service.env.keys() {
+            let span = self.span(&["env", key]);
+            self.problems.extend(env_name_problem(key, span));
+        }
+        for key in self.service.secrets.keys() {
+            let span = self.span(&["secrets", key]);
+            self.problems.extend(env_name_problem(key, span));
+        }
         for (key, value) in &self.service.labels {
             let span = self.span(&["labels", key]);
             self.problems.extend(label_problem(key, value, span));
@@ -100,7 +109,7 @@ impl ServiceCheck<'_> {
         self.rollout();
         self.autoscale();
         self.waivers();
-        self.kubernetes_names();
+        self.names();
         if let Some(namespace) = &self.service.namespace
             && let Some(problem) =
                 dns_label_problem("namespace", namespace, self.span(&["namespace"]))

@@ -9,6 +9,15 @@ use super::{Entry, Node, Value};
 use crate::problem::Problem;
 use crate::source::{SourceFile, Span};
 
+/// How deep mappings and lists may nest. berth.yaml needs a dozen levels; every
+/// later pass walks the tree recursively, so a limit here keeps them all on the stack.
+const MAX_DEPTH: usize = 128;
+
+/// How many nodes the file may expand to once aliases are followed: a thousand
+/// services need some 50,000; a few kilobytes of aliases to aliases would need
+/// billions.
+const MAX_EXPANDED_NODES: usize = 2_000_000;
+
 /// Parses one YAML document. An empty file is an empty mapping.
 pub fn parse(file: &SourceFile) -> Result<Node, Problem> {
     let offsets = ByteOffsets::new(file.text());
@@ -17,6 +26,8 @@ pub fn parse(file: &SourceFile) -> Result<Node, Problem> {
         events: Parser::new_from_str(file.text()),
         offsets: &offsets,
         anchors: HashMap::new(),
+        depth: 0,
+        expanded: 0,
     };
     builder.document().map_err(|p| p.in_file(file))
 }
@@ -50,7 +61,11 @@ struct Builder<'a> {
     text: &'a str,
     events: Parser<'a, saphyr_parser::StrInput<'a>>,
     offsets: &'a ByteOffsets,
-    anchors: HashMap<usize, Node>,
+    /// Each anchored node, with the number of nodes it expands to.
+    anchors: HashMap<usize, (Node, usize)>,
+    depth: usize,
+    /// Nodes built so far, counting each alias as the nodes it stands for.
+    expanded: usize,
 }
 
 impl<'a> Builder<'a> {
@@ -102,6 +117,8 @@ impl<'a> Builder<'a> {
     }
 
     fn node(&mut self, event: Event<'a>, span: Span) -> Result<Node, Problem> {
+        let before = self.expanded;
+        self.count(1, span)?;
         let (node, anchor) = match event {
             Event::Scalar(text, style, anchor, _) => {
                 let value = Value::Scalar {
@@ -113,21 +130,53 @@ impl<'a> Builder<'a> {
                 let span = Span::new(span.start, span.start + trimmed);
                 (Node::new(value, span), anchor)
             }
-            Event::SequenceStart(anchor, _) => (self.sequence(span)?, anchor),
-            Event::MappingStart(anchor, _) => (self.mapping(span)?, anchor),
+            Event::SequenceStart(anchor, _) => (self.nested(span, Self::sequence)?, anchor),
+            Event::MappingStart(anchor, _) => (self.nested(span, Self::mapping)?, anchor),
             Event::Alias(anchor) => {
-                let mut node = self.anchors.get(&anchor).cloned().ok_or_else(|| {
+                let (mut node, size) = self.anchors.get(&anchor).cloned().ok_or_else(|| {
                     Problem::new("alias to an unknown anchor").at(span, "no anchor of this name")
                 })?;
+                self.count(size, span)?;
                 node.span = span;
                 return Ok(node);
             }
             _ => return Err(Problem::new("unexpected YAML structure").at(span, "here")),
         };
         if anchor > 0 {
-            self.anchors.insert(anchor, node.clone());
+            self.anchors
+                .insert(anchor, (node.clone(), self.expanded - before));
         }
         Ok(node)
+    }
+
+    fn nested(
+        &mut self,
+        span: Span,
+        build: fn(&mut Self, Span) -> Result<Node, Problem>,
+    ) -> Result<Node, Problem> {
+        if self.depth == MAX_DEPTH {
+            return Err(Problem::new(format!(
+                "mappings and lists nest more than {MAX_DEPTH} deep"
+            ))
+            .at(span, "too deep here")
+            .help("berth.yaml needs only a few levels; flatten this part of the file"));
+        }
+        self.depth += 1;
+        let node = build(self, span);
+        self.depth -= 1;
+        node
+    }
+
+    fn count(&mut self, nodes: usize, span: Span) -> Result<(), Problem> {
+        self.expanded = self.expanded.saturating_add(nodes);
+        if self.expanded > MAX_EXPANDED_NODES {
+            return Err(Problem::new(format!(
+                "the file expands to more than {MAX_EXPANDED_NODES} values once its aliases are followed"
+            ))
+            .at(span, "the limit is passed here")
+            .help("aliases that repeat aliases grow exponentially; write the shared settings once and refer to them directly"));
+        }
+        Ok(())
     }
 
     fn sequence(&mut self, start: Span) -> Result<Node, Problem> {
@@ -250,5 +299,58 @@ mod tests {
             problem.message
         );
         assert!(problem.location().unwrap().starts_with("t.yaml:"));
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_where_it_passes_the_limit() {
+        // 16,000 levels of block lists overflowed the stack before the limit.
+        let lists: String = (0..16_000)
+            .map(|i| format!("{}- \n", "  ".repeat(i)))
+            .collect();
+        let problem = parse_str(&lists).unwrap_err();
+        assert!(
+            problem.message.contains("nest more than 128"),
+            "{}",
+            problem.message
+        );
+        assert_eq!(problem.location().unwrap(), "t.yaml:129:257");
+        let maps: String = (0..8_000)
+            .map(|i| format!("{}k{i}:\n", " ".repeat(i)))
+            .collect();
+        assert!(
+            parse_str(&maps)
+                .unwrap_err()
+                .message
+                .contains("nest more than")
+        );
+        let flow = format!("a: {}{}\n", "[".repeat(10_000), "]".repeat(10_000));
+        assert!(parse_str(&flow).is_err());
+        let fine: String = (0..100)
+            .map(|i| format!("{}k{i}:\n", " ".repeat(i)))
+            .collect();
+        assert!(parse_str(&fine).is_ok());
+    }
+
+    #[test]
+    fn aliases_that_multiply_are_bounded() {
+        let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..12 {
+            let j = i - 1;
+            text += &format!(
+                "a{i}: &a{i} [*a{j}, *a{j}, *a{j}, *a{j}, *a{j}, *a{j}, *a{j}, *a{j}, *a{j}, *a{j}]\n"
+            );
+        }
+        let problem = parse_str(&text).unwrap_err();
+        assert!(
+            problem.message.contains("once its aliases are followed"),
+            "{}",
+            problem.message
+        );
+        let mut merges = String::from("m0: &m0 { k0: 1, k1: 2, k2: 3, k3: 4 }\n");
+        for i in 1..40 {
+            let j = i - 1;
+            merges += &format!("m{i}: &m{i} {{ <<: [*m{j}, *m{j}, *m{j}, *m{j}], k{i}x: 1 }}\n");
+        }
+        assert!(parse_str(&merges).is_err());
     }
 }
