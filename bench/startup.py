@@ -4,15 +4,22 @@
 Each tool runs the same N processes (`berth workload`, an HTTP server that answers
 /ready); this script measures, the same way for every tool, the time from
 launching the tool until every process answers /ready, the time to stop them all,
-and how many survive when the tool itself is killed with SIGKILL. Then it
-measures berth alone: start-up along a dependency chain against the chain's own
-length, the supervisor's idle CPU and memory, and log throughput.
+how many it found running, how many were left after its stop (and killed here),
+and how many survive when the tool itself is killed with SIGKILL; berth's all-ready
+time is reported over each other tool's, round by round. Then it measures berth
+alone: a dependency tree up to 1,000 services against its critical path, with the
+supervisor's CPU and memory; its direct Kubernetes render against `kubectl
+kustomize` of the Kustomize tree it writes; the shipped examples; a chain; its idle
+CPU and memory; and log throughput.
 
-Usage: python3 bench/startup.py [--berth PATH] [--services 25] [--rounds 3]
-Needs: pip install supervisor honcho circus
+Usage: python3 bench/startup.py [--berth PATH] [--services 25,100,250]
+       [--scale 100,250,1000] [--kustomize 100,250,1000] [--rounds 3]
+Needs: pip install supervisor honcho circus; kubectl for the Kustomize comparison
 """
 
 import argparse
+import json
+import math
 import os
 import shutil
 import signal
@@ -27,12 +34,14 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def free_ports(count):
-    sockets = [socket.socket() for _ in range(count)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
+    """Ports nothing listens on, one at a time so that a thousand fit in any fd limit."""
+    ports = []
+    while len(ports) < count:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in ports:
+            ports.append(port)
     return ports
 
 
@@ -58,8 +67,9 @@ def wait_all_ready(ports, limit=60.0):
     return time.monotonic() - started
 
 
-def descendants_with(marker):
-    """Processes whose environment carries `marker`."""
+def descendants_with(marker, workloads_only=False):
+    """Processes whose environment carries `marker`: all of them, or only the
+    workloads, leaving out the tool and its helpers."""
     needle = f"BENCH_MARK={marker}".encode()
     found = []
     for pid in os.listdir("/proc"):
@@ -67,13 +77,18 @@ def descendants_with(marker):
             continue
         try:
             with open(f"/proc/{pid}/environ", "rb") as f:
-                if needle in f.read().split(b"\0"):
+                if needle in f.read().split(b"\0") and (not workloads_only or is_workload(pid)):
                     with open(f"/proc/{pid}/stat") as s:
                         if s.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X"):
                             found.append(int(pid))
         except OSError:
             pass
     return found
+
+
+def is_workload(pid):
+    with open(f"/proc/{pid}/cmdline", "rb") as f:
+        return b"workload" in f.read().split(b"\0")
 
 
 class Tool:
@@ -103,11 +118,16 @@ class Tool:
             return ["honcho", "start", "--no-prefix"]
         if self.name == "circus":
             body = "[circus]\ncheck_delay = 5\nendpoint = ipc://%s/circus.sock\npubsub_endpoint = ipc://%s/pubsub.sock\nstats_endpoint = ipc://%s/stats.sock\n" % (directory, directory, directory)
+            # circus gives its watchers an empty environment unless told otherwise;
+            # copy_env lets them carry the marker this script finds them by.
             for i, port in enumerate(ports):
-                body += f"[watcher:s{i}]\ncmd = {command(port)}\nnumprocesses = 1\n"
+                body += f"[watcher:s{i}]\ncmd = {command(port)}\nnumprocesses = 1\ncopy_env = True\n"
             write(directory, "circus.ini", body)
             return ["circusd", os.path.join(directory, "circus.ini")]
         raise ValueError(self.name)
+
+    def stop_signal(self):
+        return signal.SIGINT if self.name in ("berth", "honcho") else signal.SIGTERM
 
 
 def write(directory, name, text):
@@ -115,7 +135,26 @@ def write(directory, name, text):
         f.write(text)
 
 
-def run_once(tool, services):
+def kill_all(pids):
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+
+class Round:
+    """One tool's figures in one round."""
+
+    def __init__(self, up, down, found, left, survivors):
+        self.up = up              # seconds until every service answered /ready
+        self.down = down          # seconds until all had gone, None if the tool did not stop
+        self.found = found        # services seen running under the tool when all were ready
+        self.left = left          # services still running after the stop, killed by this script
+        self.survivors = survivors  # services still serving after the tool was killed -9
+
+
+def run_once(tool, services, stop_limit):
     directory = tempfile.mkdtemp(prefix=f"bench-{tool.name}-")
     ports = free_ports(services)
     argv = tool.configure(directory, ports)
@@ -123,15 +162,21 @@ def run_once(tool, services):
     env = dict(os.environ, BENCH_MARK=marker, NO_COLOR="1")
     process = subprocess.Popen(argv, cwd=directory, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     up = wait_all_ready(ports)
+    found = len(descendants_with(marker, workloads_only=True))
     started = time.monotonic()
-    process.send_signal(signal.SIGINT if tool.name in ("berth", "honcho") else signal.SIGTERM)
+    process.send_signal(tool.stop_signal())
+    down = None
     try:
-        process.wait(timeout=60)
+        process.wait(timeout=stop_limit)
+        while descendants_with(marker) and time.monotonic() - started < stop_limit:
+            time.sleep(0.005)
+        if not descendants_with(marker):
+            down = time.monotonic() - started
     except subprocess.TimeoutExpired:
-        process.kill()
-    while descendants_with(marker) and time.monotonic() - started < 60:
-        time.sleep(0.005)
-    down = time.monotonic() - started
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    leftovers = descendants_with(marker, workloads_only=True)
+    kill_all(descendants_with(marker))
     # Again, and this time kill the supervisor itself.
     marker = f"{tool.name}-killed-{time.monotonic_ns()}"
     env["BENCH_MARK"] = marker
@@ -142,10 +187,128 @@ def run_once(tool, services):
     time.sleep(1.0)
     # Survivors: workloads still serving after their supervisor is gone.
     survivors = [port for port in ports if ready(port)]
-    for pid in descendants_with(marker):
-        os.kill(pid, signal.SIGKILL)
+    kill_all(descendants_with(marker))
     shutil.rmtree(directory, ignore_errors=True)
-    return up, down, len(survivors)
+    return Round(up, down, found, len(leftovers), len(survivors))
+
+
+def side_by_side(tools, services, rounds, stop_limit):
+    """Every tool in every round, in turn, so a busy moment of the machine hits all."""
+    print(f"{services} workloads, no dependencies, {rounds} rounds")
+    print(f"{'round':<6} {'tool':<12} {'all ready':>10} {'all stopped':>12} {'found':>9} {'left':>5} {'survive kill -9':>16}")
+    ups = {tool.name: [] for tool in tools}
+    for number in range(1, rounds + 1):
+        for tool in tools:
+            r = run_once(tool, services, stop_limit)
+            ups[tool.name].append(r.up)
+            down = f"{r.down:.3f}s" if r.down is not None else "did not stop"
+            print(f"{number:<6} {tool.name:<12} {r.up:>9.3f}s {down:>12} {r.found:>4} of {services:<4}{r.left:>4} {r.survivors:>9} of {services}", flush=True)
+    others = [tool.name for tool in tools if tool.name != "berth"]
+    if others:
+        print("berth's all-ready time over each tool's, per round:")
+        print(f"{'round':<6} " + " ".join(f"{name:>12}" for name in others))
+        for number in range(rounds):
+            print(f"{number + 1:<6} " + " ".join(f"{ups['berth'][number] / ups[name][number]:>12.2f}" for name in others))
+    print()
+
+
+def tree(berth, services, delay_ms, fanout=3):
+    """`berth up -d` of services in a tree, each waiting for its parent to be healthy
+    and booting `delay_ms`: the time to all ready against the critical path, and the
+    supervisor's CPU time and memory once all are ready."""
+    directory = tempfile.mkdtemp(prefix="bench-tree-")
+    ports = free_ports(services)
+    depth = [0] * services
+    lines = ["name: tree", "services:"]
+    for i, port in enumerate(ports):
+        depends = ""
+        if i:
+            parent = (i - 1) // fanout
+            depth[i] = depth[parent] + 1
+            depends = f", depends_on: {{ s{parent}: healthy }}"
+        lines.append(f"  s{i}: {{ local: {{ run: [{berth}, workload, --start-delay, {delay_ms}ms] }}, ports: {{ http: {port} }}, health: {{ readiness: /ready }}{depends} }}")
+    write(directory, "berth.yaml", "\n".join(lines) + "\n")
+    steps = max(depth) + 1
+    started = time.monotonic()
+    result = subprocess.run([berth, "up", "-d"], cwd=directory, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(result.stderr)
+    wait_all_ready(ports)
+    took = time.monotonic() - started
+    pid = json.load(open(os.path.join(directory, ".berth", "berth.json")))["pid"]
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    with open(f"/proc/{pid}/status") as f:
+        status = f.read()
+    rss = int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS"))) / 1024
+    threads = int(next(line.split()[1] for line in status.splitlines() if line.startswith("Threads")))
+    subprocess.run([berth, "down"], cwd=directory, capture_output=True)
+    shutil.rmtree(directory, ignore_errors=True)
+    return took, steps, steps * delay_ms / 1000, cpu, rss, threads
+
+
+def scaling(berth, sizes, delay_ms):
+    print(f"berth up -d of a tree of services (each waits for its parent to be healthy; each boots {delay_ms} ms)")
+    print(f"{'services':>8} {'all ready':>10} {'steps':>6} {'critical':>9} {'goal':>7} {'cpu':>7} {'memory':>9} {'threads':>8}")
+    figures = []
+    for size in sizes:
+        took, steps, critical, cpu, rss, threads = tree(berth, size, delay_ms)
+        goal = 1.2 * critical + 0.005 * steps
+        figures.append((size, cpu, rss))
+        print(f"{size:>8} {took:>9.3f}s {steps:>6} {critical:>8.3f}s {goal:>6.3f}s {cpu:>6.2f}s {rss:>6.1f}MiB {threads:>8}", flush=True)
+    (n0, cpu0, rss0), (n1, cpu1, rss1) = figures[0], figures[-1]
+    growth = math.log(n1 / n0)
+    print(f"from {n0} to {n1} services: supervisor CPU grows with exponent {math.log(cpu1 / cpu0) / growth:.2f}, memory {math.log(rss1 / rss0) / growth:.2f}")
+    print()
+
+
+def generated(services):
+    """An ecosystem of `services` services for rendering: phases, dependencies, probes,
+    and two Kubernetes environments, the second with overlays."""
+    lines = ["name: generated", "services:"]
+    for i in range(services):
+        phase = ["core", "business", "frontend"][i * 3 // services]
+        deps = sorted({d for d in (i - 7, i - 13) if d >= 0 and ["core", "business", "frontend"][d * 3 // services] <= phase})
+        depends = ", ".join(f"s{d}: started" for d in deps)
+        lines.append(f"  s{i}: {{ phase: {phase}, image: example/s{i}:1.0.{i}, ports: {{ http: {10000 + i} }}, "
+                     f"health: {{ liveness: /healthz, readiness: /ready }}, depends_on: {{ {depends} }}, "
+                     f"env: {{ LOG_LEVEL: info }}, resources: {{ cpu: 100m, memory: 128Mi }} }}")
+    lines.append("environments:")
+    lines.append("  staging: { runtime: kubernetes, defaults: { replicas: 2 } }")
+    lines.append("  prod: { runtime: kubernetes, production: true, defaults: { replicas: 3, resources: { cpu: 500m, memory: 1Gi } }, services: { s1: { replicas: 5 } } }")
+    return "\n".join(lines) + "\n"
+
+
+def timed(argv, cwd, rounds):
+    best = None
+    for _ in range(rounds):
+        started = time.monotonic()
+        result = subprocess.run(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        took = time.monotonic() - started
+        if result.returncode != 0:
+            raise RuntimeError(f"{' '.join(argv)}: {result.stderr}")
+        best = took if best is None else min(best, took)
+    return best
+
+
+def kustomize(berth, sizes, rounds):
+    """The prod environment's objects, rendered by berth directly and built by
+    `kubectl kustomize` from the Kustomize tree berth writes for the same file."""
+    if not shutil.which("kubectl"):
+        print("kubectl not found: the Kustomize comparison did not run\n")
+        return
+    print(f"the prod environment's Kubernetes objects, best of {rounds}")
+    print(f"{'services':>8} {'berth render':>13} {'kubectl kustomize':>18} {'ratio':>8}")
+    for size in sizes:
+        directory = tempfile.mkdtemp(prefix="bench-kustomize-")
+        write(directory, "berth.yaml", generated(size))
+        subprocess.run([berth, "render", "--to", "kustomize", "-d", "tree"], cwd=directory, check=True, capture_output=True)
+        direct = timed([berth, "render", "-e", "prod", "--to", "kubernetes"], directory, rounds)
+        built = timed(["kubectl", "kustomize", "tree/overlays/prod"], directory, rounds)
+        print(f"{size:>8} {direct:>12.3f}s {built:>17.3f}s {built / direct:>7.0f}x", flush=True)
+        shutil.rmtree(directory, ignore_errors=True)
+    print()
 
 
 def chain(berth, length, delay_ms):
@@ -171,13 +334,18 @@ def example(berth, name):
     shutil.copy(os.path.join(HERE, "..", "examples", name, "berth.yaml"), directory)
     started = time.monotonic()
     process = subprocess.Popen([berth, "up"], cwd=directory, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True)
+    took, said = None, []
     for line in process.stdout:
+        said.append(line.rstrip())
         if " up; Ctrl-C stops them" in line:
             took = time.monotonic() - started
             break
     process.send_signal(signal.SIGINT)
     process.communicate()
     shutil.rmtree(directory, ignore_errors=True)
+    if took is None:
+        # Its ports are fixed (8080 for the gateway): another program may hold one.
+        raise RuntimeError(f"examples/{name} did not come up: {said[-1] if said else 'no output'}")
     return took
 
 
@@ -247,26 +415,31 @@ def throughput(berth, megabytes=512):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--berth", default=os.path.join(HERE, "..", "target", "release", "berth"))
-    parser.add_argument("--services", type=int, default=25)
+    parser.add_argument("--services", default="25,100,250", help="sizes side by side, comma-separated")
+    parser.add_argument("--scale", default="100,250,1000", help="sizes of berth's dependency tree")
+    parser.add_argument("--kustomize", default="100,250,1000", help="sizes of the Kustomize comparison")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--stop-limit", type=float, default=30.0, help="seconds a tool has to stop")
     args = parser.parse_args()
+    sizes = lambda text: [int(n) for n in text.split(",") if n]
     berth = os.path.abspath(args.berth)
-    tools = [Tool(name, berth) for name in ("berth", "circus", "honcho", "supervisord") if name == "berth" or shutil.which({"circus": "circusd"}.get(name, name))]
-    print(f"{args.services} workloads, no dependencies, median of {args.rounds} rounds")
-    print(f"{'tool':<12} {'all ready':>10} {'all stopped':>12} {'survive kill -9':>16}")
-    results = {}
-    for tool in tools:
-        rounds = [run_once(tool, args.services) for _ in range(args.rounds)]
-        up = statistics.median(r[0] for r in rounds)
-        down = statistics.median(r[1] for r in rounds)
-        survivors = max(r[2] for r in rounds)
-        results[tool.name] = up
-        print(f"{tool.name:<12} {up:>9.3f}s {down:>11.3f}s {survivors:>10} of {args.services}")
-    fastest = min(v for k, v in results.items() if k != "berth") if len(results) > 1 else None
-    if fastest:
-        print(f"berth / fastest other: {results['berth'] / fastest:.2f}")
+    tools = [Tool("berth", berth)]
+    for name, program in (("circus", "circusd"), ("honcho", "honcho"), ("supervisord", "supervisord")):
+        if shutil.which(program):
+            tools.append(Tool(name, berth))
+        else:
+            print(f"{program} not found: {name} did not run (pip install supervisor honcho circus)")
+    for services in sizes(args.services):
+        side_by_side(tools, services, args.rounds, args.stop_limit)
+    if sizes(args.scale):
+        scaling(berth, sizes(args.scale), 100)
+    if sizes(args.kustomize):
+        kustomize(berth, sizes(args.kustomize), args.rounds)
     for name in ("quickstart", "openpolicy"):
-        print(f"berth up examples/{name}: all up in {statistics.median(example(berth, name) for _ in range(args.rounds)):.3f}s")
+        try:
+            print(f"berth up examples/{name}: all up in {statistics.median(example(berth, name) for _ in range(args.rounds)):.3f}s")
+        except RuntimeError as e:
+            print(e)
     took, critical = chain(berth, 5, 200)
     print(f"chain of 5 services booting 200 ms each: all ready in {took:.3f}s; critical path {critical:.3f}s; "
           f"overhead {(took - critical) * 1000:.0f} ms ({took / critical:.3f}x)")

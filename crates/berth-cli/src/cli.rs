@@ -65,6 +65,10 @@ pub enum Command {
         /// .berth/logs); what a detached berth does
         #[arg(long)]
         quiet: bool,
+        /// Where a detached berth writes its own output, once it knows it is the
+        /// only berth here
+        #[arg(long, hide = true, value_name = "FILE")]
+        log_to: Option<std::path::PathBuf>,
     },
     /// Run a named deployment locally, with its pre and post commands
     Run {

@@ -129,6 +129,110 @@ fn a_killed_berth_is_reported_as_gone_and_the_next_up_works() {
 }
 
 #[test]
+fn a_second_berth_that_cannot_start_leaves_the_running_one_reachable() {
+    let (dir, marker) = project("second");
+    assert!(berth(&dir, &marker, &["up", "-d"]).status.success());
+    let log = std::fs::read_to_string(dir.join(".berth/berth.log")).unwrap();
+    assert!(!log.is_empty());
+    // In the foreground, and as the detached berth's own child would be started.
+    let second = berth(&dir, &marker, &["up"]);
+    assert_eq!(second.status.code(), Some(2), "{}", text(&second));
+    assert!(
+        text(&second).contains("berth is already running here"),
+        "{}",
+        text(&second)
+    );
+    let log_to = dir.join(".berth/berth.log");
+    let child = berth(
+        &dir,
+        &marker,
+        &["up", "--quiet", "--log-to", log_to.to_str().unwrap()],
+    );
+    assert!(!child.status.success());
+    assert!(
+        text(&child).contains("berth is already running here"),
+        "{}",
+        text(&child)
+    );
+    assert!(dir.join(".berth/berth.json").exists() && dir.join(".berth/berth.sock").exists());
+    assert!(
+        std::fs::read_to_string(&log_to).unwrap().starts_with(&log),
+        "the running berth's log is not truncated"
+    );
+    assert_eq!(status(&dir, &marker)["progress"]["progress"], "up");
+    assert!(berth(&dir, &marker, &["down"]).status.success());
+    assert!(survivors(&marker).is_empty(), "{:?}", survivors(&marker));
+}
+
+#[test]
+fn two_detached_ups_at_once_leave_one_reachable_berth() {
+    for round in 0..3 {
+        let (dir, marker) = project(&format!("race{round}"));
+        let started: Vec<_> = (0..2)
+            .map(|_| {
+                let (dir, marker) = (dir.clone(), marker.clone());
+                std::thread::spawn(move || berth(&dir, &marker, &["up", "-d"]))
+            })
+            .collect();
+        let outputs: Vec<_> = started.into_iter().map(|t| t.join().unwrap()).collect();
+        let up = outputs.iter().filter(|o| o.status.success()).count();
+        assert!(up >= 1, "{}", outputs.iter().map(text).collect::<String>());
+        for output in outputs.iter().filter(|o| !o.status.success()) {
+            assert!(text(output).contains("already running"), "{}", text(output));
+        }
+        assert_eq!(status(&dir, &marker)["progress"]["progress"], "up");
+        let running = survivors(&marker);
+        let supervisors = running.iter().filter(|p| p.contains(" up ")).count();
+        let workloads = running.iter().filter(|p| p.ends_with("workload ")).count();
+        assert_eq!((supervisors, workloads), (1, 2), "{running:?}");
+        assert!(berth(&dir, &marker, &["down"]).status.success());
+        assert!(survivors(&marker).is_empty(), "{:?}", survivors(&marker));
+    }
+}
+
+#[test]
+fn stale_or_corrupt_state_does_not_wedge_berth() {
+    let (dir, marker) = project("corrupt");
+    std::fs::create_dir_all(dir.join(".berth/berth.sock")).unwrap();
+    // A pid that lives, but is not a berth: this test's own.
+    std::fs::write(
+        dir.join(".berth/berth.json"),
+        format!(
+            "{{\"pid\":{},\"environment\":\"local\"}}",
+            std::process::id()
+        ),
+    )
+    .unwrap();
+    let status_before = berth(&dir, &marker, &["status"]);
+    assert!(
+        text(&status_before).contains("is gone without stopping cleanly"),
+        "{}",
+        text(&status_before)
+    );
+    let up = berth(&dir, &marker, &["up", "-d"]);
+    assert!(up.status.success(), "{}", text(&up));
+    assert_eq!(status(&dir, &marker)["progress"]["progress"], "up");
+    assert!(berth(&dir, &marker, &["down"]).status.success());
+    std::fs::write(dir.join(".berth/berth.json"), "{\"pi").unwrap();
+    let up = berth(&dir, &marker, &["up", "-d"]);
+    assert!(up.status.success(), "{}", text(&up));
+    std::fs::remove_file(dir.join(".berth/berth.sock")).unwrap();
+    let unreachable = berth(&dir, &marker, &["status"]);
+    assert!(
+        text(&unreachable).contains("runs here but does not answer"),
+        "{}",
+        text(&unreachable)
+    );
+    let pid = std::fs::read_to_string(dir.join(".berth/berth.lock")).unwrap();
+    Command::new("kill").arg(pid.trim()).status().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !survivors(&marker).is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(survivors(&marker).is_empty(), "{:?}", survivors(&marker));
+}
+
+#[test]
 fn down_with_volumes_deletes_the_data() {
     let (dir, marker) = project("volumes");
     std::fs::create_dir_all(dir.join(".berth/data/db")).unwrap();

@@ -9,5 +9,5 @@
 mod lock;
 mod store;
 
-pub use lock::EnvironmentLock;
+pub use lock::{FileLock, environment_lock};
 pub use store::SqliteHistory;

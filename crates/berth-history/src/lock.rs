@@ -1,23 +1,21 @@
-//! One deployment at a time per environment: an advisory lock on a file, held by
-//! the open file itself, so the kernel releases it when its process ends however
-//! it ends.
+//! Advisory locks on files, held by the open file itself, so the kernel releases
+//! them when their process ends however it ends: one deployment at a time per
+//! environment, and one berth at a time per project.
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
-pub struct EnvironmentLock {
+/// An exclusive lock on a file that names its holder while it is held.
+pub struct FileLock {
     file: File,
 }
 
-impl EnvironmentLock {
-    fn path(state_dir: &Path, environment: &str) -> PathBuf {
-        state_dir.join("locks").join(format!("{environment}.lock"))
-    }
-
-    fn open(state_dir: &Path, environment: &str) -> std::io::Result<File> {
-        let path = Self::path(state_dir, environment);
-        std::fs::create_dir_all(path.parent().expect("a lock has a folder"))?;
+impl FileLock {
+    fn open(path: &Path) -> std::io::Result<File> {
+        if let Some(folder) = path.parent() {
+            std::fs::create_dir_all(folder)?;
+        }
         OpenOptions::new()
             .read(true)
             .write(true)
@@ -26,34 +24,45 @@ impl EnvironmentLock {
             .open(path)
     }
 
-    /// Takes the lock now, or says who holds it (`Err(Some(holder))`).
-    pub fn try_take(
-        state_dir: &Path,
-        environment: &str,
-        holder: &str,
-    ) -> std::io::Result<Result<EnvironmentLock, String>> {
-        let mut file = Self::open(state_dir, environment)?;
+    /// Takes the lock now, or says who holds it (`Err(holder)`).
+    pub fn try_take(path: &Path, holder: &str) -> std::io::Result<Result<FileLock, String>> {
+        let mut file = Self::open(path)?;
         match file.try_lock() {
             Ok(()) => {
                 write_holder(&mut file, holder)?;
-                Ok(Ok(EnvironmentLock { file }))
+                Ok(Ok(FileLock { file }))
             }
-            Err(TryLockError::WouldBlock) => {
-                let mut text = String::new();
-                let _ = file.read_to_string(&mut text);
-                Ok(Err(text.trim().to_owned()))
-            }
+            Err(TryLockError::WouldBlock) => Ok(Err(read_holder(&mut file))),
             Err(TryLockError::Error(e)) => Err(e),
         }
     }
 
     /// Waits for the lock; blocks the calling thread.
-    pub fn take(state_dir: &Path, environment: &str, holder: &str) -> std::io::Result<Self> {
-        let mut file = Self::open(state_dir, environment)?;
+    pub fn take(path: &Path, holder: &str) -> std::io::Result<Self> {
+        let mut file = Self::open(path)?;
         file.lock()?;
         write_holder(&mut file, holder)?;
-        Ok(EnvironmentLock { file })
+        Ok(FileLock { file })
     }
+
+    /// Who holds the lock, if anyone does: asked with a shared lock, which takes
+    /// nothing from a holder and is let go at once.
+    pub fn holder(path: &Path) -> Option<String> {
+        let mut file = File::open(path).ok()?;
+        match file.try_lock_shared() {
+            Ok(()) => {
+                let _ = file.unlock();
+                None
+            }
+            Err(_) => Some(read_holder(&mut file)),
+        }
+    }
+}
+
+fn read_holder(file: &mut File) -> String {
+    let mut text = String::new();
+    let _ = file.read_to_string(&mut text);
+    text.trim().to_owned()
 }
 
 fn write_holder(file: &mut File, holder: &str) -> std::io::Result<()> {
@@ -62,11 +71,16 @@ fn write_holder(file: &mut File, holder: &str) -> std::io::Result<()> {
     file.write_all(holder.as_bytes())
 }
 
-impl Drop for EnvironmentLock {
+impl Drop for FileLock {
     fn drop(&mut self) {
         let _ = self.file.set_len(0);
         let _ = self.file.unlock();
     }
+}
+
+/// The file whose lock lets one deployment at a time into an environment.
+pub fn environment_lock(state_dir: &Path, environment: &str) -> PathBuf {
+    state_dir.join("locks").join(format!("{environment}.lock"))
 }
 
 #[cfg(test)]
@@ -76,22 +90,21 @@ mod tests {
     #[test]
     fn a_second_taker_learns_who_holds_it_until_it_is_dropped() {
         let dir = std::env::temp_dir().join(format!("berth-lock-{}", std::process::id()));
-        let first = EnvironmentLock::try_take(&dir, "prod", "deployment 4 (pid 1)")
+        let prod = environment_lock(&dir, "prod");
+        let first = FileLock::try_take(&prod, "deployment 4 (pid 1)")
             .unwrap()
             .unwrap();
-        let second = EnvironmentLock::try_take(&dir, "prod", "other").unwrap();
+        let second = FileLock::try_take(&prod, "other").unwrap();
         assert_eq!(second.err().as_deref(), Some("deployment 4 (pid 1)"));
-        assert!(
-            EnvironmentLock::try_take(&dir, "staging", "x")
-                .unwrap()
-                .is_ok()
+        assert_eq!(
+            FileLock::holder(&prod).as_deref(),
+            Some("deployment 4 (pid 1)")
         );
+        let staging = environment_lock(&dir, "staging");
+        assert!(FileLock::try_take(&staging, "x").unwrap().is_ok());
         drop(first);
-        assert!(
-            EnvironmentLock::try_take(&dir, "prod", "x")
-                .unwrap()
-                .is_ok()
-        );
+        assert_eq!(FileLock::holder(&prod), None);
+        assert!(FileLock::try_take(&prod, "x").unwrap().is_ok());
         let _ = std::fs::remove_dir_all(dir);
     }
 }

@@ -13,7 +13,7 @@ use berth_engine::execute::Control;
 use berth_engine::history::{Entry, History, Outcome, Record, ServiceRecord, Trigger, now};
 use berth_engine::prometheus::PrometheusMetrics;
 use berth_engine::{Deployed, Failure, Target};
-use berth_history::{EnvironmentLock, SqliteHistory};
+use berth_history::{FileLock, SqliteHistory, environment_lock};
 use tokio::sync::watch;
 
 use crate::runtime::LocalRuntime;
@@ -107,13 +107,10 @@ impl Deployer {
 
     /// The environment's lock, waiting for it unless `no_wait`; `say` hears
     /// who holds it meanwhile.
-    async fn lock(
-        &self,
-        no_wait: bool,
-        say: &(dyn Fn(Entry) + Sync),
-    ) -> Result<EnvironmentLock, String> {
+    async fn lock(&self, no_wait: bool, say: &(dyn Fn(Entry) + Sync)) -> Result<FileLock, String> {
         let holder = format!("a deployment of berth pid {}", std::process::id());
-        let taken = EnvironmentLock::try_take(&self.state_dir, &self.environment, &holder)
+        let path = environment_lock(&self.state_dir, &self.environment);
+        let taken = FileLock::try_take(&path, &holder)
             .map_err(|e| format!("cannot lock environment `{}`: {e}", self.environment))?;
         match taken {
             Ok(lock) => Ok(lock),
@@ -123,18 +120,15 @@ impl Deployer {
             )),
             Err(other) => {
                 say(entry(None, format!("waiting for {other} to finish")));
-                let (dir, environment) = (self.state_dir.clone(), self.environment.clone());
-                tokio::task::spawn_blocking(move || {
-                    EnvironmentLock::take(&dir, &environment, &holder)
-                })
-                .await
-                .map_err(|e| e.to_string())?
-                .map_err(|e| {
-                    format!(
-                        "cannot lock environment `{environment_}`: {e}",
-                        environment_ = self.environment
-                    )
-                })
+                tokio::task::spawn_blocking(move || FileLock::take(&path, &holder))
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .map_err(|e| {
+                        format!(
+                            "cannot lock environment `{environment_}`: {e}",
+                            environment_ = self.environment
+                        )
+                    })
             }
         }
     }

@@ -14,6 +14,7 @@ use berth_core::Ecosystem;
 use berth_core::model::Command;
 use berth_core::plan::Plan;
 use berth_engine::{Event, Failure, Target};
+use berth_history::FileLock;
 use indexmap::IndexSet;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
@@ -60,6 +61,29 @@ impl StateDir {
         self.0.join("berth.json")
     }
 
+    /// The file a running berth holds locked for its whole life: the one sure sign
+    /// that it runs, since the kernel lets go of it however the berth ends.
+    fn lock(&self) -> PathBuf {
+        self.0.join("berth.lock")
+    }
+
+    /// The pid of the berth that runs here, if one does.
+    pub fn running(&self) -> Option<u32> {
+        FileLock::holder(&self.lock()).and_then(|holder| holder.parse().ok())
+    }
+
+    /// What a berth that ended without stopping left: its state file, and its
+    /// socket, whatever is now in the socket's place. Only the lock's holder calls it.
+    fn clear_leftovers(&self) -> std::io::Result<()> {
+        let _ = std::fs::remove_file(self.state_file());
+        let socket = self.socket();
+        match std::fs::symlink_metadata(&socket) {
+            Ok(metadata) if metadata.is_dir() => std::fs::remove_dir_all(&socket),
+            Ok(_) => std::fs::remove_file(&socket),
+            Err(_) => Ok(()),
+        }
+    }
+
     /// The recorded berth, if any.
     pub fn recorded(&self) -> Option<State> {
         let text = std::fs::read_to_string(self.state_file()).ok()?;
@@ -77,9 +101,18 @@ impl StateDir {
         std::fs::rename(temporary, self.state_file())
     }
 
-    pub fn forget(&self) {
+    fn forget(&self) {
         let _ = std::fs::remove_file(self.state_file());
         let _ = std::fs::remove_file(self.socket());
+    }
+
+    /// Clears what a berth that ended without stopping left, unless a berth runs
+    /// here; whether it could.
+    pub fn clear_if_unused(&self) -> bool {
+        match FileLock::try_take(&self.lock(), &std::process::id().to_string()) {
+            Ok(Ok(_lock)) => self.clear_leftovers().is_ok(),
+            _ => false,
+        }
     }
 }
 
@@ -91,6 +124,10 @@ pub struct Session<'a> {
     pub plan: &'a Plan,
     /// Where services' output goes.
     pub output: Output,
+    /// In the background, the file for this berth's own output: opened only once
+    /// it holds the project's lock, so that a berth that cannot start never
+    /// truncates the log of the one that runs.
+    pub log: Option<&'a Path>,
     pub notice: &'a (dyn Fn(Notice) + Sync),
 }
 
@@ -107,6 +144,9 @@ impl Session<'_> {
     pub async fn run(&self) -> bool {
         let project = self.file.parent().unwrap_or(Path::new("."));
         let state_dir = StateDir::of(project);
+        let Some(_lock) = self.take_lock(&state_dir) else {
+            return false;
+        };
         let runtime = match LocalRuntime::new(project, self.output.clone()) {
             Ok(runtime) => Arc::new(runtime),
             Err(e) => {
@@ -203,6 +243,36 @@ impl Session<'_> {
         up
     }
 
+    /// The project's lock, then this berth's log and a clean `.berth/`; nothing of
+    /// another berth is touched before the lock is held.
+    fn take_lock(&self, state_dir: &StateDir) -> Option<FileLock> {
+        let path = state_dir.lock();
+        let lock = match FileLock::try_take(&path, &std::process::id().to_string()) {
+            Ok(Ok(lock)) => lock,
+            Ok(Err(holder)) => {
+                self.error(format!(
+                    "berth is already running here (pid {holder})\n  help: apply changes with `berth up -d` or `berth deploy`, see it with `berth status`, or stop it with `berth down`"
+                ));
+                return None;
+            }
+            Err(e) => {
+                self.error(format!("cannot lock {}: {e}", path.display()));
+                return None;
+            }
+        };
+        if let Some(log) = self.log
+            && let Err(e) = write_output_to(log)
+        {
+            self.error(format!("cannot write {}: {e}", log.display()));
+            return None;
+        }
+        if let Err(e) = state_dir.clear_leftovers() {
+            self.error(format!("cannot clear {}: {e}", state_dir.0.display()));
+            return None;
+        }
+        Some(lock)
+    }
+
     /// Starts the gateway when any service has routes; it stops when dropped.
     async fn gateway(&self, runtime: &LocalRuntime) -> Result<Option<AbortOnDrop>, String> {
         let ecosystem = self.ecosystem;
@@ -239,6 +309,23 @@ impl Session<'_> {
         self.say(format!("berth: running {command}"));
         process::run_command(command, project).await
     }
+}
+
+/// Sends this process's stdout and stderr to `log`, made anew, readable by its
+/// owner only, and never through a link planted in its place.
+fn write_output_to(log: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .custom_flags(nix::libc::O_NOFOLLOW)
+        .open(log)?;
+    file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+    nix::unistd::dup2_stdout(&file)?;
+    nix::unistd::dup2_stderr(&file)?;
+    Ok(())
 }
 
 /// Ctrl-C, or SIGTERM from whoever runs berth.

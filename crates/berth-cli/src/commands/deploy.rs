@@ -10,7 +10,7 @@ use berth_engine::{Deployed, Target};
 use berth_history::SqliteHistory;
 use berth_local::{Ask, Reply, Request};
 
-use super::session::Session;
+use super::session::{Found, Session};
 use super::{Exit, load};
 use crate::cli::{Format, Global};
 use crate::output;
@@ -41,8 +41,8 @@ pub fn run(
         return Ok(Exit::Success);
     }
     let session = Session::in_dir(project.dir());
-    match session.recorded() {
-        Some((_, true)) => send(
+    match session.found() {
+        Found::Running(_) => send(
             global,
             &session,
             Ask {
@@ -55,7 +55,7 @@ pub fn run(
             println!(
                 "berth: nothing runs here yet; starting the ecosystem as its first deployment"
             );
-            super::up::run(global, services, true, true)
+            super::up::run(global, services, true, true, None)
         }
     }
 }
@@ -95,7 +95,7 @@ pub fn rollback(
             })?,
     };
     let session = Session::in_dir(project.dir());
-    if !matches!(session.recorded(), Some((_, true))) {
+    if !matches!(session.found(), Found::Running(_)) {
         return Err(Problems::one(
             Problem::new(
                 "no berth is running for this berth.yaml, so there is nothing to roll back",
@@ -117,6 +117,7 @@ pub fn rollback(
 
 /// Sends a deployment to the running berth and shows its steps as they happen.
 pub fn send(global: &Global, session: &Session, ask: Ask) -> Result<Exit, Problems> {
+    session.wait_until_answering()?;
     let json = global.output == Format::Json;
     let mut result = None;
     let mut error = None;

@@ -1,6 +1,7 @@
 //! `berth up -d`: the same berth, started in the background with its output in
 //! `.berth/berth.log`; this process returns once everything is up.
 
+use std::io::Read;
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -9,7 +10,7 @@ use berth_core::{Problem, Problems, Project};
 use berth_local::{Progress, Reply, Request};
 
 use super::Exit;
-use super::session::Session;
+use super::session::{Found, Session};
 use crate::cli::Global;
 
 pub fn start(
@@ -22,7 +23,6 @@ pub fn start(
         |what: &str, e: std::io::Error| Problems::one(Problem::new(format!("cannot {what}: {e}")));
     std::fs::create_dir_all(&session.dir).map_err(|e| cannot("create .berth/", e))?;
     let log_path = session.dir.join("berth.log");
-    let log = std::fs::File::create(&log_path).map_err(|e| cannot("write .berth/berth.log", e))?;
     let file = std::path::absolute(&project.path).map_err(|e| cannot("find berth.yaml", e))?;
     let mut command =
         Command::new(std::env::current_exe().map_err(|e| cannot("find the berth binary", e))?);
@@ -30,16 +30,16 @@ pub fn start(
     if let Some(environment) = &global.environment {
         command.args(["-e", environment]);
     }
+    // The background berth opens its log itself, once it holds the project's lock;
+    // until then what it says comes back here.
     command
-        .args(["up", "--quiet"])
+        .args(["up", "--quiet", "--log-to"])
+        .arg(&log_path)
         .args(names)
         .env("NO_COLOR", "1")
         .stdin(Stdio::null())
-        .stdout(
-            log.try_clone()
-                .map_err(|e| cannot("write .berth/berth.log", e))?,
-        )
-        .stderr(log)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
         // Its own process group: a Ctrl-C in this terminal is not for it.
         .process_group(0);
     let mut child = command
@@ -47,10 +47,21 @@ pub fn start(
         .map_err(|e| cannot("start berth in the background", e))?;
     loop {
         if let Ok(Some(status)) = child.try_wait() {
-            return Ok(gave_up(&log_path, &format!("berth exited with {status}")));
+            let mut said = String::new();
+            if let Some(mut stderr) = child.stderr.take() {
+                let _ = stderr.read_to_string(&mut said);
+            }
+            return Ok(gave_up(
+                &log_path,
+                &format!("berth exited with {status}"),
+                &said,
+            ));
         }
-        if let Ok(Reply::Status { progress, .. }) =
-            berth_local::request(&session.socket(), &Request::Status)
+        // Another berth may answer on the socket: only ours counts.
+        let ours = matches!(session.found(), Found::Running(pid) if pid == child.id());
+        if ours
+            && let Ok(Reply::Status { progress, .. }) =
+                berth_local::request(&session.socket(), &Request::Status)
         {
             match progress {
                 Progress::Up => {
@@ -62,7 +73,7 @@ pub fn start(
                 }
                 Progress::Failed(message) => {
                     let _ = child.wait();
-                    return Ok(gave_up(&log_path, &message));
+                    return Ok(gave_up(&log_path, &message, ""));
                 }
                 Progress::Starting | Progress::Stopping => {}
             }
@@ -71,7 +82,13 @@ pub fn start(
     }
 }
 
-fn gave_up(log: &std::path::Path, message: &str) -> Exit {
+/// Says why the background berth did not come up: in its own words if it ended
+/// before it had a log (the log then is another berth's), else the log's last lines.
+fn gave_up(log: &std::path::Path, message: &str, said: &str) -> Exit {
+    if !said.trim().is_empty() {
+        eprint!("{said}");
+        return Exit::Failed;
+    }
     eprintln!("error: {message}");
     let text = std::fs::read_to_string(log).unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();

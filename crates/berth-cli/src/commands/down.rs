@@ -7,25 +7,22 @@ use berth_core::{Problem, Problems};
 use berth_local::Request;
 
 use super::Exit;
-use super::session::{Session, is_running};
+use super::session::{Found, Session};
 use crate::cli::Global;
 
 pub fn run(global: &Global, volumes: bool) -> Result<Exit, Problems> {
     let session = Session::of(global)?;
-    match session.recorded() {
-        Some((state, true)) => {
+    match session.found() {
+        Found::Running(pid) => {
             session.request(&Request::Down)?;
-            wait_until_gone(state.pid)?;
-            println!("stopped berth (pid {})", state.pid);
+            wait_until_gone(&session, pid)?;
+            println!("stopped berth (pid {pid})");
         }
-        Some((state, false)) => {
-            session.forget();
-            println!(
-                "berth (pid {}) had already gone; its services went with it",
-                state.pid
-            );
+        Found::Gone(pid) => {
+            session.clear_leftovers();
+            println!("berth (pid {pid}) had already gone; its services went with it");
         }
-        None => println!("nothing is running"),
+        Found::Nothing => println!("nothing is running"),
     }
     if volumes {
         let data = session.dir.join("data");
@@ -42,10 +39,10 @@ pub fn run(global: &Global, volumes: bool) -> Result<Exit, Problems> {
     Ok(Exit::Success)
 }
 
-fn wait_until_gone(pid: u32) -> Result<(), Problems> {
+fn wait_until_gone(session: &Session, pid: u32) -> Result<(), Problems> {
     // Stopping waits out each service's grace period in dependency order.
     let deadline = Instant::now() + Duration::from_secs(300);
-    while is_running(pid) {
+    while matches!(session.found(), Found::Running(running) if running == pid) {
         if Instant::now() > deadline {
             return Err(Problems::one(Problem::new(format!(
                 "berth (pid {pid}) is still stopping"

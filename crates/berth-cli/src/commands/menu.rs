@@ -22,10 +22,12 @@ pub fn run() -> Exit {
         output: Format::Text,
     };
     match choose(&mut global) {
-        Ok(Some(names)) => up::run(&global, &names, false, false).unwrap_or_else(|problems| {
-            output::problems(&problems, Format::Text);
-            Exit::Invalid
-        }),
+        Ok(Some(names)) => {
+            up::run(&global, &names, false, false, None).unwrap_or_else(|problems| {
+                output::problems(&problems, Format::Text);
+                Exit::Invalid
+            })
+        }
         Ok(None) => Exit::Success,
         Err(problems) => {
             output::problems(&problems, Format::Text);

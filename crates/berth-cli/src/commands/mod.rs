@@ -45,7 +45,8 @@ pub fn run(cli: &Cli) -> Exit {
             names,
             detach,
             quiet,
-        } => up::run(&cli.global, names, *detach, *quiet),
+            log_to,
+        } => up::run(&cli.global, names, *detach, *quiet, log_to.as_deref()),
         Command::Run { deployment, detach } => up::run_deployment(&cli.global, deployment, *detach),
         Command::Status => status::run(&cli.global),
         Command::Logs {

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use berth_core::{Problem, Problems};
-use berth_local::{Reply, Request, State, StateDir};
+use berth_local::{Reply, Request, StateDir};
 
 use super::load;
 use crate::cli::Global;
@@ -36,27 +36,57 @@ impl Session {
         self.dir.join("logs")
     }
 
-    /// The recorded berth, if any, and whether it is alive.
-    pub fn recorded(&self) -> Option<(State, bool)> {
-        let state = self.state.recorded()?;
-        let alive = is_running(state.pid);
-        Some((state, alive))
+    /// Whether a berth runs here: the holder of the project's lock, never a pid
+    /// read from a file, which may have been reused.
+    pub fn found(&self) -> Found {
+        if let Some(pid) = self.state.running() {
+            return Found::Running(pid);
+        }
+        match self.state.recorded() {
+            Some(state) => Found::Gone(state.pid),
+            None => Found::Nothing,
+        }
     }
 
-    pub fn forget(&self) {
-        self.state.forget();
+    /// Clears what a berth that ended without stopping left behind.
+    pub fn clear_leftovers(&self) {
+        self.state.clear_if_unused();
+    }
+
+    /// Returns once the running berth answers: one that has just taken the lock
+    /// opens its socket a moment later.
+    pub fn wait_until_answering(&self) -> Result<(), Problems> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            match self.request(&Request::Status) {
+                Ok(_) => return Ok(()),
+                Err(problems)
+                    if !matches!(self.found(), Found::Running(_))
+                        || std::time::Instant::now() > deadline =>
+                {
+                    return Err(problems);
+                }
+                Err(_) => std::thread::sleep(std::time::Duration::from_millis(20)),
+            }
+        }
     }
 
     /// Sends a request to the running berth.
     pub fn request(&self, request: &Request) -> Result<Reply, Problems> {
-        berth_local::request(&self.socket(), request).map_err(|_| {
-            let problem = match self.recorded() {
-                Some((state, false)) => Problem::new(format!(
-                    "the berth that ran here (pid {}) is gone without stopping cleanly",
-                    state.pid
+        berth_local::request(&self.socket(), request).map_err(|e| {
+            let problem = match self.found() {
+                Found::Running(pid) => Problem::new(format!(
+                    "berth (pid {pid}) runs here but does not answer on {}: {e}",
+                    self.socket().display()
+                ))
+                .help(format!(
+                    "try again in a moment; `kill {pid}` stops it and its services"
+                )),
+                Found::Gone(pid) => Problem::new(format!(
+                    "the berth that ran here (pid {pid}) is gone without stopping cleanly"
                 ))
                 .help("its services went with it; start again with `berth up`"),
-                _ => Problem::new("no berth is running for this berth.yaml")
+                Found::Nothing => Problem::new("no berth is running for this berth.yaml")
                     .help("start one with `berth up -d`"),
             };
             Problems::one(problem)
@@ -64,16 +94,13 @@ impl Session {
     }
 }
 
-/// Whether `pid` is a live process — not a zombie waiting to be reaped.
-pub fn is_running(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|stat| {
-            // The state follows the command name, which is in parentheses.
-            let after_name = stat.rsplit_once(')')?.1.trim_start().chars().next()?;
-            Some(after_name != 'Z' && after_name != 'X')
-        })
-        .unwrap_or(false)
+/// What `.berth/` says of the berth for this project.
+pub enum Found {
+    /// A berth runs, with this pid.
+    Running(u32),
+    /// A berth ran, with this pid, and ended without cleaning up.
+    Gone(u32),
+    Nothing,
 }
 
 /// Sends `request` to this project's running berth and says `done` once it is.

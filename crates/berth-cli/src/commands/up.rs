@@ -8,11 +8,17 @@ use berth_core::{Ecosystem, Problem, Problems, Project};
 use berth_engine::{Event, Failure};
 use berth_local::{Notice, Output, Session};
 
-use super::session::Session as Running;
+use super::session::{Found, Session as Running};
 use super::{Exit, detached, load};
 use crate::cli::Global;
 
-pub fn run(global: &Global, names: &[String], detach: bool, quiet: bool) -> Result<Exit, Problems> {
+pub fn run(
+    global: &Global,
+    names: &[String],
+    detach: bool,
+    quiet: bool,
+    log: Option<&std::path::Path>,
+) -> Result<Exit, Problems> {
     let project = load(global)?;
     let ecosystem = project.ecosystem(global.environment.as_deref())?;
     if ecosystem.environment.runtime != berth_core::model::Runtime::Local {
@@ -27,9 +33,9 @@ pub fn run(global: &Global, names: &[String], detach: bool, quiet: bool) -> Resu
     let selection = plan::select(ecosystem, names)?;
     let plan = plan::plan(ecosystem, &selection);
     let session = Running::in_dir(project.dir());
-    match session.recorded() {
+    match session.found() {
         // As `docker compose up -d` does: what runs takes the file's changes.
-        Some((_, true)) if detach => {
+        Found::Running(_) if detach => {
             return super::deploy::send(
                 global,
                 &session,
@@ -39,20 +45,16 @@ pub fn run(global: &Global, names: &[String], detach: bool, quiet: bool) -> Resu
                 },
             );
         }
-        Some((state, true)) => {
+        Found::Running(pid) => {
             return Err(Problems::one(
-                Problem::new(format!("berth is already running here (pid {})", state.pid))
+                Problem::new(format!("berth is already running here (pid {pid})"))
                     .help("apply changes with `berth up -d` or `berth deploy`, see it with `berth status`, or stop it with `berth down`"),
             ));
         }
-        Some((state, false)) => {
-            println!(
-                "berth: the berth that ran here before (pid {}) ended without stopping cleanly; its services went with it",
-                state.pid
-            );
-            session.forget();
-        }
-        None => {}
+        Found::Gone(pid) => println!(
+            "berth: the berth that ran here before (pid {pid}) ended without stopping cleanly; its services went with it"
+        ),
+        Found::Nothing => {}
     }
     if detach {
         return detached::start(&project, global, names, &session);
@@ -61,7 +63,7 @@ pub fn run(global: &Global, names: &[String], detach: bool, quiet: bool) -> Resu
         .enable_all()
         .build()
         .map_err(|e| Problems::one(Problem::new(format!("cannot start the async runtime: {e}"))))?;
-    Ok(runtime.block_on(up(&project, ecosystem, &plan, quiet)))
+    Ok(runtime.block_on(up(&project, ecosystem, &plan, quiet, log)))
 }
 
 /// `berth run NAME`: `up` for a named deployment, which must be one.
@@ -81,10 +83,16 @@ pub fn run_deployment(global: &Global, deployment: &str, detach: bool) -> Result
             Problem::new(format!("there is no deployment `{deployment}`")).help(help),
         ));
     }
-    run(global, &[deployment.to_owned()], detach, false)
+    run(global, &[deployment.to_owned()], detach, false, None)
 }
 
-async fn up(project: &Project, ecosystem: &Ecosystem, plan: &Plan, quiet: bool) -> Exit {
+async fn up(
+    project: &Project,
+    ecosystem: &Ecosystem,
+    plan: &Plan,
+    quiet: bool,
+    log: Option<&std::path::Path>,
+) -> Exit {
     let painter = Painter::new(ecosystem);
     let output: Output = {
         let painter = painter.clone();
@@ -113,6 +121,7 @@ async fn up(project: &Project, ecosystem: &Ecosystem, plan: &Plan, quiet: bool) 
         ecosystem,
         plan,
         output,
+        log,
         notice: &notice,
     };
     if session.run().await {
