@@ -233,6 +233,139 @@ fn stale_or_corrupt_state_does_not_wedge_berth() {
 }
 
 #[test]
+fn a_start_that_cannot_succeed_fails_with_its_last_lines() {
+    let ports = free_ports(2);
+    let dir = scratch("never-ready");
+    let yaml = format!(
+        "name: never\nservices:\n  api:\n    local: {{ run: \"echo no such thing >&2; exit 127\" }}\n    ports: {{ http: {} }}\n    health: {{ readiness: /ready }}\n    restart: {{ policy: always, backoff: 10ms }}\n",
+        ports[0]
+    );
+    std::fs::write(dir.join("berth.yaml"), yaml).unwrap();
+    let marker = format!("{}-never", dir.display());
+    let started = std::time::Instant::now();
+    let up = berth(&dir, &marker, &["up", "-d"]);
+    assert!(!up.status.success());
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+    let said = text(&up);
+    assert!(
+        said.contains("exited 5 times in a row and was never ready"),
+        "{said}"
+    );
+    assert!(said.contains("no such thing"), "{said}");
+    assert!(survivors(&marker).is_empty(), "{:?}", survivors(&marker));
+
+    // A port another process holds is named before anything starts.
+    let holder = std::net::TcpListener::bind(("127.0.0.1", ports[1])).unwrap();
+    let yaml = format!(
+        "name: taken\nservices:\n  api:\n    local: {{ run: [berth, workload] }}\n    ports: {{ http: {} }}\n",
+        ports[1]
+    );
+    std::fs::write(dir.join("berth.yaml"), yaml).unwrap();
+    let up = berth(&dir, &marker, &["up", "-d"]);
+    assert!(!up.status.success());
+    assert!(
+        text(&up).contains(&format!("port {} (http) cannot be listened on", ports[1])),
+        "{}",
+        text(&up)
+    );
+    drop(holder);
+    assert!(survivors(&marker).is_empty(), "{:?}", survivors(&marker));
+}
+
+/// Under a low descriptor limit, a flood of idle connections neither spins
+/// berth nor cuts off its control socket, and a service killed meanwhile is
+/// started again.
+#[test]
+fn idle_connections_past_the_descriptor_limit_leave_berth_reachable() {
+    let (dir, marker) = project("flooded");
+    let up = Command::new("sh")
+        .args([
+            "-c",
+            &format!(
+                "ulimit -n 256 && exec {} up -d",
+                env!("CARGO_BIN_EXE_berth")
+            ),
+        ])
+        .current_dir(&dir)
+        .env("BERTH_TEST_RUN", &marker)
+        .env("PATH", support::path_with_berth())
+        .output()
+        .unwrap();
+    assert!(up.status.success(), "{}", text(&up));
+    let before = status(&dir, &marker);
+    let port = instance(&before, "api")["port"].as_u64().unwrap();
+    let api_port = {
+        let yaml = std::fs::read_to_string(dir.join("berth.yaml")).unwrap();
+        let at = yaml.find("http: ").unwrap() + 6;
+        yaml[at..]
+            .split(' ')
+            .next()
+            .unwrap()
+            .parse::<u16>()
+            .unwrap()
+    };
+    assert_ne!(
+        port, api_port as u64,
+        "the instance runs behind the service's port"
+    );
+    // Past what berth accepts (a third of 256) and its listen queue, connecting
+    // times out, as with any server at its limit.
+    let address = std::net::SocketAddr::from(([127, 0, 0, 1], api_port));
+    let idle: Vec<_> = (0..300)
+        .filter_map(|_| {
+            std::net::TcpStream::connect_timeout(&address, Duration::from_millis(50)).ok()
+        })
+        .collect();
+    assert!(idle.len() > 150, "{} connections", idle.len());
+    let berth_pid = std::fs::read_to_string(dir.join(".berth/berth.lock")).unwrap();
+    let cpu = || {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", berth_pid.trim())).unwrap();
+        let fields: Vec<u64> = stat
+            .rsplit_once(')')
+            .unwrap()
+            .1
+            .split_whitespace()
+            .skip(11)
+            .take(2)
+            .map(|f| f.parse().unwrap())
+            .collect();
+        fields[0] + fields[1]
+    };
+    let api_pid = instance(&before, "api")["pid"].as_u64().unwrap();
+    Command::new("kill")
+        .args(["-KILL", &api_pid.to_string()])
+        .status()
+        .unwrap();
+    let ticks = cpu();
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        cpu() - ticks < 50,
+        "berth spins: {} ticks in 2 s",
+        cpu() - ticks
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let now = status(&dir, &marker);
+        let api = instance(&now, "api");
+        if api["pid"].as_u64().is_some_and(|pid| pid != api_pid) && api["ready"] == true {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "api was not restarted: {now}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    drop(idle);
+    assert!(berth(&dir, &marker, &["down"]).status.success());
+    assert!(survivors(&marker).is_empty(), "{:?}", survivors(&marker));
+}
+
+#[test]
 fn down_with_volumes_deletes_the_data() {
     let (dir, marker) = project("volumes");
     std::fs::create_dir_all(dir.join(".berth/data/db")).unwrap();

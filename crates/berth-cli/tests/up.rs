@@ -283,6 +283,140 @@ fn the_gateway_routes_by_prefix_round_robin_and_around_failed_instances() {
     assert_eq!(up.exit_code(LONG), Some(0));
 }
 
+/// What the upstream sees through the gateway, from a server that answers with
+/// the request line and headers it was sent.
+#[test]
+fn the_gateway_proxies_as_a_reverse_proxy_should() {
+    let [echo, gateway] = free_ports(2)[..] else {
+        unreachable!()
+    };
+    let script = r#"
+import http.server, os
+class Echo(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = (self.path + "\n" + str(self.headers)).encode()
+        self.send_response(200)
+        self.send_header("Connection", "keep-alive, X-Upstream-Secret")
+        self.send_header("X-Upstream-Secret", "u")
+        self.send_header("Keep-Alive", "timeout=5")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+http.server.HTTPServer(("127.0.0.1", int(os.environ["PORT"])), Echo).serve_forever()
+"#;
+    let dir = scratch("proxying");
+    std::fs::write(dir.join("echo.py"), script).unwrap();
+    let yaml = format!(
+        "name: proxying\nservices:\n  echo:\n    local: {{ run: [python3, echo.py] }}\n    ports: {{ http: {echo} }}\n    health: {{ readiness: {{ tcp: http, period: 100ms }} }}\n    routes: [/, {{ prefix: /rw, rewrite: /inner }}]\nenvironments:\n  local: {{ gateway: {{ port: {gateway} }} }}\n"
+    );
+    std::fs::write(dir.join("berth.yaml"), yaml).unwrap();
+    let mut up = Up::start_in(dir, &[]);
+    up.wait_for("1 service up", LONG);
+    let answer = raw_request(
+        gateway,
+        "GET /rw/../../admin?x=1 HTTP/1.1\r\nHost: example.test\r\nConnection: close, X-Secret\r\nX-Secret: s\r\nProxy-Authorization: Basic eDp5\r\nKeep-Alive: 5\r\nTE: trailers\r\n\r\n",
+    );
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap();
+    let body = body.to_ascii_lowercase();
+    assert!(
+        body.starts_with("/admin?x=1\n"),
+        "dot segments resolved before routing: {body}"
+    );
+    for header in ["x-secret", "proxy-authorization", "keep-alive", "te:"] {
+        assert!(!body.contains(header), "{header} is hop-by-hop: {body}");
+    }
+    assert!(body.contains("x-forwarded-for: 127.0.0.1"), "{body}");
+    assert!(body.contains("x-forwarded-proto: http"), "{body}");
+    assert!(body.contains("x-forwarded-host: example.test"), "{body}");
+    let head = head.to_ascii_lowercase();
+    assert!(
+        !head.contains("x-upstream-secret") && !head.contains("keep-alive: timeout"),
+        "{head}"
+    );
+    let rewritten = raw_request(
+        gateway,
+        "GET /rw/a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert!(rewritten.contains("\r\n\r\n/inner/a\n"), "{rewritten}");
+    up.signal("-INT");
+    assert_eq!(up.exit_code(LONG), Some(0));
+}
+
+fn raw_request(port: u16, request: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    answer
+}
+
+/// A secret's source variable is berth's alone: the service that declares the
+/// secret gets it under its own name, and no other child sees either.
+#[test]
+fn secrets_reach_only_the_services_that_declare_them() {
+    let [a, b] = free_ports(2)[..] else {
+        unreachable!()
+    };
+    // The harness exports QUICKSTART_SESSION_SECRET=test-secret to berth.
+    let yaml = format!(
+        "name: secrets\nservices:\n  a:\n    local: {{ run: \"env > a.env; exec berth workload\" }}\n    ports: {{ http: {a} }}\n    health: {{ readiness: /ready }}\n    secrets: {{ TOKEN: {{ env: QUICKSTART_SESSION_SECRET }} }}\n  b:\n    local: {{ run: \"env > b.env; exec berth workload\" }}\n    ports: {{ http: {b} }}\n    health: {{ readiness: {{ exec: \"env > probe.env\", period: 100ms }} }}\n"
+    );
+    let mut up = Up::start("secrets", &yaml, &[]);
+    up.wait_for("2 services up", LONG);
+    let read = |name: &str| std::fs::read_to_string(up.dir.join(name)).unwrap();
+    let (a_env, b_env, probe_env) = (read("a.env"), read("b.env"), read("probe.env"));
+    assert!(a_env.contains("TOKEN=test-secret\n"));
+    for (who, env) in [("a", &a_env), ("b", &b_env), ("b's probe", &probe_env)] {
+        assert!(
+            !env.contains("QUICKSTART_SESSION_SECRET"),
+            "{who} sees the source"
+        );
+    }
+    assert!(!b_env.contains("test-secret") && !probe_env.contains("test-secret"));
+    let berth_pid = up.child.id();
+    for (pid, _) in support::marked(&up.marker) {
+        let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+        let leaked = environ
+            .split(|b| *b == 0)
+            .any(|v| v.starts_with(b"QUICKSTART_SESSION_SECRET="));
+        assert!(
+            pid == berth_pid || !leaked,
+            "process {pid} inherited the source"
+        );
+    }
+    up.signal("-INT");
+    assert_eq!(up.exit_code(LONG), Some(0));
+}
+
+/// An exec probe that hangs is killed with all it started when it times out,
+/// runs once per period, and goes with berth when berth is killed.
+#[test]
+fn exec_probes_that_hang_leave_nothing_behind() {
+    let yaml = "name: probes\nservices:\n  slow:\n    local: { run: [berth, workload, --port, '0'] }\n    health:\n      readiness: { exec: \"echo run >> runs.txt; sleep 3600\", period: 300ms, timeout: 100ms }\n";
+    let mut up = Up::start("probes", yaml, &[]);
+    up.wait_for("slow started", LONG);
+    std::thread::sleep(Duration::from_millis(2_000));
+    let runs = std::fs::read_to_string(up.dir.join("runs.txt")).unwrap_or_default();
+    let count = runs.lines().count();
+    // Once per 300 ms period plus its 100 ms timeout: about five in two seconds.
+    assert!((2..=8).contains(&count), "{count} runs in 2 s");
+    let sleeping = up
+        .survivors()
+        .into_iter()
+        .filter(|p| p.contains("sleep 3600"))
+        .count();
+    assert!(sleeping <= 1, "{sleeping} probes still running");
+    up.signal("-KILL");
+    let left = up.survivors_after(Duration::from_secs(3));
+    assert!(left.is_empty(), "{left:?}");
+}
+
 /// Each seed ecosystem runs on a laptop: the stand-in workload plays the
 /// applications, and in the default environment the data stores too.
 #[test]

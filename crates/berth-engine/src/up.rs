@@ -41,7 +41,14 @@ pub async fn up(
             let condition = settled(&target.ecosystem, &step.service);
             let unit = target.unit(&step.service);
             let patterns = target.patterns(&step.service);
-            condition::reached(runtime, &unit, &condition, &patterns, None).await?;
+            // As Kubernetes' progress deadline: a start that does not settle in
+            // time fails, rather than keep `berth up -d` waiting for ever.
+            let deadline = target
+                .ecosystem
+                .services
+                .get(&step.service)
+                .map(|service| service.rollout.progress_deadline());
+            condition::reached(runtime, &unit, &condition, &patterns, deadline).await?;
             progress(Event::Settled {
                 service: step.service.clone(),
                 condition: condition.to_string(),

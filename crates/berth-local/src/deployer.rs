@@ -397,6 +397,7 @@ impl Deployer {
         let ecosystem = project
             .ecosystem(Some(&self.environment))
             .map_err(|p| p.to_string())?;
+        crate::process::hide_from_children(ecosystem.secret_sources());
         Ok((Target::of(Arc::new(ecosystem.clone())), trigger, source))
     }
 

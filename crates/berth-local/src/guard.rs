@@ -29,7 +29,9 @@ pub struct Guard {
 
 impl Guard {
     pub fn start() -> std::io::Result<Guard> {
-        let mut process = Command::new("sh")
+        let mut command = Command::new("sh");
+        crate::process::without_secret_sources(&mut command);
+        let mut process = command
             .arg("-c")
             .arg(SCRIPT)
             .stdin(Stdio::piped())

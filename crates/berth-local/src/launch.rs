@@ -126,15 +126,27 @@ fn own_binary(arg: String) -> String {
     arg
 }
 
-/// `KEY=VALUE` lines, as docker compose reads them.
+/// `KEY=VALUE` lines, as docker compose reads them. An error names the line,
+/// never its text: the text is a value, and values are secrets.
 fn read_env_file(path: &Path) -> Result<Vec<(String, String)>, LaunchError> {
-    let unreadable = |e: dotenvy::Error| LaunchError {
-        message: format!("cannot read the env file {}: {e}", path.display()),
+    let unreadable = |what: String| LaunchError {
+        message: format!("cannot read the env file {}: {what}", path.display()),
         help: "fix the file or the `env_file` entry that names it".to_owned(),
     };
-    dotenvy::from_path_iter(path)
-        .map_err(unreadable)?
-        .map(|entry| entry.map_err(unreadable))
+    let text = std::fs::read_to_string(path).map_err(|e| unreadable(e.to_string()))?;
+    dotenvy::from_read_iter(text.as_bytes())
+        .map(|entry| {
+            entry.map_err(|e| match e {
+                dotenvy::Error::LineParse(line, _) => {
+                    let number = text
+                        .find(line.as_str())
+                        .map_or(0, |at| text[..at].matches('\n').count() + 1);
+                    unreadable(format!("line {number} is not `KEY=VALUE`"))
+                }
+                dotenvy::Error::Io(e) => unreadable(e.to_string()),
+                _ => unreadable("it is not a list of `KEY=VALUE` lines".to_owned()),
+            })
+        })
         .collect()
 }
 

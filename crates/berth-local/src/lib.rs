@@ -14,6 +14,7 @@ mod guard;
 mod launch;
 mod logs;
 mod ports;
+mod private_file;
 mod probe;
 mod process;
 mod runtime;

@@ -179,11 +179,7 @@ pub struct LogFile {
 
 impl LogFile {
     fn open(path: &Path) -> Option<LogFile> {
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .ok()?;
+        let file = crate::private_file::open(path, false).ok()?;
         let size = file.metadata().map(|m| m.len()).unwrap_or(0);
         Some(LogFile {
             path: path.to_path_buf(),

@@ -5,6 +5,7 @@
 //! copies nothing of berth's memory; a parent-death signal would need such code,
 //! and would fire when the *thread* that spawned ends, not berth.
 
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Stdio;
 
@@ -73,11 +74,30 @@ fn spawners() -> &'static [std::sync::mpsc::Sender<Spawn>] {
     })
 }
 
+/// The variables that secrets come from (`{ env: VAR }`). No child inherits
+/// them: a service gets a secret only under the name it declares it by.
+static SECRET_SOURCES: std::sync::RwLock<BTreeSet<String>> =
+    std::sync::RwLock::new(BTreeSet::new());
+
+/// Keeps these variables from every process started from now on.
+pub fn hide_from_children<'a>(sources: impl IntoIterator<Item = &'a str>) {
+    let mut hidden = SECRET_SOURCES.write().expect("secret sources lock");
+    hidden.extend(sources.into_iter().map(str::to_owned));
+}
+
+/// `command` without the variables that secrets come from.
+pub fn without_secret_sources(command: &mut std::process::Command) {
+    for source in SECRET_SOURCES.read().expect("secret sources lock").iter() {
+        command.env_remove(source);
+    }
+}
+
 /// `argv` as a command in a process group of its own; its output is berth's
 /// own, unless the caller says otherwise.
 pub fn supervised(argv: &[String], dir: &Path, user: Option<(u32, u32)>) -> Command {
     let (program, args) = argv.split_first().expect("a command has a program");
     let mut command = Command::new(program);
+    without_secret_sources(command.as_std_mut());
     command
         .args(args)
         .current_dir(dir)

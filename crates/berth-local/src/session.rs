@@ -147,6 +147,7 @@ impl Session<'_> {
         let Some(_lock) = self.take_lock(&state_dir) else {
             return false;
         };
+        process::hide_from_children(self.ecosystem.secret_sources());
         let runtime = match LocalRuntime::new(project, self.output.clone()) {
             Ok(runtime) => Arc::new(runtime),
             Err(e) => {
@@ -311,18 +312,9 @@ impl Session<'_> {
     }
 }
 
-/// Sends this process's stdout and stderr to `log`, made anew, readable by its
-/// owner only, and never through a link planted in its place.
+/// Sends this process's stdout and stderr to `log`, made anew.
 fn write_output_to(log: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .custom_flags(nix::libc::O_NOFOLLOW)
-        .open(log)?;
-    file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+    let file = crate::private_file::open(log, true)?;
     nix::unistd::dup2_stdout(&file)?;
     nix::unistd::dup2_stderr(&file)?;
     Ok(())

@@ -45,6 +45,7 @@ pub async fn supervise(spec: Spec, status: StatusCell, mut stop: watch::Receiver
         return;
     }
     let mut failures_in_a_row = 0u32;
+    let mut ever_ready = false;
     loop {
         let mut child = match process::spawn(
             &spec.launch.argv,
@@ -55,10 +56,24 @@ pub async fn supervise(spec: Spec, status: StatusCell, mut stop: watch::Receiver
         .await
         {
             Ok(child) => child,
-            Err(e) => {
+            Err(e) if is_lasting(&e) => {
                 let message = format!("cannot run `{}`: {e}", spec.launch.argv[0]);
                 status.send_modify(|s| s.state = State::Failed(message));
                 return;
+            }
+            Err(e) => {
+                // Out of descriptors or processes for a moment: try again later.
+                failures_in_a_row += 1;
+                let pause = backoff(&spec.restart, failures_in_a_row);
+                let note = format!("berth: cannot start it ({e}); trying again in {pause:?}");
+                (spec.sink.output)(&spec.sink.service, &note);
+                tokio::select! {
+                    _ = tokio::time::sleep(pause) => continue,
+                    _ = stop.wait_for(|stop| *stop) => {
+                        status.send_modify(|s| s.state = State::Stopped);
+                        return;
+                    }
+                }
             }
         };
         let pid = child.id().expect("a running child has a pid");
@@ -90,10 +105,12 @@ pub async fn supervise(spec: Spec, status: StatusCell, mut stop: watch::Receiver
         process::signal_group(pid, Signal::SIGKILL);
         spec.guard.forget(pid);
         readers.await;
-        let stable = status.get().ready && run_started.elapsed() >= STABLE;
+        let ready = status.get().ready;
+        ever_ready |= ready;
+        let stable = ready && run_started.elapsed() >= STABLE;
         status.send_modify(Status::process_gone);
         failures_in_a_row = if stable { 1 } else { failures_in_a_row + 1 };
-        let pause = match after_exit(&spec, exit, failures_in_a_row) {
+        let pause = match after_exit(&spec, exit, failures_in_a_row, ever_ready) {
             AfterExit::Settle(state, note) => {
                 if let Some(note) = note {
                     (spec.sink.output)(&spec.sink.service, &note);
@@ -120,6 +137,18 @@ pub async fn supervise(spec: Spec, status: StatusCell, mut stop: watch::Receiver
     }
 }
 
+/// Whether a failed spawn will fail again however long berth waits: no such
+/// program, or not allowed to run it.
+fn is_lasting(error: &std::io::Error) -> bool {
+    matches!(
+        error.kind(),
+        std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied
+    ) || error.raw_os_error() == Some(nix::libc::ENOEXEC)
+}
+
+/// How many times in a row a process that has never been ready is started.
+const STARTS_BEFORE_READY: u32 = 5;
+
 /// What follows a process's exit.
 enum AfterExit {
     /// It stays in this state, with a note to show.
@@ -129,8 +158,15 @@ enum AfterExit {
 }
 
 /// A job completes or fails; a service restarts by its policy, with backoff, until
-/// it has failed `max_restarts` times in a row.
-fn after_exit(spec: &Spec, exit: ExitStatus, failures_in_a_row: u32) -> AfterExit {
+/// it has failed `max_restarts` times in a row — or, if it has never been ready,
+/// [`STARTS_BEFORE_READY`] times, so that a start that cannot succeed says so
+/// rather than wait for ever.
+fn after_exit(
+    spec: &Spec,
+    exit: ExitStatus,
+    failures_in_a_row: u32,
+    ever_ready: bool,
+) -> AfterExit {
     let code = exit.code().unwrap_or(-1);
     if spec.kind == Kind::Job {
         let state = if exit.success() {
@@ -147,6 +183,12 @@ fn after_exit(spec: &Spec, exit: ExitStatus, failures_in_a_row: u32) -> AfterExi
     };
     if !restart {
         return AfterExit::Settle(State::Exited(code), None);
+    }
+    if !ever_ready && failures_in_a_row >= STARTS_BEFORE_READY {
+        let note = format!(
+            "berth: exited {failures_in_a_row} times in a row and was never ready; not starting it again (crash-loop)"
+        );
+        return AfterExit::Settle(State::CrashLoop, Some(note));
     }
     if spec
         .restart
@@ -181,14 +223,14 @@ async fn watch_one_run(
     let dir = spec.launch.dir.as_path();
     let readiness = async {
         if let Some(target) = &spec.readiness {
-            probe::until_ready(target, dir).await;
+            probe::until_ready(target, dir, &spec.guard).await;
         }
         status.send_modify(|s| s.ready = true);
         std::future::pending::<()>().await
     };
     let liveness = async {
         if let Some(target) = &spec.liveness {
-            probe::until_failed(target, dir).await;
+            probe::until_failed(target, dir, &spec.guard).await;
             (spec.sink.output)(
                 &spec.sink.service,
                 "berth: liveness probe failed; restarting",

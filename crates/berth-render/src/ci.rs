@@ -27,6 +27,27 @@ fn target<'a>(
         .or_else(|| kubernetes().rfind(|e| e.environment.production == production))
 }
 
+/// A word for a `run:` line: as it is when the shell sees nothing special in it,
+/// else in single quotes. GitHub evaluates `${{ }}` before the shell runs, so
+/// every value from berth.yaml goes through [`literal`] as well.
+fn word(text: &str) -> String {
+    let plain = !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_./:@%+=,-".contains(c));
+    if plain {
+        literal(text)
+    } else {
+        literal(&format!("'{}'", text.replace('\'', r"'\''")))
+    }
+}
+
+/// Text GitHub shows as it is: `${{` would open an expression, so it is written
+/// as an expression that yields it.
+fn literal(text: &str) -> String {
+    text.replace("${{", "${{ '${{' }}")
+}
+
 fn install() -> Value {
     json!({"name": "Install berth", "run": "cargo install --locked berth-cli"})
 }
@@ -39,7 +60,7 @@ fn checkout() -> Value {
 /// from inside the cluster.
 fn deploy_steps(ecosystem: &Ecosystem) -> Vec<Value> {
     let namespace = ecosystem.namespace();
-    let environment = &ecosystem.environment_name;
+    let environment = word(&ecosystem.environment_name);
     let mut steps = vec![
         checkout(),
         install(),
@@ -50,7 +71,7 @@ fn deploy_steps(ecosystem: &Ecosystem) -> Vec<Value> {
         if ecosystem.is_external(name) || !service.is_long_running() || service.kind.is_data() {
             continue;
         }
-        let service_namespace = service.namespace.as_deref().unwrap_or(namespace);
+        let service_namespace = word(service.namespace.as_deref().unwrap_or(namespace));
         steps.push(json!({
             "name": format!("Wait for {name}"),
             "run": format!("kubectl -n {service_namespace} rollout status deployment/{name} --timeout=300s"),
@@ -64,9 +85,11 @@ fn deploy_steps(ecosystem: &Ecosystem) -> Vec<Value> {
                 _ => None,
             });
         if let (Some(path), Some((_, port))) = (path, service.main_port()) {
+            let namespace = service.namespace.as_deref().unwrap_or(namespace);
+            let url = word(&format!("http://{name}.{namespace}.svc:{port}{path}"));
             steps.push(json!({
                 "name": format!("Smoke-check {name}"),
-                "run": format!("kubectl -n {service_namespace} run smoke-{name} --rm -i --restart=Never --image=curlimages/curl:8.10.1 -- curl -fsS http://{name}.{service_namespace}.svc:{port}{path}"),
+                "run": format!("kubectl -n {service_namespace} run smoke-{name} --rm -i --restart=Never --image=curlimages/curl:8.10.1 -- curl -fsS {url}"),
             }));
         }
     }
@@ -83,8 +106,8 @@ pub fn ci(ecosystem: &Ecosystem, environments: &[&Ecosystem]) -> Vec<File> {
         json!({
             "runs-on": "ubuntu-latest",
             "steps": [checkout(), install(),
-                {"name": "Standards", "run": format!("berth check -e {}", check_env.environment_name)},
-                {"name": "Plan", "run": format!("berth plan -e {}", check_env.environment_name)}],
+                {"name": "Standards", "run": format!("berth check -e {}", word(&check_env.environment_name))},
+                {"name": "Plan", "run": format!("berth plan -e {}", word(&check_env.environment_name))}],
         }),
     );
     let builds: Vec<Value> = ecosystem
@@ -94,7 +117,7 @@ pub fn ci(ecosystem: &Ecosystem, environments: &[&Ecosystem]) -> Vec<File> {
             let build = spec.build.as_ref()?;
             // One image per service, even where services share a Dockerfile.
             let image = format!("{name}-{service}");
-            Some(json!({"service": service, "context": build.context, "target": build.target.clone().unwrap_or_default(), "image": image}))
+            Some(json!({"service": service, "context": literal(&build.context), "target": literal(build.target.as_deref().unwrap_or_default()), "image": image}))
         })
         .collect();
     let mut deploy_needs = vec!["check"];

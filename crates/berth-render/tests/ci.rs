@@ -72,3 +72,43 @@ fn an_ecosystem_without_builds_deploys_straight_after_the_check() {
     assert!(!jobs.contains_key("build"));
     assert_eq!(jobs["deploy-production"]["needs"][0], "check");
 }
+
+#[test]
+fn nothing_from_berth_yaml_reaches_a_shell_or_an_expression_unquoted() {
+    let yaml = "name: x\nservices:\n  api:\n    image: 'x:1'\n    build: { context: './${{ secrets.TOKEN }}', target: api }\n    ports: { http: 8080 }\n    health: { readiness: \"/ready$(id)'${{ github.event.pull_request.title }}\" }\nenvironments:\n  staging: { runtime: kubernetes }\n  prod: { runtime: kubernetes, production: true }\n";
+    let project = berth_core::load_str("berth.yaml", yaml).unwrap();
+    let environments: Vec<&berth_core::Ecosystem> = project.ecosystems().collect();
+    let files = berth_render::ci(project.ecosystem(None).unwrap(), &environments);
+    let text = &files[0].text;
+    let workflow = berth_core::yaml::parse(&SourceFile::new("deploy.yml", text.as_str()))
+        .unwrap()
+        .to_json();
+    let steps = workflow["jobs"]["deploy-staging"]["steps"]
+        .as_array()
+        .unwrap();
+    let smoke = steps
+        .iter()
+        .find(|s| s["name"] == "Smoke-check api")
+        .unwrap()["run"]
+        .as_str()
+        .unwrap();
+    assert!(
+        smoke.ends_with(
+            "curl -fsS 'http://api.x.svc:8080/ready$(id)'\\''${{ '${{' }} github.event.pull_request.title }}'"
+        ),
+        "{smoke}"
+    );
+    // Every `${{` left is one berth wrote itself, or the escape of one it did not.
+    for (at, _) in text.match_indices("${{") {
+        let rest = &text[at..];
+        assert!(
+            ["${{ secrets.", "${{ github.", "${{ matrix.", "${{ '${{' }}"]
+                .iter()
+                .any(|own| rest.starts_with(own))
+                && !rest.starts_with("${{ secrets.TOKEN")
+                && !rest.starts_with("${{ github.event"),
+            "{}",
+            &rest[..rest.len().min(60)]
+        );
+    }
+}

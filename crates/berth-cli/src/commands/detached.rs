@@ -4,10 +4,10 @@
 use std::io::Read;
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use berth_core::{Problem, Problems, Project};
-use berth_local::{Progress, Reply, Request};
+use berth_local::{InstanceReport, Progress, Reply, Request};
 
 use super::Exit;
 use super::session::{Found, Session};
@@ -45,6 +45,7 @@ pub fn start(
     let mut child = command
         .spawn()
         .map_err(|e| cannot("start berth in the background", e))?;
+    let mut said_at = Instant::now();
     loop {
         if let Ok(Some(status)) = child.try_wait() {
             let mut said = String::new();
@@ -60,8 +61,11 @@ pub fn start(
         // Another berth may answer on the socket: only ours counts.
         let ours = matches!(session.found(), Found::Running(pid) if pid == child.id());
         if ours
-            && let Ok(Reply::Status { progress, .. }) =
-                berth_local::request(&session.socket(), &Request::Status)
+            && let Ok(Reply::Status {
+                progress,
+                instances,
+                ..
+            }) = berth_local::request(&session.socket(), &Request::Status)
         {
             match progress {
                 Progress::Up => {
@@ -75,10 +79,34 @@ pub fn start(
                     let _ = child.wait();
                     return Ok(gave_up(&log_path, &message, ""));
                 }
+                Progress::Starting if said_at.elapsed() >= PROGRESS_EVERY => {
+                    println!("berth: still starting; {}", waiting_on(&instances));
+                    said_at = Instant::now();
+                }
                 Progress::Starting | Progress::Stopping => {}
             }
         }
         std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// How often a start that takes a while says what it waits for.
+const PROGRESS_EVERY: Duration = Duration::from_secs(5);
+
+/// `api (running, not ready; 2 restarts), worker (waiting)`.
+fn waiting_on(instances: &[InstanceReport]) -> String {
+    let waiting: Vec<String> = instances
+        .iter()
+        .filter(|i| !i.ready)
+        .map(|i| match i.restarts {
+            0 => format!("{} ({})", i.instance, i.state),
+            n => format!("{} ({}; {n} restarts)", i.instance, i.state),
+        })
+        .collect();
+    if waiting.is_empty() {
+        "the next services are waiting for their dependencies".to_owned()
+    } else {
+        format!("not ready yet: {}", waiting.join(", "))
     }
 }
 

@@ -15,7 +15,7 @@ pub struct Up {
     pub child: Child,
     lines: Receiver<(Instant, String)>,
     seen: Vec<(Instant, String)>,
-    marker: String,
+    pub marker: String,
     pub dir: PathBuf,
 }
 
@@ -191,6 +191,14 @@ fn rand_suffix() -> u128 {
 }
 
 pub fn survivors(marker: &str) -> Vec<String> {
+    marked(marker)
+        .into_iter()
+        .map(|(_, cmdline)| cmdline)
+        .collect()
+}
+
+/// The live processes that carry `marker`, with their command lines.
+pub fn marked(marker: &str) -> Vec<(u32, String)> {
     let needle = format!("BERTH_TEST_RUN={marker}");
     let mut found = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
@@ -210,7 +218,7 @@ pub fn survivors(marker: &str) -> Vec<String> {
                 .unwrap_or(0);
             // A zombie is dead already, waiting only to be reaped.
             if is_alive(pid) {
-                found.push(String::from_utf8_lossy(&cmdline).replace('\0', " "));
+                found.push((pid, String::from_utf8_lossy(&cmdline).replace('\0', " ")));
             }
         }
     }

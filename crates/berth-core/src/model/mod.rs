@@ -90,6 +90,17 @@ pub struct Ecosystem {
 }
 
 impl Ecosystem {
+    /// The environment variables that secrets come from (`{ env: VAR }`).
+    pub fn secret_sources(&self) -> impl Iterator<Item = &str> {
+        self.services
+            .values()
+            .flat_map(|service| service.secrets.values())
+            .filter_map(|secret| match secret {
+                SecretRef::Env(var) => Some(var.as_str()),
+                _ => None,
+            })
+    }
+
     /// Whether the service is kept outside this environment (`external:`).
     pub fn is_external(&self, service: &str) -> bool {
         self.environment.external.contains_key(service)

@@ -4,6 +4,7 @@
 //! and latency per route, and serves them with the router's per-revision counts
 //! at `/_berth/metrics`.
 
+mod forwarding;
 mod metrics;
 mod proxy;
 mod routes;

@@ -12,6 +12,8 @@ use indexmap::IndexMap;
 
 use berth_core::model::Port;
 
+use crate::guard::Guard;
+
 /// A probe with its port resolved, ready to run against one instance.
 #[derive(Clone, Debug)]
 pub struct Target {
@@ -52,12 +54,12 @@ impl Target {
     }
 
     /// One check, bounded by the probe's timeout.
-    pub async fn passes(&self, dir: &Path) -> bool {
+    pub async fn passes(&self, dir: &Path, guard: &Guard) -> bool {
         let attempt = async {
             match &self.check {
                 Resolved::Http { port, path } => http::passes(*port, path).await,
                 Resolved::Tcp { port } => tcp::passes(*port).await,
-                Resolved::Exec { argv } => exec::passes(argv, dir).await,
+                Resolved::Exec { argv } => exec::passes(argv, dir, guard).await,
             }
         };
         tokio::time::timeout(self.probe.timeout.0, attempt)
@@ -66,14 +68,22 @@ impl Target {
     }
 }
 
-/// Waits until the probe passes, after its initial delay. Checks start 2 ms apart
-/// and back off to 10 ms (or the probe's period, if shorter), so that readiness is
-/// noticed within 10 ms without a fixed one-second sleep.
-pub async fn until_ready(target: &Target, dir: &Path) {
+/// Waits until the probe passes, after its initial delay. An HTTP or TCP check
+/// costs a connection: they start 2 ms apart and back off to 10 ms (or the
+/// probe's period, if shorter), so that readiness is noticed within 10 ms without
+/// a fixed one-second sleep. An exec check starts a process: it runs once per
+/// period, as it does once ready.
+pub async fn until_ready(target: &Target, dir: &Path, guard: &Guard) {
     tokio::time::sleep(target.probe.initial_delay.0).await;
-    let mut pause = Duration::from_millis(2);
-    let ceiling = target.probe.period.0.min(Duration::from_millis(10));
-    while !target.passes(dir).await {
+    let period = target.probe.period.0;
+    let (mut pause, ceiling) = match target.check {
+        Resolved::Exec { .. } => (period, period),
+        _ => (
+            Duration::from_millis(2),
+            period.min(Duration::from_millis(10)),
+        ),
+    };
+    while !target.passes(dir, guard).await {
         tokio::time::sleep(pause).await;
         pause = (pause * 2).min(ceiling);
     }
@@ -81,12 +91,12 @@ pub async fn until_ready(target: &Target, dir: &Path) {
 
 /// Returns when the probe has failed `failure_threshold` times in a row, checking
 /// once per period after the initial delay.
-pub async fn until_failed(target: &Target, dir: &Path) {
+pub async fn until_failed(target: &Target, dir: &Path, guard: &Guard) {
     tokio::time::sleep(target.probe.initial_delay.0).await;
     let mut failures = 0;
     while failures < target.probe.failure_threshold {
         tokio::time::sleep(target.probe.period.0).await;
-        failures = if target.passes(dir).await {
+        failures = if target.passes(dir, guard).await {
             0
         } else {
             failures + 1
