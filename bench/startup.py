@@ -248,15 +248,33 @@ def tree(berth, services, delay_ms, fanout=3):
     return took, steps, steps * delay_ms / 1000, cpu, rss, threads
 
 
+def floor(berth, services, delay_ms):
+    """The machine's own floor: the same workloads started all at once by this
+    script, with no supervisor and no dependencies, until all answer /ready."""
+    ports = free_ports(services)
+    started = time.monotonic()
+    processes = [subprocess.Popen([berth, "workload", "--port", str(port), "--start-delay", f"{delay_ms}ms"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for port in ports]
+    wait_all_ready(ports)
+    took = time.monotonic() - started
+    for process in processes:
+        process.kill()
+    for process in processes:
+        process.wait()
+    return took
+
+
 def scaling(berth, sizes, delay_ms):
     print(f"berth up -d of a tree of services (each waits for its parent to be healthy; each boots {delay_ms} ms)")
-    print(f"{'services':>8} {'all ready':>10} {'steps':>6} {'critical':>9} {'goal':>7} {'cpu':>7} {'memory':>9} {'threads':>8}")
+    print("floor: the same workloads started at once by this script, no supervisor, no dependencies")
+    print(f"{'services':>8} {'all ready':>10} {'steps':>6} {'critical':>9} {'goal':>7} {'floor':>7} {'cpu':>7} {'memory':>9} {'threads':>8}")
     figures = []
     for size in sizes:
         took, steps, critical, cpu, rss, threads = tree(berth, size, delay_ms)
         goal = 1.2 * critical + 0.005 * steps
+        bare = floor(berth, size, delay_ms)
         figures.append((size, cpu, rss))
-        print(f"{size:>8} {took:>9.3f}s {steps:>6} {critical:>8.3f}s {goal:>6.3f}s {cpu:>6.2f}s {rss:>6.1f}MiB {threads:>8}", flush=True)
+        print(f"{size:>8} {took:>9.3f}s {steps:>6} {critical:>8.3f}s {goal:>6.3f}s {bare:>6.3f}s {cpu:>6.2f}s {rss:>6.1f}MiB {threads:>8}", flush=True)
     (n0, cpu0, rss0), (n1, cpu1, rss1) = figures[0], figures[-1]
     growth = math.log(n1 / n0)
     print(f"from {n0} to {n1} services: supervisor CPU grows with exponent {math.log(cpu1 / cpu0) / growth:.2f}, memory {math.log(rss1 / rss0) / growth:.2f}")

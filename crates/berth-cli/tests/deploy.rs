@@ -477,11 +477,9 @@ fn have(program: &str) -> bool {
         .output()
         .is_ok_and(|o| o.status.success());
     if !found {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "`{program}` is missing, and CI must run every test (`.ci/run` installs it)"
-        );
-        eprintln!("NOT RUN: `{program}` is not installed on this machine (`.ci/run` installs it)");
+        support::not_run(&format!(
+            "`{program}` is not installed on this machine (`.ci/run` installs it)"
+        ));
     }
     found
 }

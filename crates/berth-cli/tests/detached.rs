@@ -366,6 +366,41 @@ fn idle_connections_past_the_descriptor_limit_leave_berth_reachable() {
 }
 
 #[test]
+fn a_malformed_env_file_is_named_by_line_never_by_value() {
+    let ports = free_ports(1);
+    let dir = scratch("env-file");
+    std::fs::write(
+        dir.join("app.env"),
+        "LEVEL=info\nTOKEN=\"sk_live_do_not_print\n",
+    )
+    .unwrap();
+    let yaml = format!(
+        "name: envfile\nservices:\n  api:\n    local: {{ run: [berth, workload] }}\n    ports: {{ http: {} }}\n    env_file: [app.env]\n",
+        ports[0]
+    );
+    std::fs::write(dir.join("berth.yaml"), yaml).unwrap();
+    let marker = format!("{}-envfile", dir.display());
+    let up = berth(&dir, &marker, &["up", "-d"]);
+    assert!(!up.status.success());
+    let said = text(&up);
+    assert!(
+        said.contains("app.env: line 2 is not `KEY=VALUE`"),
+        "{said}"
+    );
+    let log = std::fs::read_to_string(dir.join(".berth/berth.log")).unwrap_or_default();
+    for output in [&said, &log] {
+        assert!(!output.contains("sk_live_do_not_print"), "{output}");
+    }
+    let mode = std::fs::metadata(dir.join(".berth/berth.log"))
+        .unwrap()
+        .permissions();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
+        0o600
+    );
+}
+
+#[test]
 fn down_with_volumes_deletes_the_data() {
     let (dir, marker) = project("volumes");
     std::fs::create_dir_all(dir.join(".berth/data/db")).unwrap();

@@ -90,7 +90,9 @@ fn fetch(public: &Public) -> Option<PathBuf> {
         .current_dir(&dir)
         .output();
     if !download.as_ref().is_ok_and(|o| o.status.success()) {
-        eprintln!("NOT RUN: cannot fetch {url}, where the public compose files come from");
+        support::not_run(&format!(
+            "cannot fetch {url}, where the public compose files come from"
+        ));
         return None;
     }
     let sum = run("sha256sum", &[archive_name]);

@@ -25,7 +25,7 @@ fn wait_for(screen: &Arc<Mutex<String>>, text: &str) {
 #[test]
 fn in_a_terminal_the_menu_runs_the_chosen_environment_and_deployment() {
     if Command::new("script").arg("--version").output().is_err() {
-        eprintln!("NOT RUN: `script` (util-linux) is not installed, so no pseudo-terminal");
+        support::not_run("`script` (util-linux) is not installed, so no pseudo-terminal");
         return;
     }
     let [api, web] = free_ports(2)[..] else {

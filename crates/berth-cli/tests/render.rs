@@ -42,7 +42,7 @@ fn render_to(target: &str, file: &Path, environment: &str, dir: &Path) {
 #[test]
 fn every_example_renders_compose_files_that_docker_compose_accepts() {
     let Some(compose) = compose() else {
-        eprintln!("NOT RUN: neither `docker compose` nor `docker-compose` is installed");
+        support::not_run("neither `docker compose` nor `docker-compose` is installed");
         return;
     };
     for name in EXAMPLES {

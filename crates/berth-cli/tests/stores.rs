@@ -30,7 +30,9 @@ fn skip(program: &str) -> bool {
     if installed(program) {
         return false;
     }
-    eprintln!("NOT RUN: `{program}` is not installed on this machine (`.ci/run` installs it)");
+    support::not_run(&format!(
+        "`{program}` is not installed on this machine (`.ci/run` installs it)"
+    ));
     true
 }
 
@@ -126,7 +128,7 @@ fn postgres_is_initialised_once_and_keeps_its_data_across_restarts() {
 #[test]
 fn a_missing_binary_names_what_to_install_or_to_use_external() {
     if installed("mongod") {
-        eprintln!("NOT RUN: mongod is installed here, so it cannot be missing");
+        support::not_run("mongod is installed here, so it cannot be missing");
         return;
     }
     let [port] = free_ports(1)[..] else {

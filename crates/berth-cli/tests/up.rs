@@ -417,6 +417,54 @@ fn exec_probes_that_hang_leave_nothing_behind() {
     assert!(left.is_empty(), "{left:?}");
 }
 
+/// A service whose child daemonises: berth sees the service exit when it exits,
+/// and what it left behind — out of its group, holding its pipes or not — goes
+/// when the service does, at `down`, and when berth is killed.
+#[test]
+fn what_a_daemonising_service_leaves_behind_is_stopped() {
+    let yaml = "name: daemons\nservices:\n  forks:\n    local: { run: \"setsid sleep 27182 & echo forked; exit 3\" }\n    restart: never\n  detached:\n    local: { run: \"setsid sleep 27183 < /dev/null > /dev/null 2>&1 & exec berth workload --port 0\" }\n";
+    let mut up = Up::start("daemons", yaml, &[]);
+    up.wait_for("2 services up", LONG);
+    let (exited, _) = up.wait_for("forks", LONG);
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let state = loop {
+        let status = support::berth(&up.dir, &up.marker, &["status", "-o", "json"]);
+        let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+        let forks = status["instances"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["service"] == "forks")
+            .unwrap()
+            .clone();
+        if forks["state"] != "running" || Instant::now() > deadline {
+            break forks;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(exited.elapsed() < Duration::from_secs(3));
+    assert_eq!(state["state"], "exited (3)", "{state}");
+    let sleeping = |n: &str| up.survivors().iter().any(|p| p.contains(n));
+    assert!(
+        !sleeping("sleep 27182"),
+        "the daemon holding the pipes went with its service"
+    );
+    assert!(
+        sleeping("sleep 27183"),
+        "a daemon of a running service runs"
+    );
+    up.signal("-KILL");
+    let left = up.survivors_after(Duration::from_secs(5));
+    assert!(left.is_empty(), "killing berth left {left:?}");
+
+    let mut up = Up::start("daemons-down", yaml, &[]);
+    up.wait_for("2 services up", LONG);
+    up.signal("-INT");
+    assert_eq!(up.exit_code(LONG), Some(0));
+    let left = up.survivors_after(Duration::from_secs(5));
+    assert!(left.is_empty(), "{left:?}");
+}
+
 /// Each seed ecosystem runs on a laptop: the stand-in workload plays the
 /// applications, and in the default environment the data stores too.
 #[test]

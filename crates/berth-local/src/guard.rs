@@ -4,7 +4,9 @@
 //! berth tells the guard, through a pipe, each group it starts (`PGID`) and
 //! each that is gone (`-PGID`). When the pipe closes —
 //! berth exited, crashed or was killed with SIGKILL, the kernel closes it either
-//! way — the guard kills the groups still listed, and exits.
+//! way — the guard kills the groups still listed, then, unless berth said it
+//! ended cleanly (`done`), every process that carries berth's session mark
+//! (daemons that left their group), and exits.
 
 use std::io::Write;
 use std::os::unix::process::CommandExt;
@@ -12,13 +14,21 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::Mutex;
 
 const SCRIPT: &str = r#"groups=" "
+clean=
 while read -r line; do
   case "$line" in
+    done) clean=1 ;;
     -*) group=${line#-}; groups="${groups%% $group *} ${groups#* $group }" ;;
     *) groups="$groups$line " ;;
   esac
 done
 for group in $groups; do kill -9 "-$group" 2>/dev/null; done
+[ -n "$clean" ] && exit 0
+for environ in /proc/[0-9]*/environ; do
+  if grep -qzx "BERTH_SESSION=$1" "$environ" 2>/dev/null; then
+    pid=${environ#/proc/}; kill -9 "${pid%/environ}" 2>/dev/null
+  fi
+done
 "#;
 
 pub struct Guard {
@@ -34,6 +44,8 @@ impl Guard {
         let mut process = command
             .arg("-c")
             .arg(SCRIPT)
+            .arg("berth-guard")
+            .arg(crate::process::session_mark())
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -53,6 +65,12 @@ impl Guard {
 
     pub fn forget(&self, group: u32) {
         self.tell(&format!("-{group}\n"));
+    }
+
+    /// berth has stopped everything it started, marked processes too: when it
+    /// exits, the guard has no search to make.
+    pub fn dismiss(&self) {
+        self.tell("done\n");
     }
 
     fn tell(&self, line: &str) {

@@ -92,6 +92,45 @@ pub fn without_secret_sources(command: &mut std::process::Command) {
     }
 }
 
+/// The mark every process this berth starts carries in `BERTH_SESSION`, and
+/// hands down to its own: how berth finds what a service left behind, even a
+/// daemon that left its process group with `setsid`.
+pub fn session_mark() -> &'static str {
+    static MARK: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    MARK.get_or_init(|| {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        format!("{}-{nanos}", std::process::id())
+    })
+}
+
+/// Kills every process that carries this berth's mark and each of `also`
+/// (`NAME=VALUE`) in its environment.
+pub fn kill_marked(also: &[String]) {
+    let mark = format!("BERTH_SESSION={}", session_mark());
+    let own = std::process::id();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(environ) = std::fs::read(entry.path().join("environ")) else {
+            continue;
+        };
+        let has = |wanted: &str| environ.split(|b| *b == 0).any(|v| v == wanted.as_bytes());
+        if pid != own && has(&mark) && also.iter().all(|v| has(v)) {
+            let _ = nix::sys::signal::kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
+        }
+    }
+}
+
 /// `argv` as a command in a process group of its own; its output is berth's
 /// own, unless the caller says otherwise.
 pub fn supervised(argv: &[String], dir: &Path, user: Option<(u32, u32)>) -> Command {
@@ -99,6 +138,7 @@ pub fn supervised(argv: &[String], dir: &Path, user: Option<(u32, u32)>) -> Comm
     let mut command = Command::new(program);
     without_secret_sources(command.as_std_mut());
     command
+        .env("BERTH_SESSION", session_mark())
         .args(args)
         .current_dir(dir)
         .stdin(Stdio::null())

@@ -93,6 +93,13 @@ impl LocalRuntime {
         })
     }
 
+    /// After every unit is down: the daemons that left their service's group and
+    /// pipes go too, and the guard is told it has nothing left to search for.
+    pub fn end(&self) {
+        crate::process::kill_marked(&[]);
+        self.guard.dismiss();
+    }
+
     fn slots(&self) -> Vec<Arc<UnitSlot>> {
         self.units.lock().expect("units lock").clone()
     }

@@ -241,6 +241,7 @@ impl Session<'_> {
         self.say("berth: stopping");
         let services: IndexSet<&str> = self.ecosystem.services.keys().map(String::as_str).collect();
         berth_engine::down(&target, &services, deployer.runtime.as_ref(), &show).await;
+        deployer.runtime.end();
         up
     }
 

@@ -36,6 +36,21 @@ pub struct Spec {
     pub guard: Arc<Guard>,
 }
 
+impl Spec {
+    /// What every process of this instance carries in its environment; none
+    /// for a process launched without them.
+    fn marks(&self) -> Vec<String> {
+        let marks: Vec<String> = self
+            .launch
+            .env
+            .iter()
+            .filter(|(key, _)| key == "BERTH_SERVICE" || key == "BERTH_INSTANCE")
+            .map(|(key, value)| format!("{key}={value}"))
+            .collect();
+        if marks.len() == 2 { marks } else { Vec::new() }
+    }
+}
+
 /// Runs the service until it is told to stop (`stop` turns true) or settles for good.
 pub async fn supervise(spec: Spec, status: StatusCell, mut stop: watch::Receiver<bool>) {
     if let Some(prepare) = &spec.launch.prepare
@@ -94,21 +109,21 @@ pub async fn supervise(spec: Spec, status: StatusCell, mut stop: watch::Receiver
         let Some(exit) = ended else {
             terminate(&mut child, pid, spec.grace.unwrap_or(GRACE)).await;
             spec.guard.forget(pid);
-            readers.await;
             status.send_modify(|s| {
                 s.process_gone();
                 s.state = State::Stopped;
             });
+            readers.finish(&spec.marks()).await;
             return;
         };
         // Whatever it left behind in its group goes with it.
         process::signal_group(pid, Signal::SIGKILL);
         spec.guard.forget(pid);
-        readers.await;
         let ready = status.get().ready;
         ever_ready |= ready;
         let stable = ready && run_started.elapsed() >= STABLE;
         status.send_modify(Status::process_gone);
+        readers.finish(&spec.marks()).await;
         failures_in_a_row = if stable { 1 } else { failures_in_a_row + 1 };
         let pause = match after_exit(&spec, exit, failures_in_a_row, ever_ready) {
             AfterExit::Settle(state, note) => {
@@ -256,20 +271,46 @@ async fn terminate(child: &mut Child, pid: u32, grace: Duration) {
     process::signal_group(pid, Signal::SIGKILL);
 }
 
-fn follow_output(
-    child: &mut Child,
-    sink: &Sink,
-    status: &StatusCell,
-) -> impl std::future::Future<Output = ()> + use<> {
+fn follow_output(child: &mut Child, sink: &Sink, status: &StatusCell) -> Readers {
     let stdout = child.stdout.take().expect("stdout is piped");
     let stderr = child.stderr.take().expect("stderr is piped");
     process::widen_pipe(&stdout);
     process::widen_pipe(&stderr);
-    let out = tokio::spawn(sink.clone().follow(stdout, status.clone()));
-    let err = tokio::spawn(sink.clone().follow(stderr, status.clone()));
-    async move {
-        let _ = out.await;
-        let _ = err.await;
+    let out = sink.clone().follow(stdout, status.clone());
+    let err = sink.clone().follow(stderr, status.clone());
+    Readers(Some(tokio::spawn(async move {
+        futures_util::future::join(out, err).await;
+    })))
+}
+
+/// The task that reads a process's output until its pipes close.
+struct Readers(Option<tokio::task::JoinHandle<()>>);
+
+impl Readers {
+    /// Waits for the last of the output. A process that exited may have left
+    /// something holding its pipes — a daemon child, outside its group — and
+    /// that is killed, found by the marks (`NAME=VALUE`) it inherited.
+    async fn finish(mut self, marks: &[String]) {
+        if self.within(Duration::from_millis(50)).await || marks.is_empty() {
+            return;
+        }
+        process::kill_marked(marks);
+        if !self.within(Duration::from_millis(500)).await
+            && let Some(task) = self.0.take()
+        {
+            task.abort();
+        }
+    }
+
+    async fn within(&mut self, limit: Duration) -> bool {
+        let Some(task) = &mut self.0 else {
+            return true;
+        };
+        let done = tokio::time::timeout(limit, task).await.is_ok();
+        if done {
+            self.0 = None;
+        }
+        done
     }
 }
 
@@ -285,7 +326,7 @@ async fn run_to_end(argv: &[String], spec: &Spec) -> Result<(), String> {
     let exit = child.wait().await.map_err(|e| e.to_string())?;
     process::signal_group(pid, Signal::SIGKILL);
     spec.guard.forget(pid);
-    readers.await;
+    readers.finish(&spec.marks()).await;
     if exit.success() {
         Ok(())
     } else {

@@ -92,7 +92,16 @@ fn kubectl_is_missing() -> bool {
         .output()
         .is_err();
     if missing {
-        eprintln!("NOT RUN: kubectl is not installed");
+        // Straight to stderr, past the harness's capture; in CI it must run.
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "NOT RUN in CI: kubectl is not installed"
+        );
+        let _ = std::io::Write::write_all(
+            &mut std::io::stderr(),
+            b"NOT RUN: kubectl is not installed\n",
+        );
     }
     missing
 }

@@ -245,6 +245,21 @@ pub fn is_alive(pid: u32) -> bool {
 }
 
 /// The compose command this machine has: the plugin, or docker-compose.
+/// Says that a test did not run, and why: straight to stderr, past the test
+/// harness's capture, so that every run shows it. Under `CI=true`, where
+/// `.ci/run` installs what the tests need, it fails the test instead.
+pub fn not_run(why: &str) {
+    assert_ne!(
+        std::env::var("CI").as_deref(),
+        Ok("true"),
+        "NOT RUN in CI: {why}"
+    );
+    let _ = std::io::Write::write_all(
+        &mut std::io::stderr(),
+        format!("NOT RUN: {why}\n").as_bytes(),
+    );
+}
+
 pub fn compose() -> Option<Vec<&'static str>> {
     let works = |argv: &[&str]| {
         Command::new(argv[0])
