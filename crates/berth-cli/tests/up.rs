@@ -101,6 +101,41 @@ fn killing_berth_with_sigkill_leaves_no_process_behind() {
     assert_eq!(up.exit_code(LONG), Some(0));
 }
 
+/// SIGKILL at any moment of bringing 25 services up, with dependencies between
+/// them, leaves nothing running and a `.berth/` the next berth starts from.
+#[test]
+fn killing_berth_at_any_moment_of_a_25_service_start_leaves_nothing() {
+    let ports = free_ports(25);
+    let mut yaml = String::from("name: many\nservices:\n");
+    for (i, port) in ports.iter().enumerate() {
+        let depends = if i >= 5 {
+            format!(", depends_on: {{ s{}: healthy }}", i - 5)
+        } else {
+            String::new()
+        };
+        yaml += &format!(
+            "  s{i}: {{ local: {{ run: [berth, workload, --start-delay, 20ms] }}, ports: {{ http: {port} }}, health: {{ readiness: /ready }}{depends} }}\n"
+        );
+    }
+    let dir = scratch("kill9-many");
+    std::fs::write(dir.join("berth.yaml"), &yaml).unwrap();
+    for delay in [5, 30, 60, 100, 160, 250, 400] {
+        let mut up = Up::start_in(dir.clone(), &[]);
+        std::thread::sleep(Duration::from_millis(delay));
+        up.signal("-KILL");
+        up.exit_code(LONG);
+        let left = up.survivors_after(Duration::from_secs(3));
+        assert!(
+            left.is_empty(),
+            "killed after {delay} ms, these survived: {left:?}"
+        );
+    }
+    let mut up = Up::start_in(dir, &[]);
+    up.wait_for("25 services up", LONG);
+    up.signal("-INT");
+    assert_eq!(up.exit_code(LONG), Some(0));
+}
+
 #[test]
 fn a_slow_dependency_delays_its_dependents_by_as_much() {
     let [a, b] = free_ports(2)[..] else {
