@@ -20,12 +20,16 @@ pub struct Cli {
     pub command: Command,
 }
 
-#[derive(Args)]
+#[derive(Args, Default)]
 pub struct Global {
-    /// berth.yaml to use (default: ./berth.yaml or the nearest parent's); give it
-    /// before the command, as with docker compose
-    #[arg(short, long, value_name = "FILE")]
-    pub file: Option<PathBuf>,
+    /// berth.yaml to use (default: ./berth.yaml or the nearest parent's), before
+    /// the command as with docker compose
+    #[arg(short = 'f', value_name = "FILE")]
+    file_first: Option<PathBuf>,
+    /// berth.yaml to use, anywhere on the line (`logs -f` is `--follow`, as in
+    /// kubectl and compose)
+    #[arg(long = "file", global = true, value_name = "FILE")]
+    file_anywhere: Option<PathBuf>,
     /// Environment to apply (default: the file's first environment)
     #[arg(short, long = "env", global = true, value_name = "ENV")]
     pub environment: Option<String>,
@@ -34,8 +38,16 @@ pub struct Global {
     pub output: Format,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+impl Global {
+    /// The berth.yaml given with `-f` or `--file`, if one was.
+    pub fn file(&self) -> Option<&std::path::Path> {
+        self.file_anywhere.as_deref().or(self.file_first.as_deref())
+    }
+}
+
+#[derive(Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
 pub enum Format {
+    #[default]
     Text,
     Json,
 }
@@ -96,10 +108,21 @@ pub enum Command {
         #[arg(long)]
         volumes: bool,
     },
-    /// Stop one service of a running `berth up`
-    Stop { service: String },
-    /// Restart one service of a running `berth up`
-    Restart { service: String },
+    /// Stop services of a running `berth up`
+    Stop {
+        #[arg(required = true, value_name = "SERVICE")]
+        services: Vec<String>,
+    },
+    /// Start stopped services of a running `berth up` again
+    Start {
+        #[arg(required = true, value_name = "SERVICE")]
+        services: Vec<String>,
+    },
+    /// Restart services of a running `berth up`, with berth.yaml's current settings
+    Restart {
+        #[arg(required = true, value_name = "SERVICE")]
+        services: Vec<String>,
+    },
     /// Deploy berth.yaml as it is now: only what changed, each service under its
     /// rollout strategy, gated and recorded
     Deploy {
@@ -244,6 +267,7 @@ impl Command {
             self,
             Command::Check { .. }
                 | Command::Plan { .. }
+                | Command::Status
                 | Command::Logs { .. }
                 | Command::Render { .. }
                 | Command::Graph { .. }

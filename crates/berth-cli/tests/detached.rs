@@ -79,6 +79,27 @@ fn detached_up_answers_status_logs_restart_stop_and_down() {
         "stopped"
     );
 
+    let start = berth(&dir, &marker, &["start", "worker", "api"]);
+    assert!(start.status.success(), "{}", text(&start));
+    assert!(
+        text(&start).contains("started worker") && text(&start).contains("api is running already")
+    );
+    assert_eq!(
+        instance(&status(&dir, &marker), "worker")["state"],
+        "running"
+    );
+    // Several at once, and `--file` after the command as well as before it.
+    let file = dir.join("berth.yaml");
+    let restart = berth(
+        &dir,
+        &marker,
+        &["restart", "api", "worker", "--file", file.to_str().unwrap()],
+    );
+    assert!(restart.status.success(), "{}", text(&restart));
+    assert!(
+        text(&restart).contains("restarted api") && text(&restart).contains("restarted worker")
+    );
+
     let unknown = berth(&dir, &marker, &["restart", "nope"]);
     assert_eq!(unknown.status.code(), Some(2));
     assert!(text(&unknown).contains("there is no service `nope`"));
@@ -87,9 +108,17 @@ fn detached_up_answers_status_logs_restart_stop_and_down() {
     assert!(down.status.success(), "{}", text(&down));
     assert!(survivors(&marker).is_empty(), "{:?}", survivors(&marker));
     assert!(!dir.join(".berth/berth.sock").exists() && !dir.join(".berth/berth.json").exists());
+    // As after `down`, and as `docker compose ps`: nothing running is an answer.
     let after_down = berth(&dir, &marker, &["status"]);
-    assert_eq!(after_down.status.code(), Some(2));
-    assert!(text(&after_down).contains("no berth is running"));
+    assert_eq!(after_down.status.code(), Some(0));
+    assert!(
+        text(&after_down).contains("nothing is running"),
+        "{}",
+        text(&after_down)
+    );
+    let json = berth(&dir, &marker, &["status", "-o", "json"]);
+    let json: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(json["instances"], serde_json::json!([]));
 }
 
 #[test]
@@ -110,7 +139,7 @@ fn a_killed_berth_is_reported_as_gone_and_the_next_up_works() {
     assert!(survivors(&marker).is_empty(), "{:?}", survivors(&marker));
 
     let stale = berth(&dir, &marker, &["status"]);
-    assert_eq!(stale.status.code(), Some(2));
+    assert_eq!(stale.status.code(), Some(0));
     assert!(
         text(&stale).contains(&format!(
             "the berth that ran here (pid {pid}) is gone without stopping cleanly"
@@ -480,6 +509,25 @@ fn three_hundred_instances_each_log_and_a_log_line_gate_on_the_last_opens() {
     }
     let last = text(&berth(&dir, &marker, &["logs", "last"]));
     assert!(last.contains("last 1.0.0 listening"), "{last}");
+    // A reader that closes the pipe early ends berth quietly, as it ends `cat`.
+    for format in ["text", "json"] {
+        let piped = Command::new("sh")
+            .args([
+                "-c",
+                &format!(
+                    "{} status -o {format} | head -n 1",
+                    env!("CARGO_BIN_EXE_berth")
+                ),
+            ])
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&piped.stderr);
+        assert!(
+            !stderr.contains("panicked") && stderr.is_empty(),
+            "{stderr}"
+        );
+    }
     let state: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.join(".berth/berth.json")).unwrap()).unwrap();
     let threads = std::fs::read_dir(format!("/proc/{}/task", state["pid"]))

@@ -107,11 +107,10 @@ impl StateDir {
     }
 
     /// Clears what a berth that ended without stopping left, unless a berth runs
-    /// here; whether it could.
-    pub fn clear_if_unused(&self) -> bool {
-        match FileLock::try_take(&self.lock(), &std::process::id().to_string()) {
-            Ok(Ok(_lock)) => self.clear_leftovers().is_ok(),
-            _ => false,
+    /// here (then it is that berth's to clear).
+    pub fn clear_if_unused(&self) {
+        if let Ok(Ok(_lock)) = FileLock::try_take(&self.lock(), &std::process::id().to_string()) {
+            let _ = self.clear_leftovers();
         }
     }
 }

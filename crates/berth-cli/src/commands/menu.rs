@@ -16,11 +16,7 @@ pub fn available() -> bool {
 }
 
 pub fn run() -> Exit {
-    let mut global = Global {
-        file: None,
-        environment: None,
-        output: Format::Text,
-    };
+    let mut global = Global::default();
     match choose(&mut global) {
         Ok(Some(names)) => {
             up::run(&global, &names, false, false, None).unwrap_or_else(|problems| {

@@ -18,6 +18,7 @@ mod render;
 mod restart;
 mod schema;
 mod session;
+mod start;
 mod status;
 mod stop;
 mod up;
@@ -55,8 +56,9 @@ pub fn run(cli: &Cli) -> Exit {
             since,
         } => logs::run(&cli.global, services, *follow, *since),
         Command::Down { volumes } => down::run(&cli.global, *volumes),
-        Command::Stop { service } => stop::run(&cli.global, service),
-        Command::Restart { service } => restart::run(&cli.global, service),
+        Command::Stop { services } => stop::run(&cli.global, services),
+        Command::Start { services } => start::run(&cli.global, services),
+        Command::Restart { services } => restart::run(&cli.global, services),
         Command::Deploy {
             services,
             dry_run,
@@ -91,8 +93,8 @@ pub fn run(cli: &Cli) -> Exit {
 
 /// Finds and loads berth.yaml as `-f` or the working directory says.
 fn load(global: &Global) -> Result<Project, Problems> {
-    let path = match &global.file {
-        Some(path) => path.clone(),
+    let path = match global.file() {
+        Some(path) => path.to_path_buf(),
         None => {
             let cwd = std::env::current_dir().map_err(|e| {
                 Problems::one(Problem::new(format!(

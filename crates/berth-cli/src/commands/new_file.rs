@@ -8,10 +8,10 @@ use crate::cli::Global;
 
 /// Where the new berth.yaml goes: `-f FILE`, or berth.yaml here.
 pub fn path(global: &Global) -> PathBuf {
-    global
-        .file
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(berth_core::load::FILE_NAME))
+    global.file().map_or_else(
+        || PathBuf::from(berth_core::load::FILE_NAME),
+        Path::to_path_buf,
+    )
 }
 
 /// Creates `path` with `text`, failing if it exists; `verb` is the command, for

@@ -4,12 +4,29 @@ use berth_core::Problems;
 use berth_local::{InstanceReport, Reply, Request, RolloutReport};
 
 use super::Exit;
-use super::session::Session;
+use super::session::{Found, Session};
 use crate::cli::{Format, Global};
 use crate::output;
 
 pub fn run(global: &Global) -> Result<Exit, Problems> {
     let session = Session::of(global)?;
+    // As `down` does, and `docker compose ps`: nothing running is an answer.
+    let idle = match session.found() {
+        Found::Running(_) => None,
+        Found::Gone(pid) => Some(format!(
+            "nothing is running: the berth that ran here (pid {pid}) is gone without stopping cleanly, and its services with it"
+        )),
+        Found::Nothing => Some("nothing is running; `berth up -d` starts the ecosystem".to_owned()),
+    };
+    if let Some(message) = idle {
+        match global.output {
+            Format::Json => output::json(
+                &serde_json::json!({ "progress": null, "instances": [], "rollouts": [], "message": message }),
+            ),
+            Format::Text => println!("{message}"),
+        }
+        return Ok(Exit::Success);
+    }
     let Reply::Status {
         progress,
         instances,

@@ -1,4 +1,4 @@
-//! `berth stop SERVICE`: stop one service of a running berth.
+//! `berth stop SERVICE...`: stop services of a running berth.
 
 use berth_core::Problems;
 use berth_local::Request;
@@ -7,9 +7,12 @@ use super::Exit;
 use super::session::ask;
 use crate::cli::Global;
 
-pub fn run(global: &Global, service: &str) -> Result<Exit, Problems> {
-    let request = Request::Stop {
-        service: service.to_owned(),
-    };
-    ask(global, &request, &format!("stopped {service}"))
+pub fn run(global: &Global, services: &[String]) -> Result<Exit, Problems> {
+    for service in services {
+        let request = Request::Stop {
+            service: service.clone(),
+        };
+        ask(global, &request, &format!("stopped {service}"))?;
+    }
+    Ok(Exit::Success)
 }
