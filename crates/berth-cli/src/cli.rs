@@ -101,6 +101,12 @@ pub enum Command {
         /// Only lines newer than this, such as 10m
         #[arg(long, value_parser = humantime::parse_duration)]
         since: Option<std::time::Duration>,
+        /// Only the last N lines
+        #[arg(short = 'n', long, value_name = "N")]
+        tail: Option<usize>,
+        /// Show each line's time
+        #[arg(short, long)]
+        timestamps: bool,
     },
     /// Stop everything a running `berth up` started, dependents first
     Down {
@@ -257,6 +263,23 @@ impl Command {
         matches!(
             self,
             Command::Up { .. } | Command::Run { .. } | Command::Workload(_)
+        )
+    }
+
+    /// Whether the command has a JSON form of its output (`-o json`).
+    pub fn speaks_json(&self) -> bool {
+        matches!(
+            self,
+            Command::Check { .. }
+                | Command::Plan { .. }
+                | Command::Status
+                | Command::Logs { .. }
+                | Command::Deploy { .. }
+                | Command::Rollback { .. }
+                | Command::History { .. }
+                | Command::Dora { .. }
+                | Command::Schema
+                | Command::Import { .. }
         )
     }
 

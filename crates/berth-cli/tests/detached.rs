@@ -58,6 +58,25 @@ fn detached_up_answers_status_logs_restart_stop_and_down() {
     let logs = text(&berth(&dir, &marker, &["logs", "api"]));
     assert!(logs.contains("api | api 1.0.0 listening on port"), "{logs}");
     assert!(!logs.contains("worker |"), "{logs}");
+    let last = text(&berth(&dir, &marker, &["logs", "-n", "1", "-t", "api"]));
+    assert_eq!(last.lines().count(), 1, "{last}");
+    assert!(
+        last.starts_with("20") && last.contains("Z api | "),
+        "{last}"
+    );
+    let json = berth(&dir, &marker, &["logs", "-o", "json", "api"]);
+    let first: serde_json::Value = serde_json::from_str(
+        String::from_utf8_lossy(&json.stdout)
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(first["instance"], "api");
+    assert!(first["line"].as_str().unwrap().contains("api 1.0.0"));
+    let refused = berth(&dir, &marker, &["stop", "-o", "json", "worker"]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(text(&refused).contains("this command has no JSON output"));
 
     assert!(
         berth(&dir, &marker, &["restart", "worker"])

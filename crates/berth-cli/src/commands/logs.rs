@@ -9,17 +9,21 @@ use berth_core::{Problem, Problems};
 
 use super::Exit;
 use super::session::Session;
-use crate::cli::Global;
+use crate::cli::{Format, Global};
 
-pub fn run(
-    global: &Global,
-    services: &[String],
-    follow: bool,
-    since: Option<Duration>,
-) -> Result<Exit, Problems> {
+/// Which lines `berth logs` shows, and how.
+pub struct Shown {
+    pub follow: bool,
+    pub since: Option<Duration>,
+    /// Only the last this many lines (of all shown services together).
+    pub tail: Option<usize>,
+    pub timestamps: bool,
+}
+
+pub fn run(global: &Global, services: &[String], shown: &Shown) -> Result<Exit, Problems> {
     let session = Session::of(global)?;
     let files = log_files(&session.logs(), services)?;
-    let after = since.map(|since| SystemTime::now() - since);
+    let after = shown.since.map(|since| SystemTime::now() - since);
     let mut entries: Vec<(SystemTime, String, String)> = Vec::new();
     for (label, paths) in &files {
         for path in paths {
@@ -29,14 +33,44 @@ pub fn run(
     }
     entries.retain(|(at, _, _)| after.is_none_or(|after| *at >= after));
     entries.sort_by_key(|(at, _, _)| *at);
-    let width = files.keys().map(String::len).max().unwrap_or(0);
-    for (_, label, line) in &entries {
-        println!("{label:<width$} | {line}");
+    if let Some(tail) = shown.tail {
+        entries.drain(..entries.len().saturating_sub(tail));
     }
-    if follow {
-        tail(&files, width);
+    let line = Line {
+        width: files.keys().map(String::len).max().unwrap_or(0),
+        timestamps: shown.timestamps,
+        json: global.output == Format::Json,
+    };
+    for (at, label, text) in &entries {
+        line.print(*at, label, text);
+    }
+    if shown.follow {
+        tail(&files, &line);
     }
     Ok(Exit::Success)
+}
+
+/// How one line is printed: `instance | text`, with its time first if asked, or
+/// as a JSON object per line.
+struct Line {
+    width: usize,
+    timestamps: bool,
+    json: bool,
+}
+
+impl Line {
+    fn print(&self, at: SystemTime, label: &str, text: &str) {
+        let time = humantime::format_rfc3339_millis(at);
+        if self.json {
+            let line =
+                serde_json::json!({ "time": time.to_string(), "instance": label, "line": text });
+            println!("{line}");
+        } else if self.timestamps {
+            println!("{time} {label:<width$} | {text}", width = self.width);
+        } else {
+            println!("{label:<width$} | {text}", width = self.width);
+        }
+    }
 }
 
 /// Each instance's log files, oldest first, for the named services (all if none).
@@ -85,7 +119,7 @@ fn parse(label: &str, line: &str) -> Option<(SystemTime, String, String)> {
 }
 
 /// Prints lines as they are appended, until interrupted.
-fn tail(files: &HashMap<String, Vec<PathBuf>>, width: usize) {
+fn tail(files: &HashMap<String, Vec<PathBuf>>, line: &Line) {
     let mut offsets: HashMap<PathBuf, u64> = HashMap::new();
     let current: Vec<(&String, &PathBuf)> = files
         .iter()
@@ -117,9 +151,9 @@ fn tail(files: &HashMap<String, Vec<PathBuf>>, width: usize) {
                 && file.read_to_string(&mut fresh).is_ok()
             {
                 let complete = fresh.rfind('\n').map_or(0, |end| end + 1);
-                for line in fresh[..complete].lines() {
-                    if let Some((_, label, text)) = parse(label, line) {
-                        println!("{label:<width$} | {text}");
+                for raw in fresh[..complete].lines() {
+                    if let Some((at, label, text)) = parse(label, raw) {
+                        line.print(at, &label, &text);
                     }
                 }
                 *offset += complete as u64;

@@ -26,7 +26,7 @@ mod workload;
 
 use berth_core::{Ecosystem, Problem, Problems, Project};
 
-use crate::cli::{Cli, Command, Global, HistoryShow};
+use crate::cli::{Cli, Command, Format, Global, HistoryShow};
 use crate::output;
 
 /// The process exit status, as documented in `berth --help`.
@@ -39,6 +39,12 @@ pub enum Exit {
 }
 
 pub fn run(cli: &Cli) -> Exit {
+    if cli.global.output == Format::Json && !cli.command.speaks_json() {
+        let problem = Problem::new("this command has no JSON output")
+            .help("`-o json` is for check, plan, status, logs, deploy, rollback, history, dora and import; leave it out here");
+        output::problems(&Problems::one(problem), Format::Json);
+        return Exit::Invalid;
+    }
     let result = match &cli.command {
         Command::Check { list } => check::run(&cli.global, *list),
         Command::Plan { names } => plan::run(&cli.global, names),
@@ -54,7 +60,18 @@ pub fn run(cli: &Cli) -> Exit {
             services,
             follow,
             since,
-        } => logs::run(&cli.global, services, *follow, *since),
+            tail,
+            timestamps,
+        } => logs::run(
+            &cli.global,
+            services,
+            &logs::Shown {
+                follow: *follow,
+                since: *since,
+                tail: *tail,
+                timestamps: *timestamps,
+            },
+        ),
         Command::Down { volumes } => down::run(&cli.global, *volumes),
         Command::Stop { services } => stop::run(&cli.global, services),
         Command::Start { services } => start::run(&cli.global, services),
