@@ -64,6 +64,36 @@ fn printable(problem: &berth_core::Problem) -> berth_core::Problem {
     problem
 }
 
+/// Colour for table cells on stdout: only to a terminal, and never with NO_COLOR.
+#[derive(Clone, Copy)]
+pub struct Paint(bool);
+
+impl Paint {
+    pub fn stdout() -> Paint {
+        Paint(std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none())
+    }
+
+    pub fn green(self, text: &str) -> String {
+        self.ansi("32", text)
+    }
+
+    pub fn yellow(self, text: &str) -> String {
+        self.ansi("33", text)
+    }
+
+    pub fn red(self, text: &str) -> String {
+        self.ansi("31", text)
+    }
+
+    fn ansi(self, code: &str, text: &str) -> String {
+        if self.0 {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_owned()
+        }
+    }
+}
+
 pub fn json<T: Serialize>(value: &T) {
     println!(
         "{}",

@@ -1,5 +1,5 @@
-//! `berth` alone: a menu in a terminal (driven here through a pseudo-terminal
-//! that `script` provides), help anywhere else.
+//! berth in a terminal (a pseudo-terminal that `script` provides): `berth`
+//! alone is a menu there and help anywhere else; tables are coloured there only.
 
 mod support;
 
@@ -104,4 +104,39 @@ fn without_a_terminal_berth_alone_prints_help() {
         help.contains("Usage: berth") && help.contains("Commands:"),
         "{help}"
     );
+}
+
+/// The check table is coloured in a terminal, and plain with NO_COLOR or into a
+/// pipe.
+#[test]
+fn tables_are_coloured_only_in_a_terminal_without_no_color() {
+    if Command::new("script").arg("--version").output().is_err() {
+        support::not_run("`script` (util-linux) is not installed, so no pseudo-terminal");
+        return;
+    }
+    let example =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/quickstart");
+    let in_terminal = |no_color: bool| {
+        let mut command = Command::new("script");
+        command
+            .args(["-qec", "exec berth check", "/dev/null"])
+            .env("SHELL", "/bin/sh")
+            .env("PATH", path_with_berth())
+            .env_remove("NO_COLOR")
+            .current_dir(&example);
+        if no_color {
+            command.env("NO_COLOR", "1");
+        }
+        String::from_utf8_lossy(&command.output().unwrap().stdout).into_owned()
+    };
+    let coloured = in_terminal(false);
+    assert!(coloured.contains("\u{1b}[32mpass"), "{coloured:?}");
+    assert!(!in_terminal(true).contains('\u{1b}'));
+    let piped = Command::new(env!("CARGO_BIN_EXE_berth"))
+        .arg("check")
+        .env_remove("NO_COLOR")
+        .current_dir(&example)
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&piped.stdout).contains('\u{1b}'));
 }

@@ -6,7 +6,7 @@ use berth_core::model::Level;
 
 use super::{Exit, ecosystem};
 use crate::cli::{Format, Global};
-use crate::output;
+use crate::output::{self, Paint};
 
 pub fn run(global: &Global, list: bool) -> Result<Exit, Problems> {
     if list {
@@ -17,7 +17,7 @@ pub fn run(global: &Global, list: bool) -> Result<Exit, Problems> {
         let report = check::check(ecosystem);
         match global.output {
             Format::Json => output::json(&report),
-            Format::Text => print!("{}", render(&report)),
+            Format::Text => print!("{}", render(&report, Paint::stdout())),
         }
         Ok(if report.passed() {
             Exit::Success
@@ -47,7 +47,7 @@ fn print_rules(format: Format) {
 }
 
 /// The report as text: one line per service, then what failed and how to fix it.
-pub fn render(report: &Report) -> String {
+pub fn render(report: &Report, paint: Paint) -> String {
     let mut out = format!(
         "Checking {} in environment {} ({} services)\n\n",
         report.ecosystem,
@@ -64,13 +64,13 @@ pub fn render(report: &Report) -> String {
     out += &format!("{:<width$}  RESULT  FAILED\n", "SERVICE");
     for service in &report.services {
         let failed: Vec<&str> = service.failures().map(|f| f.rule.id()).collect();
-        let result = if service.compliant() { "pass" } else { "FAIL" };
-        out += format!(
-            "{:<width$}  {result:<6}  {}",
-            service.name,
-            failed.join(", ")
-        )
-        .trim_end();
+        // Padded first: the colour's escapes take no room on screen.
+        let result = if service.compliant() {
+            paint.green("pass  ")
+        } else {
+            paint.red("FAIL  ")
+        };
+        out += format!("{:<width$}  {result}  {}", service.name, failed.join(", ")).trim_end();
         out += "\n";
     }
     let sections = [

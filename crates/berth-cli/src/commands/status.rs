@@ -6,7 +6,7 @@ use berth_local::{InstanceReport, Reply, Request, RolloutReport};
 use super::Exit;
 use super::session::{Found, Session};
 use crate::cli::{Format, Global};
-use crate::output;
+use crate::output::{self, Paint};
 
 pub fn run(global: &Global) -> Result<Exit, Problems> {
     let session = Session::of(global)?;
@@ -40,7 +40,7 @@ pub fn run(global: &Global) -> Result<Exit, Problems> {
             &serde_json::json!({ "progress": progress, "instances": instances, "rollouts": rollouts }),
         ),
         Format::Text => {
-            print!("{}", table(&instances));
+            print!("{}", table(&instances, Paint::stdout()));
             for rollout in &rollouts {
                 print!("{}", describe(rollout));
             }
@@ -66,7 +66,7 @@ fn describe(rollout: &RolloutReport) -> String {
     out
 }
 
-fn table(instances: &[InstanceReport]) -> String {
+fn table(instances: &[InstanceReport], paint: Paint) -> String {
     let rows: Vec<[String; 8]> = instances
         .iter()
         .map(|i| {
@@ -94,20 +94,38 @@ fn table(instances: &[InstanceReport]) -> String {
                 .unwrap_or(0)
         })
         .collect();
-    let line = |cells: Vec<&str>| {
+    let line = |cells: Vec<&str>, state: &dyn Fn(&str) -> String| {
         let text: Vec<String> = cells
             .iter()
             .zip(&widths)
-            .map(|(c, w)| format!("{c:<w$}"))
+            .enumerate()
+            .map(|(column, (c, w))| {
+                // Padded first: the colour's escapes take no room on screen.
+                let padded = format!("{c:<w$}");
+                if column == STATE {
+                    state(&padded)
+                } else {
+                    padded
+                }
+            })
             .collect();
         text.join("  ").trim_end().to_owned() + "\n"
     };
-    let mut out = line(header.to_vec());
-    for row in &rows {
-        out += &line(row.iter().map(String::as_str).collect());
+    let mut out = line(header.to_vec(), &|cell| cell.to_owned());
+    for (row, instance) in rows.iter().zip(instances) {
+        let colour = |cell: &str| match (instance.state.as_str(), instance.ready) {
+            ("running", true) => paint.green(cell),
+            ("running" | "starting" | "restarting", _) => paint.yellow(cell),
+            ("stopped" | "completed", _) => cell.to_owned(),
+            _ => paint.red(cell),
+        };
+        out += &line(row.iter().map(String::as_str).collect(), &colour);
     }
     out
 }
+
+/// The STATE column, the one coloured.
+const STATE: usize = 3;
 
 fn uptime(seconds: u64) -> String {
     match seconds {
