@@ -201,6 +201,13 @@ pub enum Command {
     },
     /// Run the stand-in workload: an HTTP service with /healthz, /ready and /metrics
     Workload(WorkloadArgs),
+    /// Print a shell's completion script: `berth completions bash > /etc/bash_completion.d/berth`
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print berth's man page (roff): `berth man | man -l -`
+    Man,
 }
 
 #[derive(Subcommand)]
@@ -297,6 +304,8 @@ impl Command {
                 | Command::History { .. }
                 | Command::Dora { .. }
                 | Command::Schema
+                | Command::Completions { .. }
+                | Command::Man
         )
     }
 }

@@ -291,3 +291,30 @@ fn unknown_selection_names_suggest_the_closest() {
         stderr(&output)
     );
 }
+
+#[test]
+fn completions_and_the_man_page_come_from_the_commands_themselves() {
+    let dir = scratch("completions");
+    for shell in ["bash", "zsh", "fish"] {
+        let output = berth(&["completions", shell], &dir);
+        assert!(output.status.success(), "{}", stderr(&output));
+        assert!(stdout(&output).contains("rollback"), "{shell}");
+    }
+    let bash = dir.join("berth.bash");
+    std::fs::write(&bash, berth(&["completions", "bash"], &dir).stdout).unwrap();
+    let sourced = Command::new("bash")
+        .args([
+            "-c",
+            &format!("source {} && complete -p berth", bash.display()),
+        ])
+        .output()
+        .unwrap();
+    assert!(stdout(&sourced).contains("_berth"), "{}", stderr(&sourced));
+    let man = berth(&["man"], &dir);
+    assert!(man.status.success());
+    let page = stdout(&man);
+    assert!(
+        page.contains(".TH berth 1") && page.contains("deploy"),
+        "{page}"
+    );
+}

@@ -2,6 +2,7 @@
 //! the result; none holds logic the core could test without a terminal.
 
 mod check;
+mod completions;
 mod deploy;
 mod detached;
 mod down;
@@ -10,6 +11,7 @@ mod history;
 mod import;
 mod init;
 mod logs;
+mod man;
 pub mod menu;
 mod new_file;
 mod plan;
@@ -101,6 +103,8 @@ pub fn run(cli: &Cli) -> Exit {
         Command::Init { name } => init::run(&cli.global, name.as_deref()),
         Command::Import { from } => import::run(&cli.global, from),
         Command::Workload(args) => workload::run(args),
+        Command::Completions { shell } => completions::run(*shell),
+        Command::Man => man::run(),
     };
     result.unwrap_or_else(|problems| {
         output::problems(&problems, cli.global.output);
