@@ -90,7 +90,11 @@ pub enum Command {
         detach: bool,
     },
     /// Show each running instance: pid, state, health, restarts, port, uptime
-    Status,
+    Status {
+        /// Keep watching: print the table again whenever it changes
+        #[arg(short, long)]
+        watch: bool,
+    },
     /// Show services' logs, merged in time order
     Logs {
         /// Services to show; default all
@@ -279,7 +283,7 @@ impl Command {
             self,
             Command::Check { .. }
                 | Command::Plan { .. }
-                | Command::Status
+                | Command::Status { .. }
                 | Command::Logs { .. }
                 | Command::Deploy { .. }
                 | Command::Rollback { .. }
@@ -297,7 +301,7 @@ impl Command {
             self,
             Command::Check { .. }
                 | Command::Plan { .. }
-                | Command::Status
+                | Command::Status { .. }
                 | Command::Logs { .. }
                 | Command::Render { .. }
                 | Command::Graph { .. }

@@ -98,6 +98,14 @@ fn detached_up_answers_status_logs_restart_stop_and_down() {
         "stopped"
     );
 
+    // `status -w` shows the table again when the stopped service starts.
+    let mut watching = Command::new(env!("CARGO_BIN_EXE_berth"))
+        .args(["status", "-w"])
+        .current_dir(&dir)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(700));
     let start = berth(&dir, &marker, &["start", "worker", "api"]);
     assert!(start.status.success(), "{}", text(&start));
     assert!(
@@ -107,6 +115,14 @@ fn detached_up_answers_status_logs_restart_stop_and_down() {
         instance(&status(&dir, &marker), "worker")["state"],
         "running"
     );
+    std::thread::sleep(Duration::from_millis(1_500));
+    watching.kill().unwrap();
+    let watched = String::from_utf8(watching.wait_with_output().unwrap().stdout).unwrap();
+    assert!(
+        watched.matches("SERVICE  REVISION").count() >= 2,
+        "{watched}"
+    );
+    assert!(watched.contains("stopped"), "{watched}");
     // Several at once, and `--file` after the command as well as before it.
     let file = dir.join("berth.yaml");
     let restart = berth(

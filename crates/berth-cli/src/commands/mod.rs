@@ -57,7 +57,7 @@ pub fn run(cli: &Cli) -> Exit {
             log_to,
         } => up::run(&cli.global, names, *detach, *quiet, log_to.as_deref()),
         Command::Run { deployment, detach } => up::run_deployment(&cli.global, deployment, *detach),
-        Command::Status => status::run(&cli.global),
+        Command::Status { watch } => status::run(&cli.global, *watch),
         Command::Logs {
             services,
             follow,

@@ -1,24 +1,16 @@
 //! `berth status`: each instance of a running berth.
 
 use berth_core::Problems;
-use berth_local::{InstanceReport, Reply, Request, RolloutReport};
+use berth_local::{InstanceReport, Progress, Reply, Request, RolloutReport};
 
 use super::Exit;
 use super::session::{Found, Session};
 use crate::cli::{Format, Global};
 use crate::output::{self, Paint};
 
-pub fn run(global: &Global) -> Result<Exit, Problems> {
+pub fn run(global: &Global, watch: bool) -> Result<Exit, Problems> {
     let session = Session::of(global)?;
-    // As `down` does, and `docker compose ps`: nothing running is an answer.
-    let idle = match session.found() {
-        Found::Running(_) => None,
-        Found::Gone(pid) => Some(format!(
-            "nothing is running: the berth that ran here (pid {pid}) is gone without stopping cleanly, and its services with it"
-        )),
-        Found::Nothing => Some("nothing is running; `berth up -d` starts the ecosystem".to_owned()),
-    };
-    if let Some(message) = idle {
+    if let Some(message) = idle(&session) {
         match global.output {
             Format::Json => output::json(
                 &serde_json::json!({ "progress": null, "instances": [], "rollouts": [], "message": message }),
@@ -27,6 +19,33 @@ pub fn run(global: &Global) -> Result<Exit, Problems> {
         }
         return Ok(Exit::Success);
     }
+    if watch {
+        return watch_changes(&session, global.output);
+    }
+    let (progress, instances, rollouts) = status(&session)?;
+    match global.output {
+        Format::Json => output::json(
+            &serde_json::json!({ "progress": progress, "instances": instances, "rollouts": rollouts }),
+        ),
+        Format::Text => print!("{}", report(&instances, &rollouts)),
+    }
+    Ok(Exit::Success)
+}
+
+/// As `down` does, and `docker compose ps`: nothing running is an answer.
+fn idle(session: &Session) -> Option<String> {
+    match session.found() {
+        Found::Running(_) => None,
+        Found::Gone(pid) => Some(format!(
+            "nothing is running: the berth that ran here (pid {pid}) is gone without stopping cleanly, and its services with it"
+        )),
+        Found::Nothing => Some("nothing is running; `berth up -d` starts the ecosystem".to_owned()),
+    }
+}
+
+fn status(
+    session: &Session,
+) -> Result<(Progress, Vec<InstanceReport>, Vec<RolloutReport>), Problems> {
     let Reply::Status {
         progress,
         instances,
@@ -35,18 +54,54 @@ pub fn run(global: &Global) -> Result<Exit, Problems> {
     else {
         unreachable!("a status request is answered with a status");
     };
-    match global.output {
-        Format::Json => output::json(
-            &serde_json::json!({ "progress": progress, "instances": instances, "rollouts": rollouts }),
-        ),
-        Format::Text => {
-            print!("{}", table(&instances, Paint::stdout()));
-            for rollout in &rollouts {
-                print!("{}", describe(rollout));
-            }
-        }
+    Ok((progress, instances, rollouts))
+}
+
+fn report(instances: &[InstanceReport], rollouts: &[RolloutReport]) -> String {
+    let mut out = table(instances, Paint::stdout());
+    for rollout in rollouts {
+        out += &describe(rollout);
     }
-    Ok(Exit::Success)
+    out
+}
+
+/// `status -w`, as `kubectl get -w`: the table again, stamped, each time
+/// something but the uptimes changes, until the berth stops or Ctrl-C.
+fn watch_changes(session: &Session, format: Format) -> Result<Exit, Problems> {
+    let mut shown = None;
+    loop {
+        if idle(session).is_some() {
+            println!("berth stopped");
+            return Ok(Exit::Success);
+        }
+        let Ok((progress, mut instances, rollouts)) = status(session) else {
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            continue;
+        };
+        let uptimes: Vec<Option<u64>> = instances
+            .iter_mut()
+            .map(|i| i.uptime_seconds.take())
+            .collect();
+        let now = serde_json::json!({ "progress": progress, "instances": instances, "rollouts": rollouts });
+        if shown.as_ref() != Some(&now) {
+            for (instance, uptime) in instances.iter_mut().zip(uptimes) {
+                instance.uptime_seconds = uptime;
+            }
+            match format {
+                Format::Json => println!(
+                    "{}",
+                    serde_json::json!({ "progress": progress, "instances": instances, "rollouts": rollouts })
+                ),
+                Format::Text => print!(
+                    "{}\n{}",
+                    humantime::format_rfc3339_seconds(std::time::SystemTime::now()),
+                    report(&instances, &rollouts)
+                ),
+            }
+            shown = Some(now);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
 }
 
 /// A rollout under way: its weights and its last analysis.
