@@ -464,6 +464,30 @@ fn a_malformed_env_file_is_named_by_line_never_by_value() {
     );
 }
 
+/// A `run:` string that calls `berth` finds the berth that runs it, though its
+/// folder is not on PATH.
+#[test]
+fn a_run_string_that_calls_berth_finds_this_berth() {
+    let ports = free_ports(1);
+    let dir = scratch("own-berth");
+    let yaml = format!(
+        "name: own\nservices:\n  api:\n    local: {{ run: \"exec berth workload\" }}\n    ports: {{ http: {} }}\n    health: {{ readiness: /ready }}\n",
+        ports[0]
+    );
+    std::fs::write(dir.join("berth.yaml"), yaml).unwrap();
+    let marker = format!("{}-own", dir.display());
+    let up = Command::new(env!("CARGO_BIN_EXE_berth"))
+        .args(["up", "-d"])
+        .current_dir(&dir)
+        .env("BERTH_TEST_RUN", &marker)
+        .env("PATH", "/usr/bin:/bin")
+        .output()
+        .unwrap();
+    assert!(up.status.success(), "{}", text(&up));
+    assert_eq!(instance(&status(&dir, &marker), "api")["ready"], true);
+    assert!(berth(&dir, &marker, &["down"]).status.success());
+}
+
 #[test]
 fn down_with_volumes_deletes_the_data() {
     let (dir, marker) = project("volumes");

@@ -131,12 +131,30 @@ pub fn kill_marked(also: &[String]) {
     }
 }
 
+/// PATH with this berth's own folder first, when it is not on PATH already: a
+/// `run:` string that calls `berth` finds the berth that runs it.
+fn path_with_berth() -> Option<&'static std::ffi::OsStr> {
+    static PATH: std::sync::OnceLock<Option<std::ffi::OsString>> = std::sync::OnceLock::new();
+    PATH.get_or_init(|| {
+        let folder = std::env::current_exe().ok()?.parent()?.to_path_buf();
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        if std::env::split_paths(&path).any(|dir| dir == folder) {
+            return None;
+        }
+        std::env::join_paths(std::iter::once(folder).chain(std::env::split_paths(&path))).ok()
+    })
+    .as_deref()
+}
+
 /// `argv` as a command in a process group of its own; its output is berth's
 /// own, unless the caller says otherwise.
 pub fn supervised(argv: &[String], dir: &Path, user: Option<(u32, u32)>) -> Command {
     let (program, args) = argv.split_first().expect("a command has a program");
     let mut command = Command::new(program);
     without_secret_sources(command.as_std_mut());
+    if let Some(path) = path_with_berth() {
+        command.env("PATH", path);
+    }
     command
         .env("BERTH_SESSION", session_mark())
         .args(args)
