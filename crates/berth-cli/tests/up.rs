@@ -70,6 +70,19 @@ fn the_quickstart_comes_up_serves_and_stops_cleanly_on_ctrl_c() {
         stopped <= up.wait_for("api stopped", LONG).0,
         "dependents stop first"
     );
+    // The events in the order the gates saw them; nothing "stopped" that had
+    // already ended.
+    let transcript = up.transcript();
+    let line = |text: &str| transcript.lines().position(|l| l == text).unwrap();
+    assert!(
+        line("berth: api healthy") < line("berth: worker started"),
+        "{transcript}"
+    );
+    assert!(
+        line("berth: migrate completed") < line("berth: api started"),
+        "{transcript}"
+    );
+    assert!(!transcript.contains("migrate stopped"), "{transcript}");
 }
 
 #[test]
@@ -174,6 +187,14 @@ fn restarts_back_off_and_give_up_in_a_visible_crash_loop() {
         .filter_map(|line| line.split("restarting in ").nth(1))
         .collect();
     assert_eq!(pauses, ["100ms", "200ms", "400ms"], "{transcript}");
+    // berth's own lines about a service are in its log too, where `logs` finds them.
+    let logs = support::berth(&up.dir, &up.marker, &["logs", "flaky"]);
+    let logs = String::from_utf8_lossy(&logs.stdout);
+    assert!(
+        logs.contains("flaky | berth: exited with 1; restarting in 100ms"),
+        "{logs}"
+    );
+    assert!(logs.contains("(crash-loop)"), "{logs}");
 }
 
 #[test]

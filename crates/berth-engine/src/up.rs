@@ -31,33 +31,41 @@ pub async fn up(
     for phase in &plan.phases {
         progress(Event::PhaseStarted(phase.name.clone()));
         let steps: Vec<&Step> = phase.waves.iter().flatten().collect();
-        try_join_all(
-            steps
-                .iter()
-                .map(|step| start_when_gates_hold(target, step, runtime, progress)),
-        )
-        .await?;
+        // Each service is reported settled as soon as it is, so that the events
+        // come in the order the gates saw them: `api healthy` before `worker
+        // started`, not after every start of the phase.
         try_join_all(steps.iter().map(|step| async {
-            let condition = settled(&target.ecosystem, &step.service);
-            let unit = target.unit(&step.service);
-            let patterns = target.patterns(&step.service);
-            // As Kubernetes' progress deadline: a start that does not settle in
-            // time fails, rather than keep `berth up -d` waiting for ever.
-            let deadline = target
-                .ecosystem
-                .services
-                .get(&step.service)
-                .map(|service| service.rollout.progress_deadline());
-            condition::reached(runtime, &unit, &condition, &patterns, deadline).await?;
-            progress(Event::Settled {
-                service: step.service.clone(),
-                condition: condition.to_string(),
-            });
-            Ok::<(), Failure>(())
+            start_when_gates_hold(target, step, runtime, progress).await?;
+            settle(target, step, runtime, progress).await
         }))
         .await?;
         progress(Event::PhaseDone(phase.name.clone()));
     }
+    Ok(())
+}
+
+/// Waits until a started service has settled: healthy, or completed for a job.
+async fn settle(
+    target: &Target,
+    step: &Step,
+    runtime: &dyn Runtime,
+    progress: &(dyn Fn(Event) + Sync),
+) -> Result<(), Failure> {
+    let condition = settled(&target.ecosystem, &step.service);
+    let unit = target.unit(&step.service);
+    let patterns = target.patterns(&step.service);
+    // As Kubernetes' progress deadline: a start that does not settle in time
+    // fails, rather than keep `berth up -d` waiting for ever.
+    let deadline = target
+        .ecosystem
+        .services
+        .get(&step.service)
+        .map(|service| service.rollout.progress_deadline());
+    condition::reached(runtime, &unit, &condition, &patterns, deadline).await?;
+    progress(Event::Settled {
+        service: step.service.clone(),
+        condition: condition.to_string(),
+    });
     Ok(())
 }
 
@@ -124,9 +132,20 @@ pub async fn down(
                 if of_service.is_empty() {
                     return;
                 }
-                progress(Event::Stopping(service.to_string()));
+                // A job that completed, or a service that has exited, is not
+                // stopped now: it is cleared away without a word.
+                let running = of_service.iter().any(|(unit, _)| {
+                    runtime.watch(unit).is_some_and(|status| {
+                        status.borrow().instances.iter().any(|i| !i.is_final())
+                    })
+                });
+                if running {
+                    progress(Event::Stopping(service.to_string()));
+                }
                 join_all(of_service.iter().map(|(unit, _)| runtime.remove(unit))).await;
-                progress(Event::Stopped(service.to_string()));
+                if running {
+                    progress(Event::Stopped(service.to_string()));
+                }
             }
         }))
         .await;

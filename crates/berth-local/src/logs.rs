@@ -128,17 +128,26 @@ impl Sink {
         }
     }
 
+    /// One of berth's own lines about this service (`berth: exited with 3;
+    /// restarting in 1s`): shown, and kept in its log, where `logs -f` finds it.
+    pub fn note(&self, line: &str) {
+        self.write(line);
+        (self.output)(&self.service, line);
+    }
+
+    fn write(&self, lines: &str) {
+        let mut log = self.log.lock().expect("log file lock");
+        if log.is_none() {
+            *log = LogFile::open(&self.file);
+        }
+        if let Some(file) = log.as_mut() {
+            file.write(lines);
+        }
+    }
+
     /// Handles whole lines that arrived together, joined by `\n`.
     fn take(&self, lines: &str, status: &StatusCell) {
-        {
-            let mut log = self.log.lock().expect("log file lock");
-            if log.is_none() {
-                *log = LogFile::open(&self.file);
-            }
-            if let Some(file) = log.as_mut() {
-                file.write(lines);
-            }
-        }
+        self.write(lines);
         (self.output)(&self.service, lines);
         if !self.patterns.is_empty() {
             for line in lines.lines() {

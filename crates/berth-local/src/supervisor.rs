@@ -81,7 +81,7 @@ pub async fn supervise(spec: Spec, status: StatusCell, mut stop: watch::Receiver
                 failures_in_a_row += 1;
                 let pause = backoff(&spec.restart, failures_in_a_row);
                 let note = format!("berth: cannot start it ({e}); trying again in {pause:?}");
-                (spec.sink.output)(&spec.sink.service, &note);
+                spec.sink.note(&note);
                 tokio::select! {
                     _ = tokio::time::sleep(pause) => continue,
                     _ = stop.wait_for(|stop| *stop) => {
@@ -128,7 +128,7 @@ pub async fn supervise(spec: Spec, status: StatusCell, mut stop: watch::Receiver
         let pause = match after_exit(&spec, exit, failures_in_a_row, ever_ready) {
             AfterExit::Settle(state, note) => {
                 if let Some(note) = note {
-                    (spec.sink.output)(&spec.sink.service, &note);
+                    spec.sink.note(&note);
                 }
                 status.send_modify(|s| s.state = state);
                 return;
@@ -141,7 +141,7 @@ pub async fn supervise(spec: Spec, status: StatusCell, mut stop: watch::Receiver
         });
         let code = exit.code().unwrap_or(-1);
         let note = format!("berth: exited with {code}; restarting in {pause:?}");
-        (spec.sink.output)(&spec.sink.service, &note);
+        spec.sink.note(&note);
         tokio::select! {
             _ = tokio::time::sleep(pause) => {}
             _ = stop.wait_for(|stop| *stop) => {
@@ -246,10 +246,7 @@ async fn watch_one_run(
     let liveness = async {
         if let Some(target) = &spec.liveness {
             probe::until_failed(target, dir, &spec.guard).await;
-            (spec.sink.output)(
-                &spec.sink.service,
-                "berth: liveness probe failed; restarting",
-            );
+            spec.sink.note("berth: liveness probe failed; restarting");
             process::signal_group(pid, Signal::SIGKILL);
         }
         std::future::pending::<()>().await
