@@ -85,6 +85,24 @@ fn the_quickstart_comes_up_serves_and_stops_cleanly_on_ctrl_c() {
     assert!(!transcript.contains("migrate stopped"), "{transcript}");
 }
 
+/// A named deployment of some services neither announces nor routes to the
+/// others.
+#[test]
+fn a_deployment_of_some_services_routes_only_to_them() {
+    let (yaml, [_, _, _, gateway]) = quickstart();
+    let mut up = Up::start("some-routes", &yaml, &["backend"]);
+    let (_, announced) = up.wait_for("berth: gateway on", LONG);
+    assert!(announced.ends_with("(/api → api)"), "{announced}");
+    up.wait_for("services up", LONG);
+    assert!(get(gateway, "/api/hello").contains("api 0.1.0 /api/hello"));
+    assert!(
+        get(gateway, "/").starts_with("HTTP/1.0 404"),
+        "web is not part of it"
+    );
+    up.signal("-INT");
+    assert_eq!(up.exit_code(LONG), Some(0));
+}
+
 #[test]
 fn killing_berth_with_sigkill_leaves_no_process_behind() {
     let (yaml, _) = quickstart();

@@ -277,7 +277,12 @@ impl Session<'_> {
     /// Starts the gateway when any service has routes; it stops when dropped.
     async fn gateway(&self, runtime: &LocalRuntime) -> Result<Option<AbortOnDrop>, String> {
         let ecosystem = self.ecosystem;
-        let routes = Routes::of(ecosystem);
+        let planned: IndexSet<&str> = self
+            .plan
+            .services()
+            .map(|step| step.service.as_str())
+            .collect();
+        let routes = Routes::of(ecosystem, |service| planned.contains(service));
         // A Prometheus scrapes the router's counts from the gateway.
         if routes.is_empty() && ecosystem.environment.prometheus.is_none() {
             return Ok(None);

@@ -15,11 +15,13 @@ pub struct Route {
 pub struct Routes(Vec<Route>);
 
 impl Routes {
-    pub fn of(ecosystem: &Ecosystem) -> Routes {
+    /// The routes of the services that `runs`: those of the plan brought up, so
+    /// that a deployment of a few never announces or routes to the others.
+    pub fn of(ecosystem: &Ecosystem, runs: impl Fn(&str) -> bool) -> Routes {
         let mut routes: Vec<Route> = ecosystem
             .services
             .iter()
-            .filter(|(name, _)| !ecosystem.is_external(name))
+            .filter(|(name, _)| !ecosystem.is_external(name) && runs(name))
             .flat_map(|(name, service)| {
                 service.routes.iter().map(move |route| Route {
                     prefix: route.prefix.clone(),
