@@ -261,7 +261,7 @@ impl ProblemSink {
         if self.problems.is_empty() {
             return Ok(());
         }
-        let problems = self
+        let mut problems: Vec<Problem> = self
             .problems
             .into_iter()
             .map(|(mut problem, found_in)| {
@@ -271,6 +271,8 @@ impl ProblemSink {
                 problem
             })
             .collect();
+        // In file order, as the reader fixes them; what has no place comes last.
+        problems.sort_by_key(|problem| problem.span().map_or(usize::MAX, |span| span.start));
         Err(Problems(problems))
     }
 }

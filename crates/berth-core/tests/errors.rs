@@ -144,7 +144,7 @@ fn dangling_reference() {
     let yaml = with_api("    env: { DB: \"${dbx.url}/demo\" }\n");
     assert_eq!(
         one(&yaml),
-        ("10:12".into(), "there is no service `dbx`".into())
+        ("10:17".into(), "there is no service `dbx`".into())
     );
     assert_eq!(help(&yaml), "did you mean `${db.url}`?");
 }
@@ -166,7 +166,7 @@ fn unknown_named_port() {
     let yaml = with_api("    env: { DB: \"${db.port.admin}\" }\n");
     assert_eq!(
         one(&yaml),
-        ("10:12".into(), "`db` has no port named `admin`".into())
+        ("10:17".into(), "`db` has no port named `admin`".into())
     );
 }
 
@@ -381,6 +381,7 @@ fn secrets_never_appear_in_errors() {
     assert_eq!(message, "unknown value `vault`");
 }
 
+/// Problems come in the order of the file, as its reader fixes them.
 #[test]
 fn labels_and_port_names_kubernetes_would_refuse() {
     let yaml = "name: demo\nservices:\n  api:\n    image: demo/api:1.0.0\n    ports: { prometheus-metrics: 9001 }\n    labels: { team: \"core platform\" }\n";
@@ -388,12 +389,12 @@ fn labels_and_port_names_kubernetes_would_refuse() {
         problems(yaml),
         [
             (
-                "6:15".to_owned(),
-                "label value `core platform` of `team` is not valid in Kubernetes".to_owned()
-            ),
-            (
                 "5:14".to_owned(),
                 "port name `prometheus-metrics` is not valid in Kubernetes".to_owned()
+            ),
+            (
+                "6:15".to_owned(),
+                "label value `core platform` of `team` is not valid in Kubernetes".to_owned()
             ),
         ]
     );

@@ -34,6 +34,36 @@ impl Located<'_> {
             .unwrap_or_else(|| self.root.key_span(&full))
     }
 
+    /// Where `${service.field}` is written in a service's env value `key`: the
+    /// reference itself when the value is written as it reads (plain, or quoted
+    /// without escapes), else the whole value.
+    fn reference(&self, service: &str, key: &str, reference: &Reference) -> Span {
+        let path = ["services", service, "env", key];
+        let Some(node) = self
+            .environment
+            .and_then(|env| env.at(&path))
+            .or_else(|| self.root.at(&path))
+        else {
+            return self.service(service, &["env", key]);
+        };
+        let written = format!("${{{}.{}}}", reference.service, reference.field);
+        let (Some(text), span) = (node.as_str(), node.span) else {
+            return node.span;
+        };
+        let quote = match span.len().checked_sub(text.len()) {
+            Some(0) => 0,
+            Some(2) => 1,
+            _ => return span,
+        };
+        match text.find(&written) {
+            Some(at) => {
+                let start = span.start + quote + at;
+                Span::new(start, start + written.len())
+            }
+            None => span,
+        }
+    }
+
     fn environment(&self, ecosystem: &Ecosystem, path: &[&str]) -> Span {
         let mut full = vec!["environments", ecosystem.environment_name.as_str()];
         full.extend_from_slice(path);
@@ -251,7 +281,7 @@ impl ServiceCheck<'_> {
     /// What is wrong with a `${service.field}` reference in env value `key`.
     fn reference_problem(&self, key: &str, reference: &Reference) -> Option<Problem> {
         // Looked up only when there is something to report.
-        let span = || self.span(&["env", key]);
+        let span = || self.at.reference(self.name, key, reference);
         let Some(target) = self.ecosystem.services.get(&reference.service) else {
             let services = self.ecosystem.services.keys().map(String::as_str);
             let help = match did_you_mean(&reference.service, services.clone()) {
