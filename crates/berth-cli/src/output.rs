@@ -23,14 +23,16 @@ pub fn problems(problems: &Problems, format: Format) {
     };
     let handler = GraphicalReportHandler::new_themed(theme).with_width(100);
     for problem in problems.iter().take(SHOWN_PROBLEMS) {
-        let problem = printable(problem);
-        let mut rendered = String::new();
-        handler
-            .render_report(&mut rendered, &problem)
-            .expect("writing to a String");
-        match problem.location() {
-            Some(location) if !problem.shows_snippet() => eprintln!("{location}: {rendered}"),
-            _ => eprintln!("{rendered}"),
+        let (problem, elsewhere) = printable(problem).split_far();
+        for part in std::iter::once(problem).chain(elsewhere) {
+            let mut rendered = String::new();
+            handler
+                .render_report(&mut rendered, &part)
+                .expect("writing to a String");
+            match part.location() {
+                Some(location) if !part.shows_snippet() => eprintln!("{location}: {rendered}"),
+                _ => eprintln!("{rendered}"),
+            }
         }
     }
     if problems.len() > SHOWN_PROBLEMS {

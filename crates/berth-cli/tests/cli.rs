@@ -318,3 +318,22 @@ fn completions_and_the_man_page_come_from_the_commands_themselves() {
         "{page}"
     );
 }
+
+#[test]
+fn a_clash_far_apart_shows_the_two_places_not_every_line_between() {
+    let dir = scratch("far-clash");
+    let between: String = (0..20)
+        .map(|i| format!("  filler{i}:\n    image: x\n"))
+        .collect();
+    let yaml = format!(
+        "name: x\nservices:\n  a:\n    image: x\n    ports: {{ http: 9001 }}\n{between}  b:\n    image: y\n    ports: {{ http: 9001 }}\n"
+    );
+    std::fs::write(dir.join("berth.yaml"), yaml).unwrap();
+    let output = berth(&["check"], &dir);
+    let said = stderr(&output);
+    assert!(
+        said.contains("first use") && said.contains("second use"),
+        "{said}"
+    );
+    assert!(!said.contains("filler10"), "{said}");
+}

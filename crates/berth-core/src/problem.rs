@@ -8,6 +8,9 @@ use serde::Serialize;
 
 use crate::source::{SourceFile, Span};
 
+/// How far apart, in lines, two labels may be and still share a snippet.
+const NEAR_LINES: usize = 6;
+
 /// The longest line, in bytes, that a diagnostic shows in its snippet.
 const LONGEST_SNIPPET_LINE: usize = 400;
 
@@ -71,6 +74,32 @@ impl Problem {
             return false;
         };
         file.longest_line_around(start, end) <= LONGEST_SNIPPET_LINE
+    }
+
+    /// The problem with only the labels near its first, and one problem for each
+    /// label far from it (more than [`NEAR_LINES`] lines away): a snippet spanning
+    /// both would print every line between them.
+    pub fn split_far(&self) -> (Problem, Vec<Problem>) {
+        let (Some(file), Some(first)) = (&self.file, self.span()) else {
+            return (self.clone(), Vec::new());
+        };
+        let line = |span: &Span| file.line_column(span.start).line;
+        let (near, far): (Vec<_>, Vec<_>) = self
+            .labels
+            .iter()
+            .cloned()
+            .partition(|(span, _)| line(span).abs_diff(line(&first)) <= NEAR_LINES);
+        let elsewhere = far
+            .into_iter()
+            .map(|(span, label)| Problem::new(label.clone()).at(span, label).in_file(file))
+            .collect();
+        (
+            Problem {
+                labels: near,
+                ..self.clone()
+            },
+            elsewhere,
+        )
     }
 
     /// `file:line:column`, or the file name alone when the problem has no span.
