@@ -399,3 +399,22 @@ fn labels_and_port_names_kubernetes_would_refuse() {
         ]
     );
 }
+
+/// One run shows every problem of a service, not one per round of fixing.
+#[test]
+fn every_problem_of_one_service_in_one_run() {
+    let yaml = "name: demo\nservices:\n  api:\n    image: demo/api:1.0.0\n    replicas: many\n    restart: sometimes\n    bogus: 1\n";
+    let found = problems(yaml);
+    let messages: Vec<&str> = found.iter().map(|(_, m)| m.as_str()).collect();
+    assert_eq!(found.len(), 3, "{found:?}");
+    assert!(messages[0].contains("\"many\""), "{messages:?}");
+    assert_eq!(messages[1], "unknown value `sometimes`");
+    assert!(
+        messages[2].starts_with("unknown key `bogus`"),
+        "{messages:?}"
+    );
+    assert_eq!(
+        found.iter().map(|(at, _)| at.as_str()).collect::<Vec<_>>(),
+        ["5:15", "6:14", "7:5"]
+    );
+}

@@ -375,6 +375,27 @@ impl<'a> Loader<'a> {
     }
 }
 
+/// Every problem of a service that does not deserialize, not only the first
+/// serde met: each key is read on its own (every field has a default), so that
+/// one run of `check` shows them all.
+fn service_problems(merged: &Node, first: yaml::DeError, fallback: Span) -> Vec<Problem> {
+    let mut problems: Vec<Problem> = Vec::new();
+    for (key, entry) in merged.as_map().into_iter().flatten() {
+        let alone = Node::new(
+            yaml::Value::Map(IndexMap::from([(key.clone(), entry.clone())])),
+            merged.span,
+        );
+        if let Err(e) = yaml::from_node::<Service>(&alone) {
+            problems.push(e.into_problem(entry.key_span));
+        }
+    }
+    if problems.is_empty() {
+        // Only the keys together are wrong.
+        problems.push(first.into_problem(fallback));
+    }
+    problems
+}
+
 /// A service read from its (merged) node, with its defaults filled in.
 fn read_service(node: &Node, phases: &[String]) -> Result<Arc<Service>, yaml::DeError> {
     let mut service: Service = yaml::from_node(node)?;
@@ -402,17 +423,20 @@ fn resolve(
     for (service, service_node) in &base.services {
         let layers = overlays(service, service_node, node);
         let read = match unchanged.get(service) {
-            Some(read) if layers.is_empty() => read.clone(),
+            Some(read) if layers.is_empty() => {
+                read.clone().map_err(|e| (e, (*service_node).clone()))
+            }
             _ => {
                 let mut merged = (*service_node).clone();
                 for layer in layers {
                     yaml::merge(&mut merged, layer);
                 }
-                read_service(&merged, &base.phases)
+                read_service(&merged, &base.phases).map_err(|e| (e, merged))
             }
         };
-        let read = read.unwrap_or_else(|e| {
-            problems.push(e.into_problem(root.key_span(&["services", service])));
+        let read = read.unwrap_or_else(|(first, merged)| {
+            let fallback = root.key_span(&["services", service]);
+            problems.extend(service_problems(&merged, first, fallback));
             broken.insert(service.to_string());
             Arc::new(Service::default())
         });
