@@ -58,8 +58,6 @@ fn every_example_renders_compose_files_that_docker_compose_accepts() {
                         "compose.data.yaml",
                         "-f",
                         "compose.services.yaml",
-                        "--profile",
-                        "all",
                         "config",
                     ])
                     .args(extra)
@@ -89,9 +87,60 @@ fn every_example_renders_compose_files_that_docker_compose_accepts() {
             expected.sort();
             assert_eq!(
                 services, expected,
-                "{name} -e {environment}: every service, and only those kept inside"
+                "{name} -e {environment}: every service with a plain `up`, and only those kept inside"
             );
         }
+    }
+}
+
+/// A deployment may be named anything, `all` too; each one is a command in the
+/// files' header that compose runs as written.
+#[test]
+fn named_deployments_are_compose_commands_that_run_as_written() {
+    let Some(compose) = compose() else {
+        support::not_run("neither `docker compose` nor `docker-compose` is installed");
+        return;
+    };
+    let dir = scratch("render-deployments");
+    let file = dir.join("berth.yaml");
+    std::fs::write(
+        &file,
+        "name: named\nservices:\n  db: { kind: redis }\n  api: { image: 'x/api:1', depends_on: { db: healthy } }\n  web: { image: 'x/web:1' }\ndeployments:\n  all: { services: [api, web] }\n  backend: { services: [api] }\n",
+    )
+    .unwrap();
+    render(&file, "local", &dir);
+    let data = std::fs::read_to_string(dir.join("compose.data.yaml")).unwrap();
+    let commands: Vec<&str> = data
+        .lines()
+        .filter_map(|line| line.strip_prefix("#   "))
+        .collect();
+    assert_eq!(commands.len(), 3, "{data}");
+    assert!(
+        commands[2].ends_with("up -d api   # backend"),
+        "{commands:?}"
+    );
+    for command in commands {
+        let words: Vec<&str> = command
+            .split("   #")
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .collect();
+        // The command as written, with `config` for `up -d`: compose checks it.
+        let (up, services) = words.split_at(words.iter().position(|w| *w == "up").unwrap());
+        let checked = Command::new(compose[0])
+            .args(&compose[1..])
+            .args(&up[2..])
+            .args(["config", "--services"])
+            .args(&services[2..])
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        assert!(
+            checked.status.success(),
+            "{command}: {}",
+            String::from_utf8_lossy(&checked.stderr)
+        );
     }
 }
 

@@ -5,7 +5,6 @@
 
 use berth_core::Ecosystem;
 use berth_core::address::{self, Addresses};
-use berth_core::graph::DependencyGraph;
 use berth_core::model::{
     Bytes, Check, Command, Condition, Cpu, Kind, Port, PortRef, Probe, RestartPolicy, SecretRef,
     Service,
@@ -18,14 +17,9 @@ use serde::Serialize;
 use crate::duration::compact;
 use crate::{File, header};
 
-/// The profile every service is in, so that `--profile all` starts everything and
-/// each named deployment is a profile of its own.
-pub const ALL: &str = "all";
-
 /// The two compose files of `ecosystem`.
 pub fn compose(ecosystem: &Ecosystem) -> Vec<File> {
     let network = format!("{}-net", ecosystem.name);
-    let profiles = profiles(ecosystem);
     let (data, services): (Vec<_>, Vec<_>) = ecosystem
         .services
         .iter()
@@ -45,15 +39,13 @@ pub fn compose(ecosystem: &Ecosystem) -> Vec<File> {
             },
         );
         for (service_name, service) in members {
-            let mut rendered =
-                render_service(ecosystem, service_name, service, &network, &mut file);
-            rendered.profiles = profiles[service_name.as_str()].clone();
+            let rendered = render_service(ecosystem, service_name, service, &network, &mut file);
             file.services.insert(service_name.clone(), rendered);
         }
         let yaml = to_yaml(&serde_json::to_value(&file).expect("compose files serialize"));
         File {
             name: name.to_owned(),
-            text: format!("{}{yaml}", header(ecosystem)),
+            text: format!("{}{}{yaml}", header(ecosystem), usage(ecosystem)),
         }
     })
     .collect()
@@ -108,7 +100,6 @@ struct ComposeService {
     restart: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     deploy: Option<Deploy>,
-    profiles: Vec<String>,
 }
 
 /// The long form, which no YAML reader can take for a number.
@@ -419,26 +410,27 @@ fn memory_amount(bytes: Bytes) -> String {
     format!("{b}b")
 }
 
-/// Each service's profiles: `all`, and each named deployment it is part of
-/// (directly, through what the deployment includes, or as something its services
-/// depend on).
-fn profiles(ecosystem: &Ecosystem) -> IndexMap<&str, Vec<String>> {
-    let mut profiles: IndexMap<&str, Vec<String>> = ecosystem
-        .services
-        .keys()
-        .map(|name| (name.as_str(), vec![ALL.to_owned()]))
-        .collect();
-    let graph = DependencyGraph::new(ecosystem);
+/// How the two files are used, said in each: together (the services depend on
+/// the data stores), all of it with a plain `up`, and each named deployment as
+/// the services it names, which compose starts with what they depend on.
+fn usage(ecosystem: &Ecosystem) -> String {
+    let up = "docker compose -f compose.data.yaml -f compose.services.yaml up -d";
+    let mut text =
+        format!("# Use both files together: the services depend on the data stores.\n#   {up}\n");
     for name in ecosystem.deployments.keys() {
         // A deployment for other environments is refused by `select`.
         let Ok(selection) = plan::select(ecosystem, std::slice::from_ref(name)) else {
             continue;
         };
-        for member in graph.closure(selection.services.iter().map(String::as_str)) {
-            profiles[member].push(name.clone());
-        }
+        let services: Vec<&str> = selection
+            .services
+            .iter()
+            .map(String::as_str)
+            .filter(|service| !ecosystem.is_external(service))
+            .collect();
+        text += &format!("#   {up} {}   # {name}\n", services.join(" "));
     }
-    profiles
+    text
 }
 
 #[cfg(test)]
