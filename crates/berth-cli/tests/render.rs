@@ -144,6 +144,39 @@ fn named_deployments_are_compose_commands_that_run_as_written() {
     }
 }
 
+/// What plain objects cannot carry is said, and no field is written that the API
+/// server would store as absent (a later apply by another manager conflicts on it).
+#[test]
+fn kubernetes_objects_say_what_they_cannot_carry_and_hold_no_empty_fields() {
+    let output = berth(
+        &scratch("render-notes"),
+        "render-notes",
+        &[
+            "-f",
+            example("symbi").to_str().unwrap(),
+            "render",
+            "-e",
+            "production",
+            "--to",
+            "kubernetes",
+        ],
+    );
+    assert!(output.status.success());
+    let (objects, notes) = (
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+    );
+    assert!(
+        notes.contains("note: `agentverse` rolls out by canary in environment `production`"),
+        "{notes}"
+    );
+    assert!(
+        notes.contains("`symbi-api` rolls out by blue_green"),
+        "{notes}"
+    );
+    assert!(!objects.contains("initialDelaySeconds: 0") && !objects.contains("rollingUpdate: {}"));
+}
+
 #[test]
 fn rendering_is_deterministic_marked_generated_and_free_of_secret_values() {
     let (first, second) = (scratch("render-once"), scratch("render-twice"));

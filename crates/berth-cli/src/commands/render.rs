@@ -26,6 +26,18 @@ pub fn run(
     }
     ecosystem(global, |project, ecosystem| {
         let files = render(to, project, ecosystem)?;
+        if matches!(to, Target::Kubernetes | Target::Kustomize | Target::All) {
+            let on_kubernetes = project.ecosystems_on(Runtime::Kubernetes);
+            let notes = match to {
+                Target::Kubernetes => berth_render::kubernetes_notes(ecosystem),
+                _ => on_kubernetes
+                    .flat_map(berth_render::kubernetes_notes)
+                    .collect(),
+            };
+            for note in notes {
+                eprintln!("note: {note}");
+            }
+        }
         match dir {
             Some(dir) => write(dir, &files, verbose)?,
             None => print(&files),

@@ -345,8 +345,11 @@ fn probe(probe: &Probe, service: &Service) -> K8sProbe {
         },
     };
     let seconds = |d: std::time::Duration| d.as_secs_f64().ceil().max(1.0) as i32;
+    // The API server stores a 0 here as absent, and a later apply by another
+    // field manager would then conflict on it: no delay is no field.
+    let delay = probe.initial_delay.0.as_secs() as i32;
     let mut rendered = K8sProbe {
-        initial_delay_seconds: Some(probe.initial_delay.0.as_secs() as i32),
+        initial_delay_seconds: (delay > 0).then_some(delay),
         period_seconds: Some(seconds(probe.period.0)),
         timeout_seconds: Some(seconds(probe.timeout.0)),
         failure_threshold: Some(probe.failure_threshold as i32),
@@ -480,13 +483,39 @@ fn strategy(service: &Service) -> DeploymentStrategy {
             Amount::Percent(p) => IntOrString::String(format!("{p}%")),
         })
     };
+    let (max_surge, max_unavailable) = (
+        amount(service.rollout.max_surge),
+        amount(service.rollout.max_unavailable),
+    );
     DeploymentStrategy {
         type_: Some("RollingUpdate".into()),
-        rolling_update: Some(RollingUpdateDeployment {
-            max_surge: amount(service.rollout.max_surge),
-            max_unavailable: amount(service.rollout.max_unavailable),
-        }),
+        // Kubernetes' own defaults (25%, 25%) when the service sets neither.
+        rolling_update: (max_surge.is_some() || max_unavailable.is_some()).then_some(
+            RollingUpdateDeployment {
+                max_surge,
+                max_unavailable,
+            },
+        ),
     }
+}
+
+/// What the Kubernetes objects cannot carry, said when they are rendered: to
+/// `kubectl apply`, a canary or blue-green rollout is a rolling update.
+pub fn notes(ecosystem: &Ecosystem) -> Vec<String> {
+    ecosystem
+        .services
+        .iter()
+        .filter(|(name, service)| {
+            !ecosystem.is_external(name)
+                && matches!(service.rollout.strategy, Strategy::Canary | Strategy::BlueGreen)
+        })
+        .map(|(name, service)| {
+            format!(
+                "`{name}` rolls out by {} in environment `{}`, which plain Kubernetes objects cannot express: applied with kubectl, it rolls out as a rolling update",
+                service.rollout.strategy, ecosystem.environment_name
+            )
+        })
+        .collect()
 }
 
 fn anti_affinity(name: &str, placement: AntiAffinity) -> Option<Affinity> {
