@@ -418,3 +418,16 @@ fn every_problem_of_one_service_in_one_run() {
         ["5:15", "6:14", "7:5"]
     );
 }
+
+/// Three replicas of a data store would be three stores with their own data.
+#[test]
+fn a_data_store_of_several_replicas_is_refused() {
+    let yaml = "name: demo\nservices:\n  db:\n    kind: mongodb\n    replicas: 3\n";
+    assert_eq!(
+        one(yaml),
+        (
+            "5:5".into(),
+            "`db` is a mongodb of 3 replicas, and berth runs a data store as one instance".into()
+        )
+    );
+}

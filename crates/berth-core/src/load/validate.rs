@@ -133,6 +133,7 @@ impl ServiceCheck<'_> {
     fn run(&mut self) {
         self.phase();
         self.runnable();
+        self.replicated_data();
         self.dependencies();
         self.references();
         self.probes();
@@ -203,6 +204,25 @@ impl ServiceCheck<'_> {
             Problem::new(format!("service `{}` has nothing to run", self.name))
                 .at(self.span(&[]), "no image, build, command or local run")
                 .help("give `image:` or `build:` for containers, and `local: { run: COMMAND }` to run it as a local process"),
+        );
+    }
+
+    /// A data store of several replicas would be that many unclustered stores,
+    /// each with its own data: refused until berth sets up a replica set or a
+    /// cluster.
+    fn replicated_data(&mut self) {
+        let s = self.service;
+        let replicas = s.replicas.unwrap_or(1);
+        if !s.kind.is_data() || replicas <= 1 || self.ecosystem.is_external(self.name) {
+            return;
+        }
+        self.problems.push(
+            Problem::new(format!(
+                "`{}` is a {} of {replicas} replicas, and berth runs a data store as one instance",
+                self.name, s.kind
+            ))
+            .at(self.span(&["replicas"]), "more than one")
+            .help("keep `replicas: 1`; for a replica set or a cluster run by an operator or a managed service, list it under the environment's `external:`"),
         );
     }
 
