@@ -95,9 +95,11 @@ pub struct Gateway {
     /// How Kubernetes routes are rendered (default ingress).
     #[serde(default)]
     pub kind: GatewayKind,
-    /// The Gateway API Gateway that `http_route` routes attach to, as `NAME` or
-    /// `NAMESPACE/NAME` (default: one named after the ecosystem, in the route's
-    /// namespace). The cluster's gateway controller owns it; berth does not create it.
+    /// The gateway routes attach to, as `NAME` or `NAMESPACE/NAME`. For
+    /// `http_route`, a Gateway API Gateway (default: one named after the
+    /// ecosystem, in the route's namespace), which the cluster's gateway
+    /// controller owns. For `istio`, an Istio Gateway (default: berth makes
+    /// `ECOSYSTEM-gateway` on the default ingress gateway).
     pub parent: Option<String>,
 }
 

@@ -70,7 +70,7 @@ pub fn objects(ecosystem: &Ecosystem) -> Vec<Value> {
     all.extend(
         namespaces
             .iter()
-            .filter_map(|namespace| routes::routes(ecosystem, namespace)),
+            .flat_map(|namespace| routes::routes(ecosystem, namespace)),
     );
     all
 }

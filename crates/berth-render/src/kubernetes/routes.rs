@@ -20,8 +20,8 @@ use super::{json, namespace_of};
 /// A routed service: its name and spec.
 type Routed<'a> = (&'a str, &'a Service);
 
-/// The routes of the services in `namespace`, if any has one.
-pub fn routes(ecosystem: &Ecosystem, namespace: &str) -> Option<Value> {
+/// The routing objects of the services in `namespace`, if any has a route.
+pub fn routes(ecosystem: &Ecosystem, namespace: &str) -> Vec<Value> {
     let routed: Vec<Routed> = ecosystem
         .services
         .iter()
@@ -33,7 +33,7 @@ pub fn routes(ecosystem: &Ecosystem, namespace: &str) -> Option<Value> {
         .map(|(name, service)| (name.as_str(), service.as_ref()))
         .collect();
     if routed.is_empty() {
-        return None;
+        return Vec::new();
     }
     let metadata = ObjectMeta {
         name: Some(format!("{}-routes", ecosystem.name)),
@@ -42,14 +42,60 @@ pub fn routes(ecosystem: &Ecosystem, namespace: &str) -> Option<Value> {
     };
     let gateway = &ecosystem.environment.gateway;
     let host = gateway.host.clone();
-    Some(match gateway.kind {
-        GatewayKind::Ingress => json(&ingress(metadata, host, &routed)),
+    match gateway.kind {
+        GatewayKind::Ingress => vec![json(&ingress(metadata, host, &routed))],
         GatewayKind::HttpRoute => {
             let parent = parent(gateway.parent.as_deref(), &ecosystem.name);
-            json(&http_route(metadata, parent, host, &routed))
+            vec![json(&http_route(metadata, parent, host, &routed))]
         }
-        GatewayKind::Istio => virtual_service(metadata, host, &routed),
-    })
+        GatewayKind::Istio => istio(ecosystem, metadata, host, &routed),
+    }
+}
+
+/// A VirtualService bound to the Istio Gateway that `parent` names, or to the
+/// one berth makes on the default ingress gateway, once, in the first namespace
+/// with routes: without `gateways:` a VirtualService routes only traffic inside
+/// the mesh, never from outside.
+fn istio(
+    ecosystem: &Ecosystem,
+    metadata: ObjectMeta,
+    host: Option<String>,
+    routed: &[Routed],
+) -> Vec<Value> {
+    let namespace = metadata.namespace.clone().unwrap_or_default();
+    let host = host.unwrap_or_else(|| "*".to_owned());
+    let mut objects = Vec::new();
+    let bound = match ecosystem.environment.gateway.parent.as_deref() {
+        Some(parent) if parent.contains('/') => parent.to_owned(),
+        Some(parent) => format!("{namespace}/{parent}"),
+        None => {
+            let name = format!("{}-gateway", ecosystem.name);
+            let home = first_routed_namespace(ecosystem);
+            if home == namespace {
+                objects.push(json!({
+                    "apiVersion": "networking.istio.io/v1beta1",
+                    "kind": "Gateway",
+                    "metadata": {"name": name, "namespace": home},
+                    "spec": {
+                        "selector": {"istio": "ingressgateway"},
+                        "servers": [{"port": {"number": 80, "name": "http", "protocol": "HTTP"}, "hosts": [host]}],
+                    },
+                }));
+            }
+            format!("{home}/{name}")
+        }
+    };
+    objects.push(virtual_service(metadata, &host, &bound, routed));
+    objects
+}
+
+fn first_routed_namespace(ecosystem: &Ecosystem) -> String {
+    ecosystem
+        .services
+        .iter()
+        .find(|(name, service)| !service.routes.is_empty() && !ecosystem.is_external(name))
+        .map(|(_, service)| namespace_of(ecosystem, service))
+        .unwrap_or_else(|| ecosystem.namespace().to_owned())
 }
 
 /// `f` of every route of every routed service, in berth.yaml's order.
@@ -153,7 +199,7 @@ fn main_port(service: &Service) -> u16 {
 
 /// Istio's VirtualService is a custom resource, outside k8s-openapi: written as
 /// JSON in the shape Istio documents, as the RuneframeOS strategy draws it.
-fn virtual_service(metadata: ObjectMeta, host: Option<String>, routed: &[Routed]) -> Value {
+fn virtual_service(metadata: ObjectMeta, host: &str, gateway: &str, routed: &[Routed]) -> Value {
     let namespace = metadata.namespace.clone().unwrap_or_default();
     let http: Vec<Value> = each_route(routed, |name, service, route| {
         let mut rule = json!({
@@ -172,6 +218,6 @@ fn virtual_service(metadata: ObjectMeta, host: Option<String>, routed: &[Routed]
         "apiVersion": "networking.istio.io/v1beta1",
         "kind": "VirtualService",
         "metadata": metadata,
-        "spec": {"hosts": [host.unwrap_or_else(|| "*".to_owned())], "http": http},
+        "spec": {"hosts": [host], "gateways": [gateway], "http": http},
     })
 }
