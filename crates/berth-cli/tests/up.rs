@@ -103,6 +103,37 @@ fn a_deployment_of_some_services_routes_only_to_them() {
     assert_eq!(up.exit_code(LONG), Some(0));
 }
 
+/// In a tree of 40 services, each waiting for its parent, every `started` is
+/// shown after its parent's `healthy`: the display never seems to break a gate.
+#[test]
+fn events_come_in_the_order_the_gates_saw_them() {
+    let ports = free_ports(40);
+    let mut yaml = String::from("name: tree\nservices:\n");
+    for (i, port) in ports.iter().enumerate() {
+        let depends = if i > 0 {
+            format!(", depends_on: {{ s{}: healthy }}", (i - 1) / 3)
+        } else {
+            String::new()
+        };
+        yaml += &format!(
+            "  s{i}: {{ local: {{ run: [berth, workload] }}, ports: {{ http: {port} }}, health: {{ readiness: /ready }}{depends} }}\n"
+        );
+    }
+    let mut up = Up::start("event-order", &yaml, &[]);
+    up.wait_for("40 services up", LONG);
+    let transcript = up.transcript();
+    let line = |text: &str| transcript.lines().position(|l| l == text).unwrap();
+    for i in 1..40 {
+        let parent = (i - 1) / 3;
+        assert!(
+            line(&format!("berth: s{parent} healthy")) < line(&format!("berth: s{i} started")),
+            "s{i} started before s{parent} was healthy:\n{transcript}"
+        );
+    }
+    up.signal("-INT");
+    assert_eq!(up.exit_code(LONG), Some(0));
+}
+
 #[test]
 fn killing_berth_with_sigkill_leaves_no_process_behind() {
     let (yaml, _) = quickstart();

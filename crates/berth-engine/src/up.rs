@@ -4,6 +4,8 @@ use berth_core::graph::{DependencyGraph, Direction};
 use berth_core::plan::{Plan, Step, Wait};
 use futures_util::future::{join_all, try_join_all};
 use indexmap::IndexSet;
+use std::collections::HashSet;
+use std::sync::Mutex;
 
 use crate::condition::{self, settled};
 use crate::runtime::{Failure, Runtime};
@@ -28,15 +30,17 @@ pub async fn up(
     runtime: &dyn Runtime,
     progress: &(dyn Fn(Event) + Sync),
 ) -> Result<(), Failure> {
+    let announcer = Announcer {
+        target,
+        progress,
+        announced: Mutex::default(),
+    };
     for phase in &plan.phases {
         progress(Event::PhaseStarted(phase.name.clone()));
         let steps: Vec<&Step> = phase.waves.iter().flatten().collect();
-        // Each service is reported settled as soon as it is, so that the events
-        // come in the order the gates saw them: `api healthy` before `worker
-        // started`, not after every start of the phase.
         try_join_all(steps.iter().map(|step| async {
-            start_when_gates_hold(target, step, runtime, progress).await?;
-            settle(target, step, runtime, progress).await
+            start_when_gates_hold(target, step, runtime, &announcer).await?;
+            settle(target, step, runtime, &announcer).await
         }))
         .await?;
         progress(Event::PhaseDone(phase.name.clone()));
@@ -44,12 +48,51 @@ pub async fn up(
     Ok(())
 }
 
+/// Reports each service settled once, as soon as it is, by whichever sees it
+/// first: its own wait, or a dependent whose gate it opens — so the events come
+/// in the order the gates saw them, `api healthy` before `worker started`.
+struct Announcer<'a> {
+    target: &'a Target,
+    progress: &'a (dyn Fn(Event) + Sync),
+    announced: Mutex<HashSet<String>>,
+}
+
+impl Announcer<'_> {
+    fn settled(&self, service: &str) {
+        if self
+            .announced
+            .lock()
+            .expect("announced lock")
+            .insert(service.to_owned())
+        {
+            (self.progress)(Event::Settled {
+                service: service.to_owned(),
+                condition: settled(&self.target.ecosystem, service).to_string(),
+            });
+        }
+    }
+
+    /// A dependency that has settled, when its dependent starts.
+    fn settled_if_so(&self, runtime: &dyn Runtime, service: &str) {
+        let condition = settled(&self.target.ecosystem, service);
+        let unit = self.target.unit(service);
+        let patterns = self.target.patterns(service);
+        if condition::holds(runtime, &unit, &condition, &patterns) {
+            self.settled(service);
+        }
+    }
+
+    fn started(&self, service: &str) {
+        (self.progress)(Event::Started(service.to_owned()));
+    }
+}
+
 /// Waits until a started service has settled: healthy, or completed for a job.
 async fn settle(
     target: &Target,
     step: &Step,
     runtime: &dyn Runtime,
-    progress: &(dyn Fn(Event) + Sync),
+    announcer: &Announcer<'_>,
 ) -> Result<(), Failure> {
     let condition = settled(&target.ecosystem, &step.service);
     let unit = target.unit(&step.service);
@@ -62,10 +105,7 @@ async fn settle(
         .get(&step.service)
         .map(|service| service.rollout.progress_deadline());
     condition::reached(runtime, &unit, &condition, &patterns, deadline).await?;
-    progress(Event::Settled {
-        service: step.service.clone(),
-        condition: condition.to_string(),
-    });
+    announcer.settled(&step.service);
     Ok(())
 }
 
@@ -73,7 +113,7 @@ async fn start_when_gates_hold(
     target: &Target,
     step: &Step,
     runtime: &dyn Runtime,
-    progress: &(dyn Fn(Event) + Sync),
+    announcer: &Announcer<'_>,
 ) -> Result<(), Failure> {
     let gates: Vec<_> = step
         .after
@@ -101,13 +141,16 @@ async fn start_when_gates_hold(
             break;
         }
     }
+    for gate in &step.after {
+        announcer.settled_if_so(runtime, &gate.service);
+    }
     runtime
         .apply(
             &target.desired(&step.service),
             target.replicas(&step.service),
         )
         .await?;
-    progress(Event::Started(step.service.clone()));
+    announcer.started(&step.service);
     Ok(())
 }
 

@@ -86,7 +86,7 @@ pub fn start(
                 Progress::Starting | Progress::Stopping => {}
             }
         }
-        std::thread::sleep(Duration::from_millis(50));
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
 
