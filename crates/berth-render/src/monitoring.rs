@@ -69,13 +69,36 @@ const ALERTS: [(&str, &str, &str, &str, &str); 8] = [
     ),
 ];
 
-fn expression(template: &str, ecosystem: &str) -> String {
-    let selector = format!("ecosystem=\"{ecosystem}\"");
+fn expression(template: &str, ecosystem: &Ecosystem) -> String {
+    let selector = format!("ecosystem=\"{}\"", ecosystem.name);
     template
         .replace("ERRORS", &format!("sum by (service) (rate(http_requests_total{{{selector},code=~\"5..\"}}[5m])) / sum by (service) (rate(http_requests_total{{{selector}}}[5m]))"))
         .replace("P95", &format!("histogram_quantile(0.95, sum by (service, le) (rate(http_request_duration_seconds_bucket{{{selector}}}[5m])))"))
-        .replace("MEMORY", &format!("sum by (service) (container_memory_working_set_bytes{{{selector}}}) / sum by (service) (kube_pod_container_resource_limits{{{selector},resource=\"memory\"}})"))
-        .replace("\"E\"", &format!("\"{ecosystem}\""))
+        .replace("MEMORY", &memory(ecosystem))
+        .replace("\"E\"", &format!("\"{}\"", ecosystem.name))
+}
+
+/// Each container's working set over its memory limit. Neither the kubelet's
+/// cAdvisor series nor kube-state-metrics' carry berth's labels, so the
+/// containers are found by namespace and container name (the service's), and
+/// the result is labelled with the service.
+fn memory(ecosystem: &Ecosystem) -> String {
+    let namespaces = namespaces(ecosystem).join("|");
+    let containers: Vec<&str> = ecosystem
+        .services
+        .iter()
+        .filter(|(name, service)| {
+            !ecosystem.is_external(name) && service.resources.memory_limit.is_some()
+        })
+        .map(|(name, _)| name.as_str())
+        .collect();
+    let selector = format!(
+        "namespace=~\"{namespaces}\",container=~\"{}\"",
+        containers.join("|")
+    );
+    format!(
+        "label_replace(max by (namespace, pod, container) (container_memory_working_set_bytes{{{selector}}}) / max by (namespace, pod, container) (kube_pod_container_resource_limits{{{selector},resource=\"memory\"}}), \"service\", \"$1\", \"container\", \"(.+)\")"
+    )
 }
 
 fn rules(ecosystem: &Ecosystem) -> Value {
@@ -84,7 +107,7 @@ fn rules(ecosystem: &Ecosystem) -> Value {
         .map(|(name, severity, condition, wait, summary)| {
             json!({
                 "alert": name,
-                "expr": expression(condition, &ecosystem.name),
+                "expr": expression(condition, ecosystem),
                 "for": wait,
                 "labels": {"severity": severity, "ecosystem": ecosystem.name},
                 "annotations": {"summary": summary},
