@@ -431,3 +431,15 @@ fn a_data_store_of_several_replicas_is_refused() {
         )
     );
 }
+
+#[test]
+fn metrics_on_an_undeclared_port() {
+    let yaml = "name: demo\nservices:\n  api:\n    image: demo/api:1.0.0\n    ports: { http: 8080 }\n    metrics: { port: admin, path: /metrics }\n";
+    assert_eq!(
+        one(yaml),
+        (
+            "6:5".into(),
+            "`api` serves metrics on port `admin`, which it does not declare".into()
+        )
+    );
+}

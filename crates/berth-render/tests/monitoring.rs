@@ -180,3 +180,26 @@ tests:
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+/// Only what declares metrics is scraped, on the port and path it declares: an
+/// image that serves none (MinIO at /metrics) would show as down for ever.
+#[test]
+fn only_services_that_declare_metrics_are_scraped() {
+    let yaml = "name: m\nservices:\n  api: { image: 'x/api:1', ports: { http: 8080 }, metrics: /metrics }\n  minio: { image: 'minio/minio:1', ports: { api: 9000, console: 9001 }, metrics: { port: api, path: /minio/v2/metrics/cluster } }\n  plain: { image: 'x/plain:1', ports: { http: 8081 } }\nenvironments:\n  prod: { runtime: kubernetes }\n";
+    let project = berth_core::load_str("berth.yaml", yaml).unwrap();
+    let objects = berth_render::objects(project.ecosystem(Some("prod")).unwrap());
+    let annotations = |name: &str| {
+        objects
+            .iter()
+            .find(|o| o["kind"] == "Deployment" && o["metadata"]["name"] == name)
+            .unwrap()["spec"]["template"]["metadata"]["annotations"]
+            .clone()
+    };
+    assert_eq!(annotations("api")["prometheus.io/path"], "/metrics");
+    assert_eq!(annotations("minio")["prometheus.io/port"], "9000");
+    assert_eq!(
+        annotations("minio")["prometheus.io/path"],
+        "/minio/v2/metrics/cluster"
+    );
+    assert!(annotations("plain").is_null());
+}

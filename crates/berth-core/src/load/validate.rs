@@ -137,6 +137,7 @@ impl ServiceCheck<'_> {
         self.dependencies();
         self.references();
         self.probes();
+        self.metrics();
         self.rollout();
         self.autoscale();
         self.waivers();
@@ -390,6 +391,32 @@ impl ServiceCheck<'_> {
             ),
             _ => {}
         }
+    }
+
+    /// Metrics are scraped from a port the service declares.
+    fn metrics(&mut self) {
+        let Some(metrics) = &self.service.metrics else {
+            return;
+        };
+        let ports = self.service.ports.keys().map(String::as_str);
+        let problem = match &metrics.port {
+            Some(name) if !self.service.ports.contains_key(name) => Problem::new(format!(
+                "`{}` serves metrics on port `{name}`, which it does not declare",
+                self.name
+            ))
+            .at(self.span(&["metrics"]), "unknown port")
+            .help(suggestion(name, ports.clone(), || {
+                format!("its ports are {}", quoted_list(ports))
+            })),
+            None if self.service.ports.is_empty() => Problem::new(format!(
+                "`{}` serves metrics, and declares no port to scrape them on",
+                self.name
+            ))
+            .at(self.span(&["metrics"]), "no port")
+            .help("declare `ports: { http: PORT }`, or give `metrics: { port: NAME, path: PATH }`"),
+            _ => return,
+        };
+        self.problems.push(problem);
     }
 
     fn rollout(&mut self) {

@@ -22,7 +22,7 @@ pub use rollout::{Amount, Analysis, NoData, Rollout, Smoke, Strategy};
 pub use scalar::{Bytes, Command, Cpu, Duration, Percent, Port, PortRange, Utilization};
 pub use secret::{KubernetesSecret, SecretRef};
 pub use service::{
-    AntiAffinity, Autoscale, Availability, Backup, Build, Kind, Local, Resources, Restart,
+    AntiAffinity, Autoscale, Availability, Backup, Build, Kind, Local, Metrics, Resources, Restart,
     RestartPolicy, Route, Service,
 };
 pub use standards::{Level, Standards};

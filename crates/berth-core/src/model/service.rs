@@ -107,6 +107,9 @@ pub struct Service {
     /// Path prefixes the gateway routes to this service.
     #[serde(default)]
     pub routes: Vec<Route>,
+    /// Where Prometheus scrapes the service: a path on its main port, or
+    /// `{ port, path }`. A service that declares none is not scraped.
+    pub metrics: Option<Metrics>,
     #[serde(default)]
     pub labels: IndexMap<String, String>,
     /// Kubernetes namespace of this service, when the ecosystem keeps one per application.
@@ -214,6 +217,67 @@ impl Default for Availability {
 
 fn yes() -> bool {
     true
+}
+
+/// Where a service serves its Prometheus metrics: `/metrics` or `{ port, path }`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Metrics {
+    pub path: String,
+    /// A port name of the service (default its main port).
+    pub port: Option<String>,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct MetricsSpec {
+    path: String,
+    port: Option<String>,
+}
+
+fn metrics_path(path: &str) -> Result<String, String> {
+    if path.starts_with('/') {
+        Ok(path.to_owned())
+    } else {
+        Err(format!(
+            "metrics path `{path}` is not a path\n help: write it as a path, such as /metrics"
+        ))
+    }
+}
+
+impl<'de> Deserialize<'de> for Metrics {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct MetricsVisitor;
+        impl<'de> Visitor<'de> for MetricsVisitor {
+            type Value = Metrics;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a path such as /metrics, or { port, path }")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Metrics, E> {
+                Ok(Metrics {
+                    path: metrics_path(v).map_err(E::custom)?,
+                    port: None,
+                })
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<Metrics, A::Error> {
+                let spec = MetricsSpec::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(Metrics {
+                    path: metrics_path(&spec.path).map_err(de::Error::custom)?,
+                    port: spec.port,
+                })
+            }
+        }
+        deserializer.deserialize_any(MetricsVisitor)
+    }
+}
+
+impl JsonSchema for Metrics {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Metrics".into()
+    }
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        let spec = generator.subschema_for::<MetricsSpec>();
+        json_schema!({"anyOf": [{"type": "string", "pattern": "^/"}, spec]})
+    }
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]

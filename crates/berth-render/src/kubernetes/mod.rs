@@ -313,11 +313,19 @@ fn pod(ecosystem: &Ecosystem, name: &str, service: &Service, has_config: bool) -
         }),
         ..Container::default()
     };
+    // Only what declares metrics is scraped: an image that serves none would
+    // show as down for ever.
     let mut annotations = BTreeMap::new();
-    if let Some((_, port)) = service.main_port().filter(|_| !service.kind.is_data()) {
-        annotations.insert("prometheus.io/scrape".to_owned(), "true".to_owned());
-        annotations.insert("prometheus.io/port".to_owned(), port.to_string());
-        annotations.insert("prometheus.io/path".to_owned(), "/metrics".to_owned());
+    if let Some(metrics) = &service.metrics {
+        let port = match &metrics.port {
+            Some(name) => service.ports.get(name).copied(),
+            None => service.main_port().map(|(_, port)| port),
+        };
+        if let Some(port) = port {
+            annotations.insert("prometheus.io/scrape".to_owned(), "true".to_owned());
+            annotations.insert("prometheus.io/port".to_owned(), port.to_string());
+            annotations.insert("prometheus.io/path".to_owned(), metrics.path.clone());
+        }
     }
     PodTemplateSpec {
         metadata: Some(ObjectMeta {
