@@ -184,6 +184,10 @@ pub enum Command {
         /// With --dir: list each file written
         #[arg(short, long)]
         verbose: bool,
+        /// The image a service runs in what is rendered, such as the one CI has
+        /// just built (repeatable; compose and kubernetes)
+        #[arg(long = "image", value_name = "SERVICE=IMAGE")]
+        images: Vec<String>,
     },
     /// Print the dependency graph
     Graph {

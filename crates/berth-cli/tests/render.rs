@@ -177,6 +177,90 @@ fn kubernetes_objects_say_what_they_cannot_carry_and_hold_no_empty_fields() {
     assert!(!objects.contains("initialDelaySeconds: 0") && !objects.contains("rollingUpdate: {}"));
 }
 
+/// The CI workflow's shell steps run as GitHub runs them — expressions put in
+/// first — against stubs of kubectl, cargo and curl that record what they are
+/// asked, with this berth: the deploy applies the images the build pushed, after
+/// the jobs that would not change in place are gone.
+#[test]
+fn the_ci_workflow_runs_its_steps_against_stubs() {
+    let dir = scratch("ci-steps");
+    render_to("ci", &example("srvthreds"), "staging", &dir);
+    let workflow = std::fs::read_to_string(dir.join(".github/workflows/deploy.yml")).unwrap();
+    let workflow = berth_core::yaml::parse(&berth_core::source::SourceFile::new(
+        "deploy.yml",
+        workflow.as_str(),
+    ))
+    .unwrap()
+    .to_json();
+    let stubs = dir.join("stubs");
+    std::fs::create_dir_all(&stubs).unwrap();
+    let record = dir.join("called.txt");
+    for program in ["kubectl", "cargo", "curl"] {
+        let stub = stubs.join(program);
+        std::fs::write(
+            &stub,
+            format!("#!/bin/sh\necho \"{program} $*\" >> {}\nif [ \"$1\" = apply ]; then cat >> {}; fi\n", record.display(), record.display()),
+        )
+        .unwrap();
+        std::fs::set_permissions(&stub, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+    }
+    let berth_dir = Path::new(env!("CARGO_BIN_EXE_berth"))
+        .parent()
+        .unwrap()
+        .display()
+        .to_string();
+    let expressions = |run: &str| {
+        run.replace("${{ '${{' }}", "\u{0}")
+            .replace("${{ github.repository_owner }}", "acme")
+            .replace("${{ github.sha }}", "abc123")
+            .replace('\u{0}', "${{")
+    };
+    for job in ["check", "deploy-staging"] {
+        for step in workflow["jobs"][job]["steps"].as_array().unwrap() {
+            let Some(run) = step["run"].as_str() else {
+                continue;
+            };
+            let output = Command::new("bash")
+                .args(["-eo", "pipefail", "-c", &expressions(run)])
+                .current_dir(example("srvthreds").parent().unwrap())
+                .env(
+                    "PATH",
+                    format!("{}:{berth_dir}:/usr/bin:/bin", stubs.display()),
+                )
+                .env("HOME", &dir)
+                .env("KUBECONFIG_DATA", "")
+                .output()
+                .unwrap();
+            assert!(
+                output.status.success() || run.starts_with("berth check"),
+                "{job}: `{run}` failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+    }
+    let called = std::fs::read_to_string(&record).unwrap();
+    let delete = called
+        .find("kubectl -n srvthreds-staging delete job bootstrap")
+        .expect("the job is replaced");
+    let apply = called
+        .find("kubectl apply -f -")
+        .expect("the objects are applied");
+    assert!(delete < apply, "{called}");
+    assert!(
+        called.contains("image: ghcr.io/acme/srvthreds-engine:abc123"),
+        "the built image: {called}"
+    );
+    assert!(
+        !called.contains("image: srvthreds/engine"),
+        "not the tag in berth.yaml"
+    );
+    assert!(
+        called.contains("cargo install --locked --git https://"),
+        "{called}"
+    );
+}
+
 #[test]
 fn rendering_is_deterministic_marked_generated_and_free_of_secret_values() {
     let (first, second) = (scratch("render-once"), scratch("render-twice"));

@@ -2,7 +2,7 @@
 //! staging with berth and smoke-check it, and deploy to production on version tags.
 
 use berth_core::Ecosystem;
-use berth_core::model::{Check, Runtime};
+use berth_core::model::{Check, Kind, Runtime};
 use berth_core::yaml::to_yaml;
 use indexmap::IndexMap;
 use serde_json::{Value, json};
@@ -48,8 +48,16 @@ fn literal(text: &str) -> String {
     text.replace("${{", "${{ '${{' }}")
 }
 
+/// berth from its own repository: the CLI is not published on crates.io.
 fn install() -> Value {
-    json!({"name": "Install berth", "run": "cargo install --locked berth-cli"})
+    json!({"name": "Install berth", "run": format!("cargo install --locked --git {} berth-cli", env!("CARGO_PKG_REPOSITORY"))})
+}
+
+/// The image CI builds for a service, tagged with the commit.
+fn built_image(ecosystem: &str, service: &str) -> String {
+    format!(
+        "ghcr.io/${{{{ github.repository_owner }}}}/{ecosystem}-{service}:${{{{ github.sha }}}}"
+    )
 }
 
 fn checkout() -> Value {
@@ -65,8 +73,28 @@ fn deploy_steps(ecosystem: &Ecosystem) -> Vec<Value> {
         checkout(),
         install(),
         json!({"name": "Configure kubectl", "run": "mkdir -p ~/.kube && printf '%s' \"$KUBECONFIG_DATA\" > ~/.kube/config", "env": {"KUBECONFIG_DATA": "${{ secrets.KUBECONFIG }}"}}),
-        json!({"name": format!("Deploy to {environment}"), "run": format!("berth render -e {environment} --to kubernetes | kubectl apply -f -")}),
     ];
+    // A Job's template cannot change once it exists: the old run goes first.
+    let jobs: Vec<String> = ecosystem
+        .services
+        .iter()
+        .filter(|(name, service)| service.kind == Kind::Job && !ecosystem.is_external(name))
+        .map(|(name, service)| {
+            let namespace = word(service.namespace.as_deref().unwrap_or(namespace));
+            format!("kubectl -n {namespace} delete job {name} --ignore-not-found --wait")
+        })
+        .collect();
+    if !jobs.is_empty() {
+        steps.push(json!({"name": "Replace the jobs", "run": jobs.join("\n")}));
+    }
+    // The images the build job pushed, not the tags written in berth.yaml.
+    let images: String = ecosystem
+        .services
+        .iter()
+        .filter(|(name, service)| service.build.is_some() && !ecosystem.is_external(name))
+        .map(|(name, _)| format!(" --image {name}={}", built_image(&ecosystem.name, name)))
+        .collect();
+    steps.push(json!({"name": format!("Deploy to {environment}"), "run": format!("berth render -e {environment} --to kubernetes{images} | kubectl apply -f -")}));
     for (name, service) in &ecosystem.services {
         if ecosystem.is_external(name) || !service.is_long_running() || service.kind.is_data() {
             continue;
@@ -99,16 +127,18 @@ fn deploy_steps(ecosystem: &Ecosystem) -> Vec<Value> {
 /// The workflow, given the ecosystem in each of its environments.
 pub fn ci(ecosystem: &Ecosystem, environments: &[&Ecosystem]) -> Vec<File> {
     let name = &ecosystem.name;
-    let check_env = target(environments, &["prod", "production"], true).unwrap_or(ecosystem);
     let mut jobs: IndexMap<String, Value> = IndexMap::new();
+    let mut check = vec![checkout(), install()];
+    for environment in environments {
+        let name = word(&environment.environment_name);
+        check.push(json!({"name": format!("Standards of {name}"), "run": format!("berth check -e {name}")}));
+        check.push(
+            json!({"name": format!("Plan of {name}"), "run": format!("berth plan -e {name}")}),
+        );
+    }
     jobs.insert(
         "check".into(),
-        json!({
-            "runs-on": "ubuntu-latest",
-            "steps": [checkout(), install(),
-                {"name": "Standards", "run": format!("berth check -e {}", word(&check_env.environment_name))},
-                {"name": "Plan", "run": format!("berth plan -e {}", word(&check_env.environment_name))}],
-        }),
+        json!({"runs-on": "ubuntu-latest", "steps": check}),
     );
     let builds: Vec<Value> = ecosystem
         .services

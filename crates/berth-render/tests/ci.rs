@@ -49,8 +49,27 @@ fn srvthreds_tests_builds_deploys_to_staging_and_to_production_on_tags() {
         .filter_map(|s| s["run"].as_str())
         .collect();
     assert!(
-        steps.contains(&"berth render -e prod --to kubernetes | kubectl apply -f -"),
-        "{steps:?}"
+        steps.contains(&"berth render -e prod --to kubernetes --image bootstrap=ghcr.io/${{ github.repository_owner }}/srvthreds-bootstrap:${{ github.sha }} --image engine=ghcr.io/${{ github.repository_owner }}/srvthreds-engine:${{ github.sha }} --image session-agent=ghcr.io/${{ github.repository_owner }}/srvthreds-session-agent:${{ github.sha }} --image persistence-agent=ghcr.io/${{ github.repository_owner }}/srvthreds-persistence-agent:${{ github.sha }} | kubectl apply -f -"),
+        "the images the build job pushed: {steps:?}"
+    );
+    assert!(
+        steps.contains(&"kubectl -n srvthreds-prod delete job bootstrap --ignore-not-found --wait"),
+        "a Job cannot change in place: {steps:?}"
+    );
+    let checked: Vec<&str> = jobs["check"]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["run"].as_str())
+        .filter(|run| run.starts_with("berth check"))
+        .collect();
+    assert_eq!(checked.len(), 6, "every environment: {checked:?}");
+    assert!(
+        jobs["check"]["steps"][1]["run"]
+            .as_str()
+            .unwrap()
+            .starts_with("cargo install --locked --git https://"),
+        "berth installed from its repository"
     );
     assert!(
         steps

@@ -95,9 +95,12 @@ pub fn run(cli: &Cli) -> Exit {
             show: Some(HistoryShow::Show { deployment, diff }),
         } => history::show(&cli.global, deployment, diff.as_deref()),
         Command::Dora { since } => history::dora(&cli.global, *since),
-        Command::Render { to, dir, verbose } => {
-            render::run(&cli.global, *to, dir.as_deref(), *verbose)
-        }
+        Command::Render {
+            to,
+            dir,
+            verbose,
+            images,
+        } => render::run(&cli.global, *to, dir.as_deref(), *verbose, images),
         Command::Graph { format } => graph::run(&cli.global, *format),
         Command::Schema => schema::run(),
         Command::Init { name } => init::run(&cli.global, name.as_deref()),

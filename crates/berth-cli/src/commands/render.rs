@@ -16,7 +16,14 @@ pub fn run(
     to: Target,
     dir: Option<&Path>,
     verbose: bool,
+    images: &[String],
 ) -> Result<Exit, Problems> {
+    if !images.is_empty() && !matches!(to, Target::Compose | Target::Kubernetes) {
+        return Err(Problems::one(
+            Problem::new("`--image` is for one environment's files")
+                .help("use it with `--to kubernetes` or `--to compose`"),
+        ));
+    }
     if dir.is_none() && matches!(to, Target::Kustomize | Target::All) {
         // A tree of files is not a stream `kubectl apply -f -` could take.
         return Err(Problems::one(
@@ -25,6 +32,7 @@ pub fn run(
         ));
     }
     ecosystem(global, |project, ecosystem| {
+        let ecosystem = &with_images(ecosystem, images)?;
         let files = render(to, project, ecosystem)?;
         if matches!(to, Target::Kubernetes | Target::Kustomize | Target::All) {
             let on_kubernetes = project.ecosystems_on(Runtime::Kubernetes);
@@ -44,6 +52,38 @@ pub fn run(
         }
         Ok(Exit::Success)
     })
+}
+
+/// The ecosystem with each `SERVICE=IMAGE` of `--image` in place of the image
+/// berth.yaml gives.
+fn with_images(ecosystem: &Ecosystem, images: &[String]) -> Result<Ecosystem, Problems> {
+    let mut ecosystem = ecosystem.clone();
+    for pair in images {
+        let Some((service, image)) = pair
+            .split_once('=')
+            .filter(|(s, i)| !s.is_empty() && !i.is_empty())
+        else {
+            return Err(Problems::one(
+                Problem::new(format!("`--image {pair}` is not SERVICE=IMAGE"))
+                    .help("write it as `--image api=ghcr.io/acme/api:1.4.2`"),
+            ));
+        };
+        if !ecosystem.services.contains_key(service) {
+            let known = ecosystem.services.keys().map(String::as_str);
+            let help = berth_core::problem::suggestion(service, known.clone(), || {
+                format!(
+                    "the services are {}",
+                    berth_core::problem::quoted_list(known)
+                )
+            });
+            return Err(Problems::one(
+                Problem::new(format!("`--image` names no service `{service}`")).help(help),
+            ));
+        }
+        let spec = ecosystem.services.get_mut(service).expect("checked above");
+        std::sync::Arc::make_mut(spec).image = Some(image.to_owned());
+    }
+    Ok(ecosystem)
 }
 
 fn render(to: Target, project: &Project, ecosystem: &Ecosystem) -> Result<Vec<File>, Problems> {
