@@ -130,29 +130,61 @@ fn nothing_from_berth_yaml_reaches_a_shell_or_an_expression_unquoted() {
 /// expression is closed and reads only contexts a job has.
 #[test]
 fn every_example_renders_a_workflow_github_accepts() {
-    for example in ["quickstart", "srvthreds", "symbi", "openpolicy", "runeframe"] {
+    for example in [
+        "quickstart",
+        "srvthreds",
+        "symbi",
+        "openpolicy",
+        "runeframe",
+    ] {
         let workflow = workflow(example);
-        assert!(workflow["name"].is_string() && workflow["on"].is_object(), "{example}");
+        assert!(
+            workflow["name"].is_string() && workflow["on"].is_object(),
+            "{example}"
+        );
         let jobs = workflow["jobs"].as_object().unwrap();
         for (name, job) in jobs {
-            assert!(name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'), "{example}: job {name}");
+            assert!(
+                name.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
+                "{example}: job {name}"
+            );
             assert!(job["runs-on"].is_string(), "{example}: {name} runs nowhere");
             let needs: Vec<&str> = match &job["needs"] {
                 serde_json::Value::Null => vec![],
                 serde_json::Value::String(one) => vec![one.as_str()],
-                many => many.as_array().unwrap().iter().map(|n| n.as_str().unwrap()).collect(),
+                many => many
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|n| n.as_str().unwrap())
+                    .collect(),
             };
             for need in needs {
-                assert!(jobs.contains_key(need), "{example}: {name} needs a job `{need}` that is not there");
+                assert!(
+                    jobs.contains_key(need),
+                    "{example}: {name} needs a job `{need}` that is not there"
+                );
             }
             for step in job["steps"].as_array().unwrap() {
                 let (run, uses) = (step["run"].is_string(), step["uses"].is_string());
-                assert!(run != uses, "{example}: {name}: a step runs a command or uses an action: {step}");
-                assert!(step["with"].is_null() || uses, "{example}: {name}: `with` without an action: {step}");
+                assert!(
+                    run != uses,
+                    "{example}: {name}: a step runs a command or uses an action: {step}"
+                );
+                assert!(
+                    step["with"].is_null() || uses,
+                    "{example}: {name}: `with` without an action: {step}"
+                );
                 let text = step.to_string();
                 for (at, _) in text.match_indices("${{") {
-                    let expression = &text[at + 3..text[at..].find("}}").map(|end| at + end).expect("closed")];
-                    let context = expression.trim().split(['.', ' ', '\'']).next().unwrap_or_default();
+                    let expression =
+                        &text[at + 3..text[at..].find("}}").map(|end| at + end).expect("closed")];
+                    let context = expression
+                        .trim()
+                        .split(['.', ' ', '\''])
+                        .next()
+                        .unwrap_or_default();
                     assert!(
                         ["github", "secrets", "matrix", "needs", "env", ""].contains(&context),
                         "{example}: {name}: `${{{{{expression}}}}}` reads no context a job has"

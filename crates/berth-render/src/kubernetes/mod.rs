@@ -11,7 +11,8 @@ use std::sync::Arc;
 use berth_core::Ecosystem;
 use berth_core::address::{self, Addresses};
 use berth_core::model::{
-    Amount, AntiAffinity, Check, Command, Kind, Port, PortRef, Probe, SecretRef, Service, Strategy,
+    Amount, AntiAffinity, Check, Command, Condition, Kind, Port, PortRef, Probe, SecretRef,
+    Service, Strategy,
 };
 use k8s_openapi::api::apps::v1::{
     Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment, StatefulSet,
@@ -155,6 +156,51 @@ fn namespace_of(ecosystem: &Ecosystem, service: &Service) -> String {
         .clone()
         .unwrap_or_else(|| ecosystem.namespace().to_owned())
 }
+
+/// An init container per dependency that must be up first, as `depends_on`
+/// orders the start locally: it waits until the dependency's Service takes
+/// connections, which it does once a pod behind it is ready. `kubectl apply`
+/// creates everything at once; these make the pods start in dependency order.
+/// A job to complete, a log line and what the environment keeps outside are not
+/// waited for here: no cluster object answers for them without API access.
+fn wait_for_dependencies(ecosystem: &Ecosystem, service: &Service) -> Vec<Container> {
+    let network = ClusterNetwork(ecosystem);
+    service
+        .depends_on
+        .iter()
+        .filter(|(_, condition)| matches!(condition, Condition::Started | Condition::Healthy))
+        .filter(|(dependency, _)| !ecosystem.is_external(dependency))
+        .filter_map(|(dependency, _)| {
+            let (_, port) = ecosystem.services.get(dependency)?.main_port()?;
+            let host = network.host(dependency);
+            let name: String = format!("wait-for-{dependency}").chars().take(63).collect();
+            Some(Container {
+                name: name.trim_end_matches('-').to_owned(),
+                image: Some(WAIT_IMAGE.to_owned()),
+                command: Some(vec![
+                    "sh".into(),
+                    "-c".into(),
+                    format!("until nc -z -w 2 {host} {port}; do echo waiting for {dependency}; sleep 2; done"),
+                ]),
+                resources: Some(ResourceRequirements {
+                    requests: Some(BTreeMap::from([
+                        ("cpu".to_owned(), Quantity("10m".into())),
+                        ("memory".to_owned(), Quantity("16Mi".into())),
+                    ])),
+                    limits: Some(BTreeMap::from([
+                        ("cpu".to_owned(), Quantity("50m".into())),
+                        ("memory".to_owned(), Quantity("32Mi".into())),
+                    ])),
+                    ..ResourceRequirements::default()
+                }),
+                ..Container::default()
+            })
+        })
+        .collect()
+}
+
+/// What the dependency waits run in: a small, pinned image with `nc`.
+const WAIT_IMAGE: &str = "busybox:1.36.1";
 
 /// In the cluster a service is `NAME.NAMESPACE.svc`, on its own ports.
 struct ClusterNetwork<'a>(&'a Ecosystem);
@@ -335,6 +381,8 @@ fn pod(ecosystem: &Ecosystem, name: &str, service: &Service, has_config: bool) -
         }),
         spec: Some(PodSpec {
             containers: vec![container],
+            init_containers: Some(wait_for_dependencies(ecosystem, service))
+                .filter(|waits| !waits.is_empty()),
             service_account_name: Some(name.to_owned()),
             automount_service_account_token: Some(false),
             restart_policy: (service.kind == Kind::Job).then(|| "Never".to_owned()),
