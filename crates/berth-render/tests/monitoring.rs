@@ -146,6 +146,18 @@ tests:
         values: '0+10x15'
       - series: 'http_requests_total{{ecosystem="{eco}",service="admin",code="200"}}'
         values: '0+100x15'
+      - series: 'http_requests_total{{ecosystem="{eco}",service="admin",code="500"}}'
+        values: '0+3x15'
+      - series: 'http_request_duration_seconds_bucket{{ecosystem="{eco}",service="web",le="1"}}'
+        values: '0+1x15'
+      - series: 'http_request_duration_seconds_bucket{{ecosystem="{eco}",service="web",le="4"}}'
+        values: '0+100x15'
+      - series: 'http_request_duration_seconds_bucket{{ecosystem="{eco}",service="web",le="+Inf"}}'
+        values: '0+100x15'
+      - series: 'http_request_duration_seconds_bucket{{ecosystem="{eco}",service="admin",le="0.5"}}'
+        values: '0+100x15'
+      - series: 'http_request_duration_seconds_bucket{{ecosystem="{eco}",service="admin",le="+Inf"}}'
+        values: '0+100x15'
     alert_rule_test:
       - eval_time: 12m
         alertname: ServiceDown
@@ -164,6 +176,33 @@ tests:
             exp_annotations: {{ summary: web answers more than 5% errors }}
       - eval_time: 12m
         alertname: SlowResponses
+        exp_alerts:
+          - exp_labels: {{ severity: critical, ecosystem: {eco}, service: web }}
+            exp_annotations: {{ summary: web p95 latency is above 2s }}
+      - eval_time: 12m
+        alertname: ServiceDownBriefly
+        exp_alerts:
+          - exp_labels: {{ severity: warning, ecosystem: {eco}, service: web }}
+            exp_annotations: {{ summary: web is down }}
+      - eval_time: 12m
+        alertname: RaisedErrorRate
+        exp_alerts:
+          - exp_labels: {{ severity: warning, ecosystem: {eco}, service: web }}
+            exp_annotations: {{ summary: web answers more than 2% errors }}
+          - exp_labels: {{ severity: warning, ecosystem: {eco}, service: admin }}
+            exp_annotations: {{ summary: admin answers more than 2% errors }}
+      - eval_time: 12m
+        alertname: SlowerResponses
+        exp_alerts:
+          - exp_labels: {{ severity: warning, ecosystem: {eco}, service: web }}
+            exp_annotations: {{ summary: web p95 latency is above 1s }}
+      - eval_time: 12m
+        alertname: MemoryHigh
+        exp_alerts:
+          - exp_labels: {{ severity: warning, ecosystem: {eco}, service: web, namespace: {ns}, pod: web-1, container: web }}
+            exp_annotations: {{ summary: web uses over 80% of its memory limit }}
+      - eval_time: 3m
+        alertname: MemoryNearLimit
         exp_alerts: []
 "#
     );
