@@ -288,6 +288,7 @@ impl Command {
             Command::Check { .. }
                 | Command::Plan { .. }
                 | Command::Status { .. }
+                | Command::Deploy { dry_run: true, .. }
                 | Command::Logs { .. }
                 | Command::Deploy { .. }
                 | Command::Rollback { .. }
@@ -306,6 +307,7 @@ impl Command {
             Command::Check { .. }
                 | Command::Plan { .. }
                 | Command::Status { .. }
+                | Command::Deploy { dry_run: true, .. }
                 | Command::Logs { .. }
                 | Command::Render { .. }
                 | Command::Graph { .. }
