@@ -24,10 +24,8 @@ while read -r line; do
 done
 for group in $groups; do kill -9 "-$group" 2>/dev/null; done
 [ -n "$clean" ] && exit 0
-for environ in /proc/[0-9]*/environ; do
-  if grep -qzx "BERTH_SESSION=$1" "$environ" 2>/dev/null; then
-    pid=${environ#/proc/}; kill -9 "${pid%/environ}" 2>/dev/null
-  fi
+for environ in $(grep -lzx "BERTH_SESSION=$1" /proc/[0-9]*/environ 2>/dev/null); do
+  pid=${environ#/proc/}; kill -9 "${pid%/environ}" 2>/dev/null
 done
 "#;
 

@@ -246,27 +246,22 @@ fn metrics_path(path: &str) -> Result<String, String> {
 
 impl<'de> Deserialize<'de> for Metrics {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct MetricsVisitor;
-        impl<'de> Visitor<'de> for MetricsVisitor {
-            type Value = Metrics;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a path such as /metrics, or { port, path }")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Metrics, E> {
+        path_or_map(
+            deserializer,
+            "a path such as /metrics, or { port, path }",
+            |path| {
                 Ok(Metrics {
-                    path: metrics_path(v).map_err(E::custom)?,
+                    path: metrics_path(path)?,
                     port: None,
                 })
-            }
-            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<Metrics, A::Error> {
-                let spec = MetricsSpec::deserialize(de::value::MapAccessDeserializer::new(map))?;
+            },
+            |spec: MetricsSpec| {
                 Ok(Metrics {
-                    path: metrics_path(&spec.path).map_err(de::Error::custom)?,
+                    path: metrics_path(&spec.path)?,
                     port: spec.port,
                 })
-            }
-        }
-        deserializer.deserialize_any(MetricsVisitor)
+            },
+        )
     }
 }
 
@@ -275,8 +270,7 @@ impl JsonSchema for Metrics {
         "Metrics".into()
     }
     fn json_schema(generator: &mut SchemaGenerator) -> Schema {
-        let spec = generator.subschema_for::<MetricsSpec>();
-        json_schema!({"anyOf": [{"type": "string", "pattern": "^/"}, spec]})
+        path_or_schema(generator.subschema_for::<MetricsSpec>())
     }
 }
 
@@ -316,28 +310,71 @@ fn route_prefix(prefix: &str) -> Result<String, String> {
 
 impl<'de> Deserialize<'de> for Route {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct RouteVisitor;
-        impl<'de> Visitor<'de> for RouteVisitor {
-            type Value = Route;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a path prefix or { prefix, rewrite }")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Route, E> {
+        path_or_map(
+            deserializer,
+            "a path prefix or { prefix, rewrite }",
+            |prefix| {
                 Ok(Route {
-                    prefix: route_prefix(v).map_err(E::custom)?,
+                    prefix: route_prefix(prefix)?,
                     rewrite: None,
                 })
-            }
-            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<Route, A::Error> {
-                let spec = RouteSpec::deserialize(de::value::MapAccessDeserializer::new(map))?;
+            },
+            |spec: RouteSpec| {
                 Ok(Route {
-                    prefix: route_prefix(&spec.prefix).map_err(de::Error::custom)?,
+                    prefix: route_prefix(&spec.prefix)?,
                     rewrite: spec.rewrite,
                 })
-            }
-        }
-        deserializer.deserialize_any(RouteVisitor)
+            },
+        )
     }
+}
+
+/// What berth.yaml writes as a path, or as a mapping (`Spec`) that says more.
+fn path_or_map<'de, D, T, Spec>(
+    deserializer: D,
+    expecting: &'static str,
+    from_path: impl Fn(&str) -> Result<T, String>,
+    from_map: impl Fn(Spec) -> Result<T, String>,
+) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    Spec: Deserialize<'de>,
+{
+    struct PathOrMap<F, G, Spec> {
+        expecting: &'static str,
+        from_path: F,
+        from_map: G,
+        spec: std::marker::PhantomData<Spec>,
+    }
+    impl<'de, T, Spec, F, G> Visitor<'de> for PathOrMap<F, G, Spec>
+    where
+        F: Fn(&str) -> Result<T, String>,
+        G: Fn(Spec) -> Result<T, String>,
+        Spec: Deserialize<'de>,
+    {
+        type Value = T;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str(self.expecting)
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<T, E> {
+            (self.from_path)(v).map_err(E::custom)
+        }
+        fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+            let spec = Spec::deserialize(de::value::MapAccessDeserializer::new(map))?;
+            (self.from_map)(spec).map_err(de::Error::custom)
+        }
+    }
+    deserializer.deserialize_any(PathOrMap {
+        expecting,
+        from_path,
+        from_map,
+        spec: std::marker::PhantomData,
+    })
+}
+
+/// The schema of a path (`/…`) or of the mapping that says more.
+fn path_or_schema(spec: Schema) -> Schema {
+    json_schema!({"anyOf": [{"type": "string", "pattern": "^/"}, spec]})
 }
 
 impl JsonSchema for Route {
@@ -345,8 +382,7 @@ impl JsonSchema for Route {
         "Route".into()
     }
     fn json_schema(generator: &mut SchemaGenerator) -> Schema {
-        let spec = generator.subschema_for::<RouteSpec>();
-        json_schema!({"anyOf": [{"type": "string", "pattern": "^/"}, spec]})
+        path_or_schema(generator.subschema_for::<RouteSpec>())
     }
 }
 
