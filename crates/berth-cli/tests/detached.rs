@@ -530,6 +530,55 @@ fn logs_rotate_by_size() {
     );
 }
 
+/// A service that writes without newlines: its output is cut into lines of at
+/// most 64 KiB, rotated by size, and berth does not grow with it.
+#[test]
+fn output_without_newlines_is_capped_and_rotated() {
+    let dir = scratch("no-newlines");
+    // 40 MiB of `x` and not one newline.
+    let yaml = "name: flood\nservices:\n  spam:\n    local: { run: \"head -c 41943040 /dev/zero | tr '\\\\0' x; sleep 30\" }\n";
+    std::fs::write(dir.join("berth.yaml"), yaml).unwrap();
+    let marker = format!("{}-flood", dir.display());
+    let up = berth(&dir, &marker, &["up", "-d"]);
+    assert!(up.status.success(), "{}", text(&up));
+    let log = dir.join(".berth/logs/spam.log");
+    let rotated = dir.join(".berth/logs/spam.log.1");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let written = || {
+        [&log, &rotated]
+            .iter()
+            .filter_map(|p| std::fs::metadata(p).ok())
+            .map(|m| m.len())
+            .sum::<u64>()
+    };
+    // Two files of at most 10 MiB each are what is kept of it.
+    let rotated_once = || std::fs::metadata(&rotated).is_ok_and(|m| m.len() >= 10 << 20);
+    while !(rotated_once() && written() >= 12 << 20) && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let pid = std::fs::read_to_string(dir.join(".berth/berth.lock")).unwrap();
+    let status = std::fs::read_to_string(format!("/proc/{}/status", pid.trim())).unwrap();
+    let peak_kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap();
+    assert!(peak_kib < 150 << 10, "berth grew to {peak_kib} KiB");
+    assert!(
+        std::fs::metadata(&rotated).unwrap().len() >= 10 << 20,
+        "rotated by size"
+    );
+    let longest = std::fs::read(&rotated)
+        .unwrap()
+        .split(|b| *b == b'\n')
+        .map(<[u8]>::len)
+        .max()
+        .unwrap();
+    assert!(longest <= (64 << 10) + 64, "a line of {longest} bytes");
+    assert!(berth(&dir, &marker, &["down"]).status.success());
+    assert!(survivors(&marker).is_empty(), "{:?}", survivors(&marker));
+}
+
 /// Past the old limit of 256 instances (two threads each, from a pool of 512):
 /// every instance has its log, and a dependent waiting for a line of the last
 /// one starts.

@@ -39,6 +39,32 @@ pub struct Sink {
 /// is taken as a line, so that such a service cannot grow berth without bound.
 pub const LONGEST_LINE: usize = 64 << 10;
 
+/// `lines` with every line longer than [`LONGEST_LINE`] cut into lines of at most
+/// that many bytes, at character boundaries.
+fn capped(lines: String) -> String {
+    if lines.split('\n').all(|line| line.len() <= LONGEST_LINE) {
+        return lines;
+    }
+    let mut out = String::with_capacity(lines.len() + lines.len() / LONGEST_LINE + 1);
+    for (i, line) in lines.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        let mut rest = line;
+        while rest.len() > LONGEST_LINE {
+            let mut cut = LONGEST_LINE;
+            while !rest.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            out.push_str(&rest[..cut]);
+            out.push('\n');
+            rest = &rest[cut..];
+        }
+        out.push_str(rest);
+    }
+    out
+}
+
 /// Lines on their way to a writer thread.
 struct Batch {
     sink: Arc<(Sink, StatusCell)>,
@@ -115,13 +141,13 @@ impl Sink {
             if !whole {
                 continue;
             }
-            let lines = String::from_utf8_lossy(&partial).into_owned();
+            let lines = capped(String::from_utf8_lossy(&partial).into_owned());
             partial.clear();
             if writer.send(send(lines, None)).await.is_err() {
                 break;
             }
         }
-        let rest = String::from_utf8_lossy(&partial).into_owned();
+        let rest = capped(String::from_utf8_lossy(&partial).into_owned());
         let (flushed, written) = tokio::sync::oneshot::channel();
         if writer.send(send(rest, Some(flushed))).await.is_ok() {
             let _ = written.await;
@@ -241,4 +267,19 @@ fn writer_of(service: &str, writers: usize) -> usize {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     service.hash(&mut hasher);
     (hasher.finish() % writers as u64) as usize
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_are_cut_at_the_longest_line_on_character_boundaries() {
+        let long = "é".repeat(LONGEST_LINE);
+        let cut = capped(format!("short\n{long}"));
+        assert!(cut.lines().all(|line| line.len() <= LONGEST_LINE));
+        assert_eq!(cut.lines().count(), 3);
+        assert_eq!(cut.replace('\n', ""), format!("short{long}"));
+        assert_eq!(capped("a\nb".to_owned()), "a\nb");
+    }
 }
