@@ -288,7 +288,6 @@ impl Command {
             Command::Check { .. }
                 | Command::Plan { .. }
                 | Command::Status { .. }
-                | Command::Deploy { dry_run: true, .. }
                 | Command::Logs { .. }
                 | Command::Deploy { .. }
                 | Command::Rollback { .. }

@@ -65,6 +65,13 @@ impl Guard {
         self.tell(&format!("-{group}\n"));
     }
 
+    /// Watches the group led by `pid` until the returned value is dropped,
+    /// which kills what is left of the group and forgets it.
+    pub fn group(&self, pid: u32) -> WatchedGroup<'_> {
+        self.watch(pid);
+        WatchedGroup { pid, guard: self }
+    }
+
     /// berth has stopped everything it started, marked processes too: when it
     /// exits, the guard has no search to make.
     pub fn dismiss(&self) {
@@ -79,5 +86,19 @@ impl Guard {
             .lock()
             .expect("guard lock")
             .write_all(line.as_bytes());
+    }
+}
+
+/// A process group the guard watches, killed whole when this is dropped: when
+/// its command ends, fails or is given up on (a probe that timed out).
+pub struct WatchedGroup<'a> {
+    pid: u32,
+    guard: &'a Guard,
+}
+
+impl Drop for WatchedGroup<'_> {
+    fn drop(&mut self) {
+        crate::process::signal_group(self.pid, nix::sys::signal::Signal::SIGKILL);
+        self.guard.forget(self.pid);
     }
 }

@@ -42,7 +42,8 @@ pub const LONGEST_LINE: usize = 64 << 10;
 /// `lines` with every line longer than [`LONGEST_LINE`] cut into lines of at most
 /// that many bytes, at character boundaries.
 fn capped(lines: String) -> String {
-    if lines.split('\n').all(|line| line.len() <= LONGEST_LINE) {
+    // Most batches are shorter than one line may be: nothing to look for.
+    if lines.len() <= LONGEST_LINE || lines.split('\n').all(|line| line.len() <= LONGEST_LINE) {
         return lines;
     }
     let mut out = String::with_capacity(lines.len() + lines.len() / LONGEST_LINE + 1);

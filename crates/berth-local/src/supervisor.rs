@@ -317,12 +317,12 @@ async fn run_to_end(argv: &[String], spec: &Spec) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot run `{}`: {e}", argv[0]))?;
     let pid = child.id().expect("a running child has a pid");
-    spec.guard.watch(pid);
+    let group = spec.guard.group(pid);
     let status = StatusCell::detached(&spec.sink.service);
     let readers = follow_output(&mut child, &spec.sink, &status);
     let exit = child.wait().await.map_err(|e| e.to_string())?;
-    process::signal_group(pid, Signal::SIGKILL);
-    spec.guard.forget(pid);
+    // Whatever it left behind in its group goes with it.
+    drop(group);
     readers.finish(&spec.marks()).await;
     if exit.success() {
         Ok(())

@@ -4,15 +4,14 @@ use berth_core::Problems;
 use berth_local::Request;
 
 use super::Exit;
-use super::session::ask;
+use super::session::ask_each;
 use crate::cli::Global;
 
 pub fn run(global: &Global, services: &[String]) -> Result<Exit, Problems> {
-    for service in services {
-        let request = Request::Restart {
-            service: service.clone(),
-        };
-        ask(global, &request, &format!("restarted {service}"))?;
-    }
-    Ok(Exit::Success)
+    ask_each(
+        global,
+        services,
+        |service| Request::Restart { service },
+        "restarted",
+    )
 }

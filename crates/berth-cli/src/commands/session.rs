@@ -103,6 +103,24 @@ pub enum Found {
     Nothing,
 }
 
+/// Sends the request `for_service` makes for each of `services` in turn, saying
+/// `VERB SERVICE` once each is done; the first refusal stops there.
+pub fn ask_each(
+    global: &Global,
+    services: &[String],
+    for_service: impl Fn(String) -> Request,
+    verb: &str,
+) -> Result<super::Exit, Problems> {
+    for service in services {
+        ask(
+            global,
+            &for_service(service.clone()),
+            &format!("{verb} {service}"),
+        )?;
+    }
+    Ok(super::Exit::Success)
+}
+
 /// Sends `request` to this project's running berth and says `done` once it is.
 pub fn ask(global: &Global, request: &Request, done: &str) -> Result<super::Exit, Problems> {
     match Session::of(global)?.request(request)? {

@@ -74,19 +74,16 @@ fn watch_changes(session: &Session, format: Format) -> Result<Exit, Problems> {
             println!("berth stopped");
             return Ok(Exit::Success);
         }
-        let Ok((progress, mut instances, rollouts)) = status(session) else {
+        let Ok((progress, instances, rollouts)) = status(session) else {
             std::thread::sleep(std::time::Duration::from_millis(200));
             continue;
         };
-        let uptimes: Vec<Option<u64>> = instances
-            .iter_mut()
-            .map(|i| i.uptime_seconds.take())
-            .collect();
-        let now = serde_json::json!({ "progress": progress, "instances": instances, "rollouts": rollouts });
-        if shown.as_ref() != Some(&now) {
-            for (instance, uptime) in instances.iter_mut().zip(uptimes) {
-                instance.uptime_seconds = uptime;
-            }
+        // What is compared leaves the uptimes out: they change every second.
+        let mut compared = serde_json::json!({ "progress": progress, "instances": instances, "rollouts": rollouts });
+        for instance in compared["instances"].as_array_mut().into_iter().flatten() {
+            instance["uptime_seconds"] = serde_json::Value::Null;
+        }
+        if shown.as_ref() != Some(&compared) {
             match format {
                 Format::Json => println!(
                     "{}",
@@ -98,7 +95,7 @@ fn watch_changes(session: &Session, format: Format) -> Result<Exit, Problems> {
                     report(&instances, &rollouts)
                 ),
             }
-            shown = Some(now);
+            shown = Some(compared);
         }
         std::thread::sleep(std::time::Duration::from_millis(500));
     }

@@ -5,8 +5,6 @@
 use std::path::Path;
 use std::process::Stdio;
 
-use nix::sys::signal::Signal;
-
 use crate::guard::Guard;
 use crate::process;
 
@@ -22,26 +20,6 @@ pub async fn passes(argv: &[String], dir: &Path, guard: &Guard) -> bool {
     let Some(pid) = child.id() else {
         return false;
     };
-    let _group = Group::new(pid, guard);
+    let _group = guard.group(pid);
     child.wait().await.is_ok_and(|status| status.success())
-}
-
-/// The probe's group, killed when the probe ends, passed, failed or timed out.
-struct Group<'a> {
-    pid: u32,
-    guard: &'a Guard,
-}
-
-impl<'a> Group<'a> {
-    fn new(pid: u32, guard: &'a Guard) -> Self {
-        guard.watch(pid);
-        Group { pid, guard }
-    }
-}
-
-impl Drop for Group<'_> {
-    fn drop(&mut self) {
-        process::signal_group(self.pid, Signal::SIGKILL);
-        self.guard.forget(self.pid);
-    }
 }
