@@ -5,6 +5,7 @@ mod data_store;
 mod depends;
 mod deployment;
 mod environment;
+mod path_or_map;
 mod probe;
 mod rollout;
 mod scalar;

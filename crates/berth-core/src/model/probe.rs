@@ -6,6 +6,7 @@ use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize};
 
+use super::path_or_map::{path_or_map, path_or_schema};
 use super::scalar::{Command, Duration};
 
 /// A service's probes. Readiness gates dependents and traffic; liveness restarts it.
@@ -175,22 +176,15 @@ fn http_path(path: &str) -> Result<String, String> {
 
 impl<'de> Deserialize<'de> for Probe {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct ProbeVisitor;
-        impl<'de> Visitor<'de> for ProbeVisitor {
-            type Value = Probe;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("an HTTP path or a probe mapping")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Probe, E> {
-                let path = http_path(v).map_err(E::custom)?;
+        path_or_map(
+            deserializer,
+            "an HTTP path or a probe mapping",
+            |path| {
+                let path = http_path(path)?;
                 Ok(Probe::new(Check::Http { path, port: None }))
-            }
-            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<Probe, A::Error> {
-                let spec = ProbeSpec::deserialize(de::value::MapAccessDeserializer::new(map))?;
-                Probe::try_from(spec).map_err(de::Error::custom)
-            }
-        }
-        deserializer.deserialize_any(ProbeVisitor)
+            },
+            |spec: ProbeSpec| Probe::try_from(spec),
+        )
     }
 }
 
@@ -199,7 +193,6 @@ impl JsonSchema for Probe {
         "Probe".into()
     }
     fn json_schema(generator: &mut SchemaGenerator) -> Schema {
-        let spec = generator.subschema_for::<ProbeSpec>();
-        json_schema!({"anyOf": [{"type": "string", "pattern": "^/"}, spec]})
+        path_or_schema(generator.subschema_for::<ProbeSpec>())
     }
 }
