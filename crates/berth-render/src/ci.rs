@@ -7,6 +7,7 @@ use berth_core::yaml::to_yaml;
 use indexmap::IndexMap;
 use serde_json::{Value, json};
 
+use crate::kubernetes::namespace_of;
 use crate::{File, header};
 
 /// The environment a workflow job deploys to: a Kubernetes one, by name, else by
@@ -67,7 +68,6 @@ fn checkout() -> Value {
 /// Apply the rendered objects, wait for every rollout, then probe each service
 /// from inside the cluster.
 fn deploy_steps(ecosystem: &Ecosystem) -> Vec<Value> {
-    let namespace = ecosystem.namespace();
     let environment = word(&ecosystem.environment_name);
     let mut steps = vec![
         checkout(),
@@ -80,7 +80,7 @@ fn deploy_steps(ecosystem: &Ecosystem) -> Vec<Value> {
         .iter()
         .filter(|(name, service)| service.kind == Kind::Job && !ecosystem.is_external(name))
         .map(|(name, service)| {
-            let namespace = word(service.namespace.as_deref().unwrap_or(namespace));
+            let namespace = word(&namespace_of(ecosystem, service));
             format!("kubectl -n {namespace} delete job {name} --ignore-not-found --wait")
         })
         .collect();
@@ -99,7 +99,8 @@ fn deploy_steps(ecosystem: &Ecosystem) -> Vec<Value> {
         if ecosystem.is_external(name) || !service.is_long_running() || service.kind.is_data() {
             continue;
         }
-        let service_namespace = word(service.namespace.as_deref().unwrap_or(namespace));
+        let namespace = namespace_of(ecosystem, service);
+        let service_namespace = word(&namespace);
         steps.push(json!({
             "name": format!("Wait for {name}"),
             "run": format!("kubectl -n {service_namespace} rollout status deployment/{name} --timeout=300s"),
@@ -113,7 +114,6 @@ fn deploy_steps(ecosystem: &Ecosystem) -> Vec<Value> {
                 _ => None,
             });
         if let (Some(path), Some((_, port))) = (path, service.main_port()) {
-            let namespace = service.namespace.as_deref().unwrap_or(namespace);
             let url = word(&format!("http://{name}.{namespace}.svc:{port}{path}"));
             steps.push(json!({
                 "name": format!("Smoke-check {name}"),

@@ -150,7 +150,7 @@ fn json<T: serde::Serialize>(object: &T) -> Value {
     serde_json::to_value(object).expect("objects serialize")
 }
 
-fn namespace_of(ecosystem: &Ecosystem, service: &Service) -> String {
+pub(crate) fn namespace_of(ecosystem: &Ecosystem, service: &Service) -> String {
     service
         .namespace
         .clone()
