@@ -1,16 +1,13 @@
 //! berth.yaml written to break berth: every one gets a located error and a clean
 //! exit, never a crash, a hang, a file outside the output folder or a raw escape.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("berth-hostile-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+use support::scratch;
 
 /// Runs berth with a deadline: a hang is a failure, not a stuck test run. Its
 /// output goes to files, which never fill up as a pipe would.
