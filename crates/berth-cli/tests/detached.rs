@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use support::{berth, free_ports, scratch, survivors, text};
+use support::{assert_gone, berth, free_ports, scratch, survivors, text};
 
 fn status(dir: &Path, marker: &str) -> serde_json::Value {
     let output = berth(dir, marker, &["status", "-o", "json"]);
@@ -141,7 +141,7 @@ fn detached_up_answers_status_logs_restart_stop_and_down() {
 
     let down = berth(&dir, &marker, &["down"]);
     assert!(down.status.success(), "{}", text(&down));
-    assert!(survivors(&marker).is_empty(), "{:?}", survivors(&marker));
+    assert_gone(&marker);
     assert!(!dir.join(".berth/berth.sock").exists() && !dir.join(".berth/berth.json").exists());
     // As after `down`, and as `docker compose ps`: nothing running is an answer.
     let after_down = berth(&dir, &marker, &["status"]);
@@ -167,11 +167,7 @@ fn a_killed_berth_is_reported_as_gone_and_the_next_up_works() {
         .args(["-KILL", &pid.to_string()])
         .status()
         .unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(2);
-    while !survivors(&marker).is_empty() && std::time::Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    assert!(survivors(&marker).is_empty(), "{:?}", survivors(&marker));
+    assert_gone(&marker);
 
     let stale = berth(&dir, &marker, &["status"]);
     assert_eq!(stale.status.code(), Some(0));
@@ -189,7 +185,7 @@ fn a_killed_berth_is_reported_as_gone_and_the_next_up_works() {
         "the berth that ran here before (pid {pid}) ended without stopping cleanly"
     )));
     assert!(berth(&dir, &marker, &["down"]).status.success());
-    assert!(survivors(&marker).is_empty());
+    assert_gone(&marker);
 }
 
 #[test]
@@ -225,7 +221,7 @@ fn a_second_berth_that_cannot_start_leaves_the_running_one_reachable() {
     );
     assert_eq!(status(&dir, &marker)["progress"]["progress"], "up");
     assert!(berth(&dir, &marker, &["down"]).status.success());
-    assert!(survivors(&marker).is_empty(), "{:?}", survivors(&marker));
+    assert_gone(&marker);
 }
 
 #[test]
@@ -250,7 +246,7 @@ fn two_detached_ups_at_once_leave_one_reachable_berth() {
         let workloads = running.iter().filter(|p| p.ends_with("workload ")).count();
         assert_eq!((supervisors, workloads), (1, 2), "{running:?}");
         assert!(berth(&dir, &marker, &["down"]).status.success());
-        assert!(survivors(&marker).is_empty(), "{:?}", survivors(&marker));
+        assert_gone(&marker);
     }
 }
 
@@ -289,11 +285,7 @@ fn stale_or_corrupt_state_does_not_wedge_berth() {
     );
     let pid = std::fs::read_to_string(dir.join(".berth/berth.lock")).unwrap();
     Command::new("kill").arg(pid.trim()).status().unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    while !survivors(&marker).is_empty() && std::time::Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    assert!(survivors(&marker).is_empty(), "{:?}", survivors(&marker));
+    assert_gone(&marker);
 }
 
 #[test]
@@ -320,7 +312,7 @@ fn a_start_that_cannot_succeed_fails_with_its_last_lines() {
         "{said}"
     );
     assert!(said.contains("no such thing"), "{said}");
-    assert!(survivors(&marker).is_empty(), "{:?}", survivors(&marker));
+    assert_gone(&marker);
 
     // A port another process holds is named before anything starts.
     let holder = std::net::TcpListener::bind(("127.0.0.1", ports[1])).unwrap();
@@ -337,7 +329,7 @@ fn a_start_that_cannot_succeed_fails_with_its_last_lines() {
         text(&up)
     );
     drop(holder);
-    assert!(survivors(&marker).is_empty(), "{:?}", survivors(&marker));
+    assert_gone(&marker);
 }
 
 /// Under a low descriptor limit, a flood of idle connections neither spins
@@ -426,7 +418,7 @@ fn idle_connections_past_the_descriptor_limit_leave_berth_reachable() {
     }
     drop(idle);
     assert!(berth(&dir, &marker, &["down"]).status.success());
-    assert!(survivors(&marker).is_empty(), "{:?}", survivors(&marker));
+    assert_gone(&marker);
 }
 
 #[test]
@@ -576,7 +568,7 @@ fn output_without_newlines_is_capped_and_rotated() {
         .unwrap();
     assert!(longest <= (64 << 10) + 64, "a line of {longest} bytes");
     assert!(berth(&dir, &marker, &["down"]).status.success());
-    assert!(survivors(&marker).is_empty(), "{:?}", survivors(&marker));
+    assert_gone(&marker);
 }
 
 /// Past the old limit of 256 instances (two threads each, from a pool of 512):
@@ -646,5 +638,5 @@ fn three_hundred_instances_each_log_and_a_log_line_gate_on_the_last_opens() {
         "a fixed few threads, not one per instance: {threads}"
     );
     assert!(berth(&dir, &marker, &["down"]).status.success());
-    assert!(survivors(&marker).is_empty(), "{:?}", survivors(&marker));
+    assert_gone(&marker);
 }

@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use support::{free_ports, path_with_berth, scratch, survivors};
+use support::{assert_gone, free_ports, path_with_berth, scratch};
 
 fn wait_for(screen: &Arc<Mutex<String>>, text: &str) {
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -89,7 +89,7 @@ fn in_a_terminal_the_menu_runs_the_chosen_environment_and_deployment() {
         !screen.contains("web started"),
         "only the chosen deployment runs: {screen}"
     );
-    assert!(survivors(&marker).is_empty());
+    assert_gone(&marker);
 }
 
 #[test]

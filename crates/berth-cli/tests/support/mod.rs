@@ -165,14 +165,7 @@ impl Up {
 
     /// Survivors, allowing the kernel `limit` to finish killing them.
     pub fn survivors_after(&self, limit: Duration) -> Vec<String> {
-        let deadline = Instant::now() + limit;
-        loop {
-            let alive = self.survivors();
-            if alive.is_empty() || Instant::now() > deadline {
-                return alive;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        survivors_after(&self.marker, limit)
     }
 }
 
@@ -188,6 +181,25 @@ fn rand_suffix() -> u128 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_nanos()
+}
+
+/// Survivors of a run, allowing the kernel `limit` to finish killing them and
+/// the guard to exit, a moment after the berth it watched.
+pub fn survivors_after(marker: &str, limit: Duration) -> Vec<String> {
+    let deadline = Instant::now() + limit;
+    loop {
+        let alive = survivors(marker);
+        if alive.is_empty() || Instant::now() > deadline {
+            return alive;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Fails the test unless every process of the run is gone within a few seconds.
+pub fn assert_gone(marker: &str) {
+    let left = survivors_after(marker, Duration::from_secs(5));
+    assert!(left.is_empty(), "left running: {left:?}");
 }
 
 pub fn survivors(marker: &str) -> Vec<String> {
