@@ -248,6 +248,9 @@ pub struct WorkloadArgs {
     /// Name it answers with
     #[arg(long, env = "BERTH_SERVICE", default_value = "workload")]
     pub name: String,
+    /// Address to listen on; 0.0.0.0 in a container
+    #[arg(long, env = "WORKLOAD_ADDRESS", default_value = "127.0.0.1")]
+    pub address: std::net::IpAddr,
     /// Port to listen on
     #[arg(long, env = "PORT", default_value_t = 8080)]
     pub port: u16,

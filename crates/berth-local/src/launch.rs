@@ -128,7 +128,7 @@ fn own_binary(arg: String) -> String {
 
 /// `KEY=VALUE` lines, as docker compose reads them. An error names the line,
 /// never its text: the text is a value, and values are secrets.
-fn read_env_file(path: &Path) -> Result<Vec<(String, String)>, LaunchError> {
+pub fn read_env_file(path: &Path) -> Result<Vec<(String, String)>, LaunchError> {
     let unreadable = |what: String| LaunchError {
         message: format!("cannot read the env file {}: {what}", path.display()),
         help: "fix the file or the `env_file` entry that names it".to_owned(),
@@ -154,7 +154,7 @@ fn env_name(port: &str) -> String {
     port.to_ascii_uppercase().replace('-', "_")
 }
 
-fn read_secret(
+pub fn read_secret(
     project: &Path,
     key: &str,
     secret: &SecretRef,

@@ -1,5 +1,6 @@
-//! The local runtime as the engine sees it: units of processes on this machine,
-//! behind berth's own listeners.
+//! The runtime a berth on this machine runs, as the engine sees it: units of
+//! instances — processes, or containers on the Docker Engine — behind berth's
+//! own listeners.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::path::{Path, PathBuf};
@@ -17,13 +18,10 @@ use tokio::task::JoinHandle;
 
 use crate::control::{self, InstanceReport};
 use crate::gateway::{self, RouteMetrics, Routes};
-use crate::guard::Guard;
-use crate::launch::{self, Context};
+use crate::instances::{Instances, NewInstance};
 use crate::logs::Sink;
 use crate::ports::{Ports, behind_listener};
-use crate::probe::Target;
 use crate::status_cell::StatusCell;
-use crate::supervisor::{self, Spec};
 use crate::traffic::{self, Router};
 
 /// Where a service's output goes: `(service, lines)`, one or more whole lines
@@ -31,10 +29,9 @@ use crate::traffic::{self, Router};
 pub type Output = Arc<dyn Fn(&str, &str) + Send + Sync>;
 
 pub struct LocalRuntime {
-    project: PathBuf,
     state_dir: PathBuf,
     output: Output,
-    guard: Arc<Guard>,
+    instances: Arc<dyn Instances>,
     ports: Mutex<Ports>,
     router: Arc<Router>,
     units: Mutex<Vec<Arc<UnitSlot>>>,
@@ -72,18 +69,19 @@ impl Drop for AbortOnDrop {
 }
 
 impl LocalRuntime {
-    /// A runtime keeping its state in `.berth/` beside berth.yaml in `project`.
-    pub fn new(project: &Path, output: Output) -> std::io::Result<Self> {
-        // Absolute, because data stores change into their own directories.
-        let project = std::path::absolute(project)?;
-        let state_dir = project.join(".berth");
+    /// A runtime of `instances` keeping its logs in `.berth/logs/` beside
+    /// berth.yaml in `project`.
+    pub fn new(
+        project: &Path,
+        instances: Arc<dyn Instances>,
+        output: Output,
+    ) -> std::io::Result<Self> {
+        let state_dir = std::path::absolute(project)?.join(".berth");
         std::fs::create_dir_all(state_dir.join("logs"))?;
-        std::fs::create_dir_all(state_dir.join("data"))?;
         Ok(LocalRuntime {
-            project,
             state_dir,
             output,
-            guard: Arc::new(Guard::start()?),
+            instances,
             ports: Mutex::default(),
             router: Arc::default(),
             units: Mutex::default(),
@@ -93,11 +91,14 @@ impl LocalRuntime {
         })
     }
 
-    /// After every unit is down: the daemons that left their service's group and
-    /// pipes go too, and the guard is told it has nothing left to search for.
-    pub fn end(&self) {
-        crate::process::kill_marked(&[]);
-        self.guard.dismiss();
+    /// Before the first unit, by the berth that holds the project's lock.
+    pub async fn clear_leftovers(&self) -> Result<usize, String> {
+        self.instances.clear_leftovers().await
+    }
+
+    /// After every unit is down.
+    pub async fn end(&self) {
+        self.instances.end().await;
     }
 
     fn slots(&self) -> Vec<Arc<UnitSlot>> {
@@ -345,71 +346,56 @@ impl LocalRuntime {
         } else {
             format!("{service}.{index}")
         };
-        // Held while the launch is worked out, which resolves peers' addresses:
+        // Held while the instance is worked out, which resolves peers' addresses:
         // copying every service's ports for each instance would make starting a
         // thousand instances quadratic.
         let ports = self.ports.lock().expect("ports lock");
-        let service_ports = ports.of(service);
         let instance_ports = if behind_listener(spec.kind) {
             ports
                 .for_instance(service, &desired.ecosystem)
                 .map_err(|e| Failure::new(service, format!("no free port: {e}")))?
         } else {
-            service_ports
+            ports.of(service)
         };
-        let data = self.state_dir.join("data");
-        let context = Context {
-            ecosystem: &desired.ecosystem,
-            ports: &ports,
-            instance_ports: &instance_ports,
-            project: &self.project,
-            data: &data,
-        };
-        let launch = launch::launch(&context, service, index)
-            .map_err(|e| Failure::new(service, format!("{}\n  help: {}", e.message, e.help)))?;
-        drop(ports);
-        for key in &launch.unset_secrets {
-            (self.output)(
-                &label,
-                &format!("berth: secret {key} is a Kubernetes Secret, left unset locally"),
-            );
-        }
         let last: Arc<Mutex<VecDeque<String>>> = Arc::default();
-        let spec = Spec {
-            kind: spec.kind,
-            restart: spec.restart.clone(),
-            grace: spec.stop_grace_period.map(|grace| grace.0),
-            readiness: spec
-                .health
-                .readiness
-                .as_ref()
-                .and_then(|p| Target::new(p, &instance_ports)),
-            liveness: spec
-                .health
-                .liveness
-                .as_ref()
-                .and_then(|p| Target::new(p, &instance_ports)),
-            launch,
-            guard: self.guard.clone(),
-            sink: Sink {
-                service: label.clone(),
-                file: self.state_dir.join("logs").join(format!("{label}.log")),
-                output: self.output.clone(),
-                patterns: slot.patterns.clone(),
-                last: last.clone(),
-                log: Arc::default(),
-            },
+        let sink = Sink {
+            service: label.clone(),
+            file: self.state_dir.join("logs").join(format!("{label}.log")),
+            output: self.output.clone(),
+            patterns: slot.patterns.clone(),
+            last: last.clone(),
+            log: Arc::default(),
         };
         slot.status.send_modify(|u| {
             u.instances.retain(|s| s.label != label);
             u.instances.push(Status::new(&label, slot.patterns.len()));
         });
         let (stop, stopped) = watch::channel(false);
-        let task = tokio::spawn(supervisor::supervise(
-            spec,
-            StatusCell::new(slot.status.clone(), &label),
-            stopped,
-        ));
+        let task = self.instances.start(NewInstance {
+            desired,
+            index,
+            label: &label,
+            ports: &ports,
+            instance_ports: &instance_ports,
+            sink,
+            status: StatusCell::new(slot.status.clone(), &label),
+            stop: stopped,
+        });
+        drop(ports);
+        let task = match task {
+            Ok(task) => task,
+            Err(failure) => {
+                slot.status
+                    .send_modify(|u| u.instances.retain(|s| s.label != label));
+                self.indexes
+                    .lock()
+                    .expect("indexes lock")
+                    .entry(service.to_owned())
+                    .or_default()
+                    .remove(&index);
+                return Err(failure);
+            }
+        };
         Ok(Instance {
             index,
             label,

@@ -22,6 +22,7 @@ use tokio::sync::watch;
 use crate::control::{self, Progress};
 use crate::deployer::Deployer;
 use crate::gateway::{RouteMetrics, Routes};
+use crate::instances::Instances;
 use crate::process;
 use crate::runtime::{AbortOnDrop, LocalRuntime, Output};
 
@@ -128,6 +129,8 @@ pub struct Session<'a> {
     /// truncates the log of the one that runs.
     pub log: Option<&'a Path>,
     pub notice: &'a (dyn Fn(Notice) + Sync),
+    /// How instances run: processes here, or containers.
+    pub instances: Arc<dyn Instances>,
 }
 
 impl Session<'_> {
@@ -147,7 +150,8 @@ impl Session<'_> {
             return false;
         };
         process::hide_from_children(self.ecosystem.secret_sources());
-        let runtime = match LocalRuntime::new(project, self.output.clone()) {
+        let runtime = match LocalRuntime::new(project, self.instances.clone(), self.output.clone())
+        {
             Ok(runtime) => Arc::new(runtime),
             Err(e) => {
                 self.error(format!("cannot prepare .berth/ beside berth.yaml: {e}"));
@@ -168,6 +172,18 @@ impl Session<'_> {
         if let Err(e) = state_dir.record(&state) {
             self.error(format!("cannot write to {}: {e}", state_dir.0.display()));
             return false;
+        }
+        match deployer.runtime.clear_leftovers().await {
+            Ok(0) => {}
+            Ok(count) => self.say(format!(
+                "berth: removed {count} instance{} an earlier berth left running",
+                if count == 1 { "" } else { "s" }
+            )),
+            Err(e) => {
+                self.error(e);
+                state_dir.forget();
+                return false;
+            }
         }
         let up = self.run_until_stopped(project, &state_dir, &deployer).await;
         state_dir.forget();
@@ -240,7 +256,7 @@ impl Session<'_> {
         self.say("berth: stopping");
         let services: IndexSet<&str> = self.ecosystem.services.keys().map(String::as_str).collect();
         berth_engine::down(&target, &services, deployer.runtime.as_ref(), &show).await;
-        deployer.runtime.end();
+        deployer.runtime.end().await;
         up
     }
 

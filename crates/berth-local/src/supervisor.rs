@@ -3,7 +3,7 @@
 use std::process::ExitStatus;
 use std::time::Duration;
 
-use berth_core::model::{Kind, Restart, RestartPolicy};
+use berth_core::model::{Kind, Restart};
 use nix::sys::signal::Signal;
 use tokio::process::Child;
 use tokio::sync::watch;
@@ -13,6 +13,7 @@ use std::sync::Arc;
 use crate::guard::Guard;
 use crate::launch::Launch;
 use crate::logs::Sink;
+use crate::policy::{AfterExit, after_exit, backoff};
 use crate::probe::{self, Target};
 use crate::process;
 use crate::status_cell::StatusCell;
@@ -125,7 +126,14 @@ pub async fn supervise(spec: Spec, status: StatusCell, mut stop: watch::Receiver
         status.send_modify(Status::process_gone);
         readers.finish(&spec.marks()).await;
         failures_in_a_row = if stable { 1 } else { failures_in_a_row + 1 };
-        let pause = match after_exit(&spec, exit, failures_in_a_row, ever_ready) {
+        let code = exit.code().unwrap_or(-1);
+        let pause = match after_exit(
+            spec.kind,
+            &spec.restart,
+            code,
+            failures_in_a_row,
+            ever_ready,
+        ) {
             AfterExit::Settle(state, note) => {
                 if let Some(note) = note {
                     spec.sink.note(&note);
@@ -139,7 +147,6 @@ pub async fn supervise(spec: Spec, status: StatusCell, mut stop: watch::Receiver
             s.state = State::Restarting;
             s.restarts += 1;
         });
-        let code = exit.code().unwrap_or(-1);
         let note = format!("berth: exited with {code}; restarting in {pause:?}");
         spec.sink.note(&note);
         tokio::select! {
@@ -161,73 +168,6 @@ fn is_lasting(error: &std::io::Error) -> bool {
     ) || error.raw_os_error() == Some(nix::libc::ENOEXEC)
 }
 
-/// How many times in a row a process that has never been ready is started.
-const STARTS_BEFORE_READY: u32 = 5;
-
-/// What follows a process's exit.
-enum AfterExit {
-    /// It stays in this state, with a note to show.
-    Settle(State, Option<String>),
-    /// It starts again after this pause.
-    Restart(Duration),
-}
-
-/// A job completes or fails; a service restarts by its policy, with backoff, until
-/// it has failed `max_restarts` times in a row — or, if it has never been ready,
-/// [`STARTS_BEFORE_READY`] times, so that a start that cannot succeed says so
-/// rather than wait for ever.
-fn after_exit(
-    spec: &Spec,
-    exit: ExitStatus,
-    failures_in_a_row: u32,
-    ever_ready: bool,
-) -> AfterExit {
-    let code = exit.code().unwrap_or(-1);
-    if spec.kind == Kind::Job {
-        let state = if exit.success() {
-            State::Completed
-        } else {
-            State::Exited(code)
-        };
-        return AfterExit::Settle(state, None);
-    }
-    let restart = match spec.restart.policy {
-        RestartPolicy::Always => true,
-        RestartPolicy::OnFailure => !exit.success(),
-        RestartPolicy::Never => false,
-    };
-    if !restart {
-        return AfterExit::Settle(State::Exited(code), None);
-    }
-    if !ever_ready && failures_in_a_row >= STARTS_BEFORE_READY {
-        let note = format!(
-            "berth: exited {failures_in_a_row} times in a row and was never ready; not starting it again (crash-loop)"
-        );
-        return AfterExit::Settle(State::CrashLoop, Some(note));
-    }
-    if spec
-        .restart
-        .max_restarts
-        .is_some_and(|max| failures_in_a_row > max)
-    {
-        let note = format!(
-            "berth: gave up after {} restarts in a row (crash-loop)",
-            failures_in_a_row - 1
-        );
-        return AfterExit::Settle(State::CrashLoop, Some(note));
-    }
-    AfterExit::Restart(backoff(&spec.restart, failures_in_a_row))
-}
-
-/// The wait before restart number `n` in a row: doubling from `backoff`, capped.
-fn backoff(restart: &Restart, n: u32) -> Duration {
-    let doubled = restart
-        .backoff
-        .0
-        .saturating_mul(1 << n.saturating_sub(1).min(20));
-    doubled.min(restart.max_backoff.0)
-}
-
 /// Probes one run of the process until it exits; a failed liveness probe kills it.
 async fn watch_one_run(
     child: &mut Child,
@@ -235,17 +175,20 @@ async fn watch_one_run(
     spec: &Spec,
     status: &StatusCell,
 ) -> ExitStatus {
-    let dir = spec.launch.dir.as_path();
+    let commands = probe::Beside {
+        dir: &spec.launch.dir,
+        guard: &spec.guard,
+    };
     let readiness = async {
         if let Some(target) = &spec.readiness {
-            probe::until_ready(target, dir, &spec.guard).await;
+            probe::until_ready(target, &commands).await;
         }
         status.send_modify(|s| s.ready = true);
         std::future::pending::<()>().await
     };
     let liveness = async {
         if let Some(target) = &spec.liveness {
-            probe::until_failed(target, dir, &spec.guard).await;
+            probe::until_failed(target, &commands).await;
             spec.sink.note("berth: liveness probe failed; restarting");
             process::signal_group(pid, Signal::SIGKILL);
         }

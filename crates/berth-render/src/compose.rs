@@ -158,7 +158,7 @@ struct Amounts {
 }
 
 /// On the compose network a service is reached by its name, on its own ports.
-struct ComposeNetwork<'a>(&'a Ecosystem);
+pub struct ComposeNetwork<'a>(pub &'a Ecosystem);
 
 impl Addresses for ComposeNetwork<'_> {
     fn host(&self, service: &str) -> String {
@@ -241,7 +241,8 @@ fn render_service(
     rendered
 }
 
-fn command(command: &Command) -> Vec<String> {
+/// The argv a container runs: a shell line goes to `sh -c`.
+pub fn command(command: &Command) -> Vec<String> {
     match command {
         Command::Shell(line) => vec!["sh".into(), "-c".into(), line.clone()],
         Command::Exec(argv) => argv.clone(),
@@ -287,6 +288,20 @@ fn secret_into(
 }
 
 fn healthcheck(service: &Service) -> Option<Healthcheck> {
+    let (test, probe) = health_test(service)?;
+    Some(Healthcheck {
+        test,
+        interval: compact(probe.period.0),
+        timeout: compact(probe.timeout.0),
+        retries: probe.failure_threshold,
+        start_period: compact(probe.initial_delay.0),
+    })
+}
+
+/// The container's health check, the Engine's `test` form, and the readiness
+/// probe whose timing it takes: a data kind's own client, or the probe run
+/// inside the container.
+pub fn health_test(service: &Service) -> Option<(Vec<String>, &Probe)> {
     let probe = service.health.readiness.as_ref()?;
     let test = match service.kind {
         Kind::Postgres => vec![
@@ -311,13 +326,7 @@ fn healthcheck(service: &Service) -> Option<Healthcheck> {
         ],
         Kind::Service | Kind::Job => check_command(probe, service)?,
     };
-    Some(Healthcheck {
-        test,
-        interval: compact(probe.period.0),
-        timeout: compact(probe.timeout.0),
-        retries: probe.failure_threshold,
-        start_period: compact(probe.initial_delay.0),
-    })
+    Some((test, probe))
 }
 
 /// A probe as a command run inside the container.

@@ -3,7 +3,7 @@
 //! same bytes every time, and a secret is only ever a reference in the output.
 
 mod ci;
-mod compose;
+pub mod compose;
 mod duration;
 mod kubernetes;
 mod kustomize;

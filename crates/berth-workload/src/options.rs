@@ -6,6 +6,8 @@ use std::time::Duration;
 pub struct Options {
     /// The name it answers with (default: the `BERTH_SERVICE` it was started as).
     pub name: String,
+    /// The address it listens on: loopback, unless told (in a container, all).
+    pub address: std::net::IpAddr,
     pub port: u16,
     /// What `/` and other paths answer with, as a release would.
     pub version: String,
@@ -25,6 +27,7 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             name: "workload".to_owned(),
+            address: std::net::Ipv4Addr::LOCALHOST.into(),
             port: 8080,
             version: "1.0.0".to_owned(),
             start_delay: Duration::ZERO,

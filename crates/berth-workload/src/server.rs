@@ -30,7 +30,7 @@ struct State {
 /// exits the process with status 1).
 pub async fn serve(options: Options) -> std::io::Result<()> {
     tokio::time::sleep(options.start_delay).await;
-    let listener = TcpListener::bind(("127.0.0.1", options.port)).await?;
+    let listener = TcpListener::bind((options.address, options.port)).await?;
     let port = listener.local_addr()?.port();
     println!(
         "{} {} listening on port {port}",

@@ -22,7 +22,7 @@ pub fn run(
     no_wait: bool,
 ) -> Result<Exit, Problems> {
     let project = load(global)?;
-    let ecosystem = local_ecosystem(&project, global)?;
+    let ecosystem = hosted_ecosystem(&project, global)?;
     // Services, or named deployments with their services: unknown names are refused here.
     let selection = berth_core::plan::select(ecosystem, services)?;
     if dry_run {
@@ -67,7 +67,7 @@ pub fn rollback(
     reason: Option<String>,
 ) -> Result<Exit, Problems> {
     let project = load(global)?;
-    let ecosystem = local_ecosystem(&project, global)?;
+    let ecosystem = hosted_ecosystem(&project, global)?;
     let history = open(&project)?;
     let records = history
         .list(&ecosystem.environment_name)
@@ -160,20 +160,12 @@ pub fn send(global: &Global, session: &Session, ask: Ask) -> Result<Exit, Proble
     })
 }
 
-fn local_ecosystem<'a>(
+fn hosted_ecosystem<'a>(
     project: &'a Project,
     global: &Global,
 ) -> Result<&'a berth_core::Ecosystem, Problems> {
     let ecosystem = project.ecosystem(global.environment.as_deref())?;
-    if ecosystem.environment.runtime != berth_core::model::Runtime::Local {
-        return Err(Problems::one(
-            Problem::new(format!(
-                "environment `{}` runs on {}; berth deploys local environments so far",
-                ecosystem.environment_name, ecosystem.environment.runtime
-            ))
-            .help("pick a local environment with `-e`; `berth render` writes what other runtimes apply"),
-        ));
-    }
+    super::hosted::check(ecosystem)?;
     Ok(ecosystem)
 }
 

@@ -8,6 +8,7 @@ mod detached;
 mod down;
 mod graph;
 mod history;
+mod hosted;
 mod import;
 mod init;
 mod logs;

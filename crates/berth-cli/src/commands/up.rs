@@ -1,4 +1,5 @@
-//! `berth up`: the ecosystem as local processes, in the foreground.
+//! `berth up`: the ecosystem as local processes or containers, run by a berth in
+//! the foreground or, with `-d`, in the background.
 
 use std::io::IsTerminal;
 use std::sync::Arc;
@@ -9,7 +10,7 @@ use berth_engine::{Event, Failure};
 use berth_local::{Notice, Output, Session};
 
 use super::session::{Found, Session as Running};
-use super::{Exit, detached, load};
+use super::{Exit, detached, hosted, load};
 use crate::cli::Global;
 
 pub fn run(
@@ -21,15 +22,7 @@ pub fn run(
 ) -> Result<Exit, Problems> {
     let project = load(global)?;
     let ecosystem = project.ecosystem(global.environment.as_deref())?;
-    if ecosystem.environment.runtime != berth_core::model::Runtime::Local {
-        return Err(Problems::one(
-            Problem::new(format!(
-                "environment `{}` runs on {}, and `berth up` runs the local runtime",
-                ecosystem.environment_name, ecosystem.environment.runtime
-            ))
-            .help("pick a local environment with `-e`"),
-        ));
-    }
+    hosted::check(ecosystem)?;
     let selection = plan::select(ecosystem, names)?;
     let plan = plan::plan(ecosystem, &selection);
     let session = Running::in_dir(project.dir());
@@ -116,7 +109,15 @@ async fn up(
         Notice::Error(message) => eprintln!("error: {message}"),
         Notice::Failed(failure) => report(failure),
     };
+    let instances = match hosted::instances(project.dir(), ecosystem).await {
+        Ok(instances) => instances,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return Exit::Failed;
+        }
+    };
     let session = Session {
+        instances,
         file: &file,
         ecosystem,
         plan,

@@ -18,6 +18,7 @@ pub fn run(args: &WorkloadArgs) -> Result<Exit, Problems> {
     }
     let options = Options {
         name: args.name.clone(),
+        address: args.address,
         port: args.port,
         version: args.release.clone(),
         start_delay: args.start_delay,

@@ -1,0 +1,45 @@
+//! The environments a berth on this machine runs — local processes, and
+//! containers on the Docker Engine for `runtime: compose` — and what runs their
+//! instances.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use berth_core::model::Runtime;
+use berth_core::{Ecosystem, Problem, Problems};
+use berth_docker::{Containers, Owner};
+use berth_local::{Instances, Processes};
+
+/// Refuses an environment no berth on this machine runs.
+pub fn check(ecosystem: &Ecosystem) -> Result<(), Problems> {
+    match ecosystem.environment.runtime {
+        Runtime::Local | Runtime::Compose => Ok(()),
+        Runtime::Kubernetes => Err(Problems::one(
+            Problem::new(format!(
+                "environment `{}` runs on kubernetes, which berth does not deploy to yet",
+                ecosystem.environment_name
+            ))
+            .help("pick a local or compose environment with `-e`; `berth render --to kubernetes` writes what `kubectl apply` takes"),
+        )),
+    }
+}
+
+/// What runs the environment's instances: processes here, or containers.
+pub async fn instances(
+    project: &Path,
+    ecosystem: &Ecosystem,
+) -> Result<Arc<dyn Instances>, String> {
+    match ecosystem.environment.runtime {
+        Runtime::Compose => Ok(Arc::new(containers(project, ecosystem).await?)),
+        _ => Processes::new(project)
+            .map(|processes| Arc::new(processes) as Arc<dyn Instances>)
+            .map_err(|e| format!("cannot prepare .berth/ beside berth.yaml: {e}")),
+    }
+}
+
+/// The environment's containers on the Docker Engine.
+pub async fn containers(project: &Path, ecosystem: &Ecosystem) -> Result<Containers, String> {
+    let engine = berth_docker::connect().await?;
+    let owner = Owner::new(project, &ecosystem.name, &ecosystem.environment_name);
+    Ok(Containers::new(engine, owner, project))
+}
