@@ -95,7 +95,7 @@ impl Containers {
     pub async fn remove_volumes(&self) -> Result<Vec<String>, String> {
         let engine = &self.0.engine;
         let options = ListVolumesOptions {
-            filters: Some(self.0.owner.filter()),
+            filters: Some(self.0.owner.volume_filter()),
         };
         let volumes = engine
             .list_volumes(Some(options))

@@ -25,7 +25,8 @@ pub struct Owner {
 
 impl Owner {
     pub fn new(project_dir: &Path, ecosystem: &str, environment: &str) -> Owner {
-        let absolute = std::path::absolute(project_dir).unwrap_or_else(|_| project_dir.into());
+        // However the directory was named: relative, through a link, or with `.`.
+        let absolute = std::fs::canonicalize(project_dir).unwrap_or_else(|_| project_dir.into());
         let digest = Sha256::digest(absolute.to_string_lossy().as_bytes());
         let project: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
         Owner {
@@ -51,11 +52,22 @@ impl Owner {
 
     /// The Engine's filter for exactly those objects.
     pub fn filter(&self) -> HashMap<String, Vec<String>> {
-        let labels = self
-            .labels()
-            .into_iter()
-            .map(|(key, value)| format!("{key}={value}"))
-            .collect();
-        HashMap::from([("label".to_owned(), labels)])
+        filter(self.labels())
     }
+
+    /// The filter for the environment's volumes, whichever checkout made them:
+    /// the data is the environment's, and a checkout that moved keeps it.
+    pub fn volume_filter(&self) -> HashMap<String, Vec<String>> {
+        let mut labels = self.labels();
+        labels.remove(PROJECT);
+        filter(labels)
+    }
+}
+
+fn filter(labels: HashMap<String, String>) -> HashMap<String, Vec<String>> {
+    let labels = labels
+        .into_iter()
+        .map(|(key, value)| format!("{key}={value}"))
+        .collect();
+    HashMap::from([("label".to_owned(), labels)])
 }

@@ -303,27 +303,25 @@ fn healthcheck(service: &Service) -> Option<Healthcheck> {
 /// inside the container.
 pub fn health_test(service: &Service) -> Option<(Vec<String>, &Probe)> {
     let probe = service.health.readiness.as_ref()?;
+    // A data kind's own client, at the port the service declares.
+    let port = service
+        .main_port()
+        .map(|(_, port)| port.to_string())
+        .unwrap_or_default();
+    let words = |words: &[&str]| words.iter().map(|w| (*w).to_owned()).collect();
     let test = match service.kind {
-        Kind::Postgres => vec![
-            "CMD".into(),
-            "pg_isready".into(),
-            "-U".into(),
-            "postgres".into(),
-        ],
-        Kind::Redis => vec!["CMD".into(), "redis-cli".into(), "ping".into()],
-        Kind::Mongodb => vec![
-            "CMD".into(),
-            "mongosh".into(),
-            "--quiet".into(),
-            "--eval".into(),
-            "db.adminCommand('ping')".into(),
-        ],
-        Kind::Rabbitmq => vec![
-            "CMD".into(),
-            "rabbitmq-diagnostics".into(),
-            "-q".into(),
-            "ping".into(),
-        ],
+        Kind::Postgres => words(&["CMD", "pg_isready", "-U", "postgres", "-p", &port]),
+        Kind::Redis => words(&["CMD", "redis-cli", "-p", &port, "ping"]),
+        Kind::Mongodb => words(&[
+            "CMD",
+            "mongosh",
+            "--quiet",
+            "--port",
+            &port,
+            "--eval",
+            "db.adminCommand('ping')",
+        ]),
+        Kind::Rabbitmq => words(&["CMD", "rabbitmq-diagnostics", "-q", "ping"]),
         Kind::Service | Kind::Job => check_command(probe, service)?,
     };
     Some((test, probe))

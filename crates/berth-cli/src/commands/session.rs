@@ -48,6 +48,11 @@ impl Session {
         }
     }
 
+    /// The environment the berth that runs here, or ran last, was started for.
+    pub fn environment(&self) -> Option<String> {
+        self.state.recorded().map(|state| state.environment)
+    }
+
     /// Clears what a berth that ended without stopping left behind.
     pub fn clear_leftovers(&self) {
         self.state.clear_if_unused();

@@ -10,6 +10,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{Receiver, channel};
 use std::time::{Duration, Instant};
 
+pub mod images;
+pub mod project;
+
 /// A `berth up` running in a scratch directory, its output read line by line.
 pub struct Up {
     pub child: Child,
