@@ -340,7 +340,12 @@ fn a_job_holds_its_dependent_back_and_a_container_killed_from_outside_is_restart
     let up = started.join().unwrap();
     assert!(up.status.success(), "{}", text(&up));
     let log = || std::fs::read_to_string(project.dir.join(".berth/berth.log")).unwrap();
-    assert!(log().contains("building berth-dockergate:"), "{}", log());
+    assert_eq!(
+        log().matches("building berth-dockergate:").count(),
+        1,
+        "the job and the service share one build: {}",
+        log()
+    );
     let now = status(&project);
     assert_eq!(instance(&now, "migrate")["state"], "completed");
     assert_eq!(instance(&now, "api")["ready"], true);
@@ -380,11 +385,15 @@ fn deploys_roll_without_a_failed_request_and_a_bad_canary_is_rolled_back() {
         return;
     }
     let ports = free_ports(2);
+    let ports = [ports[0], ports[1], free_ports(1)[0]];
     let canary = "{ strategy: canary, steps: [20, 100], analysis: { error_rate: 1%, interval: 1s, min_requests: 5 } }";
+    let blue_green =
+        "{ strategy: blue_green, keep_previous: 1s, smoke: [{ path: /, body: \"workload\" }] }";
     let file = |version: &str, canary_version: &str, canary_extra: &str| {
         format!(
-            "name: dockerroll\nservices:\n{}    replicas: 2\n{}    rollout: {canary}\nenvironments:\n  docker: {{ runtime: compose }}\n",
+            "name: dockerroll\nservices:\n{}    replicas: 2\n{}    rollout: {blue_green}\n{}    rollout: {canary}\nenvironments:\n  docker: {{ runtime: compose }}\n",
             workload("roll", ports[0], version, ""),
+            workload("blue", ports[2], version, ""),
             workload("canary", ports[1], canary_version, canary_extra),
         )
     };
@@ -442,7 +451,7 @@ fn deploys_roll_without_a_failed_request_and_a_bad_canary_is_rolled_back() {
     revisions.dedup();
     assert_eq!(
         revisions.len(),
-        2,
+        3,
         "one revision of each service runs: {revisions:?}"
     );
     let history = project.json(&["history", "-e", "docker"]);
@@ -450,7 +459,41 @@ fn deploys_roll_without_a_failed_request_and_a_bad_canary_is_rolled_back() {
         history.as_array().unwrap().last().unwrap()["outcome"],
         "rolled_back"
     );
+    // What the first deployment ran, whatever the file says now.
+    let rollback = project.run(&["rollback", "-e", "docker", "--to", "1"]);
+    assert!(rollback.status.success(), "{}", text(&rollback));
+    for port in ports {
+        assert!(
+            support::get(port, "/").contains("1.0.0"),
+            "port {port} rolled back"
+        );
+    }
     down_leaves_nothing(&project, "dockerroll");
+}
+
+#[test]
+fn an_image_that_is_not_on_the_engine_is_an_error_that_says_what_to_do() {
+    if !engine_answers() {
+        return;
+    }
+    let [port] = free_ports(1)[..] else {
+        unreachable!()
+    };
+    let yaml = format!(
+        "name: dockermissing\nservices:\n  api:\n    image: berth-test/not-built:1\n    ports: {{ http: {port} }}\nenvironments:\n  docker: {{ runtime: compose }}\n"
+    );
+    let project = Project::new("docker-missing", &yaml);
+    let up = project.run(&["up", "-e", "docker", "-d"]);
+    assert_eq!(up.status.code(), Some(1), "{}", text(&up));
+    for expected in [
+        "image berth-test/not-built:1 is not on this Docker Engine",
+        "give `api` a `build:` section",
+        "`external:`",
+    ] {
+        assert!(text(&up).contains(expected), "{expected} in {}", text(&up));
+    }
+    assert!(containers("dockermissing").is_empty());
+    assert_eq!(networks("dockermissing"), 0, "nothing is left half made");
 }
 
 #[test]
