@@ -3,6 +3,7 @@
 //! Engine's health check, restarted by the service's policy with the same
 //! decisions as a process, stopped with the grace period and removed.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use berth_core::model::{Kind, Restart};
@@ -11,8 +12,8 @@ use berth_local::{AfterExit, CommandCheck, Sink, StatusCell, Target, after_exit}
 use bollard::exec::{CreateExecOptions, StartExecResults};
 use bollard::models::{ContainerCreateBody, HealthStatusEnum};
 use bollard::query_parameters::{
-    CreateContainerOptions, KillContainerOptions, LogsOptions, RemoveContainerOptions,
-    StopContainerOptions, WaitContainerOptions,
+    CreateContainerOptions, EventsOptions, KillContainerOptions, LogsOptions,
+    RemoveContainerOptions, StopContainerOptions, WaitContainerOptions,
 };
 use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
@@ -86,7 +87,10 @@ impl Life {
                     if let Some(note) = note {
                         self.sink.note(&note);
                     }
+                    // Settled first: a completed job's dependents need not wait
+                    // for its container's removal.
                     self.status.send_modify(|s| s.state = state);
+                    self.remove().await;
                     return;
                 }
                 AfterExit::Restart(pause) => pause,
@@ -199,26 +203,25 @@ impl Life {
         std::future::pending::<()>().await
     }
 
-    /// Polls the Engine until the container's health check passes; says once
+    /// Returns once the Engine says the container is healthy: told by its
+    /// events as the health check passes, not found by polling later. Says once
     /// why it is unhealthy, with the check's own output.
     async fn until_healthy(&self) {
-        let mut pause = Duration::from_millis(50);
+        let options = EventsOptions {
+            filters: Some(HashMap::from([
+                ("container".to_owned(), vec![self.name.clone()]),
+                ("event".to_owned(), vec!["health_status".to_owned()]),
+            ])),
+            ..EventsOptions::default()
+        };
+        // Listening before looking, so that no change falls between the two.
+        let mut events = self.engine.events(Some(options));
         let mut told = false;
         loop {
-            let health = self
-                .engine
-                .inspect_container(&self.name, None)
-                .await
-                .ok()
-                .and_then(|c| c.state?.health);
-            let status = health.as_ref().and_then(|h| h.status);
-            match status {
-                Some(HealthStatusEnum::HEALTHY) => return,
-                Some(HealthStatusEnum::UNHEALTHY) if !told => {
+            match self.health().await {
+                Some((HealthStatusEnum::HEALTHY, _)) => return,
+                Some((HealthStatusEnum::UNHEALTHY, said)) if !told => {
                     told = true;
-                    let said = health
-                        .and_then(|h| h.log?.pop()?.output)
-                        .unwrap_or_default();
                     self.sink.note(&format!(
                         "berth: the container's health check fails: {}",
                         said.trim()
@@ -226,9 +229,28 @@ impl Life {
                 }
                 _ => {}
             }
-            tokio::time::sleep(pause).await;
-            pause = (pause * 2).min(Duration::from_millis(500));
+            // The next change, or a look in a while should the stream fail.
+            let next = tokio::time::timeout(Duration::from_secs(1), events.next()).await;
+            if let Ok(None | Some(Err(_))) = next {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
         }
+    }
+
+    /// The container's health, and what its last check printed.
+    async fn health(&self) -> Option<(HealthStatusEnum, String)> {
+        let health = self
+            .engine
+            .inspect_container(&self.name, None)
+            .await
+            .ok()?
+            .state?
+            .health?;
+        let said = health
+            .log
+            .and_then(|mut log| log.pop()?.output)
+            .unwrap_or_default();
+        Some((health.status?, said))
     }
 
     /// Follows the container's output into the instance's log, until it stops.
