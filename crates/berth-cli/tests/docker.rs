@@ -497,6 +497,72 @@ fn an_image_that_is_not_on_the_engine_is_an_error_that_says_what_to_do() {
 }
 
 #[test]
+fn an_engine_that_does_not_answer_is_named_with_what_to_do() {
+    let project = Project::new(
+        "docker-no-engine",
+        "name: noengine\nservices:\n  api: { image: a:1, ports: { http: 9999 } }\nenvironments:\n  docker: { runtime: compose }\n",
+    );
+    let up = std::process::Command::new(env!("CARGO_BIN_EXE_berth"))
+        .args(["up", "-e", "docker"])
+        .current_dir(&project.dir)
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .output()
+        .unwrap();
+    assert_eq!(up.status.code(), Some(1), "{}", text(&up));
+    for expected in [
+        "cannot reach the Docker Engine at unix:///nonexistent/docker.sock",
+        "help: start Docker",
+    ] {
+        assert!(text(&up).contains(expected), "{expected} in {}", text(&up));
+    }
+}
+
+#[test]
+fn a_failing_build_is_reported_and_a_link_to_the_root_is_not_packed() {
+    if !engine_answers() {
+        return;
+    }
+    let [port] = free_ports(1)[..] else {
+        unreachable!()
+    };
+    let project = Project::new(
+        "docker-bad-build",
+        &format!(
+            "name: dockerbadbuild\nservices:\n  api:\n    build: {{ context: image }}\n    ports: {{ http: {port} }}\n  web:\n    build: {{ context: missing }}\n    ports: {{ http: {} }}\nenvironments:\n  docker: {{ runtime: compose }}\n",
+            free_ports(1)[0]
+        ),
+    );
+    let context = project.dir.join("image");
+    std::fs::create_dir_all(&context).unwrap();
+    std::os::unix::fs::symlink("/", context.join("root")).unwrap();
+    std::fs::write(
+        context.join("Dockerfile"),
+        format!("FROM {}\nRUN exit 3\n", images::workload()),
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let up = project.run(&["up", "-e", "docker", "api"]);
+    assert_eq!(up.status.code(), Some(1), "{}", text(&up));
+    assert!(
+        text(&up).contains("returned a non-zero code: 3"),
+        "{}",
+        text(&up)
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "the link was packed as a link"
+    );
+    let up = project.run(&["up", "-e", "docker", "web"]);
+    assert_eq!(up.status.code(), Some(1), "{}", text(&up));
+    assert!(
+        text(&up).contains("cannot read the build context"),
+        "{}",
+        text(&up)
+    );
+    assert!(containers("dockerbadbuild").is_empty());
+}
+
+#[test]
 fn a_killed_berth_leaves_containers_that_the_next_up_cleans() {
     if !engine_answers() {
         return;

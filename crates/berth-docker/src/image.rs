@@ -3,11 +3,13 @@
 //! twice; or, without a build section, found on the Engine (pulled if it can be).
 
 use std::collections::HashMap;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use berth_core::model::{Build, Service};
 use bollard::query_parameters::{BuildImageOptions, CreateImageOptions};
+use bytes::Bytes;
 use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 
@@ -40,12 +42,23 @@ impl Images {
         match &service.build {
             Some(build) => {
                 let context = self.project.join(&build.context);
-                let files = context_files(&context).map_err(|e| {
-                    format!("cannot read the build context {}: {e}", context.display())
-                })?;
+                let (files, hash) = {
+                    let folder = context.clone();
+                    let build = build.clone();
+                    tokio::task::spawn_blocking(move || {
+                        let files = context_files(&folder)?;
+                        let hash = content_hash(&folder, &files, &build)?;
+                        Ok::<_, std::io::Error>((files, hash))
+                    })
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .map_err(|e| {
+                        format!("cannot read the build context {}: {e}", context.display())
+                    })?
+                };
                 // Named by what it is built from alone: services that share a context
                 // and a target share one image, built once.
-                let tag = format!("{prefix}:{}", content_hash(&context, &files, build));
+                let tag = format!("{prefix}:{hash}");
                 let lock = self.lock(&tag);
                 let _held = lock.lock().await;
                 if engine.inspect_image(&tag).await.is_ok() {
@@ -129,9 +142,10 @@ fn context_files(context: &Path) -> std::io::Result<Vec<PathBuf>> {
             if ignored.iter().any(|ignored| relative.starts_with(ignored)) {
                 continue;
             }
-            if entry.file_type()?.is_dir() {
+            let kind = entry.file_type()?;
+            if kind.is_dir() {
                 folders.push(relative);
-            } else {
+            } else if kind.is_file() || kind.is_symlink() {
                 files.push(relative);
             }
         }
@@ -140,22 +154,27 @@ fn context_files(context: &Path) -> std::io::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// What the image is built from: every file's path, mode and bytes, and the
-/// build's settings.
-fn content_hash(context: &Path, files: &[PathBuf], build: &Build) -> String {
+/// What the image is built from: every file's path, mode and bytes (a link's
+/// target, not what it points at), and the build's settings.
+fn content_hash(context: &Path, files: &[PathBuf], build: &Build) -> std::io::Result<String> {
+    use std::os::unix::fs::PermissionsExt;
     let mut hash = Sha256::new();
     for file in files {
+        let path = context.join(file);
+        let metadata = std::fs::symlink_metadata(&path)?;
         hash.update(file.to_string_lossy().as_bytes());
-        hash.update([0]);
-        if let Ok(bytes) = std::fs::read(context.join(file)) {
-            hash.update((bytes.len() as u64).to_le_bytes());
-            hash.update(bytes);
+        hash.update(metadata.permissions().mode().to_le_bytes());
+        if metadata.is_symlink() {
+            hash.update(std::fs::read_link(&path)?.to_string_lossy().as_bytes());
+        } else {
+            hash.update(metadata.len().to_le_bytes());
+            std::io::copy(&mut std::fs::File::open(&path)?, &mut hash)?;
         }
     }
     let settings = format!("{:?}{:?}{:?}", build.dockerfile, build.target, build.args);
     hash.update(settings.as_bytes());
     let digest = hash.finalize();
-    digest[..6].iter().map(|b| format!("{b:02x}")).collect()
+    Ok(digest[..6].iter().map(|b| format!("{b:02x}")).collect())
 }
 
 async fn build_image(
@@ -167,14 +186,16 @@ async fn build_image(
     service: &Service,
     note: &(dyn Fn(&str) + Sync),
 ) -> Result<(), String> {
-    let archive = {
+    // Packed as the Engine reads it, so that a large context is never in memory whole.
+    let (pieces, body) = tokio::sync::mpsc::channel::<Bytes>(8);
+    let packing = {
         let folder = context.to_path_buf();
         let files = files.to_vec();
-        tokio::task::spawn_blocking(move || archive(&folder, &files))
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| format!("cannot pack the build context {}: {e}", context.display()))?
+        tokio::task::spawn_blocking(move || archive(&folder, &files, Pipe(pieces)))
     };
+    let body = futures_util::stream::unfold(body, |mut body| async move {
+        body.recv().await.map(|piece| (piece, body))
+    });
     let options = BuildImageOptions {
         dockerfile: build
             .dockerfile
@@ -186,9 +207,27 @@ async fn build_image(
         rm: true,
         ..BuildImageOptions::default()
     };
-    let mut steps = engine.build_image(options, None, Some(bollard::body_full(archive.into())));
+    let mut steps = engine.build_image(options, None, Some(bollard::body_stream(body)));
+    let packed = |packing: tokio::task::JoinHandle<std::io::Result<()>>| async move {
+        match packing.await {
+            Ok(Err(e)) => Err(format!(
+                "cannot pack the build context {}: {e}",
+                context.display()
+            )),
+            _ => Ok(()),
+        }
+    };
+    let mut packing = Some(packing);
     while let Some(step) = steps.next().await {
-        let info = step.map_err(|e| format!("building {tag} failed: {}", said(&e)))?;
+        let info = match step {
+            Ok(info) => info,
+            Err(e) => {
+                if let Some(packing) = packing.take() {
+                    packed(packing).await?;
+                }
+                return Err(format!("building {tag} failed: {}", said(&e)));
+            }
+        };
         if let Some(detail) = info.error_detail {
             return Err(format!(
                 "building {tag} failed: {}",
@@ -219,12 +258,32 @@ async fn build_image(
     Ok(())
 }
 
-/// The context as a tar archive, file modes kept, times zeroed.
-fn archive(context: &Path, files: &[PathBuf]) -> std::io::Result<Vec<u8>> {
-    let mut builder = tar::Builder::new(Vec::new());
+/// The context as a tar archive into `out`: file modes kept, times zeroed, links
+/// kept as links (one to `/` must not pack the machine).
+fn archive(context: &Path, files: &[PathBuf], out: Pipe) -> std::io::Result<()> {
+    let mut builder = tar::Builder::new(std::io::BufWriter::with_capacity(1 << 20, out));
     builder.mode(tar::HeaderMode::Deterministic);
+    builder.follow_symlinks(false);
     for file in files {
         builder.append_path_with_name(context.join(file), file)?;
     }
-    builder.into_inner()
+    builder.into_inner()?.flush()
+}
+
+/// Bytes written to it go to the Engine as they come.
+struct Pipe(tokio::sync::mpsc::Sender<Bytes>);
+
+impl Write for Pipe {
+    fn write(&mut self, buffer: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .blocking_send(Bytes::copy_from_slice(buffer))
+            .map_err(|_| {
+                std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the Engine stopped reading")
+            })?;
+        Ok(buffer.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }

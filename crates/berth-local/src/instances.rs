@@ -59,8 +59,13 @@ pub struct Processes {
 
 impl Processes {
     /// Processes started in `project`, the directory of berth.yaml, with data
-    /// stores' files under `.berth/data/`.
-    pub fn new(project: &Path) -> std::io::Result<Self> {
+    /// stores' files under `.berth/data/`. None of them — the guard, started
+    /// here, included — sees the variables `secret_sources` names.
+    pub fn new<'a>(
+        project: &Path,
+        secret_sources: impl IntoIterator<Item = &'a str>,
+    ) -> std::io::Result<Self> {
+        crate::process::hide_from_children(secret_sources);
         // Absolute, because data stores change into their own directories.
         let project = std::path::absolute(project)?;
         let data = project.join(".berth").join("data");

@@ -31,7 +31,7 @@ pub async fn instances(
 ) -> Result<Arc<dyn Instances>, String> {
     match ecosystem.environment.runtime {
         Runtime::Compose => Ok(Arc::new(containers(project, ecosystem).await?)),
-        _ => Processes::new(project)
+        _ => Processes::new(project, ecosystem.secret_sources())
             .map(|processes| Arc::new(processes) as Arc<dyn Instances>)
             .map_err(|e| format!("cannot prepare .berth/ beside berth.yaml: {e}")),
     }
