@@ -586,6 +586,13 @@ fn a_killed_berth_leaves_containers_that_the_next_up_cleans() {
         1,
         "its container outlives it"
     );
+    let status = text(&project.run(&["status"]));
+    assert!(
+        status.contains(
+            "1 container of `docker` is left on the Docker Engine (dockerkill-docker-api-"
+        ),
+        "{status}"
+    );
 
     let again = project.run(&["up", "-e", "docker", "-d"]);
     assert!(again.status.success(), "{}", text(&again));

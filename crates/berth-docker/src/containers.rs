@@ -45,18 +45,33 @@ impl Containers {
         }))
     }
 
-    /// Removes every container of the environment, running or not; how many.
-    pub async fn remove_containers(&self) -> Result<usize, String> {
-        let engine = &self.0.engine;
+    /// The names of the environment's containers, running or not.
+    pub async fn names(&self) -> Result<Vec<String>, String> {
+        let found = self.list().await?;
+        Ok(found
+            .into_iter()
+            .flat_map(|summary| summary.names.unwrap_or_default())
+            .map(|name| name.trim_start_matches('/').to_owned())
+            .collect())
+    }
+
+    async fn list(&self) -> Result<Vec<bollard::models::ContainerSummary>, String> {
         let options = ListContainersOptions {
             all: true,
             filters: Some(self.0.owner.filter()),
             ..ListContainersOptions::default()
         };
-        let found = engine
+        self.0
+            .engine
             .list_containers(Some(options))
             .await
-            .map_err(|e| format!("cannot list containers: {}", said(&e)))?;
+            .map_err(|e| format!("cannot list containers: {}", said(&e)))
+    }
+
+    /// Removes every container of the environment, running or not; how many.
+    pub async fn remove_containers(&self) -> Result<usize, String> {
+        let engine = &self.0.engine;
+        let found = self.list().await?;
         for summary in &found {
             let Some(id) = &summary.id else { continue };
             let options = RemoveContainerOptions {

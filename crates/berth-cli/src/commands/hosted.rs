@@ -43,3 +43,23 @@ pub async fn containers(project: &Path, ecosystem: &Ecosystem) -> Result<Contain
     let owner = Owner::new(project, &ecosystem.name, &ecosystem.environment_name);
     Ok(Containers::new(engine, owner, project))
 }
+
+/// The names of the containers a stopped berth left on the Engine, for a
+/// `runtime: compose` environment; none for others, or when the Engine is away.
+pub fn left_on_engine(project: &Path, ecosystem: &Ecosystem) -> Vec<String> {
+    if ecosystem.environment.runtime != Runtime::Compose {
+        return Vec::new();
+    }
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        return Vec::new();
+    };
+    runtime.block_on(async {
+        match containers(project, ecosystem).await {
+            Ok(containers) => containers.names().await.unwrap_or_default(),
+            Err(_) => Vec::new(),
+        }
+    })
+}

@@ -1,16 +1,19 @@
 //! `berth status`: each instance of a running berth.
 
-use berth_core::Problems;
+use berth_core::{Problems, Project};
 use berth_local::{InstanceReport, Progress, Reply, Request, RolloutReport};
 
-use super::Exit;
 use super::session::{Found, Session};
+use super::{Exit, hosted, load};
 use crate::cli::{Format, Global};
 use crate::output::{self, Paint};
 
 pub fn run(global: &Global, watch: bool) -> Result<Exit, Problems> {
-    let session = Session::of(global)?;
-    if let Some(message) = idle(&session) {
+    let project = load(global)?;
+    let session = Session::in_dir(project.dir());
+    if let Some(message) =
+        idle(&session).map(|idle| idle + &left_behind(&project, &session, global))
+    {
         match global.output {
             Format::Json => output::json(
                 &serde_json::json!({ "progress": null, "instances": [], "rollouts": [], "message": message }),
@@ -37,10 +40,30 @@ fn idle(session: &Session) -> Option<String> {
     match session.found() {
         Found::Running(_) => None,
         Found::Gone(pid) => Some(format!(
-            "nothing is running: the berth that ran here (pid {pid}) is gone without stopping cleanly, and its services with it"
+            "nothing is running: the berth that ran here (pid {pid}) is gone without stopping cleanly"
         )),
         Found::Nothing => Some("nothing is running; `berth up -d` starts the ecosystem".to_owned()),
     }
+}
+
+/// What a killed berth of a Docker environment left on the Engine.
+fn left_behind(project: &Project, session: &Session, global: &Global) -> String {
+    let environment = session.environment().or_else(|| global.environment.clone());
+    let Ok(ecosystem) = project.ecosystem(environment.as_deref()) else {
+        return String::new();
+    };
+    let left = hosted::left_on_engine(project.dir(), ecosystem);
+    if left.is_empty() {
+        return String::new();
+    }
+    format!(
+        "\n{} container{} of `{}` {} left on the Docker Engine ({}); the next `berth up` or `berth down` removes them",
+        left.len(),
+        if left.len() == 1 { "" } else { "s" },
+        ecosystem.environment_name,
+        if left.len() == 1 { "is" } else { "are" },
+        left.join(", ")
+    )
 }
 
 fn status(
