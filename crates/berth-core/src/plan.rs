@@ -83,7 +83,7 @@ impl Plan {
 }
 
 /// The names a user selects with: deployments (with what they include) and services.
-/// Nothing selected means everything.
+/// Nothing selected means every service that has no profiles, as in compose.
 pub struct Selection {
     pub services: Vec<String>,
     pub pre: Vec<Command>,
@@ -97,7 +97,12 @@ pub fn select(ecosystem: &Ecosystem, names: &[String]) -> Result<Selection, Prob
         post: Vec::new(),
     };
     if names.is_empty() {
-        selection.services = ecosystem.services.keys().cloned().collect();
+        selection.services = ecosystem
+            .services
+            .iter()
+            .filter(|(_, service)| service.profiles.is_empty())
+            .map(|(name, _)| name.clone())
+            .collect();
         return Ok(selection);
     }
     let mut problems = Vec::new();

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use berth_core::Ecosystem;
 use berth_core::address;
-use berth_core::model::{Port, SecretRef};
+use berth_core::model::{Command, Port, SecretRef};
 use berth_render::compose::{self, ComposeNetwork};
 use bollard::models::{
     ContainerCreateBody, EndpointSettings, HealthConfig, HostConfig, NetworkingConfig, PortBinding,
@@ -90,7 +90,8 @@ pub fn definition(definition: &Definition) -> Result<(ContainerCreateBody, Vec<S
     };
     let body = ContainerCreateBody {
         image: Some(definition.image.to_owned()),
-        cmd: service.command.as_ref().map(compose::command),
+        entrypoint: service.entrypoint.as_ref().map(Command::argv),
+        cmd: service.command.as_ref().map(Command::argv),
         env: Some(env),
         exposed_ports: Some(service.ports.values().map(|p| format!("{p}/tcp")).collect()),
         healthcheck: compose::health_test(service).map(|(test, probe)| HealthConfig {

@@ -106,8 +106,13 @@ fn command(name: &str, service: &Service) -> Result<Vec<String>, LaunchError> {
     if let Some(local) = &service.local {
         return Ok(local.run.argv());
     }
-    if let Some(command) = &service.command {
-        return Ok(command.argv());
+    if service.entrypoint.is_some() || service.command.is_some() {
+        return Ok(service
+            .entrypoint
+            .iter()
+            .chain(&service.command)
+            .flat_map(|c| c.argv())
+            .collect());
     }
     Err(LaunchError {
         message: format!("`{name}` has no command to run locally"),

@@ -1,13 +1,15 @@
 //! Docker Compose: the data stores and the application services in two files
 //! (`compose.data.yaml`, `compose.services.yaml`, as SrvThreds keeps its own),
 //! used together: `docker compose -f compose.data.yaml -f compose.services.yaml
-//! --profile all up`.
+//! up`. The project is named after the ecosystem, and the paths in the files —
+//! build contexts, env files, folders mounted — lead back to berth.yaml's folder
+//! from wherever the files are written.
 
 use berth_core::Ecosystem;
 use berth_core::address::{self, Addresses};
 use berth_core::model::{
-    Bytes, Check, Command, Condition, Cpu, Kind, Port, PortRef, Probe, RestartPolicy, SecretRef,
-    Service,
+    Bytes, Check, Command, Condition, Cpu, Kind, Mount, MountSource, Port, PortRef, Probe,
+    RestartPolicy, SecretRef, Service,
 };
 use berth_core::plan;
 use berth_core::yaml::to_yaml;
@@ -17,8 +19,14 @@ use serde::Serialize;
 use crate::duration::compact;
 use crate::{File, header};
 
-/// The two compose files of `ecosystem`.
+/// The two compose files of `ecosystem`, to be used from berth.yaml's folder.
 pub fn compose(ecosystem: &Ecosystem) -> Vec<File> {
+    compose_at(ecosystem, ".")
+}
+
+/// The two compose files of `ecosystem`, written in a folder from which
+/// `project` (a relative path such as `../..`) is berth.yaml's folder.
+pub fn compose_at(ecosystem: &Ecosystem, project: &str) -> Vec<File> {
     let network = format!("{}-net", ecosystem.name);
     let (data, services): (Vec<_>, Vec<_>) = ecosystem
         .services
@@ -31,7 +39,10 @@ pub fn compose(ecosystem: &Ecosystem) -> Vec<File> {
     ]
     .into_iter()
     .map(|(name, members)| {
-        let mut file = ComposeFile::default();
+        let mut file = ComposeFile {
+            name: ecosystem.name.clone(),
+            ..ComposeFile::default()
+        };
         file.networks.insert(
             network.clone(),
             Network {
@@ -39,7 +50,13 @@ pub fn compose(ecosystem: &Ecosystem) -> Vec<File> {
             },
         );
         for (service_name, service) in members {
-            let rendered = render_service(ecosystem, service_name, service, &network, &mut file);
+            let at = Place {
+                ecosystem,
+                name: service_name,
+                network: &network,
+                project,
+            };
+            let rendered = render_service(&at, service, &mut file);
             file.services.insert(service_name.clone(), rendered);
         }
         let yaml = to_yaml(&serde_json::to_value(&file).expect("compose files serialize"));
@@ -53,6 +70,7 @@ pub fn compose(ecosystem: &Ecosystem) -> Vec<File> {
 
 #[derive(Default, Serialize)]
 struct ComposeFile {
+    name: String,
     services: IndexMap<String, ComposeService>,
     networks: IndexMap<String, Network>,
     #[serde(skip_serializing_if = "IndexMap::is_empty")]
@@ -81,9 +99,14 @@ struct ComposeService {
     #[serde(skip_serializing_if = "Option::is_none")]
     build: Option<Build>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    entrypoint: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     command: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    profiles: Vec<String>,
+    /// A variable without a value is passed through from compose's own environment.
     #[serde(skip_serializing_if = "IndexMap::is_empty")]
-    environment: IndexMap<String, String>,
+    environment: IndexMap<String, Option<String>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     env_file: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -97,6 +120,8 @@ struct ComposeService {
     volumes: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     secrets: Vec<String>,
+    #[serde(skip_serializing_if = "IndexMap::is_empty")]
+    labels: IndexMap<String, String>,
     restart: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     deploy: Option<Deploy>,
@@ -106,7 +131,10 @@ struct ComposeService {
 #[derive(Serialize)]
 struct PortMapping {
     target: u16,
-    published: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    published: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    host_ip: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -170,43 +198,60 @@ impl Addresses for ComposeNetwork<'_> {
     }
 }
 
-fn render_service(
-    ecosystem: &Ecosystem,
-    name: &str,
-    service: &Service,
-    network: &str,
-    file: &mut ComposeFile,
-) -> ComposeService {
+/// Where a service is rendered: its ecosystem, name and network, and the way
+/// back to berth.yaml's folder.
+struct Place<'a> {
+    ecosystem: &'a Ecosystem,
+    name: &'a str,
+    network: &'a str,
+    project: &'a str,
+}
+
+impl Place<'_> {
+    /// A path of berth.yaml's folder as seen from the compose files' folder.
+    fn path(&self, path: &str) -> String {
+        if path.starts_with(['/', '~']) || self.project == "." {
+            return path.to_owned();
+        }
+        let rest = path.trim_start_matches("./");
+        match rest {
+            "" | "." => self.project.to_owned(),
+            _ => format!("{}/{rest}", self.project),
+        }
+    }
+}
+
+fn render_service(at: &Place, service: &Service, file: &mut ComposeFile) -> ComposeService {
+    let ecosystem = at.ecosystem;
     let mut rendered = ComposeService {
         image: service.image.clone(),
         build: service.build.as_ref().map(|build| Build {
-            context: build.context.clone(),
+            context: at.path(&build.context),
             dockerfile: build.dockerfile.clone(),
             target: build.target.clone(),
             args: build.args.clone(),
         }),
-        command: service.command.as_ref().map(command),
+        entrypoint: service.entrypoint.as_ref().map(Command::argv),
+        command: service.command.as_ref().map(Command::argv),
+        profiles: service.profiles.clone(),
         environment: service
             .env
             .iter()
             .map(|(key, value)| {
-                (
-                    key.clone(),
-                    escape(&address::resolve(
-                        value,
-                        ecosystem,
-                        &ComposeNetwork(ecosystem),
-                    )),
-                )
+                let value = address::resolve(value, ecosystem, &ComposeNetwork(ecosystem));
+                (key.clone(), Some(escape(&value)))
             })
             .collect(),
-        env_file: service.env_file.clone(),
+        env_file: service.env_file.iter().map(|path| at.path(path)).collect(),
         ports: service
-            .ports
-            .values()
-            .map(|port| PortMapping {
-                target: port.0,
-                published: port.0,
+            .published()
+            .into_iter()
+            .filter_map(|(port_name, publish)| {
+                Some(PortMapping {
+                    target: service.ports.get(port_name)?.0,
+                    published: publish.port.map(|p| p.0),
+                    host_ip: publish.address.map(|a| a.to_string()),
+                })
             })
             .collect(),
         healthcheck: healthcheck(service),
@@ -223,16 +268,27 @@ fn render_service(
                 )
             })
             .collect(),
-        networks: vec![network.to_owned()],
+        networks: vec![at.network.to_owned()],
+        labels: service
+            .labels
+            .iter()
+            .chain(&service.annotations)
+            .map(|(key, value)| (key.clone(), escape(value)))
+            .collect(),
         restart: restart(service),
         deploy: deploy(service),
         ..ComposeService::default()
     };
     for (key, secret) in &service.secrets {
-        secret_into(&mut rendered, file, name, key, secret);
+        secret_into(&mut rendered, file, at, key, secret);
     }
-    if let Some(store) = service.kind.data_store() {
-        let volume = format!("{name}-data");
+    for mount in &service.volumes {
+        rendered.volumes.push(volume(at, mount, file));
+    }
+    if let Some(store) = service.kind.data_store()
+        && !service.volumes.iter().any(|m| m.target == store.data_dir)
+    {
+        let volume = format!("{}-data", at.name);
         rendered
             .volumes
             .push(format!("{volume}:{}", store.data_dir));
@@ -241,11 +297,16 @@ fn render_service(
     rendered
 }
 
-/// The argv a container runs: a shell line goes to `sh -c`.
-pub fn command(command: &Command) -> Vec<String> {
-    match command {
-        Command::Shell(line) => vec!["sh".into(), "-c".into(), line.clone()],
-        Command::Exec(argv) => argv.clone(),
+/// A mount in compose's short form; a named volume is declared in the file.
+fn volume(at: &Place, mount: &Mount, file: &mut ComposeFile) -> String {
+    let mode = if mount.read_only { ":ro" } else { "" };
+    match &mount.source {
+        Some(MountSource::Volume(name)) => {
+            file.volumes.insert(name.clone(), Volume {});
+            format!("{name}:{}{mode}", mount.target)
+        }
+        Some(MountSource::Path(path)) => format!("{}:{}{mode}", at.path(path), mount.target),
+        None => format!("{}{mode}", mount.target),
     }
 }
 
@@ -260,28 +321,32 @@ fn escape(value: &str) -> String {
 fn secret_into(
     rendered: &mut ComposeService,
     file: &mut ComposeFile,
-    service: &str,
+    at: &Place,
     key: &str,
     secret: &SecretRef,
 ) {
     match secret {
+        // The same name is compose's own pass-through: `KEY` without a value.
+        SecretRef::Env(variable) if variable == key => {
+            rendered.environment.insert(key.to_owned(), None);
+        }
         SecretRef::Env(variable) => {
             rendered
                 .environment
-                .insert(key.to_owned(), format!("${{{variable}}}"));
+                .insert(key.to_owned(), Some(format!("${{{variable}}}")));
         }
         SecretRef::Kubernetes(_) => {
             rendered
                 .environment
-                .insert(key.to_owned(), format!("${{{key}}}"));
+                .insert(key.to_owned(), Some(format!("${{{key}}}")));
         }
         SecretRef::File(path) => {
-            let name = format!("{service}-{}", key.to_ascii_lowercase().replace('_', "-"));
+            let name = format!("{}-{}", at.name, key.to_ascii_lowercase().replace('_', "-"));
             file.secrets
-                .insert(name.clone(), FileSecret { file: path.clone() });
+                .insert(name.clone(), FileSecret { file: at.path(path) });
             rendered
                 .environment
-                .insert(format!("{key}_FILE"), format!("/run/secrets/{name}"));
+                .insert(format!("{key}_FILE"), Some(format!("/run/secrets/{name}")));
             rendered.secrets.push(name);
         }
     }
@@ -345,7 +410,7 @@ fn check_command(probe: &Probe, service: &Service) -> Option<Vec<String>> {
         Check::Tcp { port: p } => vec!["CMD-SHELL".into(), format!("nc -z localhost {}", port(p)?)],
         Check::Exec { command: c } => {
             let mut test = vec!["CMD".to_owned()];
-            test.extend(command(c));
+            test.extend(c.argv());
             test
         }
     })

@@ -33,7 +33,7 @@ pub fn run(
     }
     ecosystem(global, |project, ecosystem| {
         let ecosystem = &with_images(ecosystem, images)?;
-        let files = render(to, project, ecosystem)?;
+        let files = render(to, project, ecosystem, dir)?;
         if matches!(to, Target::Kubernetes | Target::Kustomize | Target::All) {
             let on_kubernetes = project.ecosystems_on(Runtime::Kubernetes);
             let notes = match to {
@@ -86,10 +86,18 @@ fn with_images(ecosystem: &Ecosystem, images: &[String]) -> Result<Ecosystem, Pr
     Ok(ecosystem)
 }
 
-fn render(to: Target, project: &Project, ecosystem: &Ecosystem) -> Result<Vec<File>, Problems> {
+fn render(
+    to: Target,
+    project: &Project,
+    ecosystem: &Ecosystem,
+    dir: Option<&Path>,
+) -> Result<Vec<File>, Problems> {
     let all: Vec<&Ecosystem> = project.ecosystems().collect();
     Ok(match to {
-        Target::Compose => berth_render::compose(ecosystem),
+        Target::Compose => {
+            let back = dir.map_or_else(|| ".".to_owned(), |dir| way_back(dir, project.dir()));
+            berth_render::compose::compose_at(ecosystem, &back)
+        }
         Target::Kubernetes => berth_render::kubernetes(ecosystem),
         Target::Kustomize => {
             let on_kubernetes: Vec<&Ecosystem> =
@@ -117,8 +125,9 @@ fn render(to: Target, project: &Project, ecosystem: &Ecosystem) -> Result<Vec<Fi
             });
             for target in targets {
                 let folder = target.to_possible_value().expect("no target is hidden");
+                let dir = dir.map(|dir| dir.join(folder.get_name()));
                 files.extend(
-                    render(*target, project, ecosystem)?
+                    render(*target, project, ecosystem, dir.as_deref())?
                         .into_iter()
                         .map(|file| File {
                             name: format!("{}/{}", folder.get_name(), file.name),
@@ -129,6 +138,40 @@ fn render(to: Target, project: &Project, ecosystem: &Ecosystem) -> Result<Vec<Fi
             files
         }
     })
+}
+
+/// The relative path that leads from `folder` to `project`, so that files
+/// written in `folder` name the project's paths wherever the two are.
+fn way_back(folder: &Path, project: &Path) -> String {
+    let absolute = |path: &Path| {
+        let path = std::env::current_dir().unwrap_or_default().join(path);
+        let mut clean = PathBuf::new();
+        for part in path.components() {
+            match part {
+                std::path::Component::ParentDir => {
+                    clean.pop();
+                }
+                std::path::Component::CurDir => {}
+                other => clean.push(other),
+            }
+        }
+        clean
+    };
+    let (folder, project) = (absolute(folder), absolute(project));
+    let common = folder
+        .components()
+        .zip(project.components())
+        .take_while(|(a, b)| a == b)
+        .count();
+    let up = folder.components().count() - common;
+    let down: Vec<_> = project.components().skip(common).collect();
+    let mut parts: Vec<String> = std::iter::repeat_n("..".to_owned(), up).collect();
+    parts.extend(down.iter().map(|c| c.as_os_str().to_string_lossy().into_owned()));
+    if parts.is_empty() {
+        ".".to_owned()
+    } else {
+        parts.join("/")
+    }
 }
 
 /// What writing a tree did.

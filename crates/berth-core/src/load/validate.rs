@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use crate::check;
 use crate::graph::DependencyGraph;
-use crate::model::{
+use crate::model::{Port, 
     Check, Condition, Ecosystem, Field, Kind, PortRef, Probe, Reference, Runtime, Service, Strategy,
 };
 use crate::problem::{Problem, did_you_mean, quoted_list, suggestion, unknown_name};
@@ -127,6 +127,16 @@ impl ServiceCheck<'_> {
         for name in self.service.ports.keys() {
             let span = self.span(&["ports", name]);
             self.problems.extend(port_name_problem(name, span));
+        }
+        for name in self.service.publish.iter().flat_map(|p| p.keys()) {
+            if !self.service.ports.contains_key(name) {
+                let ports = quoted_list(self.service.ports.keys().map(String::as_str));
+                self.problems.push(
+                    Problem::new(format!("`{}` publishes port `{name}`, which it does not declare", self.name))
+                        .at(self.span(&["publish", name]), "no such port")
+                        .help(format!("publish one of its ports ({ports}), or declare `{name}` under `ports:`")),
+                );
+            }
         }
     }
 
@@ -496,10 +506,10 @@ fn port_clashes(ecosystem: &Ecosystem, at: &Located, problems: &mut Vec<Problem>
         .iter()
         .filter(|(n, _)| !ecosystem.is_external(n))
     {
-        for (port_name, port) in &service.ports {
+        for (port_name, port) in host_ports(ecosystem, service) {
             if gateway
                 && ecosystem.environment.runtime == Runtime::Local
-                && *port == ecosystem.environment.gateway.port
+                && port == ecosystem.environment.gateway.port
             {
                 problems.push(
                     Problem::new(format!("`{name}` uses port {port}, which the gateway serves routes on"))
@@ -507,6 +517,7 @@ fn port_clashes(ecosystem: &Ecosystem, at: &Located, problems: &mut Vec<Problem>
                         .help("move the service to another port, or set `gateway: { port: ... }` on the environment"),
                 );
             }
+            let port = &port;
             match taken.get(&port.0) {
                 Some((other, other_port)) => problems.push(
                     Problem::new(format!("port {port} is used by both `{other}` and `{name}`"))
@@ -519,6 +530,23 @@ fn port_clashes(ecosystem: &Ecosystem, at: &Located, problems: &mut Vec<Problem>
                 }
             }
         }
+    }
+}
+
+/// The ports a service takes on the host: all of them for local processes, the
+/// published ones for containers.
+fn host_ports<'a>(ecosystem: &Ecosystem, service: &'a Service) -> Vec<(&'a str, Port)> {
+    match ecosystem.environment.runtime {
+        Runtime::Local => service
+            .ports
+            .iter()
+            .map(|(name, port)| (name.as_str(), *port))
+            .collect(),
+        _ => service
+            .published()
+            .into_iter()
+            .filter_map(|(name, at)| Some((name, at.port?)))
+            .collect(),
     }
 }
 

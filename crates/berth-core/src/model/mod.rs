@@ -20,7 +20,10 @@ pub use deployment::Deployment;
 pub use environment::{Address, Environment, Gateway, GatewayKind, Overlay, Runtime};
 pub use probe::{Check, Health, PortRef, Probe};
 pub use rollout::{Amount, Analysis, NoData, Rollout, Smoke, Strategy};
-pub use scalar::{Bytes, Command, Cpu, Duration, Percent, Port, PortRange, Utilization};
+pub use scalar::{
+    Bytes, Command, Cpu, Duration, Mount, MountSource, Percent, Port, PortRange, Publish,
+    Utilization,
+};
 pub use secret::{KubernetesSecret, SecretRef};
 pub use service::{
     AntiAffinity, Autoscale, Availability, Backup, Build, Kind, Local, Metrics, Resources, Restart,

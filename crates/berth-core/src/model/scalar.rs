@@ -460,3 +460,144 @@ mod tests {
         assert!("9999-9000".parse::<PortRange>().is_err());
     }
 }
+
+/// Where a container runtime publishes a port on the host: `8080` on every
+/// address, `127.0.0.1:8080` on one, `0` (or `127.0.0.1:0`) on a free port the
+/// runtime picks. The container listens on the service's own port either way.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Publish {
+    pub address: Option<std::net::IpAddr>,
+    /// None for a port the runtime picks.
+    pub port: Option<Port>,
+}
+
+impl FromStr for Publish {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let invalid = || {
+            format!(
+                "`{s}` is not a published port\n help: write a host port (`8080`), an address and port (`127.0.0.1:8080`), or `0` for a free one"
+            )
+        };
+        let (address, port) = match s.rsplit_once(':') {
+            Some((address, port)) => {
+                let address = address.trim_start_matches('[').trim_end_matches(']');
+                (Some(address.parse().map_err(|_| invalid())?), port)
+            }
+            None => (None, s),
+        };
+        let port = match port.parse::<u16>().map_err(|_| invalid())? {
+            0 => None,
+            n => Some(Port(n)),
+        };
+        Ok(Publish { address, port })
+    }
+}
+
+impl fmt::Display for Publish {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let port = self.port.map_or(0, |p| p.0);
+        match self.address {
+            Some(std::net::IpAddr::V6(address)) => write!(f, "[{address}]:{port}"),
+            Some(address) => write!(f, "{address}:{port}"),
+            None => port.fmt(f),
+        }
+    }
+}
+
+impl Serialize for Publish {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+parsed_from_str!(Publish, "a published port", {"type": ["string", "integer"], "pattern": "^(.+:)?[0-9]{1,5}$"});
+
+/// A volume in a container: `NAME:/path` (a named volume the runtime keeps),
+/// `./dir:/path` (a folder of the project, relative to berth.yaml), `/path`
+/// alone (a volume of its own), any of them with `:ro`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mount {
+    pub source: Option<MountSource>,
+    pub target: String,
+    pub read_only: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MountSource {
+    Volume(String),
+    Path(String),
+}
+
+impl FromStr for Mount {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let invalid = |why: &str| {
+            format!(
+                "`{s}` is not a volume: {why}\n help: write `NAME:/path`, `./dir:/path` or `/path`, with `:ro` for read-only"
+            )
+        };
+        let mut parts: Vec<&str> = s.split(':').collect();
+        let read_only = match parts.last() {
+            Some(&"ro") if parts.len() > 1 => {
+                parts.pop();
+                true
+            }
+            Some(&"rw") if parts.len() > 1 => {
+                parts.pop();
+                false
+            }
+            _ => false,
+        };
+        let (source, target) = match parts.as_slice() {
+            [target] => (None, *target),
+            [source, target] => (Some(*source), *target),
+            _ => return Err(invalid("more than a source, a target and a mode")),
+        };
+        if !target.starts_with('/') {
+            return Err(invalid("the path in the container is not absolute"));
+        }
+        let source = source.map(|source| {
+            if source.starts_with(['.', '/', '~']) {
+                MountSource::Path(source.to_owned())
+            } else {
+                MountSource::Volume(source.to_owned())
+            }
+        });
+        if let Some(MountSource::Volume(name)) = &source
+            && !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+        {
+            return Err(invalid("a volume name is letters, digits, `_`, `.` and `-`; a folder starts with `./` or `/`"));
+        }
+        Ok(Mount {
+            source,
+            target: target.to_owned(),
+            read_only,
+        })
+    }
+}
+
+impl fmt::Display for Mount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.source {
+            Some(MountSource::Volume(source) | MountSource::Path(source)) => {
+                write!(f, "{source}:{}", self.target)?
+            }
+            None => f.write_str(&self.target)?,
+        }
+        if self.read_only {
+            f.write_str(":ro")?;
+        }
+        Ok(())
+    }
+}
+
+impl Serialize for Mount {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+parsed_from_str!(Mount, "a volume", {"type": "string", "pattern": "^([^:]+:)?/[^:]*(:ro|:rw)?$"});

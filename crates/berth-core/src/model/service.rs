@@ -12,7 +12,7 @@ use super::depends::DependsOn;
 use super::path_or_map::{path_or_map, path_or_schema};
 use super::probe::Health;
 use super::rollout::Rollout;
-use super::scalar::{Bytes, Command, Cpu, Duration, Port, Utilization};
+use super::scalar::{Bytes, Command, Cpu, Duration, Mount, Port, Publish, Utilization};
 use super::secret::SecretRef;
 use super::template::Template;
 
@@ -74,13 +74,24 @@ pub struct Service {
     /// For data kinds: the image tag of the built-in image, such as `16` for postgres.
     pub version: Option<String>,
     pub build: Option<Build>,
-    /// What the container runs (overrides the image's command).
+    /// What the container runs, replacing the image's ENTRYPOINT; `command` is
+    /// then its arguments.
+    pub entrypoint: Option<Command>,
+    /// What the container runs (overrides the image's command, CMD): with an
+    /// entrypoint, the arguments it is given.
     pub command: Option<Command>,
     /// How to run the service as a local process.
     pub local: Option<Local>,
     /// Named ports the service listens on, such as `{ http: 3001 }`.
     #[serde(default)]
     pub ports: IndexMap<String, Port>,
+    /// Where container runtimes publish the ports on the host, by port name:
+    /// `{ http: "127.0.0.1:8080" }`. Without it, each port is published on its
+    /// own number; with it, only the ports it names are.
+    pub publish: Option<IndexMap<String, Publish>>,
+    /// Volumes mounted into the container: `NAME:/path`, `./dir:/path`, `/path`.
+    #[serde(default)]
+    pub volumes: Vec<Mount>,
     #[serde(default)]
     pub health: Health,
     #[serde(default)]
@@ -113,6 +124,14 @@ pub struct Service {
     pub metrics: Option<Metrics>,
     #[serde(default)]
     pub labels: IndexMap<String, String>,
+    /// Free-form metadata: Docker labels on containers, annotations on pods
+    /// (such as traefik's `Host(...)` rules, which are no label values).
+    #[serde(default)]
+    pub annotations: IndexMap<String, String>,
+    /// Compose profiles: a service that has any runs only when it is named, or
+    /// a deployment that names it, is; rendered compose files keep them.
+    #[serde(default)]
+    pub profiles: Vec<String>,
     /// Kubernetes namespace of this service, when the ecosystem keeps one per application.
     pub namespace: Option<String>,
     #[serde(default)]
@@ -136,6 +155,28 @@ impl Service {
         self.ports
             .first()
             .map(|(name, port)| (name.as_str(), *port))
+    }
+
+    /// The ports a container runtime publishes on the host, by name: every port
+    /// on its own number unless `publish:` says which and where.
+    pub fn published(&self) -> Vec<(&str, Publish)> {
+        match &self.publish {
+            Some(publish) => publish
+                .iter()
+                .map(|(name, at)| (name.as_str(), at.clone()))
+                .collect(),
+            None => self
+                .ports
+                .iter()
+                .map(|(name, port)| {
+                    let at = Publish {
+                        address: None,
+                        port: Some(*port),
+                    };
+                    (name.as_str(), at)
+                })
+                .collect(),
+        }
     }
 
     pub fn is_long_running(&self) -> bool {

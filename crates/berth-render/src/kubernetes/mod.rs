@@ -322,10 +322,9 @@ fn pod(ecosystem: &Ecosystem, name: &str, service: &Service, has_config: bool) -
     let container = Container {
         name: name.to_owned(),
         image: service.image.clone(),
-        command: service.command.as_ref().map(|c| match c {
-            Command::Shell(line) => vec!["sh".into(), "-c".into(), line.clone()],
-            Command::Exec(argv) => argv.clone(),
-        }),
+        // Kubernetes' `command` is the image's ENTRYPOINT, its `args` the CMD.
+        command: service.entrypoint.as_ref().map(Command::argv),
+        args: service.command.as_ref().map(Command::argv),
         ports: (!service.ports.is_empty()).then(|| {
             service
                 .ports
