@@ -292,6 +292,23 @@ fn rendering_is_deterministic_marked_generated_and_free_of_secret_values() {
         "references resolve to compose names"
     );
     assert!(services.contains("condition: service_completed_successfully"));
+    // Build contexts lead back from the output folder to the example's, by a
+    // path that depends on where both are: checked here, then named.
+    let context = services
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("context: "))
+        .expect("the services are built")
+        .to_owned();
+    assert_eq!(
+        first.join(&context).canonicalize().unwrap(),
+        example("srvthreds")
+            .parent()
+            .unwrap()
+            .canonicalize()
+            .unwrap(),
+        "the build context is the example's folder, seen from the output folder"
+    );
+    let services = services.replace(&context, "<the example's folder>");
     insta::assert_snapshot!("compose-srvthreds-docker-services", services);
     insta::assert_snapshot!(
         "compose-srvthreds-docker-data",

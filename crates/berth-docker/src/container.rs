@@ -7,7 +7,7 @@ use std::path::Path;
 
 use berth_core::Ecosystem;
 use berth_core::address;
-use berth_core::model::{Command, Port, SecretRef};
+use berth_core::model::{Command, MountSource, Port, SecretRef, Service};
 use berth_render::compose::{self, ComposeNetwork};
 use bollard::models::{
     ContainerCreateBody, EndpointSettings, HealthConfig, HostConfig, NetworkingConfig, PortBinding,
@@ -37,9 +37,51 @@ pub fn name(owner: &Owner, label: &str, revision: &str) -> String {
     format!("{}-{label}-{revision}", owner.prefix())
 }
 
-/// The volume a data store keeps its data in, which outlives its containers.
-pub fn volume(owner: &Owner, service: &str) -> String {
-    format!("{}-{service}-data", owner.prefix())
+/// The named volumes a service mounts, as berth.yaml names them: those of
+/// `volumes:`, and a data store's own (`SERVICE-data`) unless one of them is
+/// at its data folder. Each outlives the containers.
+pub fn named_volumes(service_name: &str, service: &Service) -> Vec<(String, String)> {
+    let mut named: Vec<(String, String)> = service
+        .volumes
+        .iter()
+        .filter_map(|mount| match &mount.source {
+            Some(MountSource::Volume(name)) => Some((name.clone(), mount.target.clone())),
+            _ => None,
+        })
+        .collect();
+    if let Some(store) = service.kind.data_store()
+        && !service.volumes.iter().any(|m| m.target == store.data_dir)
+    {
+        named.push((format!("{service_name}-data"), store.data_dir.to_owned()));
+    }
+    named
+}
+
+/// The Engine's name of a named volume of the environment.
+pub fn volume(owner: &Owner, name: &str) -> String {
+    format!("{}-{name}", owner.prefix())
+}
+
+/// The mounts of `volumes:` that are no named volume: folders of the project,
+/// bound by their absolute path, and volumes of a container's own.
+fn other_mounts(service: &Service, project: &Path) -> (Vec<String>, Vec<String>) {
+    let mut binds = Vec::new();
+    let mut anonymous = Vec::new();
+    for mount in &service.volumes {
+        let mode = if mount.read_only { ":ro" } else { "" };
+        match &mount.source {
+            Some(MountSource::Path(path)) => {
+                let path = path.strip_prefix("~/").map_or_else(
+                    || project.join(path),
+                    |rest| std::env::home_dir().unwrap_or_default().join(rest),
+                );
+                binds.push(format!("{}:{}{mode}", path.display(), mount.target));
+            }
+            Some(MountSource::Volume(_)) => {}
+            None => anonymous.push(mount.target.clone()),
+        }
+    }
+    (binds, anonymous)
 }
 
 /// The container's definition, and the notes to show about what it leaves out.
@@ -59,8 +101,15 @@ pub fn definition(definition: &Definition) -> Result<(ContainerCreateBody, Vec<S
         (labels::REVISION.to_owned(), definition.revision.to_owned()),
     ]);
     let mut binds = binds;
-    if let Some(store) = service.kind.data_store() {
-        binds.push(format!("{}:{}", volume(owner, name), store.data_dir));
+    let (folders, anonymous) = other_mounts(service, definition.project);
+    binds.extend(folders);
+    for (volume_name, target) in named_volumes(name, service) {
+        let read_only = service
+            .volumes
+            .iter()
+            .any(|m| m.target == target && m.read_only);
+        let mode = if read_only { ":ro" } else { "" };
+        binds.push(format!("{}:{target}{mode}", volume(owner, &volume_name)));
     }
     let port_bindings: HashMap<String, Option<Vec<PortBinding>>> = service
         .ports
@@ -91,6 +140,7 @@ pub fn definition(definition: &Definition) -> Result<(ContainerCreateBody, Vec<S
     let body = ContainerCreateBody {
         image: Some(definition.image.to_owned()),
         entrypoint: service.entrypoint.as_ref().map(Command::argv),
+        volumes: (!anonymous.is_empty()).then_some(anonymous),
         cmd: service.command.as_ref().map(Command::argv),
         env: Some(env),
         exposed_ports: Some(service.ports.values().map(|p| format!("{p}/tcp")).collect()),

@@ -158,8 +158,8 @@ impl Shared {
         Ok(name)
     }
 
-    async fn volume(&self, service: &str) -> Result<(), String> {
-        let name = container::volume(&self.owner, service);
+    async fn volume(&self, name: &str) -> Result<(), String> {
+        let name = container::volume(&self.owner, name);
         let request = VolumeCreateRequest {
             name: Some(name.clone()),
             labels: Some(self.owner.labels()),
@@ -189,8 +189,8 @@ impl Instances for Containers {
             let note = |line: &str| sink.note(line);
             let prepared = async {
                 let network = shared.network().await?;
-                if spec.kind.is_data() {
-                    shared.volume(service).await?;
+                for (name, _) in container::named_volumes(service, spec) {
+                    shared.volume(&name).await?;
                 }
                 let prefix = format!("berth-{}", shared.owner.ecosystem);
                 let image = shared

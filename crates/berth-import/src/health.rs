@@ -8,14 +8,21 @@ use regex::Regex;
 use serde_json::{Map, Value, json};
 
 use crate::document::Field;
+use crate::note::Notes;
+
+/// Compose's timings when a healthcheck gives none, which are not berth's.
+const DEFAULTS: [(&str, &str, &str); 3] = [
+    ("interval", "period", "30s"),
+    ("timeout", "timeout", "30s"),
+    ("start_period", "initial_delay", "0s"),
+];
 
 /// The probe, or `None` when there is no test or it is disabled.
-pub fn readiness(healthcheck: &Field, main_port: Option<u16>) -> Option<Value> {
-    let entries = healthcheck.entries();
-    if entries.get("disable").and_then(Field::text).as_deref() == Some("true") {
+pub fn readiness(healthcheck: &Field, main_port: Option<u16>, notes: &mut Notes) -> Option<Value> {
+    if healthcheck.get("disable").and_then(Field::text).as_deref() == Some("true") {
         return None;
     }
-    let test = entries.get("test")?;
+    let test = healthcheck.get("test")?;
     let command: Vec<String> = match test.text() {
         Some(shell) => vec!["sh".into(), "-c".into(), shell],
         None => {
@@ -34,19 +41,21 @@ pub fn readiness(healthcheck: &Field, main_port: Option<u16>) -> Option<Value> {
         Some(path) => probe.insert("http".into(), path.into()),
         None => probe.insert("exec".into(), json!(command)),
     };
-    for (compose, berth) in [
-        ("interval", "period"),
-        ("timeout", "timeout"),
-        ("start_period", "initial_delay"),
-    ] {
-        if let Some(duration) = entries.get(compose).and_then(Field::text) {
-            probe.insert(berth.into(), duration.into());
-        }
+    for (compose, berth, default) in DEFAULTS {
+        let duration = healthcheck.get(compose).and_then(Field::text);
+        probe.insert(
+            berth.into(),
+            duration.unwrap_or_else(|| default.to_owned()).into(),
+        );
     }
-    if let Some(retries) = entries.get("retries").and_then(Field::text)
-        && let Ok(retries) = retries.parse::<u32>()
-    {
-        probe.insert("failure_threshold".into(), retries.max(1).into());
+    let retries = healthcheck
+        .get("retries")
+        .and_then(Field::text)
+        .and_then(|r| r.parse::<u32>().ok())
+        .unwrap_or(3);
+    probe.insert("failure_threshold".into(), retries.max(1).into());
+    if let Some(start_interval) = healthcheck.get("start_interval") {
+        notes.add(&start_interval.at, "healthcheck `start_interval` not carried over: berth probes at one period from the start");
     }
     Some(Value::Object(probe))
 }

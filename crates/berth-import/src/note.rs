@@ -19,21 +19,32 @@ impl fmt::Display for Note {
 }
 
 /// A place in one of the source files.
-#[derive(Clone, Copy)]
-pub struct At<'a> {
-    pub file: &'a SourceFile,
+#[derive(Clone)]
+pub struct At {
+    pub file: SourceFile,
     pub span: Span,
+}
+
+impl At {
+    pub fn location(&self) -> String {
+        let place = self.file.line_column(self.span.start);
+        format!("{}:{}:{}", self.file.name(), place.line, place.column)
+    }
 }
 
 #[derive(Default)]
 pub struct Notes(pub Vec<Note>);
 
 impl Notes {
-    pub fn add(&mut self, at: At, message: impl Into<String>) {
-        let place = at.file.line_column(at.span.start);
-        self.0.push(Note {
-            location: format!("{}:{}:{}", at.file.name(), place.line, place.column),
+    /// A note on what is written at `at`; once, however many services share
+    /// it through an anchor.
+    pub fn add(&mut self, at: &At, message: impl Into<String>) {
+        let note = Note {
+            location: at.location(),
             message: message.into(),
-        });
+        };
+        if !self.0.contains(&note) {
+            self.0.push(note);
+        }
     }
 }

@@ -1,22 +1,23 @@
-//! A compose project — one or more files, later ones overriding earlier — as
-//! one berth.yaml.
+//! A compose project — its files, each `include:` and `extends`, later files
+//! merged onto earlier ones, variables filled in from `.env` — as one berth.yaml.
 
 use std::collections::HashSet;
 
+use berth_core::load::to_dns_label;
 use berth_core::model::Kind;
 use berth_core::source::SourceFile;
-use berth_core::yaml::Node;
 use berth_core::{Problem, Problems};
 use indexmap::IndexMap;
 use serde_json::{Map, Value, json};
 
-use crate::document::{Definitions, Field, last, last_text, root};
+use crate::document::{self, Field, Shape};
 use crate::env::Peers;
-use berth_core::load::to_dns_label;
-
+use crate::interpolate::Variables;
+use crate::merge::{merge, to_map};
 use crate::names::Renames;
-use crate::note::{Note, Notes};
-use crate::ports::{ContainerPort, container_ports};
+use crate::note::{At, Note, Notes};
+use crate::paths::Paths;
+use crate::ports::{ServicePorts, service_ports};
 use crate::service::{Known, kind_of_image, service};
 
 /// The berth.yaml, and what it could not say.
@@ -25,27 +26,54 @@ pub struct Imported {
     pub notes: Vec<Note>,
 }
 
-/// Top-level keys that need no word: compose itself ignores `version`.
-const SILENT: &[&str] = &["version", "name", "services"];
+/// A compose project as `docker compose -f FILE...` reads it.
+pub struct Source<'a> {
+    pub files: Vec<SourceFile>,
+    /// The project's `.env`, whose variables fill in the files'.
+    pub dotenv: Option<SourceFile>,
+    /// The compose project's folder as seen from berth.yaml's: `.` when they
+    /// are one, else a relative path such as `../shop`.
+    pub folder: String,
+    /// Reads a file that `include:` or `extends:` names, by its path.
+    pub read: &'a dyn Fn(&str) -> Result<SourceFile, String>,
+}
 
-/// Imports the compose project of `files`; `name` is the ecosystem's name when
+/// Top-level keys that need no word: compose itself ignores `version`.
+const SILENT: &[&str] = &["version", "name", "services", "include", "volumes"];
+
+/// Imports the compose project `source`; `name` is the ecosystem's name when
 /// the files give none.
-pub fn compose(files: &[SourceFile], name: &str) -> Result<Imported, Problems> {
-    let nodes: Vec<Node> = files
-        .iter()
-        .map(berth_core::yaml::parse)
-        .collect::<Result<_, Problem>>()
-        .map_err(Problems::one)?;
+pub fn compose(source: &Source, name: &str) -> Result<Imported, Problems> {
+    let variables = source
+        .dotenv
+        .as_ref()
+        .map(|file| Variables::from_dotenv(file.text()))
+        .unwrap_or_default();
+    let mut paths = Paths::default();
+    let mut roots = Vec::new();
+    for file in &source.files {
+        paths.insert(file, &source.folder);
+        load(source, file, &variables, &mut paths, &mut roots, 0)?;
+    }
     let mut notes = Notes::default();
+    let name = variables.get("COMPOSE_PROJECT_NAME").unwrap_or(name);
     let mut name = to_dns_label(name).unwrap_or_else(|| "imported".to_owned());
-    let mut services: IndexMap<String, Definitions> = IndexMap::new();
-    for (file, node) in files.iter().zip(&nodes) {
-        for (key, field) in root(file, node).entries() {
+    let mut services: IndexMap<String, Field> = IndexMap::new();
+    for root in &roots {
+        for (key, field) in root.entries() {
             match key.as_str() {
-                "services" => gather(&field, &mut services),
+                "services" => {
+                    for (service, definition) in extended(root, source, &variables, &mut paths)? {
+                        let merged = match services.get(&service) {
+                            Some(before) => merge(before, &definition, ""),
+                            None => definition,
+                        };
+                        services.insert(service, merged);
+                    }
+                }
                 "name" => name = field.text().and_then(|n| to_dns_label(&n)).unwrap_or(name),
                 key if SILENT.contains(&key) || key.starts_with("x-") => {}
-                other => notes.add(field.at, format!("top-level `{other}` not carried over: berth gives each data store its own volume and puts every service on one network")),
+                other => notes.add(&field.at, format!("top-level `{other}` not carried over: berth puts every service of an environment on one network")),
             }
         }
     }
@@ -55,13 +83,17 @@ pub fn compose(files: &[SourceFile], name: &str) -> Result<Imported, Problems> {
                 .help("give the files a `services:` mapping, as `docker compose config` shows it"),
         ));
     }
+    dependencies_exist(&services)?;
     let renames = Renames::new(services.keys());
     for (compose, berth) in renames.iter().filter(|(a, b)| a != b) {
-        let at = services[compose].values().next().expect("a key")[0].at;
-        notes.add(at, format!("service `{compose}` is named `{berth}`: berth names are DNS labels, as Kubernetes requires"));
+        notes.add(&services[compose].at, format!("service `{compose}` is named `{berth}`: berth names are DNS labels, as Kubernetes requires"));
     }
     let kinds = kinds(&services);
-    let ports = ports(&services, &kinds, &mut notes);
+    let mut ports: IndexMap<String, ServicePorts> = services
+        .iter()
+        .map(|(name, field)| (name.clone(), service_ports(field, kinds[name], &mut notes)))
+        .collect();
+    published_once(&mut ports, &mut notes);
     let peers: Peers = services
         .keys()
         .map(|compose| {
@@ -70,38 +102,50 @@ pub fn compose(files: &[SourceFile], name: &str) -> Result<Imported, Problems> {
                 .expect("every service renamed")
                 .to_owned();
             let targets = ports[compose]
+                .ports
                 .iter()
-                .map(|(name, target, _)| (name.clone(), *target))
+                .map(|port| (port.name.clone(), port.target))
                 .collect();
             (compose.clone(), (berth, targets))
         })
         .collect();
+    let healthchecked: HashSet<String> = services
+        .iter()
+        .filter(|(_, field)| field.get("healthcheck").is_some())
+        .map(|(name, _)| name.clone())
+        .collect();
     let mut out_services = Map::new();
-    for (compose, definitions) in &services {
-        let ports: Vec<(String, u16)> = ports[compose]
-            .iter()
-            .map(|(name, _, port)| (name.clone(), *port))
-            .collect();
+    for (compose, definition) in &services {
         let known = Known {
             kind: kinds[compose],
-            ports: &ports,
+            ports: &ports[compose],
             peers: &peers,
+            healthchecked: &healthchecked,
+            paths: &paths,
+            variables: &variables,
         };
         let berth = peers[compose].0.clone();
-        out_services.insert(berth, service(definitions, &known, &mut notes).into());
+        out_services.insert(berth, service(definition, &known, &mut notes).into());
     }
+    let local = crate::stand_in::environment(&out_services, &ports, &renames, &mut notes);
     let mut document = json!({
         "name": name,
         "services": out_services,
-        "environments": environments(&out_services),
+        "environments": {
+            "local": local,
+            "docker": {
+                "description": "Docker Compose, as the imported files ran",
+                "runtime": "compose",
+            },
+        },
     });
     let deployments = deployments(&services, &renames);
     if !deployments.is_empty() {
         document["deployments"] = deployments.into();
     }
-    let sources: Vec<&str> = files.iter().map(SourceFile::name).collect();
+    let sources: Vec<&str> = source.files.iter().map(SourceFile::name).collect();
     let text = format!(
-        "# Imported by `berth import compose` from {}.\n# `local` runs every service as berth's stand-in workload, since their code lives in\n# their images; `docker` renders Docker Compose files. Read the notes the import printed.\n{}",
+        "# Imported by `berth import compose` from {}.\n# `local` runs every service as berth's stand-in workload, since their code lives in\n# their images; `docker` runs them as the compose files did. Read the notes the import printed.\n{}",
         sources.join(", "),
         berth_core::yaml::to_yaml(&document)
     );
@@ -111,35 +155,223 @@ pub fn compose(files: &[SourceFile], name: &str) -> Result<Imported, Problems> {
     })
 }
 
-fn gather<'a>(services: &Field<'a>, into: &mut IndexMap<String, Definitions<'a>>) {
-    for (name, definition) in services.entries() {
-        let definitions = into.entry(name).or_default();
-        for (key, field) in definition.entries() {
-            definitions.entry(key).or_default().push(field);
+/// Each host port published by one service only: compose accepts a file
+/// that publishes one twice, but cannot start both; berth publishes the later
+/// ones on a free port, and says so.
+fn published_once(ports: &mut IndexMap<String, ServicePorts>, notes: &mut Notes) {
+    let mut taken: IndexMap<String, String> = IndexMap::new();
+    for (service, service_ports) in ports.iter_mut() {
+        for (name, at) in service_ports.published.iter_mut() {
+            let (address, port) = at.rsplit_once(':').unwrap_or(("", at.as_str()));
+            if port == "0" {
+                continue;
+            }
+            let key = format!("{address}:{port}");
+            match taken.get(&key) {
+                Some(first) => {
+                    let place = service_ports
+                        .ports
+                        .iter()
+                        .find(|p| p.name == *name)
+                        .map(|p| p.at.clone());
+                    if let Some(place) = place {
+                        notes.add(&place, format!("`{service}` is published on host port {port}, as `{first}` is, and the two cannot run at once: berth publishes it on a free port"));
+                    }
+                    *at = if address.is_empty() {
+                        "0".to_owned()
+                    } else {
+                        format!("{address}:0")
+                    };
+                }
+                None => {
+                    taken.insert(key, service.clone());
+                }
+            }
         }
     }
 }
 
+/// How deep `include:` may nest before it is taken for a loop.
+const MAX_INCLUDES: usize = 16;
+
+/// `file` and, before it, each file its `include:` names, in the order compose
+/// reads them.
+fn load(
+    source: &Source,
+    file: &SourceFile,
+    variables: &Variables,
+    paths: &mut Paths,
+    roots: &mut Vec<Field>,
+    depth: usize,
+) -> Result<(), Problems> {
+    let root = document::read(file, variables)?;
+    for include in root.get("include").map(Field::items).unwrap_or_default() {
+        let path = include
+            .text()
+            .or_else(|| include.get("path").and_then(Field::text))
+            .unwrap_or_default();
+        if depth == MAX_INCLUDES {
+            return Err(problem(
+                &include.at,
+                "`include:` nests too deep; does it include itself?",
+                "include each file once",
+            ));
+        }
+        let named = paths.beside(file, &path);
+        let included = (source.read)(&named).map_err(|e| {
+            problem(
+                &include.at,
+                &format!("cannot read the included file {named}: {e}"),
+                "include a compose file that exists, relative to the file that includes it",
+            )
+        })?;
+        let folder = paths.folder_beside(file, &path);
+        paths.insert(&included, &folder);
+        load(source, &included, variables, paths, roots, depth + 1)?;
+    }
+    roots.push(root);
+    Ok(())
+}
+
+/// The services of one file, each `extends` resolved: the service it names,
+/// from this file or another, with this one merged onto it.
+fn extended(
+    root: &Field,
+    source: &Source,
+    variables: &Variables,
+    paths: &mut Paths,
+) -> Result<IndexMap<String, Field>, Problems> {
+    let services = root.get("services").map(Field::entries).unwrap_or_default();
+    let mut out = IndexMap::new();
+    for (name, definition) in &services {
+        let resolved = resolve_extends(
+            definition,
+            &services,
+            source,
+            variables,
+            paths,
+            &mut Vec::new(),
+        )?;
+        out.insert(name.clone(), resolved);
+    }
+    Ok(out)
+}
+
+fn resolve_extends(
+    definition: &Field,
+    services: &IndexMap<String, Field>,
+    source: &Source,
+    variables: &Variables,
+    paths: &mut Paths,
+    seen: &mut Vec<String>,
+) -> Result<Field, Problems> {
+    let Some(extends) = definition.get("extends") else {
+        return Ok(definition.clone());
+    };
+    let base_name = extends
+        .text()
+        .or_else(|| extends.get("service").and_then(Field::text))
+        .unwrap_or_default();
+    let (base, others) = match extends.get("file").and_then(Field::text) {
+        Some(path) => {
+            let named = paths.beside(&definition.at.file, &path);
+            let file = (source.read)(&named).map_err(|e| {
+                problem(
+                    &extends.at,
+                    &format!("cannot read {named}, which `extends` names: {e}"),
+                    "name a compose file that exists, relative to this one",
+                )
+            })?;
+            let folder = paths.folder_beside(&definition.at.file, &path);
+            paths.insert(&file, &folder);
+            let root = document::read(&file, variables)?;
+            let others = root.get("services").map(Field::entries).unwrap_or_default();
+            (others.get(&base_name).cloned(), others)
+        }
+        None => (services.get(&base_name).cloned(), services.clone()),
+    };
+    let Some(base) = base else {
+        return Err(problem(
+            &extends.at,
+            &format!("extends `{base_name}`, which is not a service there"),
+            "name a service of that file",
+        ));
+    };
+    let place = extends.at.location();
+    if seen.contains(&place) {
+        return Err(problem(
+            &extends.at,
+            "`extends` leads back to itself",
+            "break the loop of services extending each other",
+        ));
+    }
+    seen.push(place);
+    let base = resolve_extends(&base, &others, source, variables, paths, seen)?;
+    let mut own = definition.clone();
+    if let Shape::Map(entries) = &mut own.shape {
+        entries.shift_remove("extends");
+    }
+    Ok(merge(&base, &own, ""))
+}
+
+fn problem(at: &At, message: &str, help: &str) -> Problems {
+    Problems::one(
+        Problem::new(message)
+            .at(at.span, "here")
+            .help(help)
+            .in_file(&at.file),
+    )
+}
+
+/// Each service a `depends_on` names exists, as compose requires.
+fn dependencies_exist(services: &IndexMap<String, Field>) -> Result<(), Problems> {
+    let mut problems = Vec::new();
+    for (name, definition) in services {
+        let Some(depends_on) = definition.get("depends_on") else {
+            continue;
+        };
+        for (dependency, at) in to_map(depends_on).entries() {
+            if !services.contains_key(&dependency) {
+                let known = services.keys().map(String::as_str);
+                let help = berth_core::problem::suggestion(&dependency, known, || {
+                    "name a service of these files, as docker compose requires".to_owned()
+                });
+                problems.push(
+                    Problem::new(format!(
+                        "`{name}` depends on `{dependency}`, which is not a service of these files"
+                    ))
+                    .at(at.at.span, "no such service")
+                    .help(help)
+                    .in_file(&at.at.file),
+                );
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(Problems(problems))
+    }
+}
+
 /// A data kind by image; a job when another service waits for it to complete.
-fn kinds(services: &IndexMap<String, Definitions>) -> IndexMap<String, Kind> {
+fn kinds(services: &IndexMap<String, Field>) -> IndexMap<String, Kind> {
     let awaited: HashSet<String> = services
         .values()
-        .filter_map(|definitions| last(definitions, "depends_on"))
-        .flat_map(|depends_on| depends_on.entries())
+        .filter_map(|definition| definition.get("depends_on"))
+        .flat_map(|depends_on| to_map(depends_on).entries())
         .filter(|(_, spec)| {
-            spec.entries()
-                .get("condition")
-                .and_then(Field::text)
-                .as_deref()
+            spec.get("condition").and_then(Field::text).as_deref()
                 == Some("service_completed_successfully")
         })
         .map(|(name, _)| name)
         .collect();
     services
         .iter()
-        .map(|(name, definitions)| {
-            let kind = match last_text(definitions, "image").map(|image| kind_of_image(&image)) {
-                Some(kind) if kind.is_data() => kind,
+        .map(|(name, definition)| {
+            let image = definition.get("image").and_then(Field::text);
+            let kind = match image.map(|image| kind_of_image(&image)) {
+                Some(kind) if kind.is_data() && definition.get("build").is_none() => kind,
                 _ if awaited.contains(name) => Kind::Job,
                 _ => Kind::Service,
             };
@@ -148,144 +380,36 @@ fn kinds(services: &IndexMap<String, Definitions>) -> IndexMap<String, Kind> {
         .collect()
 }
 
-/// Each service's ports: berth's name, the container's port, and berth's port —
-/// another when an earlier service already holds it, since berth's local and
-/// compose runtimes share the host's ports.
-fn ports(
-    services: &IndexMap<String, Definitions>,
-    kinds: &IndexMap<String, Kind>,
-    notes: &mut Notes,
-) -> IndexMap<String, Vec<(String, u16, u16)>> {
-    let mut taken: HashSet<u16> = HashSet::new();
-    let mut all = IndexMap::new();
-    for (name, definitions) in services {
-        let declared = declared_ports(definitions, kinds[name], notes);
-        let mut ports = Vec::new();
-        for (
-            index,
-            ContainerPort {
-                target,
-                published,
-                at,
-            },
-        ) in declared.into_iter().enumerate()
-        {
-            let port_name = port_name(kinds[name], index, target);
-            let mut port = target;
-            while taken.contains(&port) {
-                // Past the last port, start again above the privileged ones.
-                port = port.checked_add(1).unwrap_or(1024);
-            }
-            if port != target {
-                notes.add(at, format!("`{name}` listens on {target}, as a service before it does; berth gives it {port}, since its local and compose runtimes share the host's ports: have the image listen there"));
-            } else if published.is_some_and(|p| p != target) {
-                notes.add(at, format!("published on host port {}, not carried over: berth publishes a port where the service listens", published.unwrap_or_default()));
-            }
-            taken.insert(port);
-            ports.push((port_name, target, port));
-        }
-        all.insert(name.clone(), ports);
-    }
-    all
-}
-
-/// The ports of `ports:` and `expose:`; a data store that declares none listens
-/// where berth knows it does.
-fn declared_ports<'a>(
-    definitions: &Definitions<'a>,
-    kind: Kind,
-    notes: &mut Notes,
-) -> Vec<ContainerPort<'a>> {
-    let fields: Vec<Field> = ["ports", "expose"]
-        .iter()
-        .flat_map(|key| definitions.get(*key).into_iter().flatten().copied())
-        .collect();
-    let declared = container_ports(&fields, notes);
-    match kind.data_store() {
-        Some(store) if declared.is_empty() => {
-            let at = definitions.values().next().expect("a key")[0].at;
-            store
-                .ports
-                .iter()
-                .map(|(_, target)| ContainerPort {
-                    target: *target,
-                    published: None,
-                    at,
-                })
-                .collect()
-        }
-        _ => declared,
-    }
-}
-
-/// A data store's ports keep the names berth knows them by; another service's
-/// first port is `main`, the others `port-NUMBER`.
-fn port_name(kind: Kind, index: usize, target: u16) -> String {
-    let known = kind
-        .data_store()
-        .and_then(|store| store.ports.iter().find(|(_, port)| *port == target));
-    match (known, index) {
-        (Some((name, _)), _) => (*name).to_owned(),
-        (None, 0) if !kind.is_data() => "main".to_owned(),
-        _ => format!("port-{target}"),
-    }
-}
-
-/// `local`: each service played by the stand-in workload (a job by `true`);
-/// `docker`: the services as they are, for Docker Compose.
-fn environments(services: &Map<String, Value>) -> Value {
-    let stand_ins: Map<String, Value> = services
-        .iter()
-        .map(|(name, spec)| {
-            let mut overlay = if spec["kind"] == "job" {
-                json!({ "local": { "run": ["true"] } })
-            } else {
-                json!({ "local": { "run": ["berth", "workload"] } })
-            };
-            let data = spec["kind"] != "job" && spec.get("kind").is_some();
-            if spec.get("ports").is_some() || data {
-                // The stand-in answers /ready on the service's first port.
-                overlay["health"] = json!({ "readiness": "/ready" });
-            }
-            if spec.get("env_file").is_some() {
-                // The stand-in needs none, and the files may not be here.
-                overlay["env_file"] = json!([]);
-            }
-            (name.clone(), overlay)
-        })
-        .collect();
-    json!({
-        "local": {
-            "description": "On this machine: berth's stand-in workload plays every service",
-            "runtime": "local",
-            "services": stand_ins,
-        },
-        "docker": {
-            "description": "Docker Compose, as the imported files ran",
-            "runtime": "compose",
-        },
-    })
-}
-
-/// Each compose profile as a named deployment of its services.
-fn deployments(services: &IndexMap<String, Definitions>, renames: &Renames) -> Map<String, Value> {
+/// Each compose profile as a named deployment of its services, so that
+/// `berth up PROFILE` starts them as `docker compose --profile PROFILE up` does.
+fn deployments(services: &IndexMap<String, Field>, renames: &Renames) -> Map<String, Value> {
     let mut profiles: IndexMap<String, Vec<String>> = IndexMap::new();
-    for (name, definitions) in services {
-        let Some(field) = last(definitions, "profiles") else {
-            continue;
-        };
-        for profile in field.items().iter().filter_map(Field::text) {
+    for (name, definition) in services {
+        for profile in definition
+            .get("profiles")
+            .map(Field::items)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(Field::text)
+        {
             let berth = renames.get(name).expect("every service renamed").to_owned();
             profiles.entry(profile).or_default().push(berth);
         }
     }
+    let all: Vec<String> = services
+        .keys()
+        .filter(|name| services[*name].get("profiles").is_none())
+        .map(|name| renames.get(name).expect("every service renamed").to_owned())
+        .collect();
     profiles
         .into_iter()
-        .map(|(profile, services)| {
-            let description = format!("compose profile `{profile}`");
+        .map(|(profile, mut members)| {
+            let description =
+                format!("compose profile `{profile}`: its services and those without a profile");
+            members.extend(all.iter().cloned());
             (
                 to_dns_label(&profile).unwrap_or_else(|| "profile".to_owned()),
-                json!({ "description": description, "services": services }),
+                json!({ "description": description, "services": members }),
             )
         })
         .collect()

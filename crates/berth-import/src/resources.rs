@@ -4,29 +4,40 @@
 use serde_json::{Map, Value};
 
 use crate::document::Field;
+use crate::note::Notes;
 
-/// berth's `resources` from compose's limits and reservations.
-pub fn resources(limits: Option<Field>, reservations: Option<Field>) -> Map<String, Value> {
+/// berth's `resources` from `deploy.resources`: its limits and reservations;
+/// devices (GPUs) and pids limits get a note.
+pub fn deploy_resources(field: &Field, notes: &mut Notes) -> Map<String, Value> {
     let mut resources = Map::new();
-    for (field, cpu, memory) in [
-        (reservations, "cpu", "memory"),
-        (limits, "cpu_limit", "memory_limit"),
+    for (side, cpu, memory) in [
+        ("reservations", "cpu", "memory"),
+        ("limits", "cpu_limit", "memory_limit"),
     ] {
-        let Some(field) = field else { continue };
-        let entries = field.entries();
-        if let Some(cpus) = entries
-            .get("cpus")
-            .and_then(Field::text)
-            .and_then(|c| cpu_quantity(&c))
-        {
-            resources.insert(cpu.into(), cpus.into());
-        }
-        if let Some(bytes) = entries
-            .get("memory")
-            .and_then(Field::text)
-            .and_then(|m| byte_quantity(&m))
-        {
-            resources.insert(memory.into(), bytes.into());
+        let Some(field) = field.get(side) else {
+            continue;
+        };
+        for (key, value) in field.entries() {
+            let (berth, quantity) = match key.as_str() {
+                "cpus" => (cpu, value.text().and_then(|c| cpu_quantity(&c))),
+                "memory" => (memory, value.text().and_then(|m| byte_quantity(&m))),
+                other => {
+                    notes.add(
+                        &value.at,
+                        format!("{side} `{other}` not carried over: berth sets CPU and memory"),
+                    );
+                    continue;
+                }
+            };
+            match quantity {
+                Some(quantity) => {
+                    resources.insert(berth.into(), quantity.into());
+                }
+                None => notes.add(
+                    &value.at,
+                    format!("{side} `{key}` not carried over: not a quantity berth reads"),
+                ),
+            }
         }
     }
     resources
@@ -45,7 +56,8 @@ pub fn cpu_quantity(cpus: &str) -> Option<String> {
     })
 }
 
-/// Docker's byte sizes are binary: `512m` → `512Mi`, `1g` → `1Gi`, `100k` → `100Ki`.
+/// Docker's byte sizes are binary: `512m` → `512Mi`, `1g` → `1Gi`, `1.5g` →
+/// `1536Mi`, `100k` → `100Ki`.
 pub fn byte_quantity(size: &str) -> Option<String> {
     let size = size.trim().to_ascii_lowercase();
     let size = size.strip_suffix('b').unwrap_or(&size);
@@ -53,16 +65,28 @@ pub fn byte_quantity(size: &str) -> Option<String> {
         Some((index, _)) => size.split_at(index),
         None => (size, ""),
     };
-    let number: u64 = number.parse().ok()?;
-    let unit = match unit {
-        "" => "",
-        "k" => "Ki",
-        "m" => "Mi",
-        "g" => "Gi",
-        "t" => "Ti",
+    let shift = match unit {
+        "" => 0,
+        "k" => 10,
+        "m" => 20,
+        "g" => 30,
+        "t" => 40,
         _ => return None,
     };
-    Some(format!("{number}{unit}"))
+    let number: f64 = number
+        .parse()
+        .ok()
+        .filter(|n: &f64| n.is_finite() && *n > 0.0)?;
+    let bytes = (number * (1u64 << shift) as f64).round() as u64;
+    let units = [("Ti", 40), ("Gi", 30), ("Mi", 20), ("Ki", 10)];
+    Some(
+        units
+            .iter()
+            .find(|(_, s)| *s <= shift && bytes.is_multiple_of(1 << s))
+            .map_or(bytes.to_string(), |(unit, s)| {
+                format!("{}{unit}", bytes >> s)
+            }),
+    )
 }
 
 #[cfg(test)]
@@ -75,6 +99,7 @@ mod tests {
         assert_eq!(cpu_quantity("2").as_deref(), Some("2"));
         assert_eq!(byte_quantity("512M").as_deref(), Some("512Mi"));
         assert_eq!(byte_quantity("1gb").as_deref(), Some("1Gi"));
-        assert_eq!(byte_quantity("1.5g"), None);
+        assert_eq!(byte_quantity("1.5g").as_deref(), Some("1536Mi"));
+        assert_eq!(byte_quantity("2048").as_deref(), Some("2048"));
     }
 }

@@ -1,63 +1,83 @@
-//! One compose service as a berth service, key by key.
+//! One compose service, its files merged, as a berth service, key by key.
+
+use std::collections::HashSet;
 
 use berth_core::model::Kind;
 use serde_json::{Map, Value, json};
 
-use crate::document::{Definitions, Field};
-use crate::env::{Peers, environment, with_defaults};
+use crate::document::{Field, Shape};
+use crate::env::{Peers, environment};
 use crate::health::readiness;
+use crate::interpolate::Variables;
+use crate::merge::{build_map, to_map};
 use crate::note::Notes;
-use crate::resources::{byte_quantity, cpu_quantity, resources};
+use crate::paths::Paths;
+use crate::ports::ServicePorts;
+use crate::resources::{byte_quantity, cpu_quantity, deploy_resources};
 
-/// Keys read elsewhere (ports, profiles) or that need no word in berth.yaml.
-const READ_ELSEWHERE: &[&str] = &["ports", "expose", "profiles"];
+/// Keys read elsewhere (ports, extends), or that change nothing berth runs.
+const READ_ELSEWHERE: &[&str] = &[
+    "ports",
+    "expose",
+    "extends",
+    "links",
+    "container_name",
+    "hostname",
+];
 
 /// What the project knows of the service before its keys are read.
 pub struct Known<'p> {
     pub kind: Kind,
-    pub ports: &'p [(String, u16)],
+    pub ports: &'p ServicePorts,
     pub peers: &'p Peers,
+    /// Compose services that have a healthcheck of their own.
+    pub healthchecked: &'p HashSet<String>,
+    pub paths: &'p Paths,
+    pub variables: &'p Variables,
 }
 
-pub fn service(definitions: &Definitions, known: &Known, notes: &mut Notes) -> Map<String, Value> {
+pub fn service(definition: &Field, known: &Known, notes: &mut Notes) -> Map<String, Value> {
     let mut out = Map::new();
     if known.kind != Kind::Service {
         out.insert("kind".into(), known.kind.name().into());
     }
-    let mut env = Vec::new();
     let mut limits = Map::new();
-    for (key, all) in definitions {
-        let field = *all.last().expect("a key is defined at least once");
+    for (key, field) in definition.entries() {
         match key.as_str() {
             "image" => {
-                if let Some(image) = field.text() {
-                    out.insert("image".into(), image_text(&image, &field, notes).into());
+                if let Some(image) = field.scalar() {
+                    if let Some(variable) = image.unresolved.first() {
+                        notes.add(&field.at, format!("the image names `{variable}`, which neither `.env` nor a default sets: compose reads it from its shell; write the tag"));
+                    }
+                    out.insert("image".into(), image.text.clone().into());
                 }
             }
-            "command" => {
-                if let Some(value) = text_or_list(&field) {
-                    out.insert(key.clone(), value);
+            "command" | "entrypoint" => {
+                if let Some(argv) = argv(&field) {
+                    out.insert(key, argv.into());
                 }
             }
             "build" => {
-                out.insert("build".into(), build(&field, notes));
+                out.insert("build".into(), build(&field, known, notes));
             }
-            "environment" => env = all.clone(),
             "env_file" => {
-                out.insert("env_file".into(), env_files(&field).into());
+                let files = env_files(&field, known, notes);
+                if !files.is_empty() {
+                    out.insert("env_file".into(), files.into());
+                }
             }
+            "environment" => {}
             "depends_on" => {
-                out.insert(
-                    "depends_on".into(),
-                    depends_on(&field, known.peers, notes).into(),
-                );
+                out.insert("depends_on".into(), depends_on(&field, known, notes).into());
             }
             "healthcheck" => {
-                let main = known.ports.first().map(|(_, port)| *port);
-                if let Some(probe) = readiness(&field, main) {
+                let main = known.ports.ports.first().map(|p| p.target);
+                if let Some(probe) = readiness(&field, main, notes) {
                     out.insert("health".into(), json!({ "readiness": probe }));
                 }
             }
+            // `deploy.restart_policy`, where there is one, says more.
+            "restart" if definition.get("deploy").and_then(|d| d.get("restart_policy")).is_some() => {}
             "restart" => {
                 if let Some(restart) = restart(&field, notes) {
                     out.insert("restart".into(), restart);
@@ -70,40 +90,69 @@ pub fn service(definitions: &Definitions, known: &Known, notes: &mut Notes) -> M
                 }
             }
             "mem_limit" | "mem_reservation" => {
-                let berth = if key == "mem_limit" {
-                    "memory_limit"
-                } else {
-                    "memory"
-                };
-                if let Some(bytes) = field.text().and_then(|m| byte_quantity(&m)) {
-                    limits.insert(berth.into(), bytes.into());
+                let berth = if key == "mem_limit" { "memory_limit" } else { "memory" };
+                match field.text().and_then(|m| byte_quantity(&m)) {
+                    Some(bytes) => {
+                        limits.insert(berth.into(), bytes.into());
+                    }
+                    None => notes.add(&field.at, format!("`{key}` not carried over: not a size berth reads")),
                 }
             }
-            "labels" => {
-                out.insert("labels".into(), labels(all).into());
-            }
+            "labels" => labels(&field, &mut out),
             "stop_grace_period" => {
                 if let Some(period) = field.text() {
                     out.insert("stop_grace_period".into(), period.into());
                 }
             }
-            "volumes" => volumes(&field, known.kind, notes),
+            "volumes" => {
+                let mounts = volumes(&field, known, notes);
+                if !mounts.is_empty() {
+                    out.insert("volumes".into(), mounts.into());
+                }
+            }
+            "profiles" => {
+                let profiles: Vec<String> = field.items().iter().filter_map(Field::text).collect();
+                out.insert("profiles".into(), profiles.into());
+            }
+            "networks" => notes.add(&field.at, "`networks` not carried over: berth puts every service of an environment on one network"),
             key if READ_ELSEWHERE.contains(&key) || key.starts_with("x-") => {}
             other => notes.add(
-                field.at,
+                &field.at,
                 format!("`{other}` not carried over: berth.yaml has no such setting"),
             ),
         }
     }
-    if !known.ports.is_empty() && !default_ports(known) {
-        let ports: Map<String, Value> = known
-            .ports
-            .iter()
-            .map(|(name, port)| (name.clone(), (*port).into()))
-            .collect();
-        out.insert("ports".into(), ports.into());
+    if let Some(store) = known.kind.data_store() {
+        if !out.contains_key("health") {
+            notes.add(&definition.at, format!("has no healthcheck; berth gives this {} store the readiness probe it knows for it", known.kind));
+        }
+        let kept = out
+            .get("volumes")
+            .and_then(Value::as_array)
+            .is_some_and(|v| {
+                v.iter().any(|m| {
+                    m.as_str()
+                        .is_some_and(|m| m.split(':').nth(1) == Some(store.data_dir))
+                })
+            });
+        if !kept {
+            notes.add(&definition.at, format!("keeps its data in no volume; berth keeps it in a volume of its own at {}, so that it outlives the container", store.data_dir));
+        }
     }
-    let environment = environment(&env, known.peers, notes);
+    if let Some(links) = definition.get("links") {
+        links_as_dependencies(links, known, &mut out, notes);
+    }
+    if !out.contains_key("restart") && known.kind != Kind::Job {
+        // Compose's default, which berth's (on_failure) is not.
+        out.insert("restart".into(), "never".into());
+    }
+    ports(known, &mut out);
+    let environment = environment(
+        definition.get("environment"),
+        known.peers,
+        known.variables,
+        notes,
+    );
     if !environment.env.is_empty() {
         out.insert("env".into(), json!(environment.env));
     }
@@ -119,98 +168,161 @@ pub fn service(definitions: &Definitions, known: &Known, notes: &mut Notes) -> M
     out
 }
 
-/// Whether a data store listens just where berth's built-in knowledge says.
-fn default_ports(known: &Known) -> bool {
-    known.kind.data_store().is_some_and(|store| {
-        known
-            .ports
+/// `ports:` (unless a data store's are berth's own) and `publish:`, which
+/// names every published port, and none when compose published none.
+fn ports(known: &Known, out: &mut Map<String, Value>) {
+    let ports = &known.ports.ports;
+    if ports.is_empty() {
+        return;
+    }
+    let default = known.kind.data_store().is_some_and(|store| {
+        ports
             .iter()
-            .all(|(name, port)| store.ports.contains(&(name.as_str(), *port)))
-    })
+            .all(|p| store.ports.contains(&(p.name.as_str(), p.target)))
+    });
+    if !default {
+        let declared: Map<String, Value> = ports
+            .iter()
+            .map(|p| (p.name.clone(), p.target.into()))
+            .collect();
+        out.insert("ports".into(), declared.into());
+    }
+    let published: Map<String, Value> = known
+        .ports
+        .published
+        .iter()
+        .map(|(name, at)| (name.clone(), at.clone().into()))
+        .collect();
+    out.insert("publish".into(), published.into());
 }
 
-/// An image as compose reads it: a `${VAR:-default}` in it is its default.
-fn image_text(image: &str, field: &Field, notes: &mut Notes) -> String {
-    let (image, unresolved) = with_defaults(image);
-    if let Some(variable) = unresolved {
-        notes.add(field.at, format!("the image names `{variable}` from the shell, which berth does not read: write the tag"));
-    }
-    image
-}
-
-fn text_or_list(field: &Field) -> Option<Value> {
-    match field.text() {
-        Some(text) => Some(text.into()),
-        None => {
-            let items: Vec<String> = field.items().iter().filter_map(Field::text).collect();
-            (!items.is_empty()).then(|| items.into())
-        }
+/// An argv as compose reads it: a string split into words as a shell would,
+/// with nothing run through a shell.
+fn argv(field: &Field) -> Option<Vec<String>> {
+    match &field.shape {
+        Shape::Scalar(scalar) => shell_words::split(&scalar.text).ok(),
+        Shape::Seq(items) => Some(items.iter().filter_map(Field::text).collect()),
+        _ => None,
     }
 }
 
-fn build(field: &Field, notes: &mut Notes) -> Value {
-    if let Some(context) = field.text() {
-        return json!({ "context": context });
-    }
+fn build(field: &Field, known: &Known, notes: &mut Notes) -> Value {
+    let field = build_map(field);
     let mut build = Map::new();
     for (key, value) in field.entries() {
         match key.as_str() {
-            "context" | "dockerfile" | "target" => {
+            "context" => {
+                if let Some(text) = value.text() {
+                    build.insert(key, known.paths.rebase(&value.at, &text).into());
+                }
+            }
+            "dockerfile" | "target" => {
                 if let Some(text) = value.text() {
                     build.insert(key, text.into());
                 }
             }
             "args" => {
-                build.insert("args".into(), labels(&[value]).into());
+                let mut args = Map::new();
+                for (arg, given) in to_map(&value).entries() {
+                    match given.text() {
+                        Some(text) => {
+                            args.insert(arg, text.into());
+                        }
+                        None => match known.variables.get(&arg) {
+                            Some(text) => {
+                                args.insert(arg, text.into());
+                            }
+                            None => notes.add(&given.at, format!("build arg `{arg}` has no value: compose takes it from its shell at build time, berth does not; give it one")),
+                        },
+                    }
+                }
+                if !args.is_empty() {
+                    build.insert("args".into(), args.into());
+                }
             }
-            other => notes.add(value.at, format!("build `{other}` not carried over")),
+            other => notes.add(&value.at, format!("build `{other}` not carried over")),
         }
     }
+    build
+        .entry("context")
+        .or_insert_with(|| known.paths.rebase(&field.at, ".").into());
     build.into()
 }
 
-fn env_files(field: &Field) -> Vec<String> {
-    match field.text() {
-        Some(path) => vec![path],
-        None => field
-            .items()
-            .iter()
-            .filter_map(|item| {
-                item.text()
-                    .or_else(|| item.entries().get("path").and_then(Field::text))
-            })
-            .collect(),
-    }
+fn env_files(field: &Field, known: &Known, notes: &mut Notes) -> Vec<String> {
+    let items: Vec<Field> = match &field.shape {
+        Shape::Scalar(_) => vec![field.clone()],
+        _ => field.items().to_vec(),
+    };
+    items
+        .iter()
+        .filter_map(|item| {
+            let path = item.text().or_else(|| item.get("path").and_then(Field::text))?;
+            if item.get("required").and_then(Field::text).as_deref() == Some("false") {
+                notes.add(&item.at, format!("env file `{path}` is optional in compose; berth requires it: create it, or remove it from `env_file`"));
+            }
+            Some(known.paths.rebase(&item.at, &path))
+        })
+        .collect()
 }
 
-fn depends_on(field: &Field, peers: &Peers, notes: &mut Notes) -> Map<String, Value> {
-    let berth_name = |compose: &str| peers.get(compose).map(|(name, _)| name.clone());
+fn depends_on(field: &Field, known: &Known, notes: &mut Notes) -> Map<String, Value> {
     let mut out = Map::new();
-    if !field.is_map() {
-        for item in field.items() {
-            if let Some(name) = item.text().and_then(|n| berth_name(&n)) {
-                out.insert(name, "started".into());
-            }
-        }
-        return out;
-    }
-    for (dependency, spec) in field.entries() {
-        let Some(name) = berth_name(&dependency) else {
-            notes.add(
-                spec.at,
-                format!("depends on `{dependency}`, which is not a service of these files"),
-            );
+    for (dependency, spec) in to_map(field).entries() {
+        let Some((name, _)) = known.peers.get(&dependency) else {
             continue;
         };
-        let condition = spec.entries().get("condition").and_then(Field::text);
+        let condition = spec.get("condition").and_then(Field::text);
         let condition = match condition.as_deref() {
+            Some("service_healthy") if !known.healthchecked.contains(&dependency) => {
+                notes.add(&spec.at, format!("waits for `{dependency}` to be healthy by the healthcheck of its image, which berth cannot see: it waits for `{name}` to start; give `{name}` a readiness probe"));
+                "started"
+            }
             Some("service_healthy") => "healthy",
             Some("service_completed_successfully") => "completed",
             _ => "started",
         };
-        out.insert(name, condition.into());
+        for (key, what) in [("required", "false"), ("restart", "true")] {
+            if spec.get(key).and_then(Field::text).as_deref() == Some(what) {
+                notes.add(&spec.at, format!("depends_on `{key}: {what}` not carried over: berth always waits for a dependency and does not restart its dependents"));
+            }
+        }
+        out.insert(name.clone(), condition.into());
     }
     out
+}
+
+/// `links:` as compose reads them now: the service waits for each to start,
+/// and reaches it by its name on the one network.
+fn links_as_dependencies(
+    links: &Field,
+    known: &Known,
+    out: &mut Map<String, Value>,
+    notes: &mut Notes,
+) {
+    let depends_on = out.entry("depends_on").or_insert_with(|| json!({}));
+    for link in links.items() {
+        let Some(text) = link.text() else { continue };
+        let (service, alias) = text.split_once(':').unwrap_or((&text, ""));
+        let Some((name, _)) = known.peers.get(service) else {
+            notes.add(
+                &link.at,
+                format!(
+                    "link to `{service}`, which is not a service of these files, not carried over"
+                ),
+            );
+            continue;
+        };
+        if !alias.is_empty() && alias != service {
+            notes.add(
+                &link.at,
+                format!("link alias `{alias}` not carried over: `{name}` is reached by its name"),
+            );
+        }
+        if let Value::Object(map) = depends_on {
+            map.entry(name.clone()).or_insert_with(|| "started".into());
+        }
+    }
 }
 
 fn restart(field: &Field, notes: &mut Notes) -> Option<Value> {
@@ -220,12 +332,12 @@ fn restart(field: &Field, notes: &mut Notes) -> Option<Value> {
         "no" | "none" => "never",
         "always" | "any" => "always",
         "unless-stopped" => {
-            notes.add(field.at, "`unless-stopped` read as `always`: a berth that stops its services does not restart them");
+            notes.add(&field.at, "`unless-stopped` read as `always`: a berth that stops its services does not restart them");
             "always"
         }
         "on-failure" => "on_failure",
         other => {
-            notes.add(field.at, format!("restart `{other}` not carried over"));
+            notes.add(&field.at, format!("restart `{other}` not carried over"));
             return None;
         }
     };
@@ -244,60 +356,137 @@ fn deploy(field: &Field, out: &mut Map<String, Value>, notes: &mut Notes) {
                 }
             }
             "resources" => {
-                let entries = value.entries();
-                let resources = resources(
-                    entries.get("limits").copied(),
-                    entries.get("reservations").copied(),
-                );
+                let resources = deploy_resources(&value, notes);
                 if !resources.is_empty() {
                     out.insert("resources".into(), resources.into());
                 }
             }
-            "restart_policy" => {
-                if let Some(condition) = value.entries().get("condition")
-                    && let Some(restart) = restart(condition, notes)
-                {
-                    out.insert("restart".into(), restart);
+            "restart_policy" => restart_policy(&value, out, notes),
+            other => notes.add(&value.at, format!("deploy `{other}` not carried over")),
+        }
+    }
+}
+
+/// `deploy.restart_policy`: condition, max_attempts and delay.
+fn restart_policy(field: &Field, out: &mut Map<String, Value>, notes: &mut Notes) {
+    let Some(condition) = field.get("condition") else {
+        return;
+    };
+    let Some(restart) = restart(condition, notes) else {
+        return;
+    };
+    let mut spec = match restart {
+        Value::String(policy) => json!({ "policy": policy }),
+        other => other,
+    };
+    if let Some(max) = field
+        .get("max_attempts")
+        .and_then(Field::text)
+        .and_then(|m| m.parse::<u32>().ok())
+    {
+        spec["max_restarts"] = max.into();
+    }
+    if let Some(delay) = field.get("delay").and_then(Field::text) {
+        spec["backoff"] = delay.into();
+    }
+    if let Some(window) = field.get("window") {
+        notes.add(
+            &window.at,
+            "restart_policy `window` not carried over: berth counts restarts in a row",
+        );
+    }
+    out.insert("restart".into(), spec);
+}
+
+/// Labels that are Kubernetes label values stay labels; the rest (traefik's
+/// rules, say) are annotations, which compose files write as labels too.
+fn labels(field: &Field, out: &mut Map<String, Value>) {
+    let mut labels = Map::new();
+    let mut annotations = Map::new();
+    for (key, value) in to_map(field).entries() {
+        let value = value.text().unwrap_or_default();
+        if berth_core::load::is_label(&key, &value) {
+            labels.insert(key, value.into());
+        } else {
+            annotations.insert(key, value.into());
+        }
+    }
+    if !labels.is_empty() {
+        out.insert("labels".into(), labels.into());
+    }
+    if !annotations.is_empty() {
+        out.insert("annotations".into(), annotations.into());
+    }
+}
+
+/// Service volumes in berth's short form: named volumes keep their names
+/// (so a migrated database finds its data), folders are rebased.
+fn volumes(field: &Field, known: &Known, notes: &mut Notes) -> Vec<String> {
+    let mut mounts = Vec::new();
+    for volume in field.items() {
+        let (kind, source, target, read_only) = match volume.text() {
+            Some(text) => {
+                let parts: Vec<&str> = text.split(':').collect();
+                match parts.as_slice() {
+                    [target] => ("volume", None, (*target).to_owned(), false),
+                    [source, target] => {
+                        ("", Some((*source).to_owned()), (*target).to_owned(), false)
+                    }
+                    [source, target, mode] => (
+                        "",
+                        Some((*source).to_owned()),
+                        (*target).to_owned(),
+                        mode.split(',').any(|m| m == "ro"),
+                    ),
+                    _ => {
+                        notes.add(
+                            &volume.at,
+                            format!("volume `{text}` not carried over: not a form berth reads"),
+                        );
+                        continue;
+                    }
                 }
             }
-            other => notes.add(value.at, format!("deploy `{other}` not carried over")),
-        }
-    }
-}
-
-/// A mapping or a `key=value` list, merged over every definition.
-fn labels(all: &[Field]) -> Map<String, Value> {
-    let mut out = Map::new();
-    for field in all {
-        if field.is_map() {
-            for (key, value) in field.entries() {
-                out.insert(key, value.text().unwrap_or_default().into());
+            None => {
+                let get = |key: &str| volume.get(key).and_then(Field::text);
+                let kind = get("type").unwrap_or_else(|| "volume".to_owned());
+                let Some(target) = get("target") else {
+                    continue;
+                };
+                let kind = match kind.as_str() {
+                    "volume" => "volume",
+                    "bind" => "bind",
+                    other => {
+                        notes.add(&volume.at, format!("a `{other}` mount at {target} not carried over: berth mounts volumes and folders"));
+                        continue;
+                    }
+                };
+                (
+                    kind,
+                    get("source"),
+                    target,
+                    get("read_only").as_deref() == Some("true"),
+                )
             }
-        }
-        for item in field.items() {
-            if let Some(text) = item.text() {
-                let (key, value) = text.split_once('=').unwrap_or((&text, ""));
-                out.insert(key.to_owned(), value.into());
-            }
-        }
-    }
-    out
-}
-
-fn volumes(field: &Field, kind: Kind, notes: &mut Notes) {
-    for volume in field.items() {
-        let description = volume.text().unwrap_or_else(|| "a volume".to_owned());
-        let message = if kind.is_data() {
-            format!(
-                "volume `{description}` not carried over: berth keeps the {kind} store's data in a volume of its own"
-            )
-        } else {
-            format!(
-                "volume `{description}` not carried over: berth mounts no volumes into services"
-            )
         };
-        notes.add(volume.at, message);
+        let source = match source {
+            Some(source) if kind == "bind" || source.starts_with(['.', '/', '~']) => {
+                let path = if source.starts_with(['.', '/', '~']) {
+                    source
+                } else {
+                    format!("./{source}")
+                };
+                Some(known.paths.rebase(&volume.at, &path))
+            }
+            other => other,
+        };
+        let mode = if read_only { ":ro" } else { "" };
+        mounts.push(match source {
+            Some(source) => format!("{source}:{target}{mode}"),
+            None => format!("{target}{mode}"),
+        });
     }
+    mounts
 }
 
 /// The data kind an image is, from the last part of its repository name.

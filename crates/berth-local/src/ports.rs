@@ -2,7 +2,10 @@
 //! ones, or a free one for a service that declares none — where berth's listener
 //! takes its traffic; each instance of a service listens on free ports of its
 //! own behind it. Jobs and data stores, which run one instance and take no
-//! weighted traffic, listen on the service's ports themselves.
+//! weighted traffic, listen on the service's ports themselves. Containers
+//! listen on their declared ports inside their own network namespace, so on
+//! the host a container's service takes the port it is published on, or a
+//! free one where it is not published.
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -10,7 +13,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use berth_core::Ecosystem;
 use berth_core::address::Addresses;
-use berth_core::model::{Kind, Port};
+use berth_core::model::{Kind, Port, Runtime, Service};
 use indexmap::IndexMap;
 
 /// Every service's ports by name.
@@ -25,13 +28,40 @@ impl Ports {
             if self.0.contains_key(name) {
                 continue;
             }
-            let mut declared = service.ports.clone();
+            let mut declared = match ecosystem.environment.runtime {
+                Runtime::Compose => self.published(service, ecosystem)?,
+                _ => service.ports.clone(),
+            };
             if declared.is_empty() && service.kind == Kind::Service {
                 declared.insert("http".to_owned(), self.free_port(ecosystem)?);
             }
             self.0.insert(name.clone(), declared);
         }
         Ok(())
+    }
+
+    /// Each port's host port for a container: where it is published, else free.
+    fn published(
+        &self,
+        service: &Service,
+        ecosystem: &Ecosystem,
+    ) -> std::io::Result<IndexMap<String, Port>> {
+        let published = service.published();
+        service
+            .ports
+            .keys()
+            .map(|name| {
+                let port = published
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .and_then(|(_, at)| at.port);
+                let port = match port {
+                    Some(port) => port,
+                    None => self.free_port(ecosystem)?,
+                };
+                Ok((name.clone(), port))
+            })
+            .collect()
     }
 
     pub fn of(&self, service: &str) -> IndexMap<String, Port> {

@@ -225,7 +225,8 @@ impl LocalRuntime {
         let service_ports = self.ports_of(service);
         let mut handles = Vec::new();
         for (i, (name, port)) in service_ports.iter().enumerate() {
-            let listener = tokio::net::TcpListener::bind(("127.0.0.1", port.0))
+            let address = listen_address(&desired.ecosystem, spec, name);
+            let listener = tokio::net::TcpListener::bind((address, port.0))
                 .await
                 .map_err(|e| {
                     Failure::new(
@@ -555,4 +556,22 @@ impl Runtime for LocalRuntime {
         let port = self.ports_of(service).values().next().copied()?;
         Some(format!("127.0.0.1:{port}"))
     }
+}
+
+/// Where berth listens for a port: this machine's loopback, unless a
+/// container's port is published on an address of its own.
+fn listen_address(
+    ecosystem: &berth_core::Ecosystem,
+    service: &berth_core::model::Service,
+    port: &str,
+) -> std::net::IpAddr {
+    let loopback = std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+    if ecosystem.environment.runtime != berth_core::model::Runtime::Compose {
+        return loopback;
+    }
+    service
+        .publish
+        .as_ref()
+        .and_then(|publish| publish.get(port)?.address)
+        .unwrap_or(loopback)
 }

@@ -231,8 +231,8 @@ fn render_service(at: &Place, service: &Service, file: &mut ComposeFile) -> Comp
             target: build.target.clone(),
             args: build.args.clone(),
         }),
-        entrypoint: service.entrypoint.as_ref().map(Command::argv),
-        command: service.command.as_ref().map(Command::argv),
+        entrypoint: service.entrypoint.as_ref().map(escaped_argv),
+        command: service.command.as_ref().map(escaped_argv),
         profiles: service.profiles.clone(),
         environment: service
             .env
@@ -310,6 +310,11 @@ fn volume(at: &Place, mount: &Mount, file: &mut ComposeFile) -> String {
     }
 }
 
+/// An argv with each `$` written as compose keeps it literal.
+fn escaped_argv(command: &Command) -> Vec<String> {
+    command.argv().iter().map(|word| escape(word)).collect()
+}
+
 /// Compose reads `$` as the start of a variable; a literal one is written `$$`.
 fn escape(value: &str) -> String {
     value.replace('$', "$$")
@@ -342,8 +347,12 @@ fn secret_into(
         }
         SecretRef::File(path) => {
             let name = format!("{}-{}", at.name, key.to_ascii_lowercase().replace('_', "-"));
-            file.secrets
-                .insert(name.clone(), FileSecret { file: at.path(path) });
+            file.secrets.insert(
+                name.clone(),
+                FileSecret {
+                    file: at.path(path),
+                },
+            );
             rendered
                 .environment
                 .insert(format!("{key}_FILE"), Some(format!("/run/secrets/{name}")));
@@ -355,7 +364,7 @@ fn secret_into(
 fn healthcheck(service: &Service) -> Option<Healthcheck> {
     let (test, probe) = health_test(service)?;
     Some(Healthcheck {
-        test,
+        test: test.iter().map(|word| escape(word)).collect(),
         interval: compact(probe.period.0),
         timeout: compact(probe.timeout.0),
         retries: probe.failure_threshold,

@@ -7,6 +7,7 @@ use berth_core::source::SourceFile;
 use berth_core::{Problem, Problems};
 use serde_json::json;
 
+use super::way_back::way_back;
 use super::{Exit, new_file};
 use crate::cli::{Format, Global, ImportSource};
 use crate::output;
@@ -21,7 +22,29 @@ pub fn run(global: &Global, from: &ImportSource) -> Result<Exit, Problems> {
     let name = name
         .clone()
         .unwrap_or_else(|| new_file::default_name(&path));
-    let imported = berth_import::compose(&sources, &name)?;
+    // Compose's project folder is the first file's; its `.env` fills in variables.
+    let project = files[0]
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let here = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let dotenv = project.join(".env");
+    let dotenv = dotenv.is_file().then(|| read(&dotenv)).transpose()?;
+    let read_named = |name: &str| {
+        std::fs::read_to_string(name)
+            .map(|text| SourceFile::new(name, text))
+            .map_err(|e| e.to_string())
+    };
+    let source = berth_import::Source {
+        files: sources,
+        dotenv,
+        folder: way_back(here, project),
+        read: &read_named,
+    };
+    let imported = berth_import::compose(&source, &name)?;
     // What the import writes must load: a file berth itself cannot read is a
     // bug here, and is not written.
     let project = berth_core::load_str(&path.display().to_string(), &imported.text)?;

@@ -6,6 +6,7 @@ mod completions;
 mod deploy;
 mod detached;
 mod down;
+mod env_files;
 mod graph;
 mod history;
 mod hosted;
@@ -25,6 +26,7 @@ mod start;
 mod status;
 mod stop;
 mod up;
+mod way_back;
 mod workload;
 
 use berth_core::{Ecosystem, Problem, Problems, Project};

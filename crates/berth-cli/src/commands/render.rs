@@ -8,7 +8,7 @@ use berth_core::{Ecosystem, Problem, Problems, Project};
 use berth_render::File;
 use clap::ValueEnum;
 
-use super::{Exit, ecosystem};
+use super::{Exit, ecosystem, env_files};
 use crate::cli::{Global, Target};
 
 pub fn run(
@@ -95,13 +95,19 @@ fn render(
     let all: Vec<&Ecosystem> = project.ecosystems().collect();
     Ok(match to {
         Target::Compose => {
-            let back = dir.map_or_else(|| ".".to_owned(), |dir| way_back(dir, project.dir()));
+            let back = dir.map_or_else(
+                || ".".to_owned(),
+                |dir| super::way_back::way_back(dir, project.dir()),
+            );
             berth_render::compose::compose_at(ecosystem, &back)
         }
-        Target::Kubernetes => berth_render::kubernetes(ecosystem),
+        Target::Kubernetes => berth_render::kubernetes(&env_files::inlined(project, ecosystem)?),
         Target::Kustomize => {
-            let on_kubernetes: Vec<&Ecosystem> =
-                project.ecosystems_on(Runtime::Kubernetes).collect();
+            let on_kubernetes: Vec<Ecosystem> = project
+                .ecosystems_on(Runtime::Kubernetes)
+                .map(|ecosystem| env_files::inlined(project, ecosystem))
+                .collect::<Result<_, _>>()?;
+            let on_kubernetes: Vec<&Ecosystem> = on_kubernetes.iter().collect();
             if on_kubernetes.is_empty() {
                 return Err(Problems::one(
                     Problem::new(
@@ -138,40 +144,6 @@ fn render(
             files
         }
     })
-}
-
-/// The relative path that leads from `folder` to `project`, so that files
-/// written in `folder` name the project's paths wherever the two are.
-fn way_back(folder: &Path, project: &Path) -> String {
-    let absolute = |path: &Path| {
-        let path = std::env::current_dir().unwrap_or_default().join(path);
-        let mut clean = PathBuf::new();
-        for part in path.components() {
-            match part {
-                std::path::Component::ParentDir => {
-                    clean.pop();
-                }
-                std::path::Component::CurDir => {}
-                other => clean.push(other),
-            }
-        }
-        clean
-    };
-    let (folder, project) = (absolute(folder), absolute(project));
-    let common = folder
-        .components()
-        .zip(project.components())
-        .take_while(|(a, b)| a == b)
-        .count();
-    let up = folder.components().count() - common;
-    let down: Vec<_> = project.components().skip(common).collect();
-    let mut parts: Vec<String> = std::iter::repeat_n("..".to_owned(), up).collect();
-    parts.extend(down.iter().map(|c| c.as_os_str().to_string_lossy().into_owned()));
-    if parts.is_empty() {
-        ".".to_owned()
-    } else {
-        parts.join("/")
-    }
 }
 
 /// What writing a tree did.

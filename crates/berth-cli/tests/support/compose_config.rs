@@ -82,8 +82,10 @@ fn running(spec: &Value) -> Running {
         image: spec["image"].as_str().map(str::to_owned),
         entrypoint: words(&spec["entrypoint"]),
         command: words(&spec["command"]),
+        // berth's ports are TCP; the import notes each other one.
         ports: list(&spec["ports"])
             .iter()
+            .filter(|port| port["protocol"].as_str().is_none_or(|p| p == "tcp"))
             .map(|port| {
                 (
                     port["host_ip"].as_str().unwrap_or_default().to_owned(),
@@ -127,7 +129,8 @@ fn running(spec: &Value) -> Running {
 
 /// Where two projects' services differ, one line each; none when they agree.
 /// Values of variables whose names look secret are compared by presence only:
-/// berth writes them as references.
+/// berth writes them as references. An empty value and none are one: compose
+/// fills an unset `${VAR}` with nothing, berth passes VAR through unset.
 pub fn differences(
     original: &BTreeMap<String, Running>,
     rendered: &BTreeMap<String, Running>,
@@ -144,14 +147,22 @@ pub fn differences(
             }
         };
         if want.image.is_some() {
-            differ("image", format!("{:?}", want.image), format!("{:?}", got.image));
+            differ(
+                "image",
+                format!("{:?}", want.image),
+                format!("{:?}", got.image),
+            );
         }
         differ(
             "argv",
             format!("{:?} {:?}", want.entrypoint, want.command),
             format!("{:?} {:?}", got.entrypoint, got.command),
         );
-        differ("ports", format!("{:?}", want.ports), format!("{:?}", got.ports));
+        differ(
+            "ports",
+            format!("{:?}", want.ports),
+            format!("{:?}", got.ports),
+        );
         differ(
             "environment",
             format!("{:?}", comparable(&want.environment)),
@@ -190,7 +201,7 @@ fn comparable(env: &BTreeMap<String, Option<String>>) -> BTreeMap<&str, Option<&
             let value = if looks_secret(key) {
                 Some("(secret)")
             } else {
-                value.as_deref()
+                value.as_deref().filter(|v| !v.is_empty())
             };
             (key.as_str(), value)
         })

@@ -8,7 +8,7 @@ mod report;
 mod rules;
 
 pub use report::{Finding, Outcome, Report, ServiceReport, Status};
-pub use rules::RULES;
+pub use rules::{RULES, looks_secret};
 
 use crate::model::{Ecosystem, Level, Service};
 

@@ -20,7 +20,7 @@ use crate::problem::{Problem, ProblemSink, Problems, quoted_list, suggestion, un
 use crate::source::{SourceFile, Span};
 use crate::yaml::{self, Node};
 
-pub use names::{dns_label_problem, to_dns_label};
+pub use names::{dns_label_problem, is_label, to_dns_label};
 
 /// The name berth looks for, in the current directory and then its parents.
 pub const FILE_NAME: &str = "berth.yaml";

@@ -51,13 +51,21 @@ pub fn identifier_problem(what: &str, name: &str, span: Span) -> Option<Problem>
 /// A problem if `name` cannot be an environment variable's name: letters, digits and
 /// `_`, not starting with a digit, as POSIX shells take them.
 pub fn env_name_problem(name: &str, span: Span) -> Option<Problem> {
-    let valid = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    // Kubernetes' rule, which names such as Elasticsearch's `discovery.seed_hosts` pass.
+    let valid = name.starts_with(|c: char| c.is_ascii_alphabetic() || "_.-".contains(c))
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
     (!valid).then(|| {
         Problem::new(format!("`{name}` is not a valid environment variable name"))
             .at(span, "not a variable name")
-            .help("use letters, digits and `_`, not starting with a digit, such as `DATABASE_URL`")
+            .help("use letters, digits, `_`, `.` and `-`, not starting with a digit, such as `DATABASE_URL`")
     })
+}
+
+/// Whether Kubernetes takes `key: value` as a label.
+pub fn is_label(key: &str, value: &str) -> bool {
+    label_problem(key, value, Span::new(0, 0)).is_none()
 }
 
 /// A problem if `key: value` is not a valid Kubernetes label: the key an optional

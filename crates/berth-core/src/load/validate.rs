@@ -5,8 +5,9 @@ use std::collections::{HashMap, HashSet};
 
 use crate::check;
 use crate::graph::DependencyGraph;
-use crate::model::{Port, 
-    Check, Condition, Ecosystem, Field, Kind, PortRef, Probe, Reference, Runtime, Service, Strategy,
+use crate::model::{
+    Check, Condition, Ecosystem, Field, Kind, Port, PortRef, Probe, Reference, Runtime, Service,
+    Strategy,
 };
 use crate::problem::{Problem, did_you_mean, quoted_list, suggestion, unknown_name};
 use crate::source::Span;
@@ -132,9 +133,14 @@ impl ServiceCheck<'_> {
             if !self.service.ports.contains_key(name) {
                 let ports = quoted_list(self.service.ports.keys().map(String::as_str));
                 self.problems.push(
-                    Problem::new(format!("`{}` publishes port `{name}`, which it does not declare", self.name))
-                        .at(self.span(&["publish", name]), "no such port")
-                        .help(format!("publish one of its ports ({ports}), or declare `{name}` under `ports:`")),
+                    Problem::new(format!(
+                        "`{}` publishes port `{name}`, which it does not declare",
+                        self.name
+                    ))
+                    .at(self.span(&["publish", name]), "no such port")
+                    .help(format!(
+                        "publish one of its ports ({ports}), or declare `{name}` under `ports:`"
+                    )),
                 );
             }
         }

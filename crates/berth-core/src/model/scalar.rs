@@ -569,7 +569,9 @@ impl FromStr for Mount {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
         {
-            return Err(invalid("a volume name is letters, digits, `_`, `.` and `-`; a folder starts with `./` or `/`"));
+            return Err(invalid(
+                "a volume name is letters, digits, `_`, `.` and `-`; a folder starts with `./` or `/`",
+            ));
         }
         Ok(Mount {
             source,

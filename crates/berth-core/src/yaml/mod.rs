@@ -26,6 +26,8 @@ pub struct Node {
     /// the overlay changes.
     pub value: Arc<Value>,
     pub span: Span,
+    /// A local tag such as compose's `!reset`, as written.
+    pub tag: Option<Arc<str>>,
 }
 
 #[derive(Clone, Debug)]
@@ -62,6 +64,7 @@ impl Node {
         Node {
             value: Arc::new(value),
             span,
+            tag: None,
         }
     }
 

@@ -1,6 +1,7 @@
 //! Builds the node tree from saphyr's event stream.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use indexmap::IndexMap;
 use saphyr_parser::{Event, Parser, ScalarStyle, ScanError};
@@ -119,7 +120,15 @@ impl<'a> Builder<'a> {
     fn node(&mut self, event: Event<'a>, span: Span) -> Result<Node, Problem> {
         let before = self.expanded;
         self.count(1, span)?;
-        let (node, anchor) = match event {
+        let tag = match &event {
+            Event::Scalar(_, _, _, tag)
+            | Event::SequenceStart(_, tag)
+            | Event::MappingStart(_, tag) => tag
+                .as_ref()
+                .map(|tag| Arc::from(format!("{}{}", tag.handle, tag.suffix))),
+            _ => None,
+        };
+        let (mut node, anchor) = match event {
             Event::Scalar(text, style, anchor, _) => {
                 let value = Value::Scalar {
                     text: text.into_owned(),
@@ -142,6 +151,7 @@ impl<'a> Builder<'a> {
             }
             _ => return Err(Problem::new("unexpected YAML structure").at(span, "here")),
         };
+        node.tag = tag;
         if anchor > 0 {
             self.anchors
                 .insert(anchor, (node.clone(), self.expanded - before));

@@ -321,7 +321,7 @@ fn secret_env(name: &str, service: &Service) -> Vec<EnvVar> {
 fn pod(ecosystem: &Ecosystem, name: &str, service: &Service, has_config: bool) -> PodTemplateSpec {
     let container = Container {
         name: name.to_owned(),
-        image: service.image.clone(),
+        image: Some(image(ecosystem, name, service)),
         // Kubernetes' `command` is the image's ENTRYPOINT, its `args` the CMD.
         command: service.entrypoint.as_ref().map(Command::argv),
         args: service.command.as_ref().map(Command::argv),
@@ -360,7 +360,11 @@ fn pod(ecosystem: &Ecosystem, name: &str, service: &Service, has_config: bool) -
     };
     // Only what declares metrics is scraped: an image that serves none would
     // show as down for ever.
-    let mut annotations = BTreeMap::new();
+    let mut annotations: BTreeMap<String, String> = service
+        .annotations
+        .iter()
+        .map(|(key, value)| (key.clone(), value.clone()))
+        .collect();
     if let Some(metrics) = &service.metrics {
         let port = match &metrics.port {
             Some(name) => service.ports.get(name).copied(),
@@ -388,6 +392,15 @@ fn pod(ecosystem: &Ecosystem, name: &str, service: &Service, has_config: bool) -
             ..PodSpec::default()
         }),
     }
+}
+
+/// The service's image; one only built from a context is named as compose
+/// names it, `ECOSYSTEM-SERVICE`, to be pushed under that name.
+fn image(ecosystem: &Ecosystem, name: &str, service: &Service) -> String {
+    service
+        .image
+        .clone()
+        .unwrap_or_else(|| format!("{}-{name}:latest", ecosystem.name))
 }
 
 fn probe(probe: &Probe, service: &Service) -> K8sProbe {
@@ -555,22 +568,45 @@ fn strategy(service: &Service) -> DeploymentStrategy {
 }
 
 /// What the Kubernetes objects cannot carry, said when they are rendered: to
-/// `kubectl apply`, a canary or blue-green rollout is a rolling update.
+/// `kubectl apply`, a canary or blue-green rollout is a rolling update; an
+/// image only built has to be pushed; volumes of services are not made.
 pub fn notes(ecosystem: &Ecosystem) -> Vec<String> {
-    ecosystem
-        .services
-        .iter()
-        .filter(|(name, service)| {
-            !ecosystem.is_external(name)
-                && matches!(service.rollout.strategy, Strategy::Canary | Strategy::BlueGreen)
-        })
-        .map(|(name, service)| {
-            format!(
-                "`{name}` rolls out by {} in environment `{}`, which plain Kubernetes objects cannot express: applied with kubectl, it rolls out as a rolling update",
-                service.rollout.strategy, ecosystem.environment_name
-            )
-        })
-        .collect()
+    let environment = &ecosystem.environment_name;
+    let mut notes = Vec::new();
+    for (name, service) in &ecosystem.services {
+        if ecosystem.is_external(name) {
+            continue;
+        }
+        if matches!(
+            service.rollout.strategy,
+            Strategy::Canary | Strategy::BlueGreen
+        ) {
+            notes.push(format!(
+                "`{name}` rolls out by {} in environment `{environment}`, which plain Kubernetes objects cannot express: applied with kubectl, it rolls out as a rolling update",
+                service.rollout.strategy
+            ));
+        }
+        if service.image.is_none() && service.build.is_some() {
+            notes.push(format!(
+                "`{name}` is only built, so its pods run `{}`: build and push it under that name, or give the pushed image with `--image {name}=IMAGE`",
+                image(ecosystem, name, service)
+            ));
+        }
+        let store_dir = service.kind.data_store().map(|store| store.data_dir);
+        let mounts: Vec<String> = service
+            .volumes
+            .iter()
+            .filter(|mount| Some(mount.target.as_str()) != store_dir)
+            .map(ToString::to_string)
+            .collect();
+        if !mounts.is_empty() {
+            notes.push(format!(
+                "`{name}` mounts {} in environment `{environment}`, which its pods do not: give them a ConfigMap or a PersistentVolumeClaim of your own",
+                mounts.join(", ")
+            ));
+        }
+    }
+    notes
 }
 
 fn anti_affinity(name: &str, placement: AntiAffinity) -> Option<Affinity> {

@@ -14,6 +14,8 @@ mod resource_limits;
 mod resource_requests;
 mod secrets_not_inline;
 
+pub use secrets_not_inline::looks_secret;
+
 use super::Rule;
 
 /// Declares a rule: its id, default level, one-line description and fix hint, and

@@ -2,8 +2,9 @@ use super::rule;
 use crate::check::Outcome;
 
 /// Words that mark an environment variable as holding a secret.
-const SECRET_WORDS: [&str; 7] = [
+const SECRET_WORDS: [&str; 8] = [
     "PASSWORD",
+    "MASTER_KEY",
     "PASSWD",
     "SECRET",
     "TOKEN",
@@ -36,7 +37,8 @@ rule! {
     }
 }
 
-fn looks_secret(key: &str) -> bool {
+/// Whether a variable's name says it holds a secret, such as `DB_PASSWORD`.
+pub fn looks_secret(key: &str) -> bool {
     let key = key.to_ascii_uppercase();
     SECRET_WORDS.iter().any(|word| key.contains(word))
 }

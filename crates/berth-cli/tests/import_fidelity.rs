@@ -1,0 +1,517 @@
+//! `berth import compose` gives the same system: for each project, `docker
+//! compose config` of the original files and of what `berth render --to
+//! compose` writes from the imported berth.yaml agree, service by service, on
+//! image, argv, published ports, environment, dependencies, healthchecks and
+//! volume targets. Each project here is written for one thing real projects
+//! do; the differences berth means to make (a data store's probe and volume,
+//! UDP ports) are each named with the note that says so.
+
+mod support;
+
+use std::path::Path;
+
+use support::compose_config;
+use support::{berth, scratch, text};
+
+/// Imports the files in `dir`, renders them for compose into `out/`, and
+/// returns the differences between the two configs and the import's notes.
+fn same_system(dir: &Path, files: &[&str]) -> Option<(Vec<String>, String)> {
+    let Some(compose) = support::compose().filter(|c| c[0] == "docker") else {
+        support::not_run(
+            "docker compose (v2) is missing: imports are not compared with compose's own config",
+        );
+        return None;
+    };
+    let original = compose_config::config(&compose, dir, files).expect("the original is valid");
+    let mut args = vec!["import", "compose"];
+    args.extend_from_slice(files);
+    let import = berth(dir, "import", &args);
+    assert!(import.status.success(), "{}", text(&import));
+    let notes = String::from_utf8_lossy(&import.stderr).into_owned();
+    let render = berth(
+        dir,
+        "import",
+        &["-e", "docker", "render", "--to", "compose", "--dir", "out"],
+    );
+    assert!(render.status.success(), "{}", text(&render));
+    let rendered = compose_config::config(
+        &compose,
+        dir,
+        &["out/compose.data.yaml", "out/compose.services.yaml"],
+    )
+    .unwrap_or_else(|e| panic!("the rendered files are valid: {e}"));
+    assert_eq!(
+        compose_config::project_name(&original),
+        compose_config::project_name(&rendered),
+        "the project keeps its name, so its containers and volumes keep theirs"
+    );
+    let differences = compose_config::differences(
+        &compose_config::services(&original),
+        &compose_config::services(&rendered),
+    )
+    .into_iter()
+    .filter(|d| !given_to_a_data_store(d, &notes))
+    .collect();
+    Some((differences, notes))
+}
+
+/// berth gives a data store that has none a volume for its data and its
+/// readiness probe, and says so.
+fn given_to_a_data_store(difference: &str, notes: &str) -> bool {
+    (difference.contains(": volume targets: compose has {}")
+        && notes.contains("keeps its data in no volume"))
+        || (difference.contains(": healthcheck: compose has false, berth true")
+            && notes.contains("has no healthcheck; berth gives this"))
+}
+
+fn write(dir: &Path, files: &[(&str, &str)]) {
+    for (name, text) in files {
+        let path = dir.join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+}
+
+fn imported(dir: &Path) -> String {
+    std::fs::read_to_string(dir.join("berth.yaml")).unwrap()
+}
+
+#[test]
+fn commands_are_words_for_the_entrypoint_and_entrypoints_stay_apart() {
+    let dir = scratch("fidelity-argv");
+    write(
+        &dir,
+        &[(
+            "compose.yaml",
+            r#"
+services:
+  traefik:
+    image: traefik:v3.1
+    command: --api.insecure=true --providers.docker "--entrypoints.web.address=:80"
+    ports: ["80:80", "127.0.0.1:8080:8080"]
+    labels:
+      traefik.http.routers.api.rule: Host(`traefik.localhost`)
+      tier: edge
+  db:
+    image: postgres:16
+    command: postgres -c max_connections=200
+    healthcheck:
+      test: ["CMD-SHELL", "pg_isready -U postgres"]
+  result:
+    image: node:20
+    entrypoint: nodemon --inspect=0.0.0.0 server.js
+    command: ["--watch", "src"]
+    ports: ["8081:80"]
+"#,
+        )],
+    );
+    let Some((differences, notes)) = same_system(&dir, &["compose.yaml"]) else {
+        return;
+    };
+    assert!(differences.is_empty(), "{differences:#?}\n{notes}");
+    let yaml = imported(&dir);
+    assert!(
+        yaml.contains("    command:\n    - --api.insecure=true\n"),
+        "{yaml}"
+    );
+    assert!(
+        yaml.contains(
+            "    annotations:\n      traefik.http.routers.api.rule: \"Host(`traefik.localhost`)\""
+        ),
+        "{yaml}"
+    );
+    assert!(yaml.contains("    labels:\n      tier: edge"), "{yaml}");
+    let kubernetes = berth(
+        &dir,
+        "import",
+        &["-e", "docker", "render", "--to", "kubernetes"],
+    );
+    let objects = String::from_utf8_lossy(&kubernetes.stdout);
+    assert!(
+        objects.contains("      - args:\n        - postgres\n        - -c\n"),
+        "a compose command is Kubernetes' args: {objects}"
+    );
+    assert!(objects.contains("command:\n        - nodemon"), "{objects}");
+}
+
+#[test]
+fn override_files_merge_key_by_key_and_extends_resolves() {
+    let dir = scratch("fidelity-merge");
+    write(
+        &dir,
+        &[
+            (
+                "compose.yaml",
+                r#"
+services:
+  base:
+    image: busybox:1.36
+    environment: { SHARED: "1", LEVEL: info }
+    profiles: [never]
+  db:
+    image: postgres:16
+    healthcheck: { test: ["CMD", "pg_isready"] }
+  cache:
+    image: redis:7
+  api:
+    extends: base
+    build: { context: ./api, dockerfile: Dockerfile.dev }
+    profiles: !reset []
+    depends_on:
+      db: { condition: service_healthy }
+      cache: { condition: service_started }
+    healthcheck:
+      test: ["CMD", "wget", "-q", "http://localhost:8000/health"]
+      interval: 5s
+    ports: ["8000:8000"]
+    volumes: ["./api:/app", "api-cache:/cache"]
+    deploy:
+      resources: { limits: { cpus: "0.5", memory: 1.5g } }
+  worker:
+    extends: { file: common.yaml, service: worker }
+volumes:
+  api-cache:
+"#,
+            ),
+            (
+                "compose.override.yaml",
+                r#"
+services:
+  api:
+    build: { target: dev }
+    environment: [LEVEL=debug]
+    ports: ["9229:9229"]
+    volumes: ["./src:/app"]
+"#,
+            ),
+            (
+                "common.yaml",
+                r#"
+services:
+  worker:
+    image: busybox:1.36
+    command: ["sh", "-c", "sleep 1000"]
+    environment: { QUEUE: jobs }
+"#,
+            ),
+        ],
+    );
+    let Some((differences, notes)) = same_system(&dir, &["compose.yaml", "compose.override.yaml"])
+    else {
+        return;
+    };
+    let unexpected: Vec<&String> = differences.iter().collect();
+    assert!(unexpected.is_empty(), "{differences:#?}\n{notes}");
+    let yaml = imported(&dir);
+    assert!(
+        yaml.contains(
+            "      context: ./api\n      dockerfile: Dockerfile.dev\n      target: dev\n"
+        ),
+        "the override keeps the context: {yaml}"
+    );
+    assert!(yaml.contains("memory_limit: 1536Mi"), "{yaml}");
+    assert!(notes.contains("keeps its data in no volume"), "{notes}");
+}
+
+#[test]
+fn ports_keep_their_container_port_host_port_and_address() {
+    let dir = scratch("fidelity-ports");
+    write(
+        &dir,
+        &[
+            (".env", "WEB_PORT=8088\n"),
+            (
+                "compose.yaml",
+                r#"
+services:
+  db:
+    image: postgres:16
+    environment: { POSTGRES_HOST_AUTH_METHOD: trust }
+    volumes: ["db_data:/var/lib/postgresql/data"]
+    healthcheck: { test: ["CMD", "pg_isready"] }
+  vote:
+    image: example/vote:1
+    ports: ["${WEB_PORT:-8080}:80", "127.0.0.1:3000:3000"]
+  result:
+    image: example/result:1
+    ports: ["8081:${ADMIN_PORT:-80}", "9000"]
+    depends_on: [db]
+volumes:
+  db_data:
+"#,
+            ),
+        ],
+    );
+    let Some((differences, notes)) = same_system(&dir, &["compose.yaml"]) else {
+        return;
+    };
+    assert!(differences.is_empty(), "{differences:#?}\n{notes}");
+    let yaml = imported(&dir);
+    assert!(
+        yaml.contains("db_data:/var/lib/postgresql/data"),
+        "the store keeps its volume: {yaml}"
+    );
+    assert!(
+        yaml.contains("    publish: {}\n"),
+        "a store compose did not publish stays unpublished: {yaml}"
+    );
+    assert!(
+        notes.contains("its stand-in listens on 8081"),
+        "only the local runtime moves shared ports: {notes}"
+    );
+    let down_the_tree = berth(&dir, "import", &["check"]);
+    assert!(
+        matches!(down_the_tree.status.code(), Some(0 | 1)),
+        "{}",
+        text(&down_the_tree)
+    );
+}
+
+#[test]
+fn valid_compose_that_strict_readers_refuse_imports() {
+    let dir = scratch("fidelity-lenient");
+    write(
+        &dir,
+        &[
+            (".env", "HEALTHCHECK_INTERVAL=15s\nAPP_TAG=2.7\n"),
+            (
+                "compose.yaml",
+                r#"
+x-health: &health
+  interval: ${HEALTHCHECK_INTERVAL}
+  retries: 5
+services:
+  web:
+    image: example/web:${APP_TAG:-1.0}
+    healthcheck:
+      <<: *health
+      test: [
+        "CMD-SHELL",
+        "wget -q -O- http://localhost:80/ || exit 1",
+      ]
+    environment:
+      DATA: /srv/$$USER/data
+  api:
+    image: example/api:${APP_TAG:-1.0}
+    healthcheck:
+      <<: *health
+      test: ["CMD", "true"]
+  proxy:
+    image: nginx:1.27
+    depends_on:
+      web: { condition: service_healthy }
+      cache: { condition: service_healthy }
+  cache:
+    image: memcached:1.6
+"#,
+            ),
+        ],
+    );
+    let Some((differences, notes)) = same_system(&dir, &["compose.yaml"]) else {
+        return;
+    };
+    let unexpected: Vec<&String> = differences
+        .iter()
+        .filter(|d| !d.starts_with("proxy: depends_on"))
+        .collect();
+    assert!(unexpected.is_empty(), "{differences:#?}\n{notes}");
+    let yaml = imported(&dir);
+    assert!(
+        yaml.contains("image: example/web:2.7"),
+        ".env wins over the default: {yaml}"
+    );
+    assert!(yaml.contains("period: 15s"), "{yaml}");
+    assert!(yaml.contains("DATA: /srv/$USER/data"), "{yaml}");
+    assert!(
+        notes.contains("waits for `cache` to be healthy by the healthcheck of its image"),
+        "{notes}"
+    );
+    assert_eq!(
+        notes.matches("compose.yaml:4:3").count(),
+        0,
+        "no note for what was carried over: {notes}"
+    );
+}
+
+#[test]
+fn profiles_stay_out_of_a_plain_up() {
+    let dir = scratch("fidelity-profiles");
+    write(
+        &dir,
+        &[(
+            "compose.yaml",
+            r#"
+services:
+  web:
+    image: example/web:1
+    ports: ["8080:8080"]
+  seed:
+    image: example/seed:1
+    profiles: [seed]
+    depends_on: [web]
+"#,
+        )],
+    );
+    let Some((differences, notes)) = same_system(&dir, &["compose.yaml"]) else {
+        return;
+    };
+    assert!(differences.is_empty(), "{differences:#?}\n{notes}");
+    let plan = berth(&dir, "import", &["plan"]);
+    let plan = text(&plan);
+    assert!(plan.contains("web") && !plan.contains("seed"), "{plan}");
+    let seeded = berth(&dir, "import", &["plan", "seed"]);
+    assert!(text(&seeded).contains("seed"), "{}", text(&seeded));
+}
+
+#[test]
+fn a_dangling_dependency_is_an_error_in_the_compose_file() {
+    let dir = scratch("fidelity-dangling");
+    write(
+        &dir,
+        &[(
+            "compose.yaml",
+            "services:\n  Backend:\n    image: example/api:1\n  frontend:\n    image: example/web:1\n    depends_on:\n      - backend\n",
+        )],
+    );
+    let import = berth(&dir, "import", &["import", "compose", "compose.yaml"]);
+    assert_eq!(import.status.code(), Some(2), "{}", text(&import));
+    let output = text(&import);
+    assert!(
+        output.contains("`frontend` depends on `backend`, which is not a service of these files"),
+        "{output}"
+    );
+    assert!(output.contains("compose.yaml:7:9"), "{output}");
+    assert!(!dir.join("berth.yaml").exists(), "nothing is written");
+}
+
+#[test]
+fn an_import_from_another_folder_leads_its_paths_back() {
+    let dir = scratch("fidelity-folder");
+    write(
+        &dir,
+        &[
+            (
+                "shop/compose.yaml",
+                "services:\n  api:\n    build: ./api\n    env_file: api.env\n    volumes: [\"./conf:/etc/api:ro\"]\n",
+            ),
+            ("shop/api.env", "MODE=prod\n"),
+        ],
+    );
+    let import = berth(&dir, "import", &["import", "compose", "shop/compose.yaml"]);
+    assert!(import.status.success(), "{}", text(&import));
+    let yaml = imported(&dir);
+    assert!(yaml.contains("context: ./shop/api"), "{yaml}");
+    assert!(yaml.contains("- ./shop/api.env"), "{yaml}");
+    assert!(yaml.contains("- ./shop/conf:/etc/api:ro"), "{yaml}");
+    let render = berth(
+        &dir,
+        "import",
+        &[
+            "-e",
+            "docker",
+            "render",
+            "--to",
+            "compose",
+            "--dir",
+            "out/compose",
+        ],
+    );
+    assert!(render.status.success(), "{}", text(&render));
+    let services = std::fs::read_to_string(dir.join("out/compose/compose.services.yaml")).unwrap();
+    assert!(
+        services.contains("context: ../../shop/api"),
+        "paths lead back from the output folder: {services}"
+    );
+}
+
+#[test]
+fn the_local_stand_ins_come_up_without_secrets_or_image_healthchecks() {
+    let dir = scratch("fidelity-local");
+    write(
+        &dir,
+        &[(
+            "compose.yaml",
+            r#"
+services:
+  db:
+    image: postgres:16
+    environment: [POSTGRES_PASSWORD]
+    healthcheck: { test: ["CMD-SHELL", "pg_isready -U postgres"] }
+  worker:
+    image: example/worker:1
+    environment: { API_TOKEN: "${API_TOKEN}" }
+    healthcheck: { test: ["CMD", "/bin/healthy"] }
+    depends_on: { db: { condition: service_healthy } }
+  web:
+    image: example/web:1
+    ports: ["80:80"]
+    depends_on: { worker: { condition: service_healthy } }
+"#,
+        )],
+    );
+    let import = berth(&dir, "import", &["import", "compose", "compose.yaml"]);
+    assert!(import.status.success(), "{}", text(&import));
+    let marker = format!("{}-up", dir.display());
+    let up = berth(&dir, &marker, &["up", "-d"]);
+    let down = berth(&dir, &marker, &["down"]);
+    assert!(up.status.success(), "{}", text(&up));
+    assert!(down.status.success(), "{}", text(&down));
+    assert!(support::survivors(&marker).is_empty());
+}
+
+/// The notes name what the comparison leaves out, so that a difference
+/// berth makes on purpose is never silent.
+#[test]
+fn what_is_not_carried_over_is_noted_once_at_its_place() {
+    let dir = scratch("fidelity-notes");
+    write(
+        &dir,
+        &[(
+            "compose.yaml",
+            r#"
+x-common: &common
+  ulimits: { nofile: 65536 }
+  restart: on-failure
+services:
+  a:
+    <<: *common
+    image: example/a:1
+    ports: ["53:53/udp"]
+    deploy:
+      restart_policy: { condition: on-failure, max_attempts: 3, delay: 5s }
+      resources:
+        reservations:
+          devices: [{ driver: nvidia, count: 1, capabilities: [gpu] }]
+    build:
+      context: .
+      args: [VERSION]
+  b:
+    <<: *common
+    image: example/b:1
+    depends_on:
+      a: { condition: service_started, required: false }
+"#,
+        )],
+    );
+    let import = berth(&dir, "import", &["import", "compose", "compose.yaml"]);
+    assert!(import.status.success(), "{}", text(&import));
+    let notes = String::from_utf8_lossy(&import.stderr).into_owned();
+    assert_eq!(
+        notes.matches("`ulimits` not carried over").count(),
+        1,
+        "{notes}"
+    );
+    for expected in [
+        "port 53/udp not carried over",
+        "reservations `devices` not carried over",
+        "build arg `VERSION` has no value",
+        "`required: false` not carried over",
+    ] {
+        assert!(notes.contains(expected), "{expected}: {notes}");
+    }
+    let yaml = imported(&dir);
+    assert!(
+        yaml.contains("policy: on_failure\n      max_restarts: 3\n      backoff: 5s"),
+        "{yaml}"
+    );
+}
