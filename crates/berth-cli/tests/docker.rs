@@ -636,6 +636,19 @@ fn redis_keeps_its_data_on_its_volume_across_down_and_up() {
     assert_eq!(volumes("dockerdata"), 0, "--volumes removes it");
 }
 
+/// Whether a Redis server answers PING on `port` (no answer yet is no).
+fn pong(port: u16) -> bool {
+    let answer = || -> std::io::Result<bool> {
+        let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+        stream.set_read_timeout(Some(Duration::from_secs(2)))?;
+        stream.write_all(b"PING\r\n")?;
+        let mut reply = [0; 16];
+        let read = stream.read(&mut reply)?;
+        Ok(reply[..read].starts_with(b"+PONG"))
+    };
+    answer().unwrap_or(false)
+}
+
 /// One command to a Redis server, in its protocol; the reply without its last CRLF.
 fn redis(port: u16, command: &[&str]) -> String {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
@@ -652,4 +665,54 @@ fn redis(port: u16, command: &[&str]) -> String {
     String::from_utf8_lossy(&reply[..read])
         .trim_end()
         .to_owned()
+}
+
+/// An imported compose project on the Engine: the port where compose
+/// published it, the volume by the name compose gave it.
+#[test]
+fn an_imported_project_runs_on_docker_where_and_with_what_compose_gave_it() {
+    if !engine_answers() {
+        return;
+    }
+    let Some(image) = images::redis() else {
+        support::not_run("redis-server is not installed");
+        return;
+    };
+    let [port] = free_ports(1)[..] else {
+        unreachable!()
+    };
+    let project = Project::new("docker-import", "");
+    std::fs::remove_file(project.dir.join("berth.yaml")).unwrap();
+    std::fs::write(
+        project.dir.join("compose.yaml"),
+        format!(
+            "services:\n  cache:\n    image: {image}\n    command: redis-server --dir /data --protected-mode no\n    ports: [\"127.0.0.1:{port}:6379\"]\n    volumes: [\"cache-data:/data\"]\nvolumes:\n  cache-data:\n"
+        ),
+    )
+    .unwrap();
+    let import = project.run(&[
+        "import",
+        "compose",
+        "compose.yaml",
+        "--name",
+        "dockerimport",
+    ]);
+    assert!(import.status.success(), "{}", text(&import));
+    up(&project);
+    let ping = || pong(port);
+    wait_until("redis answers where compose published it", LONG, ping);
+    assert_eq!(redis(port, &["SET", "greeting", "kept"]), "+OK");
+    down_leaves_nothing(&project, "dockerimport");
+    assert_eq!(
+        volumes("dockerimport"),
+        1,
+        "the named volume outlives the containers"
+    );
+
+    up(&project);
+    wait_until("redis answers again", LONG, ping);
+    assert_eq!(redis(port, &["GET", "greeting"]), "$4\r\nkept");
+    let down = project.run(&["down", "-e", "docker", "--volumes"]);
+    assert!(down.status.success(), "{}", text(&down));
+    assert_eq!(volumes("dockerimport"), 0, "--volumes removes it");
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use support::{berth, compose, scratch, survivors, text};
+use support::{berth, compose, compose_config, scratch, survivors, text};
 
 /// A compose file a public project ships inside its published crate.
 struct Public {
@@ -18,7 +18,7 @@ struct Public {
     path: &'static str,
 }
 
-const PUBLIC: [Public; 5] = [
+const PUBLIC: [Public; 11] = [
     // Two dozen databases side by side, built with args, names with underscores.
     Public {
         krate: "sqlx",
@@ -54,11 +54,55 @@ const PUBLIC: [Public; 5] = [
         sha256: "d6ad2112cf4ad543ceed12e48b779e82e8f3a8172374cac98d59e59feda35c69",
         path: "docker-compose.yml",
     },
+    // Kafka in KRaft mode with a schema registry: long lists of settings.
+    Public {
+        krate: "rdkafka",
+        version: "0.39.0",
+        sha256: "d7956f9ac12b5712e50372d9749a3102f4810a8d42481c5eae3748d36d585bcf",
+        path: "docker-compose.yaml",
+    },
+    // Databases of several versions side by side, in a folder of their own.
+    Public {
+        krate: "sea-orm",
+        version: "2.0.4",
+        sha256: "40bc08e0aa1963295a30473f98d9b4c9c2b0b3a028381e0143cb2647d0a59a32",
+        path: "build-tools/docker-compose.yml",
+    },
+    // Three SQL Servers built for another platform, all on one host port.
+    Public {
+        krate: "tiberius",
+        version: "0.13.0",
+        sha256: "e07324791de2bdaed058af4aa433a0b5ec5c0beac407a9797419c19805df2415",
+        path: "docker-compose.yml",
+    },
+    // `links:`, build args from the shell, a variable that is not set.
+    Public {
+        krate: "kafka",
+        version: "0.10.0",
+        sha256: "2054ba4edcb4dcda4209e138c7e88caf26d4a325b3db76fbdb6ca5eecc23e426",
+        path: "tests/docker-compose.yml",
+    },
+    // A shell entrypoint whose command writes `$$VAR` for the container's shell.
+    Public {
+        krate: "samsa",
+        version: "0.1.8",
+        sha256: "24c94daa6ae3559c0e981afe556056c611901ad74079e527b81af6231c0f7c98",
+        path: "docker-compose-kafka-kraft.yaml",
+    },
+    Public {
+        krate: "rskafka",
+        version: "0.6.0",
+        sha256: "849b87417a191e37e16b8893eba8928bbd10e1989e6b57c4f8531549eaa29bdc",
+        path: "docker-compose-redpanda.yml",
+    },
 ];
 
 /// The compose file, fetched from crates.io into the target directory once;
 /// none, said on stderr, where crates.io cannot be reached.
 fn fetch(public: &Public) -> Option<PathBuf> {
+    // One download at a time: two tests fetching one archive would write it together.
+    static FETCHING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = FETCHING.lock().unwrap_or_else(|e| e.into_inner());
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("public-compose");
     let root = format!("{}-{}", public.krate, public.version);
     let file = dir.join(&root).join(public.path);
@@ -104,14 +148,77 @@ fn fetch(public: &Public) -> Option<PathBuf> {
     Some(file)
 }
 
+/// What berth means to run otherwise than compose did, each said by a note.
+fn on_purpose(krate: &str, difference: &str) -> bool {
+    match krate {
+        // Three services on host port 1433 cannot run at once under compose.
+        "tiberius" => difference.contains(": ports: compose has {(\"\", \"1433\", 1433)}"),
+        _ => false,
+    }
+}
+
+#[test]
+fn public_compose_files_run_the_same_system_as_compose_read_them() {
+    for public in &PUBLIC {
+        let Some((dir, notes)) = import(public, "same") else {
+            return;
+        };
+        let file = fetch(public).unwrap();
+        let (folder, name) = (file.parent().unwrap(), file.file_name().unwrap());
+        let Some(differences) =
+            compose_config::rendered_differences(folder, &[name.to_str().unwrap()], &dir, &notes)
+        else {
+            return;
+        };
+        let unexpected: Vec<&String> = differences
+            .iter()
+            .filter(|d| !on_purpose(public.krate, d))
+            .collect();
+        assert!(
+            unexpected.is_empty(),
+            "{} {}: {unexpected:#?}\n{notes}",
+            public.krate,
+            public.path
+        );
+        if public.krate == "tiberius" {
+            assert!(notes.contains("the two cannot run at once"), "{notes}");
+        }
+    }
+}
+
+#[test]
+fn public_compose_files_come_up_locally_and_go_down_leaving_nothing() {
+    for public in &PUBLIC {
+        let Some((dir, _)) = import(public, "up") else {
+            return;
+        };
+        let up = berth(&dir, &marker(&dir), &["up", "-d"]);
+        let down = berth(&dir, &marker(&dir), &["down"]);
+        assert!(
+            up.status.success(),
+            "{} {}: {}",
+            public.krate,
+            public.path,
+            text(&up)
+        );
+        assert!(down.status.success(), "{}: {}", public.krate, text(&down));
+        assert!(survivors(&marker(&dir)).is_empty(), "{}", public.krate);
+    }
+}
+
 fn marker(dir: &Path) -> String {
     format!("{}-import", dir.display())
 }
 
-/// Imports `public` into a scratch directory; returns it and the notes.
-fn import(public: &Public) -> Option<(PathBuf, String)> {
+/// Imports `public` into a scratch directory of the test `purpose`; returns
+/// it and the notes.
+fn import(public: &Public, purpose: &str) -> Option<(PathBuf, String)> {
     let file = fetch(public)?;
-    let dir = scratch(&format!("import-{}", public.krate));
+    let dir = scratch(&format!(
+        "import-{purpose}-{}-{}",
+        public.krate,
+        public.path.replace(['/', '.'], "-")
+    ));
     let output = berth(
         &dir,
         &marker(&dir),
@@ -129,7 +236,7 @@ fn import(public: &Public) -> Option<(PathBuf, String)> {
 #[test]
 fn public_compose_files_import_and_the_result_loads_checks_and_renders() {
     for public in &PUBLIC {
-        let Some((dir, notes)) = import(public) else {
+        let Some((dir, notes)) = import(public, "check") else {
             return;
         };
         let berth_yaml = std::fs::read_to_string(dir.join("berth.yaml")).unwrap();
@@ -184,8 +291,8 @@ fn public_compose_files_import_and_the_result_loads_checks_and_renders() {
                 text(&config)
             );
         }
-        match public.krate {
-            "sqlx" => {
+        match (public.krate, public.path) {
+            ("sqlx", _) => {
                 assert!(
                     notes.contains("service `mysql_8` is named `mysql-8`"),
                     "{notes}"
@@ -200,7 +307,7 @@ fn public_compose_files_import_and_the_result_loads_checks_and_renders() {
                 );
                 assert!(berth_yaml.contains("dockerfile: mysql/Dockerfile"));
             }
-            "meilisearch-sdk" => {
+            ("meilisearch-sdk", _) => {
                 assert!(
                     berth_yaml.contains(
                         "MEILISEARCH_URL: http://${meilisearch.host}:${meilisearch.port}"
@@ -213,13 +320,15 @@ fn public_compose_files_import_and_the_result_loads_checks_and_renders() {
                 );
                 assert!(!notes.contains("masterKey"), "a note never repeats a value");
             }
-            "samsa" => assert!(berth_yaml.contains("    entrypoint:\n"), "{berth_yaml}"),
-            "rskafka" => assert!(
+            ("samsa", "docker-compose.yaml") => {
+                assert!(berth_yaml.contains("    entrypoint:\n"), "{berth_yaml}")
+            }
+            ("rskafka", "docker-compose-kafka.yml") => assert!(
                 berth_yaml
                     .contains("KAFKA_CFG_ZOOKEEPER_CONNECT: ${zookeeper.host}:${zookeeper.port}"),
                 "{berth_yaml}"
             ),
-            "clickhouse" => {
+            ("clickhouse", _) => {
                 assert!(
                     berth_yaml.starts_with("# Imported")
                         && berth_yaml.contains("\nname: clickhouse-rs\n")
@@ -231,7 +340,7 @@ fn public_compose_files_import_and_the_result_loads_checks_and_renders() {
                 );
                 assert!(notes.contains("`ulimits` not carried over"), "{notes}");
             }
-            other => unreachable!("{other}"),
+            _ => {}
         }
     }
 }
@@ -239,7 +348,7 @@ fn public_compose_files_import_and_the_result_loads_checks_and_renders() {
 #[test]
 fn an_imported_project_runs_locally_with_berth_up() {
     let public = PUBLIC.iter().find(|p| p.krate == "rskafka").unwrap();
-    let Some((dir, _)) = import(public) else {
+    let Some((dir, _)) = import(public, "rskafka") else {
         return;
     };
     let up = berth(&dir, &marker(&dir), &["up", "-d"]);

@@ -16,52 +16,23 @@ use support::{berth, scratch, text};
 /// Imports the files in `dir`, renders them for compose into `out/`, and
 /// returns the differences between the two configs and the import's notes.
 fn same_system(dir: &Path, files: &[&str]) -> Option<(Vec<String>, String)> {
-    let Some(compose) = support::compose().filter(|c| c[0] == "docker") else {
-        support::not_run(
-            "docker compose (v2) is missing: imports are not compared with compose's own config",
-        );
-        return None;
-    };
-    let original = compose_config::config(&compose, dir, files).expect("the original is valid");
     let mut args = vec!["import", "compose"];
     args.extend_from_slice(files);
     let import = berth(dir, "import", &args);
     assert!(import.status.success(), "{}", text(&import));
     let notes = String::from_utf8_lossy(&import.stderr).into_owned();
-    let render = berth(
-        dir,
-        "import",
-        &["-e", "docker", "render", "--to", "compose", "--dir", "out"],
-    );
-    assert!(render.status.success(), "{}", text(&render));
-    let rendered = compose_config::config(
-        &compose,
-        dir,
-        &["out/compose.data.yaml", "out/compose.services.yaml"],
-    )
-    .unwrap_or_else(|e| panic!("the rendered files are valid: {e}"));
+    let differences = compose_config::rendered_differences(dir, files, dir, &notes)?;
+    let names = |files: &[&str]| {
+        let compose = support::compose().expect("compose is there");
+        let config = compose_config::config(&compose, dir, files).unwrap();
+        compose_config::project_name(&config).map(str::to_owned)
+    };
     assert_eq!(
-        compose_config::project_name(&original),
-        compose_config::project_name(&rendered),
+        names(files),
+        names(&["out/compose.data.yaml", "out/compose.services.yaml"]),
         "the project keeps its name, so its containers and volumes keep theirs"
     );
-    let differences = compose_config::differences(
-        &compose_config::services(&original),
-        &compose_config::services(&rendered),
-    )
-    .into_iter()
-    .filter(|d| !given_to_a_data_store(d, &notes))
-    .collect();
     Some((differences, notes))
-}
-
-/// berth gives a data store that has none a volume for its data and its
-/// readiness probe, and says so.
-fn given_to_a_data_store(difference: &str, notes: &str) -> bool {
-    (difference.contains(": volume targets: compose has {}")
-        && notes.contains("keeps its data in no volume"))
-        || (difference.contains(": healthcheck: compose has false, berth true")
-            && notes.contains("has no healthcheck; berth gives this"))
 }
 
 fn write(dir: &Path, files: &[(&str, &str)]) {
@@ -512,6 +483,66 @@ services:
     let yaml = imported(&dir);
     assert!(
         yaml.contains("policy: on_failure\n      max_restarts: 3\n      backoff: 5s"),
+        "{yaml}"
+    );
+}
+
+#[test]
+fn included_files_keep_their_own_folders_and_tags_override_or_reset() {
+    let dir = scratch("fidelity-include");
+    write(
+        &dir,
+        &[
+            (
+                "compose.yaml",
+                r#"
+include:
+  - infra/compose.yaml
+services:
+  api:
+    image: example/api:1
+    environment: { A: "1", B: "2" }
+    ports: ["8080:80"]
+    depends_on: [db]
+"#,
+            ),
+            (
+                "compose.override.yaml",
+                r#"
+services:
+  api:
+    environment: !override
+      ONLY: "1"
+    ports: !reset []
+"#,
+            ),
+            (
+                "infra/compose.yaml",
+                r#"
+services:
+  db:
+    image: postgres:16
+    env_file: db.env
+    volumes: ["./data:/var/lib/postgresql/data"]
+    healthcheck: { test: ["CMD", "pg_isready"] }
+"#,
+            ),
+            ("infra/db.env", "POSTGRES_DB=shop\n"),
+        ],
+    );
+    let Some((differences, notes)) = same_system(&dir, &["compose.yaml", "compose.override.yaml"])
+    else {
+        return;
+    };
+    assert!(differences.is_empty(), "{differences:#?}\n{notes}");
+    let yaml = imported(&dir);
+    assert!(yaml.contains("- ./infra/db.env"), "{yaml}");
+    assert!(
+        yaml.contains("- ./infra/data:/var/lib/postgresql/data"),
+        "{yaml}"
+    );
+    assert!(
+        yaml.contains("    env:\n      ONLY: \"1\"\n") && !yaml.contains("B: \"2\""),
         "{yaml}"
     );
 }

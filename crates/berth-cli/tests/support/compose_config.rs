@@ -26,6 +26,57 @@ pub struct Running {
     pub profiles: BTreeSet<String>,
 }
 
+/// The differences between compose's config of the original `files` (in
+/// `original`) and of what `berth render --to compose` writes from the
+/// berth.yaml imported into `project`, less what the import's `notes` say
+/// berth gives a data store on purpose; None, said, where Compose v2 is missing.
+pub fn rendered_differences(
+    original: &Path,
+    files: &[&str],
+    project: &Path,
+    notes: &str,
+) -> Option<Vec<String>> {
+    let Some(compose) = super::compose().filter(|c| c[0] == "docker") else {
+        super::not_run(
+            "docker compose (v2) is missing: imports are not compared with compose's own config",
+        );
+        return None;
+    };
+    let before = config(&compose, original, files).expect("the original is valid");
+    let render = super::berth(
+        project,
+        "import",
+        &["-e", "docker", "render", "--to", "compose", "--dir", "out"],
+    );
+    assert!(render.status.success(), "{}", super::text(&render));
+    let after = config(
+        &compose,
+        project,
+        &["out/compose.data.yaml", "out/compose.services.yaml"],
+    )
+    .unwrap_or_else(|e| panic!("the rendered files are valid: {e}"));
+    assert_eq!(
+        project_name(&before).is_some(),
+        project_name(&after).is_some(),
+        "the rendered project is named"
+    );
+    Some(
+        differences(&services(&before), &services(&after))
+            .into_iter()
+            .filter(|d| !given_to_a_data_store(d, notes))
+            .collect(),
+    )
+}
+
+/// berth gives a data store that has none a volume for its data and its
+/// readiness probe, and its notes say so.
+fn given_to_a_data_store(difference: &str, notes: &str) -> bool {
+    (difference.contains(": volume targets: compose has {}")
+        && notes.contains("keeps its data in no volume"))
+        || (difference.contains(": healthcheck: compose has false, berth true")
+            && notes.contains("has no healthcheck; berth gives this"))
+}
+
 /// `docker compose -f FILE... config` run in `dir`, or the error it printed.
 pub fn config(compose: &[&str], dir: &Path, files: &[&str]) -> Result<Value, String> {
     let mut command = Command::new(compose[0]);
