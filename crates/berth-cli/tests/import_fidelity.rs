@@ -365,7 +365,7 @@ fn an_import_from_another_folder_leads_its_paths_back() {
                 "shop/compose.yaml",
                 "services:\n  api:\n    build: ./api\n    env_file: api.env\n    volumes: [\"./conf:/etc/api:ro\"]\n",
             ),
-            ("shop/api.env", "MODE=prod\n"),
+            ("shop/api.env", "MODE=prod\nAPI_TOKEN=not-for-a-configmap\n"),
         ],
     );
     let import = berth(&dir, "import", &["import", "compose", "shop/compose.yaml"]);
@@ -545,4 +545,71 @@ services:
         yaml.contains("    env:\n      ONLY: \"1\"\n") && !yaml.contains("B: \"2\""),
         "{yaml}"
     );
+}
+
+/// A value berth cannot read is a note at its place and the rest imports; a
+/// file compose itself would refuse is an error in that file, and nothing is
+/// written.
+#[test]
+fn bad_values_are_notes_and_bad_files_are_errors_in_the_compose_file() {
+    let dir = scratch("fidelity-hostile");
+    write(
+        &dir,
+        &[(
+            "compose.yaml",
+            "services:\n  a:\n    image: x\n    command: \"unterminated \\\"quote\"\n    healthcheck: { test: [CMD, \"true\"], interval: banana }\n    ports: [\"1:2:3:4\", \"70000:80\"]\n    volumes: [\":\", \"a:b:c:d\"]\n    stop_grace_period: soon\n    environment: 5\n",
+        )],
+    );
+    let import = berth(&dir, "import", &["import", "compose", "compose.yaml"]);
+    assert!(import.status.success(), "{}", text(&import));
+    let notes = String::from_utf8_lossy(&import.stderr).into_owned();
+    for (place, what) in [
+        ("compose.yaml:4:5", "has a quote that does not close"),
+        ("compose.yaml:5:41", "`banana` is not a duration"),
+        ("compose.yaml:6:13", "`2:3` is not a host address and port"),
+        ("compose.yaml:6:24", "host ports `70000`"),
+        (
+            "compose.yaml:7:15",
+            "volume `:` not carried over: the path in the container is not absolute",
+        ),
+        ("compose.yaml:8:5", "`soon` is not a duration"),
+        (
+            "compose.yaml:9:5",
+            "`environment` is neither a mapping nor a list",
+        ),
+    ] {
+        assert!(
+            notes.contains(&format!("{place}: ")) && notes.contains(what),
+            "{place} {what}: {notes}"
+        );
+    }
+    let check = berth(&dir, "import", &["check"]);
+    assert!(
+        matches!(check.status.code(), Some(0 | 1)),
+        "{}",
+        text(&check)
+    );
+
+    std::fs::remove_file(dir.join("berth.yaml")).unwrap();
+    write(
+        &dir,
+        &[("compose.yaml", "services:\n  web: null\n  api: just text\n")],
+    );
+    let import = berth(&dir, "import", &["import", "compose", "compose.yaml"]);
+    assert_eq!(import.status.code(), Some(2), "{}", text(&import));
+    let output = text(&import);
+    assert!(
+        output.contains("service `web` is not a mapping of settings")
+            && output.contains("compose.yaml:2:3"),
+        "{output}"
+    );
+    assert!(
+        output.contains("service `api` is not a mapping"),
+        "{output}"
+    );
+    assert!(
+        !output.contains("berth.yaml:"),
+        "no error points into a file that was not written: {output}"
+    );
+    assert!(!dir.join("berth.yaml").exists());
 }

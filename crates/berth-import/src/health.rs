@@ -42,7 +42,9 @@ pub fn readiness(healthcheck: &Field, main_port: Option<u16>, notes: &mut Notes)
         None => probe.insert("exec".into(), json!(command)),
     };
     for (compose, berth, default) in DEFAULTS {
-        let duration = healthcheck.get(compose).and_then(Field::text);
+        let duration = healthcheck
+            .get(compose)
+            .and_then(|field| duration(field, notes));
         probe.insert(
             berth.into(),
             duration.unwrap_or_else(|| default.to_owned()).into(),
@@ -58,6 +60,18 @@ pub fn readiness(healthcheck: &Field, main_port: Option<u16>, notes: &mut Notes)
         notes.add(&start_interval.at, "healthcheck `start_interval` not carried over: berth probes at one period from the start");
     }
     Some(Value::Object(probe))
+}
+
+/// A duration berth reads, or a note that it was not one.
+pub fn duration(field: &Field, notes: &mut Notes) -> Option<String> {
+    let text = field.text()?;
+    match text.parse::<berth_core::model::Duration>() {
+        Ok(_) => Some(text),
+        Err(_) => {
+            notes.add(&field.at, format!("`{text}` is not a duration berth reads, not carried over: compose's default stands"));
+            None
+        }
+    }
 }
 
 static LOCAL_URL: LazyLock<Regex> = LazyLock::new(|| {

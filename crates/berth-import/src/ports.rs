@@ -64,6 +64,10 @@ pub fn service_ports(definition: &Field, kind: Kind, notes: &mut Notes) -> Servi
             (Some(address), published) => format!("{address}:{}", published.unwrap_or(0)),
             (None, published) => published.unwrap_or(0).to_string(),
         };
+        if at.parse::<berth_core::model::Publish>().is_err() {
+            notes.add(&item.at, format!("`{at}` is not a host address and port, not carried over: the port is not published"));
+            continue;
+        }
         published.push((name, at));
     }
     if ports.is_empty()

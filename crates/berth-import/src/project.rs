@@ -77,6 +77,7 @@ pub fn compose(source: &Source, name: &str) -> Result<Imported, Problems> {
             }
         }
     }
+    services_are_mappings(&services)?;
     if services.is_empty() {
         return Err(Problems::one(
             Problem::new("the compose files define no services")
@@ -116,7 +117,9 @@ pub fn compose(source: &Source, name: &str) -> Result<Imported, Problems> {
         .collect();
     let mut out_services = Map::new();
     for (compose, definition) in &services {
+        let berth = peers[compose].0.clone();
         let known = Known {
+            name: &berth,
             kind: kinds[compose],
             ports: &ports[compose],
             peers: &peers,
@@ -124,8 +127,8 @@ pub fn compose(source: &Source, name: &str) -> Result<Imported, Problems> {
             paths: &paths,
             variables: &variables,
         };
-        let berth = peers[compose].0.clone();
-        out_services.insert(berth, service(definition, &known, &mut notes).into());
+        let translated = service(definition, &known, &mut notes);
+        out_services.insert(berth.clone(), translated.into());
     }
     let local = crate::stand_in::environment(&out_services, &ports, &renames, &mut notes);
     let mut document = json!({
@@ -321,6 +324,27 @@ fn problem(at: &At, message: &str, help: &str) -> Problems {
             .help(help)
             .in_file(&at.file),
     )
+}
+
+/// Each service is a mapping of its settings, as compose requires.
+fn services_are_mappings(services: &IndexMap<String, Field>) -> Result<(), Problems> {
+    let problems: Vec<Problem> = services
+        .iter()
+        .filter(|(_, definition)| !definition.is_map())
+        .map(|(name, definition)| {
+            Problem::new(format!("service `{name}` is not a mapping of settings"))
+                .at(definition.at.span, "here")
+                .help(
+                    "give it its settings, such as `image: nginx:1.27`, as docker compose requires",
+                )
+                .in_file(&definition.at.file)
+        })
+        .collect();
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(Problems(problems))
+    }
 }
 
 /// Each service a `depends_on` names exists, as compose requires.

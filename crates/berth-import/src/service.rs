@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 
 use crate::document::{Field, Shape};
 use crate::env::{Peers, environment};
-use crate::health::readiness;
+use crate::health::{duration, readiness};
 use crate::interpolate::Variables;
 use crate::merge::{build_map, to_map};
 use crate::note::Notes;
@@ -27,6 +27,8 @@ const READ_ELSEWHERE: &[&str] = &[
 
 /// What the project knows of the service before its keys are read.
 pub struct Known<'p> {
+    /// berth's name for the service.
+    pub name: &'p str,
     pub kind: Kind,
     pub ports: &'p ServicePorts,
     pub peers: &'p Peers,
@@ -52,11 +54,13 @@ pub fn service(definition: &Field, known: &Known, notes: &mut Notes) -> Map<Stri
                     out.insert("image".into(), image.text.clone().into());
                 }
             }
-            "command" | "entrypoint" => {
-                if let Some(argv) = argv(&field) {
+            "command" | "entrypoint" => match argv(&field) {
+                Some(argv) => {
                     out.insert(key, argv.into());
                 }
-            }
+                None if field.scalar().is_some() => notes.add(&field.at, format!("`{key}` has a quote that does not close, not carried over")),
+                None => notes.add(&field.at, format!("`{key}` is neither a string nor a list, not carried over")),
+            },
             "build" => {
                 out.insert("build".into(), build(&field, known, notes));
             }
@@ -66,7 +70,9 @@ pub fn service(definition: &Field, known: &Known, notes: &mut Notes) -> Map<Stri
                     out.insert("env_file".into(), files.into());
                 }
             }
+            "environment" if !field.is_map() && field.scalar().is_some() => notes.add(&field.at, "`environment` is neither a mapping nor a list, not carried over"),
             "environment" => {}
+            "depends_on" if field.scalar().is_some() => notes.add(&field.at, "`depends_on` is neither a mapping nor a list, not carried over"),
             "depends_on" => {
                 out.insert("depends_on".into(), depends_on(&field, known, notes).into());
             }
@@ -100,7 +106,7 @@ pub fn service(definition: &Field, known: &Known, notes: &mut Notes) -> Map<Stri
             }
             "labels" => labels(&field, &mut out),
             "stop_grace_period" => {
-                if let Some(period) = field.text() {
+                if let Some(period) = duration(&field, notes) {
                     out.insert("stop_grace_period".into(), period.into());
                 }
             }
@@ -124,7 +130,7 @@ pub fn service(definition: &Field, known: &Known, notes: &mut Notes) -> Map<Stri
     }
     if let Some(store) = known.kind.data_store() {
         if !out.contains_key("health") {
-            notes.add(&definition.at, format!("has no healthcheck; berth gives this {} store the readiness probe it knows for it", known.kind));
+            notes.add(&definition.at, format!("`{}` has no healthcheck; berth gives this {} store the readiness probe it knows for it", known.name, known.kind));
         }
         let kept = out
             .get("volumes")
@@ -136,7 +142,7 @@ pub fn service(definition: &Field, known: &Known, notes: &mut Notes) -> Map<Stri
                 })
             });
         if !kept {
-            notes.add(&definition.at, format!("keeps its data in no volume; berth keeps it in a volume of its own at {}, so that it outlives the container", store.data_dir));
+            notes.add(&definition.at, format!("`{}` keeps its data in no volume; berth keeps it in a volume of its own at {}, so that it outlives the container", known.name, store.data_dir));
         }
     }
     if let Some(links) = definition.get("links") {
@@ -386,7 +392,7 @@ fn restart_policy(field: &Field, out: &mut Map<String, Value>, notes: &mut Notes
     {
         spec["max_restarts"] = max.into();
     }
-    if let Some(delay) = field.get("delay").and_then(Field::text) {
+    if let Some(delay) = field.get("delay").and_then(|d| duration(d, notes)) {
         spec["backoff"] = delay.into();
     }
     if let Some(window) = field.get("window") {
@@ -481,10 +487,23 @@ fn volumes(field: &Field, known: &Known, notes: &mut Notes) -> Vec<String> {
             other => other,
         };
         let mode = if read_only { ":ro" } else { "" };
-        mounts.push(match source {
+        let mount = match source {
             Some(source) => format!("{source}:{target}{mode}"),
             None => format!("{target}{mode}"),
-        });
+        };
+        match mount.parse::<berth_core::model::Mount>() {
+            Ok(_) => mounts.push(mount),
+            Err(why) => {
+                let why = why.lines().next().unwrap_or_default();
+                let why = why
+                    .split_once("is not a volume: ")
+                    .map_or(why, |(_, why)| why);
+                notes.add(
+                    &volume.at,
+                    format!("volume `{mount}` not carried over: {why}"),
+                );
+            }
+        }
     }
     mounts
 }

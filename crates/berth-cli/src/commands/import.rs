@@ -47,7 +47,18 @@ pub fn run(global: &Global, from: &ImportSource) -> Result<Exit, Problems> {
     let imported = berth_import::compose(&source, &name)?;
     // What the import writes must load: a file berth itself cannot read is a
     // bug here, and is not written.
-    let project = berth_core::load_str(&path.display().to_string(), &imported.text)?;
+    let project = berth_core::load_str(&path.display().to_string(), &imported.text).map_err(
+        |mut problems| {
+            problems.0.push(
+                Problem::new(format!(
+                    "the import made a {} that berth cannot read, so it wrote none",
+                    path.display()
+                ))
+                .help("this is berth's fault, not the compose files': report it with the files"),
+            );
+            problems
+        },
+    )?;
     new_file::create(&path, &imported.text, "import compose")?;
     let services = project.ecosystem(None).map_or(0, |e| e.services.len());
     if global.output == Format::Json {
