@@ -35,6 +35,13 @@ fn same_system(dir: &Path, files: &[&str]) -> Option<(Vec<String>, String)> {
     Some((differences, notes))
 }
 
+/// `same_system` where the two must agree in full: the notes and the berth.yaml.
+fn agrees(dir: &Path, files: &[&str]) -> Option<(String, String)> {
+    let (differences, notes) = same_system(dir, files)?;
+    assert!(differences.is_empty(), "{differences:#?}\n{notes}");
+    Some((notes, imported(dir)))
+}
+
 fn write(dir: &Path, files: &[(&str, &str)]) {
     for (name, text) in files {
         let path = dir.join(name);
@@ -76,11 +83,9 @@ services:
 "#,
         )],
     );
-    let Some((differences, notes)) = same_system(&dir, &["compose.yaml"]) else {
+    let Some((_, yaml)) = agrees(&dir, &["compose.yaml"]) else {
         return;
     };
-    assert!(differences.is_empty(), "{differences:#?}\n{notes}");
-    let yaml = imported(&dir);
     assert!(
         yaml.contains("    command:\n    - --api.insecure=true\n"),
         "{yaml}"
@@ -167,13 +172,9 @@ services:
             ),
         ],
     );
-    let Some((differences, notes)) = same_system(&dir, &["compose.yaml", "compose.override.yaml"])
-    else {
+    let Some((notes, yaml)) = agrees(&dir, &["compose.yaml", "compose.override.yaml"]) else {
         return;
     };
-    let unexpected: Vec<&String> = differences.iter().collect();
-    assert!(unexpected.is_empty(), "{differences:#?}\n{notes}");
-    let yaml = imported(&dir);
     assert!(
         yaml.contains(
             "      context: ./api\n      dockerfile: Dockerfile.dev\n      target: dev\n"
@@ -213,11 +214,9 @@ volumes:
             ),
         ],
     );
-    let Some((differences, notes)) = same_system(&dir, &["compose.yaml"]) else {
+    let Some((notes, yaml)) = agrees(&dir, &["compose.yaml"]) else {
         return;
     };
-    assert!(differences.is_empty(), "{differences:#?}\n{notes}");
-    let yaml = imported(&dir);
     assert!(
         yaml.contains("db_data:/var/lib/postgresql/data"),
         "the store keeps its volume: {yaml}"
@@ -323,10 +322,9 @@ services:
 "#,
         )],
     );
-    let Some((differences, notes)) = same_system(&dir, &["compose.yaml"]) else {
+    if agrees(&dir, &["compose.yaml"]).is_none() {
         return;
-    };
-    assert!(differences.is_empty(), "{differences:#?}\n{notes}");
+    }
     let plan = berth(&dir, "import", &["plan"]);
     let plan = text(&plan);
     assert!(plan.contains("web") && !plan.contains("seed"), "{plan}");
@@ -440,6 +438,7 @@ fn what_is_not_carried_over_is_noted_once_at_its_place() {
         &[(
             "compose.yaml",
             r#"
+name: My_Shop
 x-common: &common
   ulimits: { nofile: 65536 }
   restart: on-failure
@@ -461,6 +460,8 @@ services:
     image: example/b:1
     depends_on:
       a: { condition: service_started, required: false }
+volumes:
+  shared: { external: true }
 "#,
         )],
     );
@@ -477,6 +478,8 @@ services:
         "reservations `devices` not carried over",
         "build arg `VERSION` has no value",
         "`required: false` not carried over",
+        "compose named it `my_shop`",
+        "volume `shared` is the Engine's `shared`",
     ] {
         assert!(notes.contains(expected), "{expected}: {notes}");
     }
@@ -530,12 +533,9 @@ services:
             ("infra/db.env", "POSTGRES_DB=shop\n"),
         ],
     );
-    let Some((differences, notes)) = same_system(&dir, &["compose.yaml", "compose.override.yaml"])
-    else {
+    let Some((_, yaml)) = agrees(&dir, &["compose.yaml", "compose.override.yaml"]) else {
         return;
     };
-    assert!(differences.is_empty(), "{differences:#?}\n{notes}");
-    let yaml = imported(&dir);
     assert!(yaml.contains("- ./infra/db.env"), "{yaml}");
     assert!(
         yaml.contains("- ./infra/data:/var/lib/postgresql/data"),

@@ -39,11 +39,12 @@ pub struct Source<'a> {
 }
 
 /// Top-level keys that need no word: compose itself ignores `version`.
-const SILENT: &[&str] = &["version", "name", "services", "include", "volumes"];
+const SILENT: &[&str] = &["version", "name", "services", "include"];
 
-/// Imports the compose project `source`; `name` is the ecosystem's name when
-/// the files give none.
-pub fn compose(source: &Source, name: &str) -> Result<Imported, Problems> {
+/// Imports the compose project `source`, named as compose names it: `given`
+/// (`--name`, as compose's `-p`), else `.env`'s COMPOSE_PROJECT_NAME, else
+/// the files' `name:`, else `folder`, the compose project folder's name.
+pub fn compose(source: &Source, given: Option<&str>, folder: &str) -> Result<Imported, Problems> {
     let variables = source
         .dotenv
         .as_ref()
@@ -56,8 +57,7 @@ pub fn compose(source: &Source, name: &str) -> Result<Imported, Problems> {
         load(source, file, &variables, &mut paths, &mut roots, 0)?;
     }
     let mut notes = Notes::default();
-    let name = variables.get("COMPOSE_PROJECT_NAME").unwrap_or(name);
-    let mut name = to_dns_label(name).unwrap_or_else(|| "imported".to_owned());
+    let mut named_in_files = None;
     let mut services: IndexMap<String, Field> = IndexMap::new();
     for root in &roots {
         for (key, field) in root.entries() {
@@ -71,13 +71,25 @@ pub fn compose(source: &Source, name: &str) -> Result<Imported, Problems> {
                         services.insert(service, merged);
                     }
                 }
-                "name" => name = field.text().and_then(|n| to_dns_label(&n)).unwrap_or(name),
+                "name" => named_in_files = field.text().map(|n| (n, field.at.clone())),
+                "volumes" => named_elsewhere(&field, &mut notes),
                 key if SILENT.contains(&key) || key.starts_with("x-") => {}
                 other => notes.add(&field.at, format!("top-level `{other}` not carried over: berth puts every service of an environment on one network")),
             }
         }
     }
     services_are_mappings(&services)?;
+    let compose_name = given
+        .map(str::to_owned)
+        .or_else(|| variables.get("COMPOSE_PROJECT_NAME").map(str::to_owned))
+        .or_else(|| named_in_files.as_ref().map(|(n, _)| n.clone()))
+        .unwrap_or_else(|| folder.to_owned());
+    let name = to_dns_label(&compose_name).unwrap_or_else(|| "imported".to_owned());
+    let normalized = normalized_project_name(&compose_name);
+    if given.is_none() && name != normalized {
+        let at = named_in_files.map_or_else(|| roots[0].at.clone(), |(_, at)| at);
+        notes.add(&at, format!("the project is named `{name}`, a DNS label; compose named it `{normalized}`, so its containers and volumes (`{normalized}_…`) are not the ones berth's files make: copy the volumes' data over, or import with `--name`"));
+    }
     if services.is_empty() {
         return Err(Problems::one(
             Problem::new("the compose files define no services")
@@ -190,6 +202,20 @@ fn published_once(ports: &mut IndexMap<String, ServicePorts>, notes: &mut Notes)
                     taken.insert(key, service.clone());
                 }
             }
+        }
+    }
+}
+
+/// Top-level volumes that compose names otherwise than `PROJECT_NAME`:
+/// external ones and those given a `name:`. berth's files name each after the
+/// project, so the data in them is not found there.
+fn named_elsewhere(volumes: &Field, notes: &mut Notes) {
+    for (volume, spec) in volumes.entries() {
+        let external = spec.get("external").and_then(Field::text).as_deref() == Some("true");
+        let named = spec.get("name").and_then(Field::text);
+        if external || named.is_some() {
+            let name = named.unwrap_or_else(|| volume.clone());
+            notes.add(&spec.at, format!("volume `{volume}` is the Engine's `{name}`, not the project's own: berth names it after the project, so what `{name}` holds is not there; copy it over, or mount it another way"));
         }
     }
 }
@@ -324,6 +350,14 @@ fn problem(at: &At, message: &str, help: &str) -> Problems {
             .help(help)
             .in_file(&at.file),
     )
+}
+
+/// A project name as compose makes it: lower case, letters, digits, `_` and `-`.
+fn normalized_project_name(name: &str) -> String {
+    name.to_ascii_lowercase()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+        .collect()
 }
 
 /// Each service is a mapping of its settings, as compose requires.

@@ -81,7 +81,7 @@ fn a_two_file_project_becomes_a_berth_yaml_that_says_the_same() {
         SourceFile::new("compose.yaml", BASE),
         SourceFile::new("compose.override.yaml", OVERRIDE),
     ];
-    let imported = berth_import::compose(&source(&files), "ignored").unwrap();
+    let imported = berth_import::compose(&source(&files), None, "ignored").unwrap();
     let project = berth_core::load_str("berth.yaml", &imported.text)
         .unwrap_or_else(|e| panic!("{e:?}\n{}", imported.text));
     let ecosystem = project.ecosystem(Some("docker")).unwrap();
@@ -174,7 +174,7 @@ fn a_two_file_project_becomes_a_berth_yaml_that_says_the_same() {
 #[test]
 fn files_without_services_are_an_error() {
     let files = [SourceFile::new("compose.yaml", "volumes: { data: {} }\n")];
-    let Err(problems) = berth_import::compose(&source(&files), "x") else {
+    let Err(problems) = berth_import::compose(&source(&files), None, "x") else {
         panic!("imported nothing");
     };
     assert!(format!("{problems:?}").contains("define no services"));

@@ -19,9 +19,6 @@ pub fn run(global: &Global, from: &ImportSource) -> Result<Exit, Problems> {
         .map(|path| read(path))
         .collect::<Result<Vec<_>, _>>()?;
     let path = new_file::path(global);
-    let name = name
-        .clone()
-        .unwrap_or_else(|| new_file::default_name(&path));
     // Compose's project folder is the first file's; its `.env` fills in variables.
     let project = files[0]
         .parent()
@@ -44,7 +41,12 @@ pub fn run(global: &Global, from: &ImportSource) -> Result<Exit, Problems> {
         folder: way_back(here, project),
         read: &read_named,
     };
-    let imported = berth_import::compose(&source, &name)?;
+    // As compose names a project by default: its folder's name, as it is.
+    let folder = std::fs::canonicalize(project)
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_default();
+    let imported = berth_import::compose(&source, name.as_deref(), &folder)?;
     // What the import writes must load: a file berth itself cannot read is a
     // bug here, and is not written.
     let project = berth_core::load_str(&path.display().to_string(), &imported.text).map_err(
