@@ -77,6 +77,8 @@ services:
       test: ["CMD-SHELL", "pg_isready -U postgres"]
   result:
     image: node:20
+    user: "1000:0"
+    working_dir: /usr/local/app
     entrypoint: nodemon --inspect=0.0.0.0 server.js
     command: ["--watch", "src"]
     ports: ["8081:80"]
@@ -108,6 +110,11 @@ services:
         "a compose command is Kubernetes' args: {objects}"
     );
     assert!(objects.contains("command:\n        - nodemon"), "{objects}");
+    assert!(
+        objects.contains("securityContext:\n          runAsGroup: 0\n          runAsUser: 1000"),
+        "{objects}"
+    );
+    assert!(objects.contains("workingDir: /usr/local/app"), "{objects}");
 }
 
 #[test]

@@ -140,6 +140,8 @@ pub fn definition(definition: &Definition) -> Result<(ContainerCreateBody, Vec<S
     let body = ContainerCreateBody {
         image: Some(definition.image.to_owned()),
         entrypoint: service.entrypoint.as_ref().map(Command::argv),
+        user: service.user.clone(),
+        working_dir: service.working_dir.clone(),
         volumes: (!anonymous.is_empty()).then_some(anonymous),
         cmd: service.command.as_ref().map(Command::argv),
         env: Some(env),

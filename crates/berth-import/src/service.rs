@@ -105,6 +105,11 @@ pub fn service(definition: &Field, known: &Known, notes: &mut Notes) -> Map<Stri
                 }
             }
             "labels" => labels(&field, &mut out),
+            "user" | "working_dir" => {
+                if let Some(text) = field.text() {
+                    out.insert(key, text.into());
+                }
+            }
             "stop_grace_period" => {
                 if let Some(period) = duration(&field, notes) {
                     out.insert("stop_grace_period".into(), period.into());

@@ -58,7 +58,15 @@ pub fn environment(
             (false, false) => json!({ "readiness": "/ready", "liveness": null }),
             (false, true) => json!({ "readiness": { "exec": ["true"] }, "liveness": null }),
         };
-        for key in ["secrets", "env_file", "volumes", "entrypoint", "command"] {
+        for key in [
+            "secrets",
+            "env_file",
+            "volumes",
+            "entrypoint",
+            "command",
+            "user",
+            "working_dir",
+        ] {
             if spec.get(key).is_some() {
                 overlay[key] = Value::Null;
             }

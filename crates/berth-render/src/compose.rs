@@ -62,7 +62,7 @@ pub fn compose_at(ecosystem: &Ecosystem, project: &str) -> Vec<File> {
         let yaml = to_yaml(&serde_json::to_value(&file).expect("compose files serialize"));
         File {
             name: name.to_owned(),
-            text: format!("{}{}{yaml}", header(ecosystem), usage(ecosystem)),
+            text: format!("{}{}{yaml}", header(ecosystem), usage(ecosystem, project)),
         }
     })
     .collect()
@@ -102,6 +102,10 @@ struct ComposeService {
     entrypoint: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     command: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    working_dir: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     profiles: Vec<String>,
     /// A variable without a value is passed through from compose's own environment.
@@ -233,6 +237,8 @@ fn render_service(at: &Place, service: &Service, file: &mut ComposeFile) -> Comp
         }),
         entrypoint: service.entrypoint.as_ref().map(escaped_argv),
         command: service.command.as_ref().map(escaped_argv),
+        user: service.user.clone(),
+        working_dir: service.working_dir.clone(),
         profiles: service.profiles.clone(),
         environment: service
             .env
@@ -494,10 +500,21 @@ fn memory_amount(bytes: Bytes) -> String {
 /// How the two files are used, said in each: together (the services depend on
 /// the data stores), all of it with a plain `up`, and each named deployment as
 /// the services it names, which compose starts with what they depend on.
-fn usage(ecosystem: &Ecosystem) -> String {
+fn usage(ecosystem: &Ecosystem, project: &str) -> String {
     let up = "docker compose -f compose.data.yaml -f compose.services.yaml up -d";
     let mut text =
         format!("# Use both files together: the services depend on the data stores.\n#   {up}\n");
+    let from_environment = ecosystem
+        .services
+        .values()
+        .flat_map(|service| service.secrets.values())
+        .any(|secret| matches!(secret, SecretRef::Env(_)));
+    if from_environment && project != "." {
+        // Compose reads `.env` from the folder of the first file, which is this one.
+        text += &format!(
+            "# Secrets come from compose's environment: export them, or add `--env-file {project}/.env`.\n"
+        );
+    }
     for name in ecosystem.deployments.keys() {
         // A deployment for other environments is refused by `select`.
         let Ok(selection) = plan::select(ecosystem, std::slice::from_ref(name)) else {

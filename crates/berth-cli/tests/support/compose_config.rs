@@ -1,7 +1,8 @@
 //! What Docker Compose itself makes of a project: `docker compose config
 //! --format json`, every profile on, reduced to what decides how the services
 //! run — image, argv, published ports, environment, dependencies, healthcheck,
-//! volume targets — so that two projects can be compared service by service.
+//! volume targets, user and working folder — so that two projects can be
+//! compared service by service.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -24,6 +25,8 @@ pub struct Running {
     pub healthcheck: bool,
     pub volume_targets: BTreeSet<String>,
     pub profiles: BTreeSet<String>,
+    pub user: Option<String>,
+    pub working_dir: Option<String>,
 }
 
 /// The differences between compose's config of the original `files` (in
@@ -175,6 +178,8 @@ fn running(spec: &Value) -> Running {
             .iter()
             .filter_map(|p| p.as_str().map(str::to_owned))
             .collect(),
+        user: spec["user"].as_str().map(str::to_owned),
+        working_dir: spec["working_dir"].as_str().map(str::to_owned),
     }
 }
 
@@ -238,6 +243,11 @@ pub fn differences(
             "profiles",
             format!("{:?}", want.profiles),
             format!("{:?}", got.profiles),
+        );
+        differ(
+            "user and folder",
+            format!("{:?} {:?}", want.user, want.working_dir),
+            format!("{:?} {:?}", got.user, got.working_dir),
         );
     }
     for name in rendered.keys().filter(|name| !original.contains_key(*name)) {

@@ -89,6 +89,10 @@ pub struct Service {
     /// `{ http: "127.0.0.1:8080" }`. Without it, each port is published on its
     /// own number; with it, only the ports it names are.
     pub publish: Option<IndexMap<String, Publish>>,
+    /// The user, and group, the container runs as: `1000`, `1000:0`, `app`.
+    pub user: Option<String>,
+    /// The folder the container's command starts in.
+    pub working_dir: Option<String>,
     /// Volumes mounted into the container: `NAME:/path`, `./dir:/path`, `/path`.
     #[serde(default)]
     pub volumes: Vec<Mount>,

@@ -23,9 +23,9 @@ use k8s_openapi::api::core::v1::{
     Affinity, ConfigMap, ConfigMapEnvSource, Container, ContainerPort, EnvFromSource, EnvVar,
     EnvVarSource, ExecAction, HTTPGetAction, Namespace, PersistentVolumeClaim,
     PersistentVolumeClaimSpec, PodAffinityTerm, PodAntiAffinity, PodSpec, PodTemplateSpec,
-    Probe as K8sProbe, ResourceRequirements, SecretKeySelector, Service as K8sService, ServicePort,
-    ServiceSpec, TCPSocketAction, TopologySpreadConstraint, VolumeMount,
-    VolumeResourceRequirements, WeightedPodAffinityTerm,
+    Probe as K8sProbe, ResourceRequirements, SecretKeySelector, SecurityContext,
+    Service as K8sService, ServicePort, ServiceSpec, TCPSocketAction, TopologySpreadConstraint,
+    VolumeMount, VolumeResourceRequirements, WeightedPodAffinityTerm,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
@@ -325,6 +325,8 @@ fn pod(ecosystem: &Ecosystem, name: &str, service: &Service, has_config: bool) -
         // Kubernetes' `command` is the image's ENTRYPOINT, its `args` the CMD.
         command: service.entrypoint.as_ref().map(Command::argv),
         args: service.command.as_ref().map(Command::argv),
+        working_dir: service.working_dir.clone(),
+        security_context: service.user.as_deref().and_then(run_as),
         ports: (!service.ports.is_empty()).then(|| {
             service
                 .ports
@@ -392,6 +394,18 @@ fn pod(ecosystem: &Ecosystem, name: &str, service: &Service, has_config: bool) -
             ..PodSpec::default()
         }),
     }
+}
+
+/// `user: 1000:0` as the IDs Kubernetes runs a container as; a user named
+/// by name has no ID here, and is left to the image (a render note says so).
+fn run_as(user: &str) -> Option<SecurityContext> {
+    let (user, group) = user.split_once(':').unwrap_or((user, ""));
+    let user: i64 = user.parse().ok()?;
+    Some(SecurityContext {
+        run_as_user: Some(user),
+        run_as_group: group.parse().ok(),
+        ..SecurityContext::default()
+    })
 }
 
 /// The service's image; one only built from a context is named as compose
@@ -584,6 +598,13 @@ pub fn notes(ecosystem: &Ecosystem) -> Vec<String> {
             notes.push(format!(
                 "`{name}` rolls out by {} in environment `{environment}`, which plain Kubernetes objects cannot express: applied with kubectl, it rolls out as a rolling update",
                 service.rollout.strategy
+            ));
+        }
+        if let Some(user) = &service.user
+            && run_as(user).is_none()
+        {
+            notes.push(format!(
+                "`{name}` runs as user `{user}`, a name, which Kubernetes cannot run a container as: its pods run as the image's user; give the user's ID"
             ));
         }
         if service.image.is_none() && service.build.is_some() {
