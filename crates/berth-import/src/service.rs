@@ -54,6 +54,7 @@ pub fn service(definition: &Field, known: &Known, notes: &mut Notes) -> Map<Stri
                     out.insert("image".into(), image.text.clone().into());
                 }
             }
+            "command" | "entrypoint" if matches!(field.shape, Shape::Null) => {}
             "command" | "entrypoint" => match argv(&field) {
                 Some(argv) => {
                     out.insert(key, argv.into());

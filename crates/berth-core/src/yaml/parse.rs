@@ -109,9 +109,9 @@ impl<'a> Builder<'a> {
                 Event::DocumentEnd => continue,
                 Event::StreamEnd => return Ok(()),
                 _ => {
-                    return Err(Problem::new("berth.yaml holds more than one YAML document")
+                    return Err(Problem::new("the file holds more than one YAML document")
                         .at(span, "a second document starts here")
-                        .help("keep the whole ecosystem in one document; remove the `---` line"));
+                        .help("keep it all in one document; remove the `---` line"));
                 }
             }
         }
