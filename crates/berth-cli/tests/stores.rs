@@ -10,6 +10,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
+use berth_core::model::Kind;
 use support::{Up, free_ports, scratch};
 
 const LONG: Duration = Duration::from_secs(60);
@@ -205,4 +206,105 @@ fn rabbitmq_runs_from_its_binary_speaks_amqp_and_stops_with_berth() {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert_eq!(erlang_left_in(&dir), Vec::<String>::new());
+}
+
+/// The shell command that `render --to kubernetes` puts into a store's backup
+/// CronJob, run here against the real server: the artifact it leaves.
+fn scheduled_backup(kind: Kind, port: u16, into: &Path) -> String {
+    let store = berth_core::model::DataStore::of(kind).unwrap();
+    let script = (store.dump)("127.0.0.1", port, &into.display().to_string());
+    let output = Command::new("sh").args(["-c", &script]).output().unwrap();
+    assert!(
+        output.status.success(),
+        "{script}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    script
+}
+
+#[test]
+fn the_scheduled_backup_of_postgres_is_globals_and_each_database_in_custom_format() {
+    if skip("initdb") || skip("pg_dump") || skip("pg_restore") {
+        return;
+    }
+    let [port] = free_ports(1)[..] else {
+        unreachable!()
+    };
+    let dir = scratch("postgres-backup");
+    std::fs::write(
+        dir.join("berth.yaml"),
+        format!("name: p\nservices:\n  db: {{ kind: postgres, ports: {{ postgres: {port} }} }}\n"),
+    )
+    .unwrap();
+    let backup = dir.join("backup/20261202-120000");
+    with_up(&dir, || {
+        psql(port, "CREATE DATABASE shop");
+        let output = Command::new("psql")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+                "-U",
+                "postgres",
+                "-d",
+                "shop",
+            ])
+            .args([
+                "-c",
+                "CREATE TABLE orders (id int); INSERT INTO orders SELECT generate_series(1, 100)",
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        scheduled_backup(Kind::Postgres, port, &backup);
+    });
+    assert!(
+        std::fs::read_to_string(backup.join("globals.sql"))
+            .unwrap()
+            .contains("ROLE postgres")
+    );
+    for database in ["postgres", "shop"] {
+        assert!(
+            backup.join(format!("{database}.dump")).is_file(),
+            "{database}"
+        );
+    }
+    let list = Command::new("pg_restore")
+        .args(["--list", backup.join("shop.dump").to_str().unwrap()])
+        .output()
+        .unwrap();
+    let list = String::from_utf8_lossy(&list.stdout);
+    assert!(list.contains("TABLE DATA public orders"), "{list}");
+}
+
+#[test]
+fn the_scheduled_backup_of_redis_is_its_snapshot() {
+    if skip("redis-server") || skip("redis-cli") {
+        return;
+    }
+    let [port] = free_ports(1)[..] else {
+        unreachable!()
+    };
+    let dir = scratch("redis-backup");
+    std::fs::write(
+        dir.join("berth.yaml"),
+        format!("name: r\nservices:\n  cache: {{ kind: redis, ports: {{ redis: {port} }} }}\n"),
+    )
+    .unwrap();
+    let backup = dir.join("backup/20261202-120000");
+    with_up(&dir, || {
+        assert_eq!(redis(port, "SET kept yes"), "+OK\r\n");
+        scheduled_backup(Kind::Redis, port, &backup);
+    });
+    let snapshot = std::fs::read(backup.join("dump.rdb")).unwrap();
+    assert!(snapshot.starts_with(b"REDIS"), "an RDB file");
+    assert!(
+        snapshot.windows(4).any(|w| w == b"kept"),
+        "the key is in the snapshot"
+    );
 }

@@ -516,12 +516,5 @@ fn volumes(field: &Field, known: &Known, notes: &mut Notes) -> Vec<String> {
 
 /// The data kind an image is, from the last part of its repository name.
 pub fn kind_of_image(image: &str) -> Kind {
-    let repository = image.split(['@', ':']).next().unwrap_or(image);
-    match repository.rsplit('/').next().unwrap_or(repository) {
-        "postgres" | "postgresql" => Kind::Postgres,
-        "mongo" | "mongodb" => Kind::Mongodb,
-        "redis" => Kind::Redis,
-        "rabbitmq" => Kind::Rabbitmq,
-        _ => Kind::Service,
-    }
+    berth_core::model::DataStore::of_image(image).map_or(Kind::Service, |store| store.kind)
 }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use berth_core::Ecosystem;
 use berth_core::address;
-use berth_core::model::{DataStore, Kind, Port, SecretRef, Service};
+use berth_core::model::{DataStore, Kind, LocalPlace, Port, SecretRef, Service};
 use indexmap::IndexMap;
 
 use crate::ports::Ports;
@@ -54,14 +54,9 @@ pub fn launch(context: &Context, name: &str, instance: usize) -> Result<Launch, 
         Some(store) => data_store(context, name, store)?,
         None => (command(name, service)?, None, Vec::new()),
     };
-    let user = match built_in {
-        Some(store) if store.kind == Kind::Postgres => {
-            unprivileged(&context.data.join(name), "postgres", "PostgreSQL")?
-        }
-        Some(store) if store.kind == Kind::Rabbitmq => {
-            unprivileged(&context.data.join(name), "rabbitmq", "RabbitMQ")?
-        }
-        _ => None,
+    let user = match built_in.and_then(|store| Some((store.kind, store.refuses_root?))) {
+        Some((kind, user)) => unprivileged(&context.data.join(name), user, kind)?,
+        None => None,
     };
     let argv = argv.into_iter().map(own_binary).collect();
     for file in &service.env_file {
@@ -118,6 +113,24 @@ fn command(name: &str, service: &Service) -> Result<Vec<String>, LaunchError> {
         message: format!("`{name}` has no command to run locally"),
         help: "give it `local: { run: COMMAND }`, or list it under this environment's `external:` if it runs elsewhere".to_owned(),
     })
+}
+
+/// A folder with `*` for one part, as the folders it names: the highest
+/// (newest version) first.
+fn expand(folder: &str) -> Vec<PathBuf> {
+    let Some((before, after)) = folder.split_once("/*/") else {
+        return vec![PathBuf::from(folder)];
+    };
+    let Ok(entries) = std::fs::read_dir(before) else {
+        return Vec::new();
+    };
+    let mut dirs: Vec<PathBuf> = entries
+        .filter_map(|entry| entry.ok())
+        .map(|entry| entry.path().join(after))
+        .collect();
+    dirs.sort();
+    dirs.reverse();
+    dirs
 }
 
 /// `berth` as a program means this very binary, so that examples can run the
@@ -187,7 +200,7 @@ pub fn read_secret(
 
 /// PostgreSQL and RabbitMQ will not run as root: when berth does, the server
 /// runs as the `user` that Debian's packages create, owning its data directory.
-fn unprivileged(data: &Path, user: &str, server: &str) -> Result<Option<(u32, u32)>, LaunchError> {
+fn unprivileged(data: &Path, user: &str, server: Kind) -> Result<Option<(u32, u32)>, LaunchError> {
     if !nix::unistd::geteuid().is_root() {
         return Ok(None);
     }
@@ -221,125 +234,40 @@ fn data_store(context: &Context, name: &str, store: &DataStore) -> Result<Prepar
         .values()
         .next()
         .expect("data kinds have ports")
-        .to_string();
+        .0;
+    let run = (store.local)(&LocalPlace {
+        name,
+        dir: &dir_text,
+        port,
+    });
     let binary = |program: &str| find_binary(program, store, name);
-    let (argv, prepare, env) = match store.kind {
-        Kind::Redis => (
-            vec![
-                binary("redis-server")?,
-                "--port".into(),
-                port,
-                "--bind".into(),
-                "127.0.0.1".into(),
-                "--dir".into(),
-                dir_text,
-            ],
-            None,
-            Vec::new(),
-        ),
-        Kind::Postgres => {
-            let prepare = (!dir.join("PG_VERSION").exists()).then(|| {
-                binary("initdb").map(|initdb| {
-                    vec![
-                        initdb,
-                        "-D".into(),
-                        dir_text.clone(),
-                        "-U".into(),
-                        "postgres".into(),
-                        "-A".into(),
-                        "trust".into(),
-                    ]
-                })
-            });
-            (
-                vec![
-                    binary("postgres")?,
-                    "-D".into(),
-                    dir_text.clone(),
-                    "-p".into(),
-                    port,
-                    "-k".into(),
-                    dir_text,
-                    "-c".into(),
-                    "listen_addresses=127.0.0.1".into(),
-                ],
-                prepare.transpose()?,
-                Vec::new(),
-            )
+    let mut argv = vec![binary(run.program)?];
+    argv.extend(run.args);
+    let prepare = match run.init {
+        Some((program, args, done)) if !dir.join(done).exists() => {
+            let mut init = vec![binary(program)?];
+            init.extend(args);
+            Some(init)
         }
-        Kind::Mongodb => (
-            vec![
-                binary("mongod")?,
-                "--dbpath".into(),
-                dir_text,
-                "--port".into(),
-                port,
-                "--bind_ip".into(),
-                "127.0.0.1".into(),
-            ],
-            None,
-            Vec::new(),
-        ),
-        Kind::Rabbitmq => (
-            vec![binary("rabbitmq-server")?],
-            None,
-            vec![
-                // Erlang keeps its cookie in $HOME, which must be the server's own.
-                ("HOME".to_owned(), dir_text.clone()),
-                ("RABBITMQ_DIST_PORT".to_owned(), distribution_port(&port)),
-                ("RABBITMQ_NODE_PORT".to_owned(), port),
-                ("RABBITMQ_NODENAME".to_owned(), format!("{name}@localhost")),
-                (
-                    "RABBITMQ_MNESIA_BASE".to_owned(),
-                    dir.join("mnesia").display().to_string(),
-                ),
-                (
-                    "RABBITMQ_LOG_BASE".to_owned(),
-                    dir.join("log").display().to_string(),
-                ),
-            ],
-        ),
-        Kind::Service | Kind::Job => unreachable!("only data kinds have a data store"),
+        _ => None,
     };
     std::fs::create_dir_all(&dir).map_err(|e| LaunchError {
         message: format!("cannot create {}: {e}", dir.display()),
         help: "check the permissions of .berth/ beside berth.yaml".to_owned(),
     })?;
-    Ok((argv, prepare, env))
+    Ok((argv, prepare, run.env))
 }
 
-/// Erlang distribution listens 20000 above the AMQP port by default; above
-/// 45535 that is no port, so it goes 20000 below instead.
-fn distribution_port(amqp: &str) -> String {
-    let amqp: u32 = amqp.parse().unwrap_or(5672);
-    if amqp + 20000 <= 65535 {
-        amqp + 20000
-    } else {
-        amqp - 20000
-    }
-    .to_string()
-}
-
-/// A data kind's binary on PATH, or where Debian's PostgreSQL packages keep theirs.
+/// A data kind's binary in its own folders, else on PATH.
 fn find_binary(program: &str, store: &DataStore, service: &str) -> Result<String, LaunchError> {
     let path = std::env::var_os("PATH").unwrap_or_default();
-    let mut candidates: Vec<PathBuf> = Vec::new();
-    if store.kind == Kind::Rabbitmq {
-        // Debian's /usr/sbin/rabbitmq-server is a wrapper that re-runs this one
-        // through `su`, in a session of its own that berth could not stop.
-        candidates.push(PathBuf::from("/usr/lib/rabbitmq/bin").join(program));
-    }
+    let mut candidates: Vec<PathBuf> = store
+        .binary_folders
+        .iter()
+        .flat_map(|folder| expand(folder))
+        .map(|dir| dir.join(program))
+        .collect();
     candidates.extend(std::env::split_paths(&path).map(|dir| dir.join(program)));
-    if store.kind == Kind::Postgres
-        && let Ok(versions) = std::fs::read_dir("/usr/lib/postgresql")
-    {
-        let mut dirs: Vec<PathBuf> = versions
-            .filter_map(|v| v.ok())
-            .map(|v| v.path().join("bin"))
-            .collect();
-        dirs.sort();
-        candidates.extend(dirs.into_iter().rev().map(|dir| dir.join(program)));
-    }
     candidates
         .into_iter()
         .find(|candidate| candidate.is_file())

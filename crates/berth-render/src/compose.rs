@@ -384,25 +384,10 @@ fn healthcheck(service: &Service) -> Option<Healthcheck> {
 pub fn health_test(service: &Service) -> Option<(Vec<String>, &Probe)> {
     let probe = service.health.readiness.as_ref()?;
     // A data kind's own client, at the port the service declares.
-    let port = service
-        .main_port()
-        .map(|(_, port)| port.to_string())
-        .unwrap_or_default();
-    let words = |words: &[&str]| words.iter().map(|w| (*w).to_owned()).collect();
-    let test = match service.kind {
-        Kind::Postgres => words(&["CMD", "pg_isready", "-U", "postgres", "-p", &port]),
-        Kind::Redis => words(&["CMD", "redis-cli", "-p", &port, "ping"]),
-        Kind::Mongodb => words(&[
-            "CMD",
-            "mongosh",
-            "--quiet",
-            "--port",
-            &port,
-            "--eval",
-            "db.adminCommand('ping')",
-        ]),
-        Kind::Rabbitmq => words(&["CMD", "rabbitmq-diagnostics", "-q", "ping"]),
-        Kind::Service | Kind::Job => check_command(probe, service)?,
+    let port = service.main_port().map_or(0, |(_, port)| port.0);
+    let test = match service.kind.data_store() {
+        Some(store) => (store.container_check)(port),
+        None => check_command(probe, service)?,
     };
     Some((test, probe))
 }

@@ -26,23 +26,10 @@ pub fn fill_in(service: &mut Service, phases: &[String]) {
     }
     if service.health.readiness.is_none() {
         let (main, port) = service.main_port().expect("data kinds have ports");
-        let check = match (service.kind, &service.local) {
-            // PostgreSQL accepts connections before it takes them ("the database
-            // system is starting up"); pg_isready tells the two apart. Something
-            // else playing it (`local.run`) is only asked for its port.
-            (Kind::Postgres, None) => Check::Exec {
-                command: Command::Exec(
-                    [
-                        "pg_isready",
-                        "-q",
-                        "-h",
-                        "127.0.0.1",
-                        "-p",
-                        &port.0.to_string(),
-                    ]
-                    .map(str::to_owned)
-                    .to_vec(),
-                ),
+        // Something else playing the store (`local.run`) is only asked for its port.
+        let check = match (store.local_check, &service.local) {
+            (Some(ready), None) => Check::Exec {
+                command: Command::Exec(ready(port.0)),
             },
             _ => Check::Tcp {
                 port: Some(PortRef::Name(main.to_owned())),

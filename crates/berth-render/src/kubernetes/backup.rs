@@ -1,7 +1,7 @@
 //! Scheduled backups of data stores: a CronJob per store with `backup:`, writing
 //! into a volume claim of its own and keeping the newest `retention` backups.
 
-use berth_core::model::{Kind, Service};
+use berth_core::model::Service;
 use k8s_openapi::api::batch::v1::{CronJob, CronJobSpec, JobSpec, JobTemplateSpec};
 use k8s_openapi::api::core::v1::{
     Container, PersistentVolumeClaim, PersistentVolumeClaimSpec, PersistentVolumeClaimVolumeSource,
@@ -10,24 +10,6 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use std::collections::BTreeMap;
-
-/// The shell command that takes one backup of `kind` at `host` into /backup.
-fn dump(kind: Kind, host: &str, port: u16) -> String {
-    let stamp = "$(date +%Y%m%d-%H%M%S)";
-    match kind {
-        Kind::Postgres => {
-            format!("pg_dumpall -h {host} -p {port} -U postgres > /backup/{stamp}.sql")
-        }
-        Kind::Mongodb => {
-            format!("mongodump --uri mongodb://{host}:{port} --archive=/backup/{stamp}.archive")
-        }
-        Kind::Redis => format!("redis-cli -h {host} -p {port} --rdb /backup/{stamp}.rdb"),
-        Kind::Rabbitmq => {
-            format!("rabbitmqctl -n rabbit@{host} export_definitions /backup/{stamp}.json")
-        }
-        Kind::Service | Kind::Job => unreachable!("only data stores are backed up"),
-    }
-}
 
 /// The CronJob and the claim it writes into, for a store with `backup:`.
 pub fn backup(
@@ -57,10 +39,11 @@ pub fn backup(
         }),
         ..PersistentVolumeClaim::default()
     };
-    // Take one, then delete all but the newest `retention`.
+    let store = service.kind.data_store()?;
+    // Take one into a folder of its own, then delete all but the newest `retention`.
     let script = format!(
-        "set -e; {}; ls -1t /backup | tail -n +{} | sed 's|^|/backup/|' | xargs -r rm -f",
-        dump(service.kind, host, port.0),
+        "set -e; dir=/backup/$(date +%Y%m%d-%H%M%S); {}; ls -1t /backup | tail -n +{} | sed 's|^|/backup/|' | xargs -r rm -rf",
+        (store.dump)(host, port.0, "\"$dir\""),
         backup.retention + 1
     );
     let container = Container {

@@ -1,0 +1,46 @@
+//! Redis.
+
+use super::{DataStore, LocalPlace, LocalRun, words};
+use crate::model::Kind;
+
+pub const STORE: DataStore = DataStore {
+    kind: Kind::Redis,
+    image: "redis",
+    images: &["redis"],
+    version: "7-alpine",
+    ports: &[("redis", 6379)],
+    url: "redis://{host}:{port}",
+    data_dir: "/data",
+    install: "apt-get install redis-server",
+    binary_folders: &[],
+    refuses_root: None,
+    local,
+    local_check: None,
+    container_check,
+    dump,
+};
+
+fn local(at: &LocalPlace) -> LocalRun {
+    LocalRun {
+        program: "redis-server",
+        args: words(&[
+            "--port",
+            &at.port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            at.dir,
+        ]),
+        init: None,
+        env: Vec::new(),
+    }
+}
+
+fn container_check(port: u16) -> Vec<String> {
+    words(&["CMD", "redis-cli", "-p", &port.to_string(), "ping"])
+}
+
+/// A snapshot taken for a replica (`--rdb`): the whole dataset, as it was.
+fn dump(host: &str, port: u16, into: &str) -> String {
+    format!("mkdir -p {into} && redis-cli -h {host} -p {port} --rdb {into}/dump.rdb")
+}
