@@ -202,6 +202,24 @@ pub enum Command {
         #[arg(long)]
         name: Option<String>,
     },
+    /// Back up data stores of a running environment (default: all of them)
+    #[command(args_conflicts_with_subcommands = true)]
+    Backup {
+        #[command(subcommand)]
+        action: Option<BackupAction>,
+        /// Data stores to back up
+        services: Vec<String>,
+    },
+    /// Restore a data store from a backup (default: its newest), then check it
+    Restore {
+        service: String,
+        /// The backup to restore, as `berth backup list` names it
+        #[arg(long, value_name = "BACKUP")]
+        from: Option<String>,
+        /// Replace what the store holds without asking
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
     /// Write a berth.yaml from what you keep today (never over an existing file)
     Import {
         #[command(subcommand)]
@@ -240,6 +258,18 @@ pub enum ImportSource {
         /// The ecosystem's name (default: the files' `name:`, else the directory's)
         #[arg(long)]
         name: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum BackupAction {
+    /// Each store's backups and its last drill
+    List,
+    /// Restore the newest backup into a store of its own, check it, and record
+    /// the RTO and RPO achieved
+    Drill {
+        /// Data stores to drill (default: all)
+        services: Vec<String>,
     },
 }
 
@@ -298,6 +328,10 @@ impl Command {
                 | Command::Dora { .. }
                 | Command::Schema
                 | Command::Import { .. }
+                | Command::Backup {
+                    action: Some(BackupAction::List),
+                    ..
+                }
         )
     }
 

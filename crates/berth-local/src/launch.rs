@@ -200,7 +200,11 @@ pub fn read_secret(
 
 /// PostgreSQL and RabbitMQ will not run as root: when berth does, the server
 /// runs as the `user` that Debian's packages create, owning its data directory.
-fn unprivileged(data: &Path, user: &str, server: Kind) -> Result<Option<(u32, u32)>, LaunchError> {
+pub(crate) fn unprivileged(
+    data: &Path,
+    user: &str,
+    server: Kind,
+) -> Result<Option<(u32, u32)>, LaunchError> {
     if !nix::unistd::geteuid().is_root() {
         return Ok(None);
     }
@@ -259,7 +263,11 @@ fn data_store(context: &Context, name: &str, store: &DataStore) -> Result<Prepar
 }
 
 /// A data kind's binary in its own folders, else on PATH.
-fn find_binary(program: &str, store: &DataStore, service: &str) -> Result<String, LaunchError> {
+pub(crate) fn find_binary(
+    program: &str,
+    store: &DataStore,
+    service: &str,
+) -> Result<String, LaunchError> {
     let path = std::env::var_os("PATH").unwrap_or_default();
     let mut candidates: Vec<PathBuf> = store
         .binary_folders

@@ -7,6 +7,7 @@
 //! which weighs traffic between revisions for canaries and blue-green switches;
 //! the running berth deploys, records history and answers its control socket.
 
+pub mod backup;
 mod control;
 mod deployer;
 mod gateway;

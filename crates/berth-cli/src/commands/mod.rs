@@ -1,6 +1,7 @@
 //! One module per verb. Each takes parsed arguments, calls the core, and presents
 //! the result; none holds logic the core could test without a terminal.
 
+mod backup;
 mod check;
 mod completions;
 mod deploy;
@@ -108,6 +109,10 @@ pub fn run(cli: &Cli) -> Exit {
         Command::Schema => schema::run(),
         Command::Init { name } => init::run(&cli.global, name.as_deref()),
         Command::Import { from } => import::run(&cli.global, from),
+        Command::Backup { action, services } => backup::run(&cli.global, action.as_ref(), services),
+        Command::Restore { service, from, yes } => {
+            backup::restore(&cli.global, service, from.as_deref(), *yes)
+        }
         Command::Workload(args) => workload::run(args),
         Command::Completions { shell } => completions::run(*shell),
         Command::Man => man::run(),

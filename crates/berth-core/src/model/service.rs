@@ -479,6 +479,12 @@ pub struct Backup {
     /// How many backups to keep (default 7).
     #[serde(default = "a_week")]
     pub retention: u32,
+    /// The longest a restore may take (recovery time objective), which
+    /// `berth backup drill` measures against.
+    pub rto: Option<Duration>,
+    /// The oldest the newest restorable point may be (recovery point
+    /// objective), which `berth backup drill` measures against.
+    pub rpo: Option<Duration>,
 }
 
 fn nightly() -> String {

@@ -43,6 +43,23 @@ pub struct DataStore {
     /// The shell command that takes one backup of the store at `host:port`
     /// into the folder `into`.
     pub dump: fn(host: &str, port: u16, into: &str) -> String,
+    /// The shell command that prints what the store holds, one `WHAT COUNT`
+    /// line each (rows per table, keys per database): what a restore must
+    /// give back.
+    pub census: fn(host: &str, port: u16) -> String,
+    pub restore: Restore,
+}
+
+/// How a backup goes back into a running store.
+#[derive(Debug)]
+pub enum Restore {
+    /// A shell command that restores the backup in the folder `from` into the
+    /// store at `host:port`.
+    Command(fn(host: &str, port: u16, from: &str) -> String),
+    /// The store loads the named file of the backup when it starts: an
+    /// instance of its own loads it, and the running store copies it from
+    /// there as its replica.
+    Replica(&'static str),
 }
 
 /// Where one local instance of a data store runs.
@@ -125,6 +142,7 @@ mod tests {
             assert_eq!(store.kind, kind);
             assert!(!(store.container_check)(store.ports[0].1).is_empty());
             assert!((store.dump)("db", store.ports[0].1, "/backup/x").contains("/backup/x"));
+            assert!((store.census)("db", store.ports[0].1).contains("db"));
         }
     }
 }

@@ -1,6 +1,6 @@
 //! MongoDB.
 
-use super::{DataStore, LocalPlace, LocalRun, words};
+use super::{DataStore, LocalPlace, LocalRun, Restore, words};
 use crate::model::Kind;
 
 pub const STORE: DataStore = DataStore {
@@ -18,6 +18,8 @@ pub const STORE: DataStore = DataStore {
     local_check: None,
     container_check,
     dump,
+    census,
+    restore: Restore::Command(restore),
 };
 
 fn local(at: &LocalPlace) -> LocalRun {
@@ -53,4 +55,16 @@ fn dump(host: &str, port: u16, into: &str) -> String {
     format!(
         "mkdir -p {into} && mongodump --uri mongodb://{host}:{port} --archive={into}/mongodb.archive"
     )
+}
+
+/// Documents of each collection, as `database.collection DOCUMENTS`.
+fn census(host: &str, port: u16) -> String {
+    format!(
+        "mongosh --quiet --host {host} --port {port} --eval 'db.getMongo().getDBNames().filter(d => !([\"admin\", \"config\", \"local\"].includes(d))).forEach(d => {{ const s = db.getSiblingDB(d); s.getCollectionNames().sort().forEach(c => print(d + \".\" + c + \" \" + s.getCollection(c).countDocuments())) }})'"
+    )
+}
+
+/// Each collection replaced by the archive's.
+fn restore(host: &str, port: u16, from: &str) -> String {
+    format!("mongorestore --uri mongodb://{host}:{port} --drop --archive={from}/mongodb.archive")
 }

@@ -1,6 +1,6 @@
 //! PostgreSQL.
 
-use super::{DataStore, LocalPlace, LocalRun, words};
+use super::{DataStore, LocalPlace, LocalRun, Restore, words};
 use crate::model::Kind;
 
 pub const STORE: DataStore = DataStore {
@@ -19,6 +19,8 @@ pub const STORE: DataStore = DataStore {
     local_check: Some(ready),
     container_check,
     dump,
+    census,
+    restore: Restore::Command(restore),
 };
 
 fn local(at: &LocalPlace) -> LocalRun {
@@ -72,6 +74,27 @@ fn container_check(port: u16) -> Vec<String> {
 fn dump(host: &str, port: u16, into: &str) -> String {
     let connect = format!("-h {host} -p {port} -U postgres");
     format!(
-        "mkdir -p {into} && pg_dumpall {connect} --globals-only > {into}/globals.sql && for db in $(psql {connect} -Atc \"select datname from pg_database where datallowconn and not datistemplate\"); do pg_dump {connect} -Fc -f {into}/$db.dump $db; done"
+        "mkdir -p {into} && pg_dumpall {connect} --globals-only > {into}/globals.sql && for db in $(psql {connect} -Atc \"{DATABASES}\"); do pg_dump {connect} -Fc -f {into}/$db.dump $db; done"
+    )
+}
+
+/// The databases to dump and count: all that take connections, but the templates.
+const DATABASES: &str =
+    "select datname from pg_database where datallowconn and not datistemplate order by 1";
+
+/// Rows of every table of every database, as `database.schema.table ROWS`.
+fn census(host: &str, port: u16) -> String {
+    let connect = format!("-h {host} -p {port} -U postgres");
+    format!(
+        "for db in $(psql {connect} -Atc \"{DATABASES}\"); do psql {connect} -d \"$db\" -AtF ' ' -v db=\"$db\" <<'SQL'\nselect format('select %L, count(*) from %I.%I', :'db' || '.' || table_schema || '.' || table_name, table_schema, table_name) from information_schema.tables where table_type = 'BASE TABLE' and table_schema not in ('pg_catalog', 'information_schema') order by 1 \\gexec\nSQL\ndone"
+    )
+}
+
+/// The roles first (those that exist stay), then each database made if it is
+/// missing and restored with what it held before dropped.
+fn restore(host: &str, port: u16, from: &str) -> String {
+    let connect = format!("-h {host} -p {port} -U postgres");
+    format!(
+        "set -e; psql {connect} -q -f {from}/globals.sql >/dev/null 2>&1 || true; for file in {from}/*.dump; do db=$(basename \"$file\" .dump); psql {connect} -Atc \"select 1 from pg_database where datname = '$db'\" | grep -q 1 || createdb {connect} \"$db\"; pg_restore {connect} --clean --if-exists --no-owner -d \"$db\" \"$file\"; done"
     )
 }

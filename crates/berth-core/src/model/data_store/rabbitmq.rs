@@ -1,6 +1,6 @@
 //! RabbitMQ.
 
-use super::{DataStore, LocalPlace, LocalRun, words};
+use super::{DataStore, LocalPlace, LocalRun, Restore, words};
 use crate::model::Kind;
 
 pub const STORE: DataStore = DataStore {
@@ -20,6 +20,8 @@ pub const STORE: DataStore = DataStore {
     local_check: None,
     container_check,
     dump,
+    census,
+    restore: Restore::Command(restore),
 };
 
 fn local(at: &LocalPlace) -> LocalRun {
@@ -67,6 +69,18 @@ fn dump(host: &str, _: u16, into: &str) -> String {
     format!(
         "mkdir -p {into} && rabbitmqctl -n rabbit@{host} export_definitions {into}/definitions.json"
     )
+}
+
+/// Queues and exchanges defined, as `queues COUNT` and `exchanges COUNT`.
+fn census(host: &str, _: u16) -> String {
+    format!(
+        "echo queues $(rabbitmqctl -n rabbit@{host} -q list_queues name | wc -l); echo exchanges $(rabbitmqctl -n rabbit@{host} -q list_exchanges name | wc -l)"
+    )
+}
+
+/// The definitions imported, added to what the broker has.
+fn restore(host: &str, _: u16, from: &str) -> String {
+    format!("rabbitmqctl -n rabbit@{host} import_definitions {from}/definitions.json")
 }
 
 #[cfg(test)]

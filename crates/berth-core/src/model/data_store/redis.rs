@@ -1,6 +1,6 @@
 //! Redis.
 
-use super::{DataStore, LocalPlace, LocalRun, words};
+use super::{DataStore, LocalPlace, LocalRun, Restore, words};
 use crate::model::Kind;
 
 pub const STORE: DataStore = DataStore {
@@ -18,6 +18,8 @@ pub const STORE: DataStore = DataStore {
     local_check: None,
     container_check,
     dump,
+    census,
+    restore: Restore::Replica("dump.rdb"),
 };
 
 fn local(at: &LocalPlace) -> LocalRun {
@@ -43,4 +45,11 @@ fn container_check(port: u16) -> Vec<String> {
 /// A snapshot taken for a replica (`--rdb`): the whole dataset, as it was.
 fn dump(host: &str, port: u16, into: &str) -> String {
     format!("mkdir -p {into} && redis-cli -h {host} -p {port} --rdb {into}/dump.rdb")
+}
+
+/// Keys of each database, as `db0 KEYS`.
+fn census(host: &str, port: u16) -> String {
+    format!(
+        "redis-cli -h {host} -p {port} info keyspace | tr -d '\\r' | sed -n 's/^\\(db[0-9]*\\):keys=\\([0-9]*\\).*/\\1 \\2/p'"
+    )
 }

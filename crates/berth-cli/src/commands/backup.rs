@@ -1,0 +1,329 @@
+//! `berth backup [SERVICE...]`, `berth backup list`, `berth backup drill` and
+//! `berth restore SERVICE`: the data stores of an environment that runs on
+//! this machine (the local and compose runtimes), by their own tools.
+
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use berth_core::model::Runtime;
+use berth_core::{Ecosystem, Problem, Problems, Project};
+use berth_local::backup::{self, BackupError, Store};
+use berth_local::{InstanceReport, Reply, Request};
+
+use super::session::{Found, Session};
+use super::{Exit, load};
+use crate::cli::{BackupAction, Format, Global};
+use crate::output;
+
+pub fn run(
+    global: &Global,
+    action: Option<&BackupAction>,
+    services: &[String],
+) -> Result<Exit, Problems> {
+    let project = load(global)?;
+    let (ecosystem, running) = environment(&project, global)?;
+    match action {
+        None => take(&project, ecosystem, &running, services),
+        Some(BackupAction::List) => list(&project, ecosystem, &running, global.output),
+        Some(BackupAction::Drill { services }) => drill(&project, ecosystem, &running, services),
+    }
+}
+
+pub fn restore(
+    global: &Global,
+    service: &str,
+    from: Option<&str>,
+    yes: bool,
+) -> Result<Exit, Problems> {
+    let project = load(global)?;
+    let (ecosystem, running) = environment(&project, global)?;
+    let stores = stores(
+        ecosystem,
+        &running,
+        std::slice::from_ref(&service.to_owned()),
+    )?;
+    let store = &stores[0];
+    if !yes && !confirmed(store)? {
+        println!("nothing restored");
+        return Ok(Exit::Success);
+    }
+    let state = project.dir().join(".berth");
+    let (manifest, took) = backup::restore(&state, store, from).map_err(problem)?;
+    println!(
+        "restored `{}` from backup {} ({}) in {} — it holds what it held then ({} counted)",
+        store.service,
+        manifest.id,
+        manifest.taken_at,
+        seconds(took),
+        counted(manifest.census.len())
+    );
+    Ok(Exit::Success)
+}
+
+/// The environment asked for, else the one running here, else the first;
+/// and what runs of it.
+fn environment<'p>(
+    project: &'p Project,
+    global: &Global,
+) -> Result<(&'p Ecosystem, Vec<InstanceReport>), Problems> {
+    let session = Session::in_dir(project.dir());
+    let name = global.environment.clone().or_else(|| session.environment());
+    let ecosystem = project.ecosystem(name.as_deref())?;
+    if ecosystem.environment.runtime == Runtime::Kubernetes {
+        return Err(Problems::one(
+            Problem::new(format!(
+                "environment `{}` runs on Kubernetes, where `berth backup` cannot reach its stores yet",
+                ecosystem.environment_name
+            ))
+            .help("stores with `backup:` are backed up there by the CronJobs `berth render --to kubernetes` writes"),
+        ));
+    }
+    let running = match session.found() {
+        Found::Running(_)
+            if session.environment().as_deref() == Some(&ecosystem.environment_name) =>
+        {
+            match session.request(&Request::Status)? {
+                Reply::Status { instances, .. } => instances,
+                _ => Vec::new(),
+            }
+        }
+        _ => Vec::new(),
+    };
+    Ok((ecosystem, running))
+}
+
+/// The data stores named, or all of the environment's; each where it answers.
+fn stores<'e>(
+    ecosystem: &'e Ecosystem,
+    running: &[InstanceReport],
+    names: &[String],
+) -> Result<Vec<Store<'e>>, Problems> {
+    let all: Vec<&String> = ecosystem
+        .services
+        .iter()
+        .filter(|(name, service)| service.kind.is_data() && !ecosystem.is_external(name))
+        .map(|(name, _)| name)
+        .collect();
+    let chosen: Vec<&String> = if names.is_empty() {
+        all.clone()
+    } else {
+        names.iter().collect()
+    };
+    let mut problems = Vec::new();
+    let mut stores = Vec::new();
+    for name in chosen {
+        let Some((name, service)) = ecosystem.services.get_key_value(name.as_str()) else {
+            let known = all.iter().map(|n| n.as_str());
+            let help = berth_core::problem::suggestion(name, known.clone(), || {
+                format!(
+                    "its data stores are {}",
+                    berth_core::problem::quoted_list(known)
+                )
+            });
+            problems.push(Problem::new(format!("there is no service `{name}`")).help(help));
+            continue;
+        };
+        let Some(kind) = service.kind.data_store().filter(|_| all.contains(&name)) else {
+            problems.push(
+                Problem::new(format!("`{name}` is no data store of this environment")).help(
+                    "back up services of kind postgres, mongodb, redis or rabbitmq that berth runs",
+                ),
+            );
+            continue;
+        };
+        let declared = service.main_port().map_or(0, |(_, port)| port.0);
+        let port = running
+            .iter()
+            .find(|i| i.service == *name)
+            .and_then(|i| i.port)
+            .unwrap_or(declared);
+        stores.push(Store {
+            environment: &ecosystem.environment_name,
+            service: name,
+            kind,
+            port,
+        });
+    }
+    if problems.is_empty() {
+        Ok(stores)
+    } else {
+        Err(Problems(problems))
+    }
+}
+
+fn take(
+    project: &Project,
+    ecosystem: &Ecosystem,
+    running: &[InstanceReport],
+    services: &[String],
+) -> Result<Exit, Problems> {
+    let state = project.dir().join(".berth");
+    for store in stores(ecosystem, running, services)? {
+        let spec = &ecosystem.services[store.service];
+        let keep = spec.backup.as_ref().map_or(7, |b| b.retention);
+        let revision = running
+            .iter()
+            .find(|i| i.service == store.service)
+            .map(|i| i.revision.as_str())
+            .filter(|r| !r.is_empty());
+        eprintln!("backing up `{}` ({})…", store.service, store.kind.kind);
+        let manifest = backup::take(&state, &store, revision, keep).map_err(problem)?;
+        println!(
+            "backed up `{}`: {} — {} file{}, {}, {} counted; in {}",
+            store.service,
+            manifest.id,
+            manifest.files.len(),
+            if manifest.files.len() == 1 { "" } else { "s" },
+            size(manifest.bytes()),
+            counted(manifest.census.len()),
+            manifest
+                .folder
+                .strip_prefix(project.dir())
+                .unwrap_or(&manifest.folder)
+                .display()
+        );
+    }
+    Ok(Exit::Success)
+}
+
+fn list(
+    project: &Project,
+    ecosystem: &Ecosystem,
+    running: &[InstanceReport],
+    format: Format,
+) -> Result<Exit, Problems> {
+    let state = project.dir().join(".berth");
+    let mut rows = Vec::new();
+    let mut json = Vec::new();
+    for store in stores(ecosystem, running, &[])? {
+        let folder = store.folder(&state);
+        let backups = backup::backups(&folder);
+        let drills = backup::drills(&folder);
+        let last = drills.last();
+        json.push(serde_json::json!({
+            "service": store.service,
+            "kind": store.kind.kind.to_string(),
+            "backups": backups.iter().map(|m| serde_json::json!({
+                "id": m.id, "taken_at": m.taken_at, "bytes": m.bytes(), "files": m.files.len(), "revision": m.revision,
+            })).collect::<Vec<_>>(),
+            "last_drill": last,
+        }));
+        let drill = last.map_or("never".to_owned(), |d| {
+            format!(
+                "{} (RTO {}, RPO {})",
+                d.backup,
+                seconds(Duration::from_secs_f64(d.rto_seconds)),
+                seconds(Duration::from_secs_f64(d.rpo_seconds))
+            )
+        });
+        if backups.is_empty() {
+            rows.push(format!(
+                "{:<16} {:<18} {:<22} {:>10}  {drill}",
+                store.service, "none", "", ""
+            ));
+        }
+        for m in backups.iter().rev() {
+            rows.push(format!(
+                "{:<16} {:<18} {:<22} {:>10}  {drill}",
+                store.service,
+                m.id,
+                m.taken_at,
+                size(m.bytes())
+            ));
+        }
+    }
+    match format {
+        Format::Json => output::json(&serde_json::Value::Array(json)),
+        Format::Text => {
+            println!(
+                "{:<16} {:<18} {:<22} {:>10}  LAST DRILL",
+                "STORE", "BACKUP", "TAKEN", "SIZE"
+            );
+            for row in rows {
+                println!("{row}");
+            }
+        }
+    }
+    Ok(Exit::Success)
+}
+
+fn drill(
+    project: &Project,
+    ecosystem: &Ecosystem,
+    running: &[InstanceReport],
+    services: &[String],
+) -> Result<Exit, Problems> {
+    let state = project.dir().join(".berth");
+    let mut missed = false;
+    for store in stores(ecosystem, running, services)? {
+        let drill = backup::drill(&state, &store).map_err(problem)?;
+        let rto = Duration::from_secs_f64(drill.rto_seconds);
+        let rpo = Duration::from_secs_f64(drill.rpo_seconds);
+        let targets = ecosystem.services[store.service].backup.as_ref();
+        let mut against =
+            |achieved: Duration, target: Option<berth_core::model::Duration>| match target {
+                Some(target) if achieved <= target.0 => format!(" (target {target}: met)"),
+                Some(target) => {
+                    missed = true;
+                    format!(" (target {target}: MISSED)")
+                }
+                None => String::new(),
+            };
+        let rto_note = against(rto, targets.and_then(|b| b.rto));
+        let rpo_note = against(rpo, targets.and_then(|b| b.rpo));
+        println!(
+            "drilled `{}` with backup {}: restored into a store of its own and checked; RTO {}{rto_note}, RPO {}{rpo_note}",
+            store.service,
+            drill.backup,
+            seconds(rto),
+            seconds(rpo),
+        );
+    }
+    Ok(if missed { Exit::Failed } else { Exit::Success })
+}
+
+fn confirmed(store: &Store) -> Result<bool, Problems> {
+    if !std::io::stdin().is_terminal() {
+        return Err(Problems::one(
+            Problem::new(format!(
+                "restoring replaces what `{}` holds now",
+                store.service
+            ))
+            .help("say so with `--yes`"),
+        ));
+    }
+    eprint!(
+        "restore replaces what `{}` holds now; go on? [y/N] ",
+        store.service
+    );
+    let mut answer = String::new();
+    std::io::stdin()
+        .read_line(&mut answer)
+        .map_err(|e| Problems::one(Problem::new(e.to_string())))?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
+}
+
+fn problem(e: BackupError) -> Problems {
+    Problems::one(Problem::new(e.message).help(e.help))
+}
+
+fn seconds(d: Duration) -> String {
+    if d.as_secs() >= 120 {
+        humantime::format_duration(Duration::from_secs(d.as_secs())).to_string()
+    } else {
+        format!("{:.1}s", d.as_secs_f64())
+    }
+}
+
+fn size(bytes: u64) -> String {
+    match bytes {
+        b if b >= 1 << 30 => format!("{:.1} GiB", b as f64 / (1u64 << 30) as f64),
+        b if b >= 1 << 20 => format!("{:.1} MiB", b as f64 / (1u64 << 20) as f64),
+        b if b >= 1 << 10 => format!("{:.1} KiB", b as f64 / 1024.0),
+        b => format!("{b} B"),
+    }
+}
+
+fn counted(things: usize) -> String {
+    format!("{things} thing{}", if things == 1 { "" } else { "s" })
+}

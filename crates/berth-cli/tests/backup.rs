@@ -1,0 +1,288 @@
+//! `berth backup`, `restore`, `backup drill` and `backup list` against the
+//! real PostgreSQL and Redis that `.ci/run` installs: data written, backed up,
+//! destroyed, restored and compared; a damaged backup refused; retention; a
+//! drill's RTO and RPO; a berth killed during a backup leaves no backup.
+
+mod support;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use support::{berth, free_ports, scratch, text};
+
+fn installed(program: &str) -> bool {
+    let found = std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
+        || (program == "initdb"
+            && Path::new("/usr/lib/postgresql")
+                .read_dir()
+                .is_ok_and(|mut d| d.next().is_some()));
+    if !found {
+        support::not_run(&format!(
+            "`{program}` is not installed (`.ci/run` installs it)"
+        ));
+    }
+    found
+}
+
+fn psql(port: u16, database: &str, sql: &str) -> String {
+    let output = Command::new("psql")
+        .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-U", "postgres"])
+        .args(["-d", database, "-qAtc", sql])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{sql}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+fn redis_cli(port: u16, args: &[&str]) -> String {
+    let output = Command::new("redis-cli")
+        .args(["-p", &port.to_string()])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{args:?}");
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+/// Every row of the shop's tables, digested: equal digests, equal rows.
+fn shop_digest(port: u16) -> String {
+    psql(
+        port,
+        "shop",
+        "select (select md5(string_agg(id || ':' || item, ',' order by id)) from orders) || ' ' || (select md5(string_agg(name, ',' order by name)) from customers)",
+    )
+}
+
+fn up(dir: &Path, marker: &str) {
+    let up = berth(dir, marker, &["up", "-d"]);
+    assert!(up.status.success(), "{}", text(&up));
+}
+
+fn down(dir: &Path, marker: &str) {
+    let down = berth(dir, marker, &["down"]);
+    assert!(down.status.success(), "{}", text(&down));
+    assert!(
+        support::survivors(marker).is_empty(),
+        "nothing is left running"
+    );
+}
+
+#[test]
+fn postgres_is_backed_up_restored_row_for_row_and_drilled() {
+    if !(installed("initdb") && installed("pg_dump") && installed("pg_restore")) {
+        return;
+    }
+    let [port] = free_ports(1)[..] else {
+        unreachable!()
+    };
+    let dir = scratch("backup-postgres");
+    std::fs::write(
+        dir.join("berth.yaml"),
+        format!("name: shop\nservices:\n  db:\n    kind: postgres\n    ports: {{ postgres: {port} }}\n    backup: {{ retention: 2, rto: 5m, rpo: 1s }}\n"),
+    )
+    .unwrap();
+    let marker = format!("{}-backup", dir.display());
+    up(&dir, &marker);
+    psql(port, "postgres", "create database shop");
+    psql(
+        port,
+        "shop",
+        "create table orders (id int primary key, item text); insert into orders select n, 'item ' || n from generate_series(1, 5000) n; create table customers (name text); insert into customers values ('ada'), ('grace')",
+    );
+    let before = shop_digest(port);
+
+    let backup = berth(&dir, &marker, &["backup"]);
+    assert!(backup.status.success(), "{}", text(&backup));
+    assert!(
+        text(&backup).contains("backed up `db`"),
+        "{}",
+        text(&backup)
+    );
+    psql(port, "shop", "drop table orders; delete from customers");
+
+    let refused = Command::new(env!("CARGO_BIN_EXE_berth"))
+        .args(["restore", "db"])
+        .current_dir(&dir)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(
+        refused.status.code(),
+        Some(2),
+        "a restore without --yes and no terminal asks for it"
+    );
+    assert!(text(&refused).contains("say so with `--yes`"));
+
+    let restore = berth(&dir, &marker, &["restore", "db", "--yes"]);
+    assert!(restore.status.success(), "{}", text(&restore));
+    assert_eq!(shop_digest(port), before, "every row is back");
+
+    let drill = berth(&dir, &marker, &["backup", "drill"]);
+    let said = text(&drill);
+    assert!(said.contains("drilled `db` with backup"), "{said}");
+    assert!(
+        said.contains("RTO") && said.contains("(target 5m: met)"),
+        "{said}"
+    );
+    std::thread::sleep(Duration::from_millis(1100));
+    let late = berth(&dir, &marker, &["backup", "drill", "db"]);
+    assert_eq!(
+        late.status.code(),
+        Some(1),
+        "an RPO of 1s is missed a second later: {}",
+        text(&late)
+    );
+    assert!(
+        text(&late).contains("(target 1s: MISSED)"),
+        "{}",
+        text(&late)
+    );
+
+    // Retention keeps the newest two.
+    for _ in 0..2 {
+        assert!(berth(&dir, &marker, &["backup", "db"]).status.success());
+    }
+    let list = berth(&dir, &marker, &["backup", "list", "-o", "json"]);
+    let list: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    let backups = list[0]["backups"].as_array().unwrap();
+    assert_eq!(backups.len(), 2, "{list}");
+    assert!(list[0]["last_drill"]["rto_seconds"].as_f64().unwrap() > 0.0);
+
+    // A damaged file is refused, and nothing is restored.
+    let newest = backups[1]["id"].as_str().unwrap();
+    let folder = dir.join(".berth/backups/local/db").join(newest);
+    let mut damaged = std::fs::read(folder.join("shop.dump")).unwrap();
+    damaged[100] ^= 0xff;
+    std::fs::write(folder.join("shop.dump"), damaged).unwrap();
+    psql(port, "shop", "delete from customers where name = 'ada'");
+    let refused = berth(&dir, &marker, &["restore", "db", "--yes"]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        text(&refused).contains("is damaged: shop.dump"),
+        "{}",
+        text(&refused)
+    );
+    assert_eq!(
+        psql(port, "shop", "select count(*) from customers"),
+        "1",
+        "nothing was restored"
+    );
+    let older = backups[0]["id"].as_str().unwrap();
+    let restore = berth(&dir, &marker, &["restore", "db", "--from", older, "--yes"]);
+    assert!(restore.status.success(), "{}", text(&restore));
+    assert_eq!(shop_digest(port), before);
+    down(&dir, &marker);
+}
+
+#[test]
+fn redis_is_backed_up_restored_key_for_key_and_drilled() {
+    if !(installed("redis-server") && installed("redis-cli")) {
+        return;
+    }
+    let [port] = free_ports(1)[..] else {
+        unreachable!()
+    };
+    let dir = scratch("backup-redis");
+    std::fs::write(
+        dir.join("berth.yaml"),
+        format!("name: cache\nservices:\n  cache: {{ kind: redis, ports: {{ redis: {port} }} }}\n"),
+    )
+    .unwrap();
+    let marker = format!("{}-backup", dir.display());
+    up(&dir, &marker);
+    let keys: Vec<String> = (0..1000)
+        .flat_map(|n| [format!("key:{n}"), format!("value {n}")])
+        .collect();
+    let mut mset = vec!["mset"];
+    mset.extend(keys.iter().map(String::as_str));
+    assert_eq!(redis_cli(port, &mset), "OK");
+    let backup = berth(&dir, &marker, &["backup", "cache"]);
+    assert!(backup.status.success(), "{}", text(&backup));
+    redis_cli(port, &["flushall"]);
+    assert_eq!(redis_cli(port, &["dbsize"]), "0");
+    let restore = berth(&dir, &marker, &["restore", "cache", "--yes"]);
+    assert!(restore.status.success(), "{}", text(&restore));
+    assert_eq!(redis_cli(port, &["dbsize"]), "1000");
+    assert_eq!(redis_cli(port, &["get", "key:999"]), "value 999");
+    assert!(
+        redis_cli(port, &["info", "replication"]).contains("role:master"),
+        "the store is on its own again"
+    );
+    let drill = berth(&dir, &marker, &["backup", "drill", "cache"]);
+    assert!(drill.status.success(), "{}", text(&drill));
+    down(&dir, &marker);
+}
+
+#[test]
+fn a_backup_cut_short_is_never_listed_or_restored() {
+    if !(installed("redis-server") && installed("redis-cli")) {
+        return;
+    }
+    let [port] = free_ports(1)[..] else {
+        unreachable!()
+    };
+    let dir = scratch("backup-killed");
+    std::fs::write(
+        dir.join("berth.yaml"),
+        format!("name: cache\nservices:\n  cache: {{ kind: redis, ports: {{ redis: {port} }} }}\n"),
+    )
+    .unwrap();
+    let marker = format!("{}-backup", dir.display());
+    up(&dir, &marker);
+    redis_cli(port, &["set", "kept", "yes"]);
+    // Killed at once, or a moment later: either no backup, or a whole one.
+    for wait in [0, 20, 60] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_berth"))
+            .args(["backup", "cache"])
+            .current_dir(&dir)
+            .env("BERTH_TEST_RUN", &marker)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(wait));
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    // What a backup killed in the middle leaves: a folder without its manifest.
+    let cut = dir.join(".berth/backups/local/cache/20260101-000000.partial");
+    std::fs::create_dir_all(&cut).unwrap();
+    std::fs::write(cut.join("dump.rdb"), b"half").unwrap();
+    let list = berth(&dir, &marker, &["backup", "list", "-o", "json"]);
+    let list: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    for backup in list[0]["backups"].as_array().unwrap() {
+        assert!(
+            !backup["id"].as_str().unwrap().contains("partial"),
+            "{list}"
+        );
+        let restore = berth(
+            &dir,
+            &marker,
+            &[
+                "restore",
+                "cache",
+                "--from",
+                backup["id"].as_str().unwrap(),
+                "--yes",
+            ],
+        );
+        assert!(
+            restore.status.success(),
+            "a listed backup is whole: {}",
+            text(&restore)
+        );
+    }
+    let backup = berth(&dir, &marker, &["backup", "cache"]);
+    assert!(backup.status.success(), "{}", text(&backup));
+    assert!(
+        !cut.exists(),
+        "the next backup clears what a cut-short one left"
+    );
+    down(&dir, &marker);
+}

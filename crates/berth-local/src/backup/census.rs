@@ -1,0 +1,32 @@
+//! What a store holds, counted: rows per table, keys per database.
+
+use std::collections::BTreeMap;
+
+use super::{BackupError, Store, shell};
+
+pub type Census = BTreeMap<String, u64>;
+
+pub fn census(store: &Store, port: u16) -> Result<Census, BackupError> {
+    let script = (store.kind.census)("127.0.0.1", port);
+    let printed = shell::run(&script, &format!("counting what `{}` holds", store.service))?;
+    Ok(printed
+        .lines()
+        .filter_map(|line| {
+            let (what, count) = line.trim().rsplit_once(' ')?;
+            Some((what.to_owned(), count.parse().ok()?))
+        })
+        .collect())
+}
+
+/// How `got` differs from what the manifest recorded, one line each.
+pub fn differences(recorded: &Census, got: &Census) -> Vec<String> {
+    let mut out = Vec::new();
+    for (what, count) in recorded {
+        match got.get(what) {
+            Some(found) if found == count => {}
+            Some(found) => out.push(format!("{what}: {found}, the backup had {count}")),
+            None => out.push(format!("{what}: missing, the backup had {count}")),
+        }
+    }
+    out
+}

@@ -1,0 +1,60 @@
+//! Backups of data stores, restores and restore drills, taken with each kind's
+//! own client tools against the running store on this machine's loopback,
+//! where the local and Docker runtimes serve a data store: the same commands
+//! the Kubernetes CronJobs run. A backup is a folder
+//! `.berth/backups/ENV/SERVICE/ID/` of the tools' files and a manifest — each
+//! file's size and SHA-256, the ecosystem revision, what the store held — that
+//! is written last, into a folder renamed into place only when whole: a
+//! backup cut short is never listed as one.
+
+mod census;
+mod drill;
+mod manifest;
+mod restore;
+mod shell;
+mod take;
+mod throwaway;
+
+pub use drill::{Drill, drill, drills};
+pub use manifest::{Manifest, backups};
+pub use restore::restore;
+pub use take::take;
+
+use std::path::{Path, PathBuf};
+
+use berth_core::model::DataStore;
+
+/// One data store of an environment, as a backup sees it.
+pub struct Store<'a> {
+    pub environment: &'a str,
+    pub service: &'a str,
+    pub kind: &'static DataStore,
+    /// Where it answers on 127.0.0.1.
+    pub port: u16,
+}
+
+impl Store<'_> {
+    /// `.berth/backups/ENV/SERVICE` under `state`.
+    pub fn folder(&self, state: &Path) -> PathBuf {
+        state
+            .join("backups")
+            .join(self.environment)
+            .join(self.service)
+    }
+}
+
+/// What went wrong, and what to do.
+#[derive(Debug)]
+pub struct BackupError {
+    pub message: String,
+    pub help: String,
+}
+
+impl BackupError {
+    fn new(message: impl Into<String>, help: impl Into<String>) -> BackupError {
+        BackupError {
+            message: message.into(),
+            help: help.into(),
+        }
+    }
+}

@@ -1,0 +1,129 @@
+//! A backup put back into the running store, checked against its manifest.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use berth_core::model::Restore;
+
+use super::census::{census, differences};
+use super::manifest::{Manifest, backups};
+use super::throwaway::Throwaway;
+use super::{BackupError, Store, shell};
+
+/// Restores backup `from` (the newest without one) into the running `store`;
+/// the backup restored and how long it took.
+pub fn restore(
+    state: &Path,
+    store: &Store,
+    from: Option<&str>,
+) -> Result<(Manifest, Duration), BackupError> {
+    let manifest = chosen(state, store, from)?;
+    manifest.verify()?;
+    let started = Instant::now();
+    put_back(state, store, &manifest, store.port)?;
+    checked(store, &manifest, store.port)?;
+    Ok((manifest, started.elapsed()))
+}
+
+/// The backup named `from`, or the newest.
+pub fn chosen(state: &Path, store: &Store, from: Option<&str>) -> Result<Manifest, BackupError> {
+    let all = backups(&store.folder(state));
+    let found = match from {
+        Some(id) => all.into_iter().find(|m| m.id == id),
+        None => all.into_iter().last(),
+    };
+    found.ok_or_else(|| match from {
+        Some(id) => BackupError::new(
+            format!(
+                "`{}` has no backup {id} in environment `{}`",
+                store.service, store.environment
+            ),
+            "`berth backup list` shows the backups there are",
+        ),
+        None => BackupError::new(
+            format!(
+                "`{}` has no backup in environment `{}`",
+                store.service, store.environment
+            ),
+            format!(
+                "take one with `berth backup -e {} {}`",
+                store.environment, store.service
+            ),
+        ),
+    })
+}
+
+/// Restores `manifest` into the store answering on `port`.
+pub fn put_back(
+    state: &Path,
+    store: &Store,
+    manifest: &Manifest,
+    port: u16,
+) -> Result<(), BackupError> {
+    let what = format!("restoring backup {} of `{}`", manifest.id, store.service);
+    match store.kind.restore {
+        Restore::Command(restore) => {
+            let from = manifest.folder.display().to_string();
+            let from = format!("'{}'", from.replace('\'', "'\\''"));
+            shell::run(&restore("127.0.0.1", port, &from), &what)?;
+        }
+        Restore::Replica(file) => {
+            let dir = state
+                .join("drills")
+                .join(format!("{}-replica", store.service));
+            let source = manifest.folder.join(file);
+            let seed = Throwaway::start(store, &dir, |dir| {
+                std::fs::copy(&source, dir.join(file)).map(|_| ())
+            })?;
+            replicate(port, seed.port, &what)?;
+        }
+    }
+    Ok(())
+}
+
+/// Redis's way to take a whole dataset into a running server: as the replica
+/// of one that loaded it, until the copy is whole, then on its own again.
+fn replicate(port: u16, from: u16, what: &str) -> Result<(), BackupError> {
+    let cli =
+        |command: &str| shell::run(&format!("redis-cli -h 127.0.0.1 -p {port} {command}"), what);
+    // The seed would otherwise wait five seconds for more replicas to join.
+    shell::run(
+        &format!("redis-cli -h 127.0.0.1 -p {from} config set repl-diskless-sync-delay 0"),
+        what,
+    )?;
+    cli(&format!("replicaof 127.0.0.1 {from}"))?;
+    let deadline = Instant::now() + Duration::from_secs(600);
+    loop {
+        let info = cli("info replication")?;
+        if info.contains("master_link_status:up") && info.contains("master_sync_in_progress:0") {
+            break;
+        }
+        if Instant::now() > deadline {
+            let _ = cli("replicaof no one");
+            return Err(BackupError::new(
+                format!("{what}: the copy did not finish within 10 minutes"),
+                "see the store's log",
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    cli("replicaof no one")?;
+    Ok(())
+}
+
+/// The store on `port` holds what the manifest recorded, or the differences.
+pub fn checked(store: &Store, manifest: &Manifest, port: u16) -> Result<(), BackupError> {
+    let differ = differences(&manifest.census, &census(store, port)?);
+    if differ.is_empty() {
+        return Ok(());
+    }
+    Err(BackupError::new(
+        format!(
+            "after restoring backup {} `{}` does not hold what it held:\n  {}",
+            manifest.id,
+            store.service,
+            differ.join("\n  ")
+        ),
+        "the restore's tool said nothing wrong; look at the store's log",
+    ))
+}

@@ -1,0 +1,34 @@
+//! The kinds' commands, run through `sh` as the CronJobs run them.
+
+use std::process::Command;
+
+use super::BackupError;
+
+/// Runs `script`; its standard output, or an error with the last lines it
+/// printed (the tools say what failed there; they never print a password,
+/// which they take from the environment).
+pub fn run(script: &str, what: &str) -> Result<String, BackupError> {
+    let output = Command::new("sh")
+        .args(["-c", script])
+        .output()
+        .map_err(|e| {
+            BackupError::new(
+                format!("cannot run sh for {what}: {e}"),
+                "install a POSIX shell",
+            )
+        })?;
+    if output.status.success() {
+        return Ok(String::from_utf8_lossy(&output.stdout).into_owned());
+    }
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let last: Vec<&str> = stderr.lines().rev().take(5).collect();
+    let said: Vec<&str> = last.into_iter().rev().collect();
+    Err(BackupError::new(
+        format!(
+            "{what} failed ({}):\n  {}",
+            output.status,
+            said.join("\n  ")
+        ),
+        "the store's own tool said why above; the client tools must be installed here (`apt-get install postgresql-client redis-tools`)",
+    ))
+}
