@@ -84,9 +84,10 @@ fn postgres_is_backed_up_restored_row_for_row_and_drilled() {
     let dir = scratch("backup-postgres");
     std::fs::write(
         dir.join("berth.yaml"),
-        format!("name: shop\nservices:\n  db:\n    kind: postgres\n    ports: {{ postgres: {port} }}\n    backup: {{ retention: 2, rto: 5m, rpo: 1s }}\n"),
+        format!("name: shop\nservices:\n  db:\n    kind: postgres\n    ports: {{ postgres: {port} }}\n    secrets: {{ POSTGRES_PASSWORD: {{ file: db-password }} }}\n    backup: {{ retention: 2, rto: 5m, rpo: 1s }}\n"),
     )
     .unwrap();
+    std::fs::write(dir.join("db-password"), "never-written-down").unwrap();
     let marker = format!("{}-backup", dir.display());
     up(&dir, &marker);
     psql(port, "postgres", "create database shop");
@@ -178,6 +179,19 @@ fn postgres_is_backed_up_restored_row_for_row_and_drilled() {
     assert!(restore.status.success(), "{}", text(&restore));
     assert_eq!(shop_digest(port), before);
     down(&dir, &marker);
+    let mut written = String::new();
+    for entry in std::fs::read_dir(dir.join(".berth/backups/local/db")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            written += &std::fs::read_to_string(path.join("manifest.json")).unwrap();
+        } else {
+            written += &std::fs::read_to_string(&path).unwrap();
+        }
+    }
+    assert!(
+        !written.contains("never-written-down"),
+        "no manifest or drill holds the password"
+    );
 }
 
 #[test]

@@ -716,3 +716,44 @@ fn an_imported_project_runs_on_docker_where_and_with_what_compose_gave_it() {
     assert!(down.status.success(), "{}", text(&down));
     assert_eq!(volumes("dockerimport"), 0, "--volumes removes it");
 }
+
+/// A data store in a container is backed up and drilled from this machine,
+/// through the port it is published on.
+#[test]
+fn a_store_in_a_container_is_backed_up_and_drilled() {
+    if !engine_answers() {
+        return;
+    }
+    let Some(image) = images::redis() else {
+        support::not_run("redis-server is not installed");
+        return;
+    };
+    if !support::on_path("redis-cli") {
+        support::not_run("redis-cli is not installed");
+        return;
+    }
+    let [port] = free_ports(1)[..] else {
+        unreachable!()
+    };
+    let yaml = format!(
+        "name: dockerbackup\nservices:\n  cache:\n    kind: redis\n    image: {image}\n    command: [redis-server, --port, \"{port}\", --dir, /data, --protected-mode, \"no\"]\n    ports: {{ redis: {port} }}\nenvironments:\n  docker: {{ runtime: compose }}\n"
+    );
+    let project = Project::new("docker-backup", &yaml);
+    up(&project);
+    assert_eq!(redis(port, &["SET", "greeting", "kept"]), "+OK");
+    let backup = project.run(&["backup", "-e", "docker"]);
+    assert!(backup.status.success(), "{}", text(&backup));
+    let drill = project.run(&["backup", "drill", "-e", "docker"]);
+    assert!(drill.status.success(), "{}", text(&drill));
+    assert!(text(&drill).contains("drilled `cache`"), "{}", text(&drill));
+    let restore = project.run(&["restore", "-e", "docker", "cache", "--yes"]);
+    assert_eq!(restore.status.code(), Some(2), "{}", text(&restore));
+    assert!(
+        text(&restore).contains("runs in a container"),
+        "{}",
+        text(&restore)
+    );
+    down_leaves_nothing(&project, "dockerbackup");
+    let down = project.run(&["down", "-e", "docker", "--volumes"]);
+    assert!(down.status.success(), "{}", text(&down));
+}

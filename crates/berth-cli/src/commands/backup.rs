@@ -3,6 +3,7 @@
 //! this machine (the local and compose runtimes), by their own tools.
 
 use std::io::IsTerminal;
+use std::path::Path;
 use std::time::Duration;
 
 use berth_core::model::Runtime;
@@ -38,11 +39,23 @@ pub fn restore(
     let project = load(global)?;
     let (ecosystem, running) = environment(&project, global)?;
     let stores = stores(
+        project.dir(),
         ecosystem,
         &running,
         std::slice::from_ref(&service.to_owned()),
     )?;
     let store = &stores[0];
+    if ecosystem.environment.runtime == Runtime::Compose
+        && matches!(store.kind.restore, berth_core::model::Restore::Replica(_))
+    {
+        return Err(Problems::one(
+            Problem::new(format!(
+                "`{}` runs in a container, which cannot copy a {} snapshot from this machine's loopback",
+                store.service, store.kind.kind
+            ))
+            .help("`berth down`, copy the backup's file into the store's volume, and `berth up`; or restore in the local environment"),
+        ));
+    }
     if !yes && !confirmed(store)? {
         println!("nothing restored");
         return Ok(Exit::Success);
@@ -94,6 +107,7 @@ fn environment<'p>(
 
 /// The data stores named, or all of the environment's; each where it answers.
 fn stores<'e>(
+    project_dir: &Path,
     ecosystem: &'e Ecosystem,
     running: &[InstanceReport],
     names: &[String],
@@ -113,6 +127,14 @@ fn stores<'e>(
     let mut stores = Vec::new();
     for name in chosen {
         let Some((name, service)) = ecosystem.services.get_key_value(name.as_str()) else {
+            if matches!(name.as_str(), "drill" | "list") {
+                // Options before it make clap take it for a service.
+                problems.push(
+                    Problem::new(format!("there is no service `{name}`"))
+                        .help(format!("for `berth backup {name}`, give options after it: `berth backup {name} -e ENV`")),
+                );
+                continue;
+            }
             let known = all.iter().map(|n| n.as_str());
             let help = berth_core::problem::suggestion(name, known.clone(), || {
                 format!(
@@ -137,17 +159,45 @@ fn stores<'e>(
             .find(|i| i.service == *name)
             .and_then(|i| i.port)
             .unwrap_or(declared);
+        let tools_env = match password(project_dir, service, kind) {
+            Ok(env) => env,
+            Err(problem) => {
+                problems.push(problem);
+                continue;
+            }
+        };
         stores.push(Store {
             environment: &ecosystem.environment_name,
             service: name,
             kind,
             port,
+            tools_env,
         });
     }
     if problems.is_empty() {
         Ok(stores)
     } else {
         Err(Problems(problems))
+    }
+}
+
+/// The store's password, from the secret the service is given it by, for its
+/// client tools.
+fn password(
+    project_dir: &Path,
+    service: &berth_core::model::Service,
+    kind: &berth_core::model::DataStore,
+) -> Result<Vec<(String, String)>, Problem> {
+    let Some((key, variable)) = kind.password else {
+        return Ok(Vec::new());
+    };
+    let Some(secret) = service.secrets.get(key) else {
+        return Ok(Vec::new());
+    };
+    match berth_local::read_secret(project_dir, key, secret) {
+        Ok(Some(value)) => Ok(vec![(variable.to_owned(), value)]),
+        Ok(None) => Ok(Vec::new()),
+        Err(e) => Err(Problem::new(e.message).help(e.help)),
     }
 }
 
@@ -158,7 +208,7 @@ fn take(
     services: &[String],
 ) -> Result<Exit, Problems> {
     let state = project.dir().join(".berth");
-    for store in stores(ecosystem, running, services)? {
+    for store in stores(project.dir(), ecosystem, running, services)? {
         let spec = &ecosystem.services[store.service];
         let keep = spec.backup.as_ref().map_or(7, |b| b.retention);
         let revision = running
@@ -195,7 +245,7 @@ fn list(
     let state = project.dir().join(".berth");
     let mut rows = Vec::new();
     let mut json = Vec::new();
-    for store in stores(ecosystem, running, &[])? {
+    for store in stores(project.dir(), ecosystem, running, &[])? {
         let folder = store.folder(&state);
         let backups = backup::backups(&folder);
         let drills = backup::drills(&folder);
@@ -255,7 +305,7 @@ fn drill(
 ) -> Result<Exit, Problems> {
     let state = project.dir().join(".berth");
     let mut missed = false;
-    for store in stores(ecosystem, running, services)? {
+    for store in stores(project.dir(), ecosystem, running, services)? {
         let drill = backup::drill(&state, &store).map_err(problem)?;
         let rto = Duration::from_secs_f64(drill.rto_seconds);
         let rpo = Duration::from_secs_f64(drill.rpo_seconds);

@@ -6,9 +6,14 @@ use super::{BackupError, Store, shell};
 
 pub type Census = BTreeMap<String, u64>;
 
-pub fn census(store: &Store, port: u16) -> Result<Census, BackupError> {
+/// What the store on `port` holds; `env` lets the tools in.
+pub fn census(store: &Store, port: u16, env: &[(String, String)]) -> Result<Census, BackupError> {
     let script = (store.kind.census)("127.0.0.1", port);
-    let printed = shell::run(&script, &format!("counting what `{}` holds", store.service))?;
+    let printed = shell::run(
+        &script,
+        &format!("counting what `{}` holds", store.service),
+        env,
+    )?;
     Ok(printed
         .lines()
         .filter_map(|line| {

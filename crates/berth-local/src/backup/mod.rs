@@ -31,6 +31,9 @@ pub struct Store<'a> {
     pub kind: &'static DataStore,
     /// Where it answers on 127.0.0.1.
     pub port: u16,
+    /// What its client tools need to be let in (`PGPASSWORD`, say); never
+    /// written anywhere.
+    pub tools_env: Vec<(String, String)>,
 }
 
 impl Store<'_> {

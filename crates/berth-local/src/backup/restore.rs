@@ -20,8 +20,8 @@ pub fn restore(
     let manifest = chosen(state, store, from)?;
     manifest.verify()?;
     let started = Instant::now();
-    put_back(state, store, &manifest, store.port)?;
-    checked(store, &manifest, store.port)?;
+    put_back(state, store, &manifest, store.port, &store.tools_env)?;
+    checked(store, &manifest, store.port, &store.tools_env)?;
     Ok((manifest, started.elapsed()))
 }
 
@@ -53,19 +53,21 @@ pub fn chosen(state: &Path, store: &Store, from: Option<&str>) -> Result<Manifes
     })
 }
 
-/// Restores `manifest` into the store answering on `port`.
+/// Restores `manifest` into the store answering on `port`, which `env` lets
+/// the tools into.
 pub fn put_back(
     state: &Path,
     store: &Store,
     manifest: &Manifest,
     port: u16,
+    env: &[(String, String)],
 ) -> Result<(), BackupError> {
     let what = format!("restoring backup {} of `{}`", manifest.id, store.service);
     match store.kind.restore {
         Restore::Command(restore) => {
             let from = manifest.folder.display().to_string();
             let from = format!("'{}'", from.replace('\'', "'\\''"));
-            shell::run(&restore("127.0.0.1", port, &from), &what)?;
+            shell::run(&restore("127.0.0.1", port, &from), &what, env)?;
         }
         Restore::Replica(file) => {
             let dir = state
@@ -75,7 +77,7 @@ pub fn put_back(
             let seed = Throwaway::start(store, &dir, |dir| {
                 std::fs::copy(&source, dir.join(file)).map(|_| ())
             })?;
-            replicate(port, seed.port, &what)?;
+            replicate(port, seed.port, &what, env)?;
         }
     }
     Ok(())
@@ -83,13 +85,24 @@ pub fn put_back(
 
 /// Redis's way to take a whole dataset into a running server: as the replica
 /// of one that loaded it, until the copy is whole, then on its own again.
-fn replicate(port: u16, from: u16, what: &str) -> Result<(), BackupError> {
-    let cli =
-        |command: &str| shell::run(&format!("redis-cli -h 127.0.0.1 -p {port} {command}"), what);
+fn replicate(
+    port: u16,
+    from: u16,
+    what: &str,
+    env: &[(String, String)],
+) -> Result<(), BackupError> {
+    let cli = |command: &str| {
+        shell::run(
+            &format!("redis-cli -h 127.0.0.1 -p {port} {command}"),
+            what,
+            env,
+        )
+    };
     // The seed would otherwise wait five seconds for more replicas to join.
     shell::run(
         &format!("redis-cli -h 127.0.0.1 -p {from} config set repl-diskless-sync-delay 0"),
         what,
+        &[],
     )?;
     cli(&format!("replicaof 127.0.0.1 {from}"))?;
     let deadline = Instant::now() + Duration::from_secs(600);
@@ -112,8 +125,13 @@ fn replicate(port: u16, from: u16, what: &str) -> Result<(), BackupError> {
 }
 
 /// The store on `port` holds what the manifest recorded, or the differences.
-pub fn checked(store: &Store, manifest: &Manifest, port: u16) -> Result<(), BackupError> {
-    let differ = differences(&manifest.census, &census(store, port)?);
+pub fn checked(
+    store: &Store,
+    manifest: &Manifest,
+    port: u16,
+    env: &[(String, String)],
+) -> Result<(), BackupError> {
+    let differ = differences(&manifest.census, &census(store, port, env)?);
     if differ.is_empty() {
         return Ok(());
     }

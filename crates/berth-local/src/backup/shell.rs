@@ -4,12 +4,14 @@ use std::process::Command;
 
 use super::BackupError;
 
-/// Runs `script`; its standard output, or an error with the last lines it
+/// Runs `script`, with `env` (a password, for the tools) beside berth's own
+/// environment; its standard output, or an error with the last lines it
 /// printed (the tools say what failed there; they never print a password,
 /// which they take from the environment).
-pub fn run(script: &str, what: &str) -> Result<String, BackupError> {
+pub fn run(script: &str, what: &str, env: &[(String, String)]) -> Result<String, BackupError> {
     let output = Command::new("sh")
         .args(["-c", script])
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .output()
         .map_err(|e| {
             BackupError::new(

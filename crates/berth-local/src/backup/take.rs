@@ -27,8 +27,9 @@ pub fn take(
     shell::run(
         &(store.kind.dump)("127.0.0.1", store.port, &shell_quoted(&into)),
         &format!("the backup of `{}`", store.service),
+        &store.tools_env,
     )?;
-    let census = census(store, store.port)?;
+    let census = census(store, store.port, &store.tools_env)?;
     let files = manifest::entries(&partial).map_err(|e| cannot(&partial, e))?;
     let mut manifest = Manifest {
         id: id.clone(),

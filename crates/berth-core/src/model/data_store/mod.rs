@@ -48,6 +48,9 @@ pub struct DataStore {
     /// give back.
     pub census: fn(host: &str, port: u16) -> String,
     pub restore: Restore,
+    /// The secret that holds the store's password, and the variable its
+    /// client tools read it from.
+    pub password: Option<(&'static str, &'static str)>,
 }
 
 /// How a backup goes back into a running store.

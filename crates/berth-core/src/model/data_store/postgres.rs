@@ -21,6 +21,7 @@ pub const STORE: DataStore = DataStore {
     dump,
     census,
     restore: Restore::Command(restore),
+    password: Some(("POSTGRES_PASSWORD", "PGPASSWORD")),
 };
 
 fn local(at: &LocalPlace) -> LocalRun {

@@ -22,6 +22,7 @@ pub const STORE: DataStore = DataStore {
     dump,
     census,
     restore: Restore::Command(restore),
+    password: None,
 };
 
 fn local(at: &LocalPlace) -> LocalRun {

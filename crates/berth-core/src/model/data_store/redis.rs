@@ -20,6 +20,7 @@ pub const STORE: DataStore = DataStore {
     dump,
     census,
     restore: Restore::Replica("dump.rdb"),
+    password: Some(("REDIS_PASSWORD", "REDISCLI_AUTH")),
 };
 
 fn local(at: &LocalPlace) -> LocalRun {
