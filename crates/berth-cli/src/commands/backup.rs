@@ -153,6 +153,20 @@ fn stores<'e>(
             );
             continue;
         };
+        if kind.kind == berth_core::model::Kind::Rabbitmq {
+            // rabbitmqctl reaches a node by its Erlang name and cookie, not a port.
+            if names.is_empty() {
+                eprintln!(
+                    "note: `{name}` is left out: berth cannot take a RabbitMQ broker's definitions here yet"
+                );
+                continue;
+            }
+            problems.push(
+                Problem::new(format!("`{name}` is a RabbitMQ broker, whose definitions `berth backup` cannot take here yet"))
+                    .help("export them with `rabbitmqctl export_definitions FILE`; on Kubernetes the CronJob `backup:` renders takes them"),
+            );
+            continue;
+        }
         let declared = service.main_port().map_or(0, |(_, port)| port.0);
         let port = running
             .iter()
