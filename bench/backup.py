@@ -39,8 +39,10 @@ def free_port():
 
 def run(argv, cwd=None, stdin=None):
     started = time.monotonic()
-    subprocess.run(argv, cwd=cwd, check=True, stdin=stdin,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    done = subprocess.run(argv, cwd=cwd, stdin=stdin, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, text=True)
+    if done.returncode:
+        raise SystemExit(f"{' '.join(argv)} failed:\n{done.stderr}")
     return time.monotonic() - started
 
 
@@ -63,6 +65,8 @@ def main():
     args = parser.parse_args()
     berth = os.path.abspath(args.berth)
     work = tempfile.mkdtemp(prefix="berth-bench-backup-")
+    # PostgreSQL runs as its own user when berth runs as root: let it in.
+    os.chmod(work, 0o755)
     pg, rd = free_port(), free_port()
     with open(os.path.join(work, "berth.yaml"), "w") as f:
         f.write(f"name: bench\nservices:\n"

@@ -24,12 +24,19 @@ pub fn take(
     let id = free_id(&folder, &taken_at);
     let partial = folder.join(format!("{id}.partial"));
     let into = partial.display().to_string();
-    shell::run(
-        &(store.kind.dump)("127.0.0.1", store.port, &shell_quoted(&into)),
-        &format!("the backup of `{}`", store.service),
-        &store.tools_env,
-    )?;
-    let census = census(store, store.port, &store.tools_env)?;
+    // Counted while the dump runs: the tools work on one core each, and a
+    // count of a large table takes a good part of a dump's time.
+    let (dumped, census) = std::thread::scope(|scope| {
+        let counting = scope.spawn(|| census(store, store.port, &store.tools_env));
+        let dumped = shell::run(
+            &(store.kind.dump)("127.0.0.1", store.port, &shell_quoted(&into)),
+            &format!("the backup of `{}`", store.service),
+            &store.tools_env,
+        );
+        (dumped, counting.join().expect("counting does not panic"))
+    });
+    dumped?;
+    let census = census?;
     let files = manifest::entries(&partial).map_err(|e| cannot(&partial, e))?;
     let mut manifest = Manifest {
         id: id.clone(),
