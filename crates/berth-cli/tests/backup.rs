@@ -194,15 +194,16 @@ fn postgres_is_backed_up_restored_row_for_row_and_drilled() {
     );
 }
 
-#[test]
-fn redis_is_backed_up_restored_key_for_key_and_drilled() {
+/// A Redis under `berth up -d` in a scratch folder: the folder, the marker of
+/// its processes, its port; None, said, where Redis is not installed.
+fn redis_up(name: &str) -> Option<(std::path::PathBuf, String, u16)> {
     if !(installed("redis-server") && installed("redis-cli")) {
-        return;
+        return None;
     }
     let [port] = free_ports(1)[..] else {
         unreachable!()
     };
-    let dir = scratch("backup-redis");
+    let dir = scratch(name);
     std::fs::write(
         dir.join("berth.yaml"),
         format!("name: cache\nservices:\n  cache: {{ kind: redis, ports: {{ redis: {port} }} }}\n"),
@@ -210,6 +211,14 @@ fn redis_is_backed_up_restored_key_for_key_and_drilled() {
     .unwrap();
     let marker = format!("{}-backup", dir.display());
     up(&dir, &marker);
+    Some((dir, marker, port))
+}
+
+#[test]
+fn redis_is_backed_up_restored_key_for_key_and_drilled() {
+    let Some((dir, marker, port)) = redis_up("backup-redis") else {
+        return;
+    };
     let keys: Vec<String> = (0..1000)
         .flat_map(|n| [format!("key:{n}"), format!("value {n}")])
         .collect();
@@ -235,20 +244,9 @@ fn redis_is_backed_up_restored_key_for_key_and_drilled() {
 
 #[test]
 fn a_backup_cut_short_is_never_listed_or_restored() {
-    if !(installed("redis-server") && installed("redis-cli")) {
+    let Some((dir, marker, port)) = redis_up("backup-killed") else {
         return;
-    }
-    let [port] = free_ports(1)[..] else {
-        unreachable!()
     };
-    let dir = scratch("backup-killed");
-    std::fs::write(
-        dir.join("berth.yaml"),
-        format!("name: cache\nservices:\n  cache: {{ kind: redis, ports: {{ redis: {port} }} }}\n"),
-    )
-    .unwrap();
-    let marker = format!("{}-backup", dir.display());
-    up(&dir, &marker);
     redis_cli(port, &["set", "kept", "yes"]);
     // Killed at once, or a moment later: either no backup, or a whole one.
     for wait in [0, 20, 60] {
