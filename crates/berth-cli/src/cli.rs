@@ -212,6 +212,7 @@ pub enum Command {
     },
     /// Restore a data store from a backup (default: its newest), then check it
     Restore {
+        /// The data store to restore
         service: String,
         /// The backup to restore, as `berth backup list` names it
         #[arg(long, value_name = "BACKUP")]
