@@ -9,22 +9,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use support::{berth, free_ports, scratch, text};
-
-fn installed(program: &str) -> bool {
-    let found = std::env::var_os("PATH")
-        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
-        || (program == "initdb"
-            && Path::new("/usr/lib/postgresql")
-                .read_dir()
-                .is_ok_and(|mut d| d.next().is_some()));
-    if !found {
-        support::not_run(&format!(
-            "`{program}` is not installed (`.ci/run` installs it)"
-        ));
-    }
-    found
-}
+use support::{berth, free_ports, missing, scratch, text};
 
 fn psql(port: u16, database: &str, sql: &str) -> String {
     let output = Command::new("psql")
@@ -75,7 +60,7 @@ fn down(dir: &Path, marker: &str) {
 
 #[test]
 fn postgres_is_backed_up_restored_row_for_row_and_drilled() {
-    if !(installed("initdb") && installed("pg_dump") && installed("pg_restore")) {
+    if missing("initdb") || missing("pg_dump") || missing("pg_restore") {
         return;
     }
     let [port] = free_ports(1)[..] else {
@@ -197,7 +182,7 @@ fn postgres_is_backed_up_restored_row_for_row_and_drilled() {
 /// A Redis under `berth up -d` in a scratch folder: the folder, the marker of
 /// its processes, its port; None, said, where Redis is not installed.
 fn redis_up(name: &str) -> Option<(std::path::PathBuf, String, u16)> {
-    if !(installed("redis-server") && installed("redis-cli")) {
+    if missing("redis-server") || missing("redis-cli") {
         return None;
     }
     let [port] = free_ports(1)[..] else {

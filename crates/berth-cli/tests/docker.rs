@@ -617,13 +617,7 @@ fn redis_keeps_its_data_on_its_volume_across_down_and_up() {
         support::not_run("redis-server is not installed");
         return;
     };
-    let [port] = free_ports(1)[..] else {
-        unreachable!()
-    };
-    let yaml = format!(
-        "name: dockerdata\nservices:\n  cache:\n    kind: redis\n    image: {image}\n    command: [redis-server, --port, \"{port}\", --dir, /data, --protected-mode, \"no\"]\n    ports: {{ redis: {port} }}\nenvironments:\n  docker: {{ runtime: compose }}\n"
-    );
-    let project = Project::new("docker-data", &yaml);
+    let (project, port) = redis_in_a_container("dockerdata", "docker-data", image);
     up(&project);
     assert_eq!(redis(port, &["SET", "greeting", "kept"]), "+OK");
     down_leaves_nothing(&project, "dockerdata");
@@ -634,6 +628,18 @@ fn redis_keeps_its_data_on_its_volume_across_down_and_up() {
     let down = project.run(&["down", "--volumes"]);
     assert!(down.status.success(), "{}", text(&down));
     assert_eq!(volumes("dockerdata"), 0, "--volumes removes it");
+}
+
+/// A project of one redis store `cache` of `image` in the Docker environment,
+/// the ecosystem `ecosystem`; and its port.
+fn redis_in_a_container(ecosystem: &str, name: &str, image: &str) -> (Project, u16) {
+    let [port] = free_ports(1)[..] else {
+        unreachable!()
+    };
+    let yaml = format!(
+        "name: {ecosystem}\nservices:\n  cache:\n    kind: redis\n    image: {image}\n    command: [redis-server, --port, \"{port}\", --dir, /data, --protected-mode, \"no\"]\n    ports: {{ redis: {port} }}\nenvironments:\n  docker: {{ runtime: compose }}\n"
+    );
+    (Project::new(name, &yaml), port)
 }
 
 /// Whether a Redis server answers PING on `port` (no answer yet is no).
@@ -728,17 +734,10 @@ fn a_store_in_a_container_is_backed_up_and_drilled() {
         support::not_run("redis-server is not installed");
         return;
     };
-    if !support::on_path("redis-cli") {
-        support::not_run("redis-cli is not installed");
+    if support::missing("redis-cli") {
         return;
     }
-    let [port] = free_ports(1)[..] else {
-        unreachable!()
-    };
-    let yaml = format!(
-        "name: dockerbackup\nservices:\n  cache:\n    kind: redis\n    image: {image}\n    command: [redis-server, --port, \"{port}\", --dir, /data, --protected-mode, \"no\"]\n    ports: {{ redis: {port} }}\nenvironments:\n  docker: {{ runtime: compose }}\n"
-    );
-    let project = Project::new("docker-backup", &yaml);
+    let (project, port) = redis_in_a_container("dockerbackup", "docker-backup", image);
     up(&project);
     assert_eq!(redis(port, &["SET", "greeting", "kept"]), "+OK");
     let backup = project.run(&["backup", "-e", "docker"]);

@@ -11,31 +11,9 @@ use std::process::Command;
 use std::time::Duration;
 
 use berth_core::model::Kind;
-use support::{Up, free_ports, scratch};
+use support::{Up, free_ports, installed, missing, scratch};
 
 const LONG: Duration = Duration::from_secs(60);
-
-fn installed(program: &str) -> bool {
-    let on_path = std::env::var_os("PATH")
-        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()));
-    // Debian keeps PostgreSQL's server programs off PATH; berth looks there too.
-    let debian_postgres = || {
-        Path::new("/usr/lib/postgresql")
-            .read_dir()
-            .is_ok_and(|mut d| d.next().is_some())
-    };
-    on_path || (program == "initdb" && debian_postgres())
-}
-
-fn skip(program: &str) -> bool {
-    if installed(program) {
-        return false;
-    }
-    support::not_run(&format!(
-        "`{program}` is not installed on this machine (`.ci/run` installs it)"
-    ));
-    true
-}
 
 /// Runs `up` in `dir` until it is up, lets `work` use it, then stops it.
 fn with_up(dir: &Path, work: impl FnOnce()) {
@@ -44,6 +22,29 @@ fn with_up(dir: &Path, work: impl FnOnce()) {
     work();
     up.signal("-INT");
     assert_eq!(up.exit_code(LONG), Some(0), "{}", up.transcript());
+}
+
+/// A scratch folder whose berth.yaml is one redis store `cache`, and its port.
+fn redis_project(name: &str) -> (std::path::PathBuf, u16) {
+    project(name, |port| {
+        format!("name: r\nservices:\n  cache: {{ kind: redis, ports: {{ redis: {port} }} }}\n")
+    })
+}
+
+/// A scratch folder whose berth.yaml is one postgres store `db`, and its port.
+fn postgres_project(name: &str) -> (std::path::PathBuf, u16) {
+    project(name, |port| {
+        format!("name: p\nservices:\n  db: {{ kind: postgres, ports: {{ postgres: {port} }} }}\n")
+    })
+}
+
+fn project(name: &str, yaml: impl Fn(u16) -> String) -> (std::path::PathBuf, u16) {
+    let [port] = free_ports(1)[..] else {
+        unreachable!()
+    };
+    let dir = scratch(name);
+    std::fs::write(dir.join("berth.yaml"), yaml(port)).unwrap();
+    (dir, port)
 }
 
 fn redis(port: u16, command: &str) -> String {
@@ -58,18 +59,10 @@ fn redis(port: u16, command: &str) -> String {
 
 #[test]
 fn redis_runs_from_its_binary_and_keeps_its_data_across_restarts() {
-    if skip("redis-server") {
+    if missing("redis-server") {
         return;
     }
-    let [port] = free_ports(1)[..] else {
-        unreachable!()
-    };
-    let dir = scratch("redis");
-    std::fs::write(
-        dir.join("berth.yaml"),
-        format!("name: r\nservices:\n  cache: {{ kind: redis, ports: {{ redis: {port} }} }}\n"),
-    )
-    .unwrap();
+    let (dir, port) = redis_project("redis");
     with_up(&dir, || {
         assert_eq!(redis(port, "SET berth works"), "+OK\r\n")
     });
@@ -80,6 +73,10 @@ fn redis_runs_from_its_binary_and_keeps_its_data_across_restarts() {
 }
 
 fn psql(port: u16, sql: &str) -> String {
+    psql_in(port, "postgres", sql)
+}
+
+fn psql_in(port: u16, database: &str, sql: &str) -> String {
     let output = Command::new("psql")
         .args([
             "-h",
@@ -88,6 +85,8 @@ fn psql(port: u16, sql: &str) -> String {
             &port.to_string(),
             "-U",
             "postgres",
+            "-d",
+            database,
             "-tAc",
             sql,
         ])
@@ -103,18 +102,10 @@ fn psql(port: u16, sql: &str) -> String {
 
 #[test]
 fn postgres_is_initialised_once_and_keeps_its_data_across_restarts() {
-    if skip("initdb") || skip("psql") {
+    if missing("initdb") || missing("psql") {
         return;
     }
-    let [port] = free_ports(1)[..] else {
-        unreachable!()
-    };
-    let dir = scratch("postgres");
-    std::fs::write(
-        dir.join("berth.yaml"),
-        format!("name: p\nservices:\n  db: {{ kind: postgres, ports: {{ postgres: {port} }} }}\n"),
-    )
-    .unwrap();
+    let (dir, port) = postgres_project("postgres");
     with_up(&dir, || {
         psql(
             port,
@@ -177,7 +168,7 @@ fn erlang_left_in(dir: &Path) -> Vec<String> {
 
 #[test]
 fn rabbitmq_runs_from_its_binary_speaks_amqp_and_stops_with_berth() {
-    if skip("rabbitmq-server") {
+    if missing("rabbitmq-server") {
         return;
     }
     let [port] = free_ports(1)[..] else {
@@ -224,42 +215,17 @@ fn scheduled_backup(kind: Kind, port: u16, into: &Path) -> String {
 
 #[test]
 fn the_scheduled_backup_of_postgres_is_globals_and_each_database_in_custom_format() {
-    if skip("initdb") || skip("pg_dump") || skip("pg_restore") {
+    if missing("initdb") || missing("pg_dump") || missing("pg_restore") {
         return;
     }
-    let [port] = free_ports(1)[..] else {
-        unreachable!()
-    };
-    let dir = scratch("postgres-backup");
-    std::fs::write(
-        dir.join("berth.yaml"),
-        format!("name: p\nservices:\n  db: {{ kind: postgres, ports: {{ postgres: {port} }} }}\n"),
-    )
-    .unwrap();
+    let (dir, port) = postgres_project("postgres-backup");
     let backup = dir.join("backup/20261202-120000");
     with_up(&dir, || {
         psql(port, "CREATE DATABASE shop");
-        let output = Command::new("psql")
-            .args([
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &port.to_string(),
-                "-U",
-                "postgres",
-                "-d",
-                "shop",
-            ])
-            .args([
-                "-c",
-                "CREATE TABLE orders (id int); INSERT INTO orders SELECT generate_series(1, 100)",
-            ])
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
+        psql_in(
+            port,
+            "shop",
+            "CREATE TABLE orders (id int); INSERT INTO orders SELECT generate_series(1, 100)",
         );
         scheduled_backup(Kind::Postgres, port, &backup);
     });
@@ -284,18 +250,10 @@ fn the_scheduled_backup_of_postgres_is_globals_and_each_database_in_custom_forma
 
 #[test]
 fn the_scheduled_backup_of_redis_is_its_snapshot() {
-    if skip("redis-server") || skip("redis-cli") {
+    if missing("redis-server") || missing("redis-cli") {
         return;
     }
-    let [port] = free_ports(1)[..] else {
-        unreachable!()
-    };
-    let dir = scratch("redis-backup");
-    std::fs::write(
-        dir.join("berth.yaml"),
-        format!("name: r\nservices:\n  cache: {{ kind: redis, ports: {{ redis: {port} }} }}\n"),
-    )
-    .unwrap();
+    let (dir, port) = redis_project("redis-backup");
     let backup = dir.join("backup/20261202-120000");
     with_up(&dir, || {
         assert_eq!(redis(port, "SET kept yes"), "+OK\r\n");

@@ -3,13 +3,13 @@
 //! this machine (the local and compose runtimes), by their own tools.
 
 use std::io::IsTerminal;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use berth_core::model::Runtime;
 use berth_core::{Ecosystem, Problem, Problems, Project};
 use berth_local::backup::{self, BackupError, Store};
-use berth_local::{InstanceReport, Reply, Request};
+use berth_local::{InstanceReport, Reply, Request, StateDir};
 
 use super::session::{Found, Session};
 use super::{Exit, load};
@@ -22,11 +22,11 @@ pub fn run(
     services: &[String],
 ) -> Result<Exit, Problems> {
     let project = load(global)?;
-    let (ecosystem, running) = environment(&project, global)?;
+    let here = Here::of(&project, global)?;
     match action {
-        None => take(&project, ecosystem, &running, services),
-        Some(BackupAction::List) => list(&project, ecosystem, &running, global.output),
-        Some(BackupAction::Drill { services }) => drill(&project, ecosystem, &running, services),
+        None => take(&here, services),
+        Some(BackupAction::List) => list(&here, global.output),
+        Some(BackupAction::Drill { services }) => drill(&here, services),
     }
 }
 
@@ -37,15 +37,10 @@ pub fn restore(
     yes: bool,
 ) -> Result<Exit, Problems> {
     let project = load(global)?;
-    let (ecosystem, running) = environment(&project, global)?;
-    let stores = stores(
-        project.dir(),
-        ecosystem,
-        &running,
-        std::slice::from_ref(&service.to_owned()),
-    )?;
+    let here = Here::of(&project, global)?;
+    let stores = here.stores(std::slice::from_ref(&service.to_owned()))?;
     let store = &stores[0];
-    if ecosystem.environment.runtime == Runtime::Compose
+    if here.ecosystem.environment.runtime == Runtime::Compose
         && matches!(store.kind.restore, berth_core::model::Restore::Replica(_))
     {
         return Err(Problems::one(
@@ -60,8 +55,7 @@ pub fn restore(
         println!("nothing restored");
         return Ok(Exit::Success);
     }
-    let state = project.dir().join(".berth");
-    let (manifest, took) = backup::restore(&state, store, from).map_err(problem)?;
+    let (manifest, took) = backup::restore(&here.state, store, from).map_err(problem)?;
     println!(
         "restored `{}` from backup {} ({}) in {} — it holds what it held then ({} counted)",
         store.service,
@@ -71,6 +65,33 @@ pub fn restore(
         counted(manifest.census.len())
     );
     Ok(Exit::Success)
+}
+
+/// The environment whose stores are meant, what runs of it, and where its
+/// backups are kept.
+struct Here<'p> {
+    project: &'p Project,
+    ecosystem: &'p Ecosystem,
+    running: Vec<InstanceReport>,
+    /// `.berth/` beside berth.yaml.
+    state: PathBuf,
+}
+
+impl<'p> Here<'p> {
+    /// The environment asked for, else the one running here, else the first.
+    fn of(project: &'p Project, global: &Global) -> Result<Here<'p>, Problems> {
+        let (ecosystem, running) = environment(project, global)?;
+        Ok(Here {
+            project,
+            ecosystem,
+            running,
+            state: StateDir::of(project.dir()).0,
+        })
+    }
+
+    fn stores(&self, names: &[String]) -> Result<Vec<Store<'p>>, Problems> {
+        stores(self.project.dir(), self.ecosystem, &self.running, names)
+    }
 }
 
 /// The environment asked for, else the one running here, else the first;
@@ -215,23 +236,18 @@ fn password(
     }
 }
 
-fn take(
-    project: &Project,
-    ecosystem: &Ecosystem,
-    running: &[InstanceReport],
-    services: &[String],
-) -> Result<Exit, Problems> {
-    let state = project.dir().join(".berth");
-    for store in stores(project.dir(), ecosystem, running, services)? {
-        let spec = &ecosystem.services[store.service];
+fn take(here: &Here, services: &[String]) -> Result<Exit, Problems> {
+    for store in here.stores(services)? {
+        let spec = &here.ecosystem.services[store.service];
         let keep = spec.backup.as_ref().map_or(7, |b| b.retention);
-        let revision = running
+        let revision = here
+            .running
             .iter()
             .find(|i| i.service == store.service)
             .map(|i| i.revision.as_str())
             .filter(|r| !r.is_empty());
         eprintln!("backing up `{}` ({})…", store.service, store.kind.kind);
-        let manifest = backup::take(&state, &store, revision, keep).map_err(problem)?;
+        let manifest = backup::take(&here.state, &store, revision, keep).map_err(problem)?;
         println!(
             "backed up `{}`: {} — {} file{}, {}, {} counted; in {}",
             store.service,
@@ -242,7 +258,7 @@ fn take(
             counted(manifest.census.len()),
             manifest
                 .folder
-                .strip_prefix(project.dir())
+                .strip_prefix(here.project.dir())
                 .unwrap_or(&manifest.folder)
                 .display()
         );
@@ -250,17 +266,11 @@ fn take(
     Ok(Exit::Success)
 }
 
-fn list(
-    project: &Project,
-    ecosystem: &Ecosystem,
-    running: &[InstanceReport],
-    format: Format,
-) -> Result<Exit, Problems> {
-    let state = project.dir().join(".berth");
+fn list(here: &Here, format: Format) -> Result<Exit, Problems> {
     let mut rows = Vec::new();
     let mut json = Vec::new();
-    for store in stores(project.dir(), ecosystem, running, &[])? {
-        let folder = store.folder(&state);
+    for store in here.stores(&[])? {
+        let folder = store.folder(&here.state);
         let backups = backup::backups(&folder);
         let drills = backup::drills(&folder);
         let last = drills.last();
@@ -311,19 +321,13 @@ fn list(
     Ok(Exit::Success)
 }
 
-fn drill(
-    project: &Project,
-    ecosystem: &Ecosystem,
-    running: &[InstanceReport],
-    services: &[String],
-) -> Result<Exit, Problems> {
-    let state = project.dir().join(".berth");
+fn drill(here: &Here, services: &[String]) -> Result<Exit, Problems> {
     let mut missed = false;
-    for store in stores(project.dir(), ecosystem, running, services)? {
-        let drill = backup::drill(&state, &store).map_err(problem)?;
+    for store in here.stores(services)? {
+        let drill = backup::drill(&here.state, &store).map_err(problem)?;
         let rto = Duration::from_secs_f64(drill.rto_seconds);
         let rpo = Duration::from_secs_f64(drill.rpo_seconds);
-        let targets = ecosystem.services[store.service].backup.as_ref();
+        let targets = here.ecosystem.services[store.service].backup.as_ref();
         let mut against =
             |achieved: Duration, target: Option<berth_core::model::Duration>| match target {
                 Some(target) if achieved <= target.0 => format!(" (target {target}: met)"),

@@ -184,8 +184,8 @@ fn running(spec: &Value) -> Running {
 }
 
 /// Where two projects' services differ, one line each; none when they agree.
-/// Values of variables whose names look secret are compared by presence only:
-/// berth writes them as references. An empty value and none are one: compose
+/// Values of variables whose names berth takes for secrets are compared by
+/// presence only: berth writes them as references. An empty value and none are one: compose
 /// fills an unset `${VAR}` with nothing, berth passes VAR through unset.
 pub fn differences(
     original: &BTreeMap<String, Running>,
@@ -259,7 +259,7 @@ pub fn differences(
 fn comparable(env: &BTreeMap<String, Option<String>>) -> BTreeMap<&str, Option<&str>> {
     env.iter()
         .map(|(key, value)| {
-            let value = if looks_secret(key) {
+            let value = if berth_core::check::looks_secret(key) {
                 Some("(secret)")
             } else {
                 value.as_deref().filter(|v| !v.is_empty())
@@ -267,11 +267,4 @@ fn comparable(env: &BTreeMap<String, Option<String>>) -> BTreeMap<&str, Option<&
             (key.as_str(), value)
         })
         .collect()
-}
-
-fn looks_secret(key: &str) -> bool {
-    let key = key.to_ascii_uppercase();
-    ["PASSWORD", "SECRET", "TOKEN", "KEY"]
-        .iter()
-        .any(|word| key.contains(word))
 }

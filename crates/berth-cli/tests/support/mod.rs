@@ -321,8 +321,26 @@ pub fn text(output: &std::process::Output) -> String {
     )
 }
 
-/// Whether `program` is on PATH.
-pub fn on_path(program: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
+/// Whether `program` is installed: on PATH, or — PostgreSQL's server
+/// programs, which Debian keeps off it — where berth looks for them too.
+pub fn installed(program: &str) -> bool {
+    let on_path = std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()));
+    let debian_postgres = || {
+        Path::new("/usr/lib/postgresql")
+            .read_dir()
+            .is_ok_and(|mut d| d.next().is_some())
+    };
+    on_path || (program == "initdb" && debian_postgres())
+}
+
+/// Whether `program` is missing, which is said as a test NOT RUN.
+pub fn missing(program: &str) -> bool {
+    if installed(program) {
+        return false;
+    }
+    not_run(&format!(
+        "`{program}` is not installed on this machine (`.ci/run` installs it)"
+    ));
+    true
 }
