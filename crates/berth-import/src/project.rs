@@ -1,7 +1,8 @@
 //! A compose project — its files, each `include:` and `extends`, later files
 //! merged onto earlier ones, variables filled in from `.env` — as one berth.yaml.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::rc::Rc;
 
 use berth_core::load::to_dns_label;
 use berth_core::model::Kind;
@@ -270,77 +271,97 @@ fn extended(
     variables: &Variables,
     paths: &mut Paths,
 ) -> Result<IndexMap<String, Field>, Problems> {
-    let services = root.get("services").map(Field::entries).unwrap_or_default();
+    let services = Rc::new(root.get("services").map(Field::entries).unwrap_or_default());
+    let mut extends = Extends {
+        source,
+        variables,
+        paths,
+        files: HashMap::new(),
+    };
     let mut out = IndexMap::new();
-    for (name, definition) in &services {
-        let resolved = resolve_extends(
-            definition,
-            &services,
-            source,
-            variables,
-            paths,
-            &mut Vec::new(),
-        )?;
+    for (name, definition) in services.iter() {
+        let resolved = extends.resolve(definition, &services, &mut Vec::new())?;
         out.insert(name.clone(), resolved);
     }
     Ok(out)
 }
 
-fn resolve_extends(
-    definition: &Field,
-    services: &IndexMap<String, Field>,
-    source: &Source,
-    variables: &Variables,
-    paths: &mut Paths,
-    seen: &mut Vec<String>,
-) -> Result<Field, Problems> {
-    let Some(extends) = definition.get("extends") else {
-        return Ok(definition.clone());
-    };
-    let base_name = extends
-        .text()
-        .or_else(|| extends.get("service").and_then(Field::text))
-        .unwrap_or_default();
-    let (base, others) = match extends.get("file").and_then(Field::text) {
-        Some(path) => {
-            let named = paths.beside(&definition.at.file, &path);
-            let file = (source.read)(&named).map_err(|e| {
-                problem(
-                    &extends.at,
-                    &format!("cannot read {named}, which `extends` names: {e}"),
-                    "name a compose file that exists, relative to this one",
-                )
-            })?;
-            let folder = paths.folder_beside(&definition.at.file, &path);
-            paths.insert(&file, &folder);
-            let root = document::read(&file, variables)?;
-            let others = root.get("services").map(Field::entries).unwrap_or_default();
-            (others.get(&base_name).cloned(), others)
+/// What resolving `extends` needs, and the services of each other file it
+/// named, read once however many services extend one of them.
+struct Extends<'s, 'p> {
+    source: &'s Source<'s>,
+    variables: &'s Variables,
+    paths: &'p mut Paths,
+    files: HashMap<String, Rc<IndexMap<String, Field>>>,
+}
+
+impl Extends<'_, '_> {
+    fn resolve(
+        &mut self,
+        definition: &Field,
+        services: &Rc<IndexMap<String, Field>>,
+        seen: &mut Vec<String>,
+    ) -> Result<Field, Problems> {
+        let Some(extends) = definition.get("extends") else {
+            return Ok(definition.clone());
+        };
+        let base_name = extends
+            .text()
+            .or_else(|| extends.get("service").and_then(Field::text))
+            .unwrap_or_default();
+        let others = match extends.get("file").and_then(Field::text) {
+            Some(path) => self.services_of(definition, extends, &path)?,
+            None => services.clone(),
+        };
+        let Some(base) = others.get(&base_name).cloned() else {
+            return Err(problem(
+                &extends.at,
+                &format!("extends `{base_name}`, which is not a service there"),
+                "name a service of that file",
+            ));
+        };
+        let place = extends.at.location();
+        if seen.contains(&place) {
+            return Err(problem(
+                &extends.at,
+                "`extends` leads back to itself",
+                "break the loop of services extending each other",
+            ));
         }
-        None => (services.get(&base_name).cloned(), services.clone()),
-    };
-    let Some(base) = base else {
-        return Err(problem(
-            &extends.at,
-            &format!("extends `{base_name}`, which is not a service there"),
-            "name a service of that file",
-        ));
-    };
-    let place = extends.at.location();
-    if seen.contains(&place) {
-        return Err(problem(
-            &extends.at,
-            "`extends` leads back to itself",
-            "break the loop of services extending each other",
-        ));
+        seen.push(place);
+        let base = self.resolve(&base, &others, seen)?;
+        let mut own = definition.clone();
+        if let Shape::Map(entries) = &mut own.shape {
+            entries.shift_remove("extends");
+        }
+        Ok(merge(&base, &own, ""))
     }
-    seen.push(place);
-    let base = resolve_extends(&base, &others, source, variables, paths, seen)?;
-    let mut own = definition.clone();
-    if let Shape::Map(entries) = &mut own.shape {
-        entries.shift_remove("extends");
+
+    /// The services of the file `extends` names as `path`.
+    fn services_of(
+        &mut self,
+        definition: &Field,
+        extends: &Field,
+        path: &str,
+    ) -> Result<Rc<IndexMap<String, Field>>, Problems> {
+        let named = self.paths.beside(&definition.at.file, path);
+        if let Some(services) = self.files.get(&named) {
+            return Ok(services.clone());
+        }
+        let file = (self.source.read)(&named).map_err(|e| {
+            problem(
+                &extends.at,
+                &format!("cannot read {named}, which `extends` names: {e}"),
+                "name a compose file that exists, relative to this one",
+            )
+        })?;
+        let folder = self.paths.folder_beside(&definition.at.file, path);
+        self.paths.insert(&file, &folder);
+        let root = document::read(&file, self.variables)?;
+        let services = Rc::new(root.get("services").map(Field::entries).unwrap_or_default());
+        self.files.insert(named, services.clone());
+        Ok(services)
     }
-    Ok(merge(&base, &own, ""))
 }
 
 fn problem(at: &At, message: &str, help: &str) -> Problems {
