@@ -283,3 +283,152 @@ fn a_backup_cut_short_is_never_listed_or_restored() {
     );
     down(&dir, &marker);
 }
+
+/// The management API of the broker on `port`: `METHOD PATH [BODY]`, as guest.
+fn rabbitmq_api(port: u16, method: &str, path: &str, body: Option<&str>) -> (bool, String) {
+    let mut curl = Command::new("curl");
+    curl.args(["-fsS", "-u", "guest:guest", "-X", method])
+        .arg(format!("http://127.0.0.1:{port}/api/{path}"));
+    if let Some(body) = body {
+        curl.args(["-H", "content-type: application/json", "-d", body]);
+    }
+    let output = curl.output().unwrap();
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn rabbitmq_definitions_are_backed_up_restored_and_drilled() {
+    if missing("rabbitmq-server") || missing("curl") {
+        return;
+    }
+    let [amqp, management] = free_ports(2)[..] else {
+        unreachable!()
+    };
+    let dir = scratch("backup-rabbitmq");
+    std::fs::write(
+        dir.join("berth.yaml"),
+        format!("name: q\nservices:\n  mq:\n    kind: rabbitmq\n    ports: {{ amqp: {amqp}, management: {management} }}\n    backup: {{ retention: 3 }}\n"),
+    )
+    .unwrap();
+    let marker = format!("{}-backup", dir.display());
+    up(&dir, &marker);
+    // The management API answers a moment after AMQP.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !rabbitmq_api(management, "GET", "overview", None).0 {
+        assert!(std::time::Instant::now() < deadline, "no management API");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let made = [
+        ("PUT", "queues/%2F/orders", r#"{"durable":true}"#),
+        (
+            "PUT",
+            "exchanges/%2F/events",
+            r#"{"type":"topic","durable":true}"#,
+        ),
+        (
+            "POST",
+            "bindings/%2F/e/events/q/orders",
+            r#"{"routing_key":"order.*"}"#,
+        ),
+        (
+            "PUT",
+            "policies/%2F/ttl",
+            r#"{"pattern":"^orders$","definition":{"message-ttl":60000},"apply-to":"queues"}"#,
+        ),
+    ];
+    for (method, path, body) in made {
+        assert!(
+            rabbitmq_api(management, method, path, Some(body)).0,
+            "{path}"
+        );
+    }
+    let backup = berth(&dir, &marker, &["backup"]);
+    assert!(backup.status.success(), "{}", text(&backup));
+    let id = text(&backup);
+    let definitions = std::fs::read_dir(dir.join(".berth/backups/local/mq"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path().join("definitions.json"))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| panic!("a definitions export: {id}"));
+    assert!(
+        std::fs::read_to_string(definitions)
+            .unwrap()
+            .contains("\"orders\"")
+    );
+
+    for path in [
+        "queues/%2F/orders",
+        "exchanges/%2F/events",
+        "policies/%2F/ttl",
+    ] {
+        assert!(rabbitmq_api(management, "DELETE", path, None).0, "{path}");
+    }
+    let restore = berth(&dir, &marker, &["restore", "mq", "--yes"]);
+    assert!(restore.status.success(), "{}", text(&restore));
+    assert!(rabbitmq_api(management, "GET", "queues/%2F/orders", None).0);
+    assert!(rabbitmq_api(management, "GET", "exchanges/%2F/events", None).0);
+    assert!(rabbitmq_api(management, "GET", "policies/%2F/ttl", None).0);
+    let (_, bindings) = rabbitmq_api(
+        management,
+        "GET",
+        "exchanges/%2F/events/bindings/source",
+        None,
+    );
+    assert!(bindings.contains("order.*"), "{bindings}");
+
+    // A queue made since stays: a restore adds definitions, it removes none.
+    assert!(rabbitmq_api(management, "PUT", "queues/%2F/later", Some("{}")).0);
+    let again = berth(&dir, &marker, &["restore", "mq", "--yes"]);
+    assert!(again.status.success(), "{}", text(&again));
+    assert!(rabbitmq_api(management, "GET", "queues/%2F/later", None).0);
+
+    let drill = berth(&dir, &marker, &["backup", "drill", "mq"]);
+    assert!(drill.status.success(), "{}", text(&drill));
+    assert!(text(&drill).contains("drilled `mq`"), "{}", text(&drill));
+
+    // A berth killed mid-drill leaves no broker of the drill's behind.
+    let mut drilling = Command::new(env!("CARGO_BIN_EXE_berth"))
+        .args(["backup", "drill", "mq"])
+        .current_dir(&dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let drills = dir.join(".berth/drills");
+    let started = std::time::Instant::now();
+    let broker = || processes_in(&drills).iter().any(|c| c == "beam.smp");
+    while !broker() && started.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(broker(), "the drill's broker started");
+    let _ = drilling.kill();
+    let _ = drilling.wait();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !processes_in(&drills).is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(processes_in(&drills), Vec::<String>::new());
+    down(&dir, &marker);
+}
+
+/// Processes (Erlang's shared port mapper aside) whose environment names a
+/// folder under `dir`.
+fn processes_in(dir: &Path) -> Vec<String> {
+    let needle = dir.display().to_string();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|entry| {
+            let environ = std::fs::read(entry.path().join("environ")).ok()?;
+            let command = std::fs::read_to_string(entry.path().join("comm")).ok()?;
+            let ours = environ
+                .split(|b| *b == 0)
+                .any(|v| String::from_utf8_lossy(v).contains(&needle));
+            (ours && command.trim() != "epmd").then(|| command.trim().to_owned())
+        })
+        .collect()
+}

@@ -239,10 +239,16 @@ fn data_store(context: &Context, name: &str, store: &DataStore) -> Result<Prepar
         .next()
         .expect("data kinds have ports")
         .0;
+    let ports: Vec<(&str, u16)> = context
+        .instance_ports
+        .iter()
+        .map(|(name, port)| (name.as_str(), port.0))
+        .collect();
     let run = (store.local)(&LocalPlace {
         name,
         dir: &dir_text,
         port,
+        ports: &ports,
     });
     let binary = |program: &str| find_binary(program, store, name);
     let mut argv = vec![binary(run.program)?];

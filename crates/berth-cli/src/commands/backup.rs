@@ -174,27 +174,34 @@ fn stores<'e>(
             );
             continue;
         };
-        if kind.kind == berth_core::model::Kind::Rabbitmq {
-            // rabbitmqctl reaches a node by its Erlang name and cookie, not a port.
-            if names.is_empty() {
-                eprintln!(
-                    "note: `{name}` is left out: berth cannot take a RabbitMQ broker's definitions here yet"
-                );
-                continue;
-            }
+        let Some(declared) = service.ports.get(kind.tools_port) else {
             problems.push(
-                Problem::new(format!("`{name}` is a RabbitMQ broker, whose definitions `berth backup` cannot take here yet"))
-                    .help("export them with `rabbitmqctl export_definitions FILE`; on Kubernetes the CronJob `backup:` renders takes them"),
+                Problem::new(format!(
+                    "`{name}` has no port `{}`, which its backup tools talk to",
+                    kind.tools_port
+                ))
+                .help(format!(
+                    "add it to its ports: `{}: {}`",
+                    kind.tools_port,
+                    kind.ports
+                        .iter()
+                        .find(|(n, _)| *n == kind.tools_port)
+                        .map_or(0, |(_, p)| *p)
+                )),
             );
             continue;
-        }
-        let declared = service.main_port().map_or(0, |(_, port)| port.0);
+        };
+        // The runtime reports where the main port answers; others are as declared.
+        let main = service
+            .main_port()
+            .is_some_and(|(n, _)| n == kind.tools_port);
         let port = running
             .iter()
             .find(|i| i.service == *name)
             .and_then(|i| i.port)
-            .unwrap_or(declared);
-        let tools_env = match password(project_dir, service, kind) {
+            .filter(|_| main)
+            .unwrap_or(declared.0);
+        let tools_env = match credentials(project_dir, service, kind) {
             Ok(env) => env,
             Err(problem) => {
                 problems.push(problem);
@@ -216,30 +223,37 @@ fn stores<'e>(
     }
 }
 
-/// The store's password, from the secret the service is given it by, for its
-/// client tools.
-fn password(
+/// The user and password the store's tools log in with: the user as the
+/// service's environment names it, the password from the secret it is given.
+fn credentials(
     project_dir: &Path,
     service: &berth_core::model::Service,
     kind: &berth_core::model::DataStore,
 ) -> Result<Vec<(String, String)>, Problem> {
+    let mut env = Vec::new();
+    if let Some((key, variable)) = kind.user
+        && let Some(user) = service.env.get(key).filter(|u| u.is_literal())
+    {
+        env.push((variable.to_owned(), user.to_string()));
+    }
     let Some((key, variable)) = kind.password else {
-        return Ok(Vec::new());
+        return Ok(env);
     };
     let Some(secret) = service.secrets.get(key) else {
-        return Ok(Vec::new());
+        return Ok(env);
     };
     match berth_local::read_secret(project_dir, key, secret) {
-        Ok(Some(value)) => Ok(vec![(variable.to_owned(), value)]),
-        Ok(None) => Ok(Vec::new()),
-        Err(e) => Err(Problem::new(e.message).help(e.help)),
+        Ok(Some(value)) => env.push((variable.to_owned(), value)),
+        Ok(None) => {}
+        Err(e) => return Err(Problem::new(e.message).help(e.help)),
     }
+    Ok(env)
 }
 
 fn take(here: &Here, services: &[String]) -> Result<Exit, Problems> {
     for store in here.stores(services)? {
         let spec = &here.ecosystem.services[store.service];
-        let keep = spec.backup.as_ref().map_or(7, |b| b.retention);
+        let retention = backup::Retention::of(spec.backup.as_ref());
         let revision = here
             .running
             .iter()
@@ -247,7 +261,19 @@ fn take(here: &Here, services: &[String]) -> Result<Exit, Problems> {
             .map(|i| i.revision.as_str())
             .filter(|r| !r.is_empty());
         eprintln!("backing up `{}` ({})…", store.service, store.kind.kind);
-        let manifest = backup::take(&here.state, &store, revision, keep).map_err(problem)?;
+        let started = std::time::Instant::now();
+        let shown = std::io::stderr().is_terminal();
+        let progress = |bytes: u64| {
+            if shown {
+                let rate = bytes as f64 / started.elapsed().as_secs_f64().max(0.001);
+                eprint!("\r\x1b[K  {} written, {}/s", size(bytes), size(rate as u64));
+            }
+        };
+        let taken = backup::take(&here.state, &store, revision, retention, &progress);
+        if shown {
+            eprint!("\r\x1b[K");
+        }
+        let manifest = taken.map_err(problem)?;
         println!(
             "backed up `{}`: {} — {} file{}, {}, {} counted; in {}",
             store.service,

@@ -479,6 +479,9 @@ pub struct Backup {
     /// How many backups to keep (default 7).
     #[serde(default = "a_week")]
     pub retention: u32,
+    /// The oldest a backup may grow before it goes (`30d`), however few
+    /// there are; the newest always stays.
+    pub keep_for: Option<Duration>,
     /// The longest a restore may take (recovery time objective), which
     /// `berth backup drill` measures against.
     pub rto: Option<Duration>,

@@ -23,12 +23,13 @@ pub fn census(store: &Store, port: u16, env: &[(String, String)]) -> Result<Cens
         .collect())
 }
 
-/// How `got` differs from what the manifest recorded, one line each.
-pub fn differences(recorded: &Census, got: &Census) -> Vec<String> {
+/// How `got` differs from what the manifest recorded, one line each; with
+/// `at_least`, holding more is no difference.
+pub fn differences(recorded: &Census, got: &Census, at_least: bool) -> Vec<String> {
     let mut out = Vec::new();
     for (what, count) in recorded {
         match got.get(what) {
-            Some(found) if found == count => {}
+            Some(found) if found == count || (at_least && found > count) => {}
             Some(found) => out.push(format!("{what}: {found}, the backup had {count}")),
             None => out.push(format!("{what}: missing, the backup had {count}")),
         }

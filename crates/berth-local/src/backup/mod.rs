@@ -18,7 +18,7 @@ mod throwaway;
 pub use drill::{Drill, drill, drills};
 pub use manifest::{Manifest, backups};
 pub use restore::restore;
-pub use take::take;
+pub use take::{Retention, take};
 
 use std::path::{Path, PathBuf};
 

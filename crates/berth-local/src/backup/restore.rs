@@ -131,7 +131,8 @@ pub fn checked(
     port: u16,
     env: &[(String, String)],
 ) -> Result<(), BackupError> {
-    let differ = differences(&manifest.census, &census(store, port, env)?);
+    let got = census(store, port, env)?;
+    let differ = differences(&manifest.census, &got, store.kind.restore_adds);
     if differ.is_empty() {
         return Ok(());
     }

@@ -1,19 +1,40 @@
 //! Taking one backup of a running store.
 
 use std::path::Path;
-use std::time::SystemTime;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, SystemTime};
 
 use super::census::census;
 use super::manifest::{self, Manifest, backups};
 use super::{BackupError, Store, shell};
 
-/// Takes a backup of `store` into `state`'s backups, then keeps only the
-/// newest `keep` of them.
+/// Which backups stay when a new one is taken: at most the newest `keep`,
+/// and none older than `keep_for`, but always the newest.
+#[derive(Clone, Copy, Debug)]
+pub struct Retention {
+    pub keep: u32,
+    pub keep_for: Option<Duration>,
+}
+
+impl Retention {
+    /// As berth.yaml's `backup:` says, or the newest seven.
+    pub fn of(backup: Option<&berth_core::model::Backup>) -> Retention {
+        Retention {
+            keep: backup.map_or(7, |b| b.retention),
+            keep_for: backup.and_then(|b| b.keep_for).map(|d| d.0),
+        }
+    }
+}
+
+/// Takes a backup of `store` into `state`'s backups, then removes those
+/// `retention` lets go; `progress` is told the bytes written so far, a few
+/// times a second while the dump runs.
 pub fn take(
     state: &Path,
     store: &Store,
     revision: Option<&str>,
-    keep: u32,
+    retention: Retention,
+    progress: &(dyn Fn(u64) + Sync),
 ) -> Result<Manifest, BackupError> {
     reachable(store)?;
     let folder = store.folder(state);
@@ -26,13 +47,21 @@ pub fn take(
     let into = partial.display().to_string();
     // Counted while the dump runs: the tools work on one core each, and a
     // count of a large table takes a good part of a dump's time.
+    let dumping = AtomicBool::new(true);
     let (dumped, census) = std::thread::scope(|scope| {
         let counting = scope.spawn(|| census(store, store.port, &store.tools_env));
+        scope.spawn(|| {
+            while dumping.load(Ordering::Relaxed) {
+                std::thread::sleep(PROGRESS_EVERY);
+                progress(written(&partial));
+            }
+        });
         let dumped = shell::run(
             &(store.kind.dump)("127.0.0.1", store.port, &shell_quoted(&into)),
             &format!("the backup of `{}`", store.service),
             &store.tools_env,
         );
+        dumping.store(false, Ordering::Relaxed);
         (dumped, counting.join().expect("counting does not panic"))
     });
     dumped?;
@@ -52,9 +81,22 @@ pub fn take(
     let text = serde_json::to_string_pretty(&manifest).expect("a manifest serializes");
     std::fs::write(partial.join(manifest::FILE), text).map_err(|e| cannot(&partial, e))?;
     std::fs::rename(&partial, &manifest.folder).map_err(|e| cannot(&partial, e))?;
-    retain(&folder, keep);
+    retain(&folder, retention, taken);
     manifest.folder = folder.join(&id);
     Ok(manifest)
+}
+
+const PROGRESS_EVERY: Duration = Duration::from_millis(250);
+
+/// Bytes of the files in `folder` so far.
+fn written(folder: &Path) -> u64 {
+    std::fs::read_dir(folder).map_or(0, |entries| {
+        entries
+            .filter_map(|entry| entry.ok()?.metadata().ok())
+            .filter(|metadata| metadata.is_file())
+            .map(|metadata| metadata.len())
+            .sum()
+    })
 }
 
 fn reachable(store: &Store) -> Result<(), BackupError> {
@@ -100,13 +142,29 @@ fn remove_cut_short(folder: &Path) {
     }
 }
 
-/// The newest `keep` backups stay; older ones go.
-fn retain(folder: &Path, keep: u32) {
-    let all = backups(folder);
-    let surplus = all.len().saturating_sub(keep.max(1) as usize);
-    for old in &all[..surplus] {
-        let _ = std::fs::remove_dir_all(&old.folder);
+/// Removes the backups `retention` lets go, as of `now`.
+fn retain(folder: &Path, retention: Retention, now: SystemTime) {
+    for gone in let_go(&backups(folder), retention, now) {
+        let _ = std::fs::remove_dir_all(&gone.folder);
     }
+}
+
+/// Of `all`, oldest first, those beyond the newest `keep` or older than
+/// `keep_for`; never the newest.
+fn let_go(all: &[Manifest], retention: Retention, now: SystemTime) -> Vec<&Manifest> {
+    let surplus = all.len().saturating_sub(retention.keep.max(1) as usize);
+    let newest = all.len().saturating_sub(1);
+    all.iter()
+        .enumerate()
+        .filter(|(at, backup)| {
+            *at < newest
+                && (*at < surplus
+                    || retention.keep_for.is_some_and(|keep_for| {
+                        now.duration_since(backup.taken()).unwrap_or_default() > keep_for
+                    }))
+        })
+        .map(|(_, backup)| backup)
+        .collect()
 }
 
 fn shell_quoted(text: &str) -> String {
@@ -118,4 +176,58 @@ fn cannot(path: &Path, e: std::io::Error) -> BackupError {
         format!("cannot write {}: {e}", path.display()),
         "check the permissions and free space of .berth/ beside berth.yaml",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Backups taken `ages` minutes before `now`, oldest first.
+    fn taken(now: SystemTime, ages: &[u64]) -> Vec<Manifest> {
+        ages.iter()
+            .map(|minutes| {
+                let at = now - Duration::from_secs(minutes * 60);
+                Manifest {
+                    id: format!("{minutes}m"),
+                    environment: "local".into(),
+                    service: "db".into(),
+                    kind: "postgres".into(),
+                    revision: None,
+                    taken_at: humantime::format_rfc3339_seconds(at).to_string(),
+                    files: Vec::new(),
+                    census: Default::default(),
+                    folder: Default::default(),
+                }
+            })
+            .collect()
+    }
+
+    fn gone(ages: &[u64], keep: u32, keep_for_minutes: Option<u64>) -> Vec<String> {
+        let now = SystemTime::now();
+        let all = taken(now, ages);
+        let retention = Retention {
+            keep,
+            keep_for: keep_for_minutes.map(|m| Duration::from_secs(m * 60)),
+        };
+        let_go(&all, retention, now)
+            .into_iter()
+            .map(|m| m.id.clone())
+            .collect()
+    }
+
+    #[test]
+    fn a_count_keeps_the_newest() {
+        assert_eq!(gone(&[50, 40, 30, 20, 10], 3, None), ["50m", "40m"]);
+        assert_eq!(gone(&[20, 10], 3, None), Vec::<String>::new());
+        assert_eq!(gone(&[20, 10], 0, None), ["20m"], "one always stays");
+    }
+
+    #[test]
+    fn an_age_lets_old_ones_go_however_few() {
+        assert_eq!(
+            gone(&[180, 120, 30, 20, 10, 0], 3, Some(60)),
+            ["180m", "120m", "30m"]
+        );
+        assert_eq!(gone(&[180, 120], 7, Some(60)), ["180m"], "the newest stays");
+    }
 }

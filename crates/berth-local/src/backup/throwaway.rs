@@ -1,7 +1,8 @@
 //! A store of its own for a drill or a replica restore: the kind's binaries
 //! on a free port of 127.0.0.1, its files in a folder that goes with it, and
-//! the process killed when it is dropped — or when berth dies, by the death
-//! signal the kernel sends it.
+//! its process group killed when it is dropped — or, when berth dies, by a
+//! guard (a store's server may be a script that runs the real one as its
+//! child, which a death signal to the script would leave behind).
 
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -10,16 +11,22 @@ use std::time::{Duration, Instant};
 
 use berth_core::model::LocalPlace;
 
+use nix::sys::signal::Signal;
+
 use super::{BackupError, Store};
+use crate::guard::Guard;
 use crate::launch::{find_binary, unprivileged};
+use crate::process::signal_group;
 
 /// How long a throwaway store may take to answer.
 const START: Duration = Duration::from_secs(60);
 
 pub struct Throwaway {
+    /// Where its tools reach it.
     pub port: u16,
     child: Child,
     dir: PathBuf,
+    guard: Guard,
 }
 
 impl Throwaway {
@@ -34,12 +41,22 @@ impl Throwaway {
         let _ = std::fs::remove_dir_all(dir);
         std::fs::create_dir_all(dir).map_err(|e| cannot(dir, e))?;
         fill(dir).map_err(|e| cannot(dir, e))?;
-        let port = free_port()?;
+        let ports = store
+            .kind
+            .ports
+            .iter()
+            .map(|(name, _)| Ok((*name, free_port()?)))
+            .collect::<Result<Vec<_>, BackupError>>()?;
+        let port = store.kind.tools_port_in(&ports);
         let dir_text = dir.display().to_string();
+        // Named apart from the store, which runs beside it (an Erlang node's name
+        // is unique on a machine).
+        let name = format!("{}-throwaway", store.service);
         let run = (store.kind.local)(&LocalPlace {
-            name: store.service,
+            name: &name,
             dir: &dir_text,
-            port,
+            port: ports[0].1,
+            ports: &ports,
         });
         let launch = |e: crate::LaunchError| BackupError::new(e.message, e.help);
         let user = match store.kind.refuses_root {
@@ -67,11 +84,14 @@ impl Throwaway {
         let log = std::fs::File::create(log_of(dir)).map_err(|e| cannot(dir, e))?;
         let log_err = log.try_clone().map_err(|e| cannot(dir, e))?;
         server.envs(run.env).stdout(log).stderr(log_err);
+        let guard = Guard::start().map_err(|e| cannot(dir, e))?;
         let child = server.spawn().map_err(|e| cannot(dir, e))?;
+        guard.watch(child.id());
         let mut throwaway = Throwaway {
             port,
             child,
             dir: dir.to_owned(),
+            guard,
         };
         throwaway.wait_ready(store)?;
         Ok(throwaway)
@@ -113,8 +133,10 @@ impl Throwaway {
 
 impl Drop for Throwaway {
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        signal_group(self.child.id(), Signal::SIGKILL);
         let _ = self.child.wait();
+        self.guard.forget(self.child.id());
+        self.guard.dismiss();
         let _ = std::fs::remove_dir_all(&self.dir);
         let _ = std::fs::remove_file(log_of(&self.dir));
     }
@@ -143,7 +165,7 @@ fn ready(store: &Store, port: u16) -> bool {
 
 fn command(binary: &str, args: &[String], user: Option<(u32, u32)>) -> Command {
     let mut command = Command::new(binary);
-    command.args(args).stdin(Stdio::null());
+    command.args(args).stdin(Stdio::null()).process_group(0);
     if let Some((uid, gid)) = user {
         command.uid(uid).gid(gid);
     }

@@ -105,7 +105,9 @@ fn service_objects(
         Kind::Job => objects.push(json(&job(service, meta, pod))),
         kind if kind.is_data() => {
             let host = ClusterNetwork(ecosystem).host(name);
-            if let Some((claim, cron_job)) = backup::backup(name, service, &meta, &host) {
+            if let Some((claim, cron_job)) =
+                backup::backup(name, service, &meta, &host, secret_env(name, service))
+            {
                 objects.extend([json(&claim), json(&cron_job)]);
             }
             objects.push(json(&service_object(service, meta.clone(), true)));

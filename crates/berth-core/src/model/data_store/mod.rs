@@ -40,14 +40,25 @@ pub struct DataStore {
     pub local_check: Option<fn(port: u16) -> Vec<String>>,
     /// The container's health check, run inside its image (the Engine's `CMD` form).
     pub container_check: fn(port: u16) -> Vec<String>,
+    /// The port, by name, that its backup tools talk to.
+    pub tools_port: &'static str,
+    /// The image the scheduled backups run the tools in, where the store's
+    /// own image lacks them.
+    pub tools_image: Option<&'static str>,
     /// The shell command that takes one backup of the store at `host:port`
-    /// into the folder `into`.
+    /// (its tools port) into the folder `into`.
     pub dump: fn(host: &str, port: u16, into: &str) -> String,
     /// The shell command that prints what the store holds, one `WHAT COUNT`
     /// line each (rows per table, keys per database): what a restore must
     /// give back.
     pub census: fn(host: &str, port: u16) -> String,
     pub restore: Restore,
+    /// A restore adds what the backup held and removes nothing, so a store
+    /// restored holds at least what was counted, where others hold exactly it.
+    pub restore_adds: bool,
+    /// The variable that names the user its tools log in as, and the variable
+    /// the tools read it from.
+    pub user: Option<(&'static str, &'static str)>,
     /// The secret that holds the store's password, and the variable its
     /// client tools read it from.
     pub password: Option<(&'static str, &'static str)>,
@@ -72,6 +83,14 @@ pub struct LocalPlace<'a> {
     /// The folder it keeps its files in.
     pub dir: &'a str,
     pub port: u16,
+    /// Every port of the instance by name, the first being `port`.
+    pub ports: &'a [(&'a str, u16)],
+}
+
+impl LocalPlace<'_> {
+    pub fn port_named(&self, name: &str) -> Option<u16> {
+        self.ports.iter().find(|(n, _)| *n == name).map(|(_, p)| *p)
+    }
 }
 
 /// How a local instance runs: a program by name (found on PATH or in the
@@ -106,6 +125,16 @@ impl DataStore {
             .iter()
             .copied()
             .find(|store| store.images.contains(&last))
+    }
+
+    /// The tools port among an instance's ports by name; the first where
+    /// it has none of that name.
+    pub fn tools_port_in(&self, ports: &[(&str, u16)]) -> u16 {
+        ports
+            .iter()
+            .find(|(name, _)| *name == self.tools_port)
+            .unwrap_or(&ports[0])
+            .1
     }
 
     pub fn url_for(&self, host: &str, port: u16) -> String {

@@ -17,9 +17,13 @@ pub const STORE: DataStore = DataStore {
     local,
     local_check: None,
     container_check,
+    tools_port: "mongodb",
+    tools_image: None,
     dump,
     census,
     restore: Restore::Command(restore),
+    restore_adds: false,
+    user: None,
     password: None,
 };
 

@@ -18,9 +18,13 @@ pub const STORE: DataStore = DataStore {
     local,
     local_check: Some(ready),
     container_check,
+    tools_port: "postgres",
+    tools_image: None,
     dump,
     census,
     restore: Restore::Command(restore),
+    restore_adds: false,
+    user: Some(("POSTGRES_USER", "PGUSER")),
     password: Some(("POSTGRES_PASSWORD", "PGPASSWORD")),
 };
 
@@ -73,7 +77,7 @@ fn container_check(port: u16) -> Vec<String> {
 /// The roles and settings of the whole server, then each database in pg_dump's
 /// custom format, which pg_restore restores table by table.
 fn dump(host: &str, port: u16, into: &str) -> String {
-    let connect = format!("-h {host} -p {port} -U postgres");
+    let connect = format!("-h {host} -p {port} -U \"${{PGUSER:-postgres}}\"");
     format!(
         "mkdir -p {into} && pg_dumpall {connect} --globals-only > {into}/globals.sql && for db in $(psql {connect} -Atc \"{DATABASES}\"); do pg_dump {connect} -Fc -f {into}/$db.dump $db; done"
     )
@@ -85,7 +89,7 @@ const DATABASES: &str =
 
 /// Rows of every table of every database, as `database.schema.table ROWS`.
 fn census(host: &str, port: u16) -> String {
-    let connect = format!("-h {host} -p {port} -U postgres");
+    let connect = format!("-h {host} -p {port} -U \"${{PGUSER:-postgres}}\"");
     format!(
         "for db in $(psql {connect} -Atc \"{DATABASES}\"); do psql {connect} -d \"$db\" -AtF ' ' -v db=\"$db\" <<'SQL'\nselect format('select %L, count(*) from %I.%I', :'db' || '.' || table_schema || '.' || table_name, table_schema, table_name) from information_schema.tables where table_type = 'BASE TABLE' and table_schema not in ('pg_catalog', 'information_schema') order by 1 \\gexec\nSQL\ndone"
     )
@@ -94,7 +98,7 @@ fn census(host: &str, port: u16) -> String {
 /// The roles first (those that exist stay), then each database made if it is
 /// missing and restored with what it held before dropped.
 fn restore(host: &str, port: u16, from: &str) -> String {
-    let connect = format!("-h {host} -p {port} -U postgres");
+    let connect = format!("-h {host} -p {port} -U \"${{PGUSER:-postgres}}\"");
     format!(
         "set -e; psql {connect} -q -f {from}/globals.sql >/dev/null 2>&1 || true; for file in {from}/*.dump; do db=$(basename \"$file\" .dump); psql {connect} -Atc \"select 1 from pg_database where datname = '$db'\" | grep -q 1 || createdb {connect} \"$db\"; pg_restore {connect} --clean --if-exists --no-owner -d \"$db\" \"$file\"; done"
     )

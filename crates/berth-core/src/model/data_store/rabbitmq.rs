@@ -19,15 +19,19 @@ pub const STORE: DataStore = DataStore {
     local,
     local_check: None,
     container_check,
+    tools_port: "management",
+    tools_image: Some("curlimages/curl:8.11.1"),
     dump,
     census,
     restore: Restore::Command(restore),
-    password: None,
+    restore_adds: true,
+    user: Some(("RABBITMQ_DEFAULT_USER", "RABBITMQ_USER")),
+    password: Some(("RABBITMQ_DEFAULT_PASS", "RABBITMQ_PASSWORD")),
 };
 
 fn local(at: &LocalPlace) -> LocalRun {
     let port = at.port.to_string();
-    LocalRun {
+    let mut run = LocalRun {
         program: "rabbitmq-server",
         args: Vec::new(),
         init: None,
@@ -46,7 +50,22 @@ fn local(at: &LocalPlace) -> LocalRun {
             ),
             ("RABBITMQ_LOG_BASE".to_owned(), format!("{}/log", at.dir)),
         ],
+    };
+    // The management API is where definitions are exported and imported,
+    // as the `-management` images serve it.
+    if let Some(management) = at.port_named("management") {
+        run.env.extend([
+            (
+                "RABBITMQ_ENABLED_PLUGINS".to_owned(),
+                "rabbitmq_management".to_owned(),
+            ),
+            (
+                "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS".to_owned(),
+                format!("-rabbitmq_management tcp_config [{{port,{management}}}]"),
+            ),
+        ]);
     }
+    run
 }
 
 /// Erlang distribution listens 20000 above the AMQP port by default; above
@@ -65,23 +84,37 @@ fn container_check(_: u16) -> Vec<String> {
     words(&["CMD", "rabbitmq-diagnostics", "-q", "ping"])
 }
 
+/// A shell function `api PATH [CURL OPTIONS]` that calls the management API
+/// at `host:port`, logged in with `RABBITMQ_USER` and `RABBITMQ_PASSWORD`
+/// (guest, guest by default) given to curl on its standard input, never as an
+/// argument another user could read.
+fn api(host: &str, port: u16) -> String {
+    r#"api() { path=$1; shift; esc() { printf '%s' "$1" | sed 's/[\\"]/\\&/g'; }; printf 'user = "%s:%s"\n' "$(esc "${RABBITMQ_USER:-guest}")" "$(esc "${RABBITMQ_PASSWORD:-guest}")" | curl -fsS -K - "$@" "http://HOST:PORT/api/$path"; }; "#
+        .replace("HOST", host)
+        .replace("PORT", &port.to_string())
+}
+
 /// The broker's definitions: users, vhosts, queues, exchanges, bindings, policies.
-fn dump(host: &str, _: u16, into: &str) -> String {
+fn dump(host: &str, port: u16, into: &str) -> String {
     format!(
-        "mkdir -p {into} && rabbitmqctl -n rabbit@{host} export_definitions {into}/definitions.json"
+        "{}mkdir -p {into} && api definitions -o {into}/definitions.json",
+        api(host, port)
     )
 }
 
-/// Queues and exchanges defined, as `queues COUNT` and `exchanges COUNT`.
-fn census(host: &str, _: u16) -> String {
-    format!(
-        "echo queues $(rabbitmqctl -n rabbit@{host} -q list_queues name | wc -l); echo exchanges $(rabbitmqctl -n rabbit@{host} -q list_exchanges name | wc -l)"
-    )
+/// What is defined, as `queues COUNT`, `exchanges COUNT`, …: each object of
+/// these lists has a `vhost` (users and vhosts a `name`), asked for alone.
+fn census(host: &str, port: u16) -> String {
+    api(host, port)
+        + r#"set -e; count() { listed=$(api "$1?columns=$2"); echo "$1 $(printf '%s' "$listed" | grep -o "{\"$2\":" | wc -l)"; }; for what in queues exchanges bindings policies; do count "$what" vhost; done; count users name; count vhosts name"#
 }
 
 /// The definitions imported, added to what the broker has.
-fn restore(host: &str, _: u16, from: &str) -> String {
-    format!("rabbitmqctl -n rabbit@{host} import_definitions {from}/definitions.json")
+fn restore(host: &str, port: u16, from: &str) -> String {
+    format!(
+        "{}api definitions -X POST -H 'content-type: application/json' --data-binary @{from}/definitions.json",
+        api(host, port)
+    )
 }
 
 #[cfg(test)]

@@ -17,9 +17,13 @@ pub const STORE: DataStore = DataStore {
     local,
     local_check: None,
     container_check,
+    tools_port: "redis",
+    tools_image: None,
     dump,
     census,
     restore: Restore::Replica("dump.rdb"),
+    restore_adds: false,
+    user: None,
     password: Some(("REDIS_PASSWORD", "REDISCLI_AUTH")),
 };
 
