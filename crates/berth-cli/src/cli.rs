@@ -144,6 +144,10 @@ pub enum Command {
         /// Fail at once when another deployment of the environment is under way
         #[arg(long)]
         no_wait: bool,
+        /// Run jobs even where a data store they depend on has no backup
+        /// within its `backup.rpo`
+        #[arg(long)]
+        skip_backup_check: bool,
     },
     /// Deploy a stored revision again: the previous one, or `--to N`
     Rollback {

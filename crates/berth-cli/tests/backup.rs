@@ -432,3 +432,63 @@ fn processes_in(dir: &Path) -> Vec<String> {
         })
         .collect()
 }
+
+#[test]
+fn a_deployment_that_runs_a_migration_waits_for_a_backup_within_the_rpo() {
+    if missing("redis-server") || missing("redis-cli") {
+        return;
+    }
+    let [port] = free_ports(1)[..] else {
+        unreachable!()
+    };
+    let dir = scratch("backup-gate");
+    let file = |migration: u32| {
+        format!(
+            "name: gate\nservices:\n  cache:\n    kind: redis\n    ports: {{ redis: {port} }}\n    backup: {{ rpo: 1h }}\n  migrate:\n    kind: job\n    local: {{ run: \"redis-cli -p {port} set migration {migration}\" }}\n    depends_on: {{ cache: healthy }}\n"
+        )
+    };
+    std::fs::write(dir.join("berth.yaml"), file(1)).unwrap();
+    let marker = format!("{}-backup", dir.display());
+    up(&dir, &marker);
+    std::fs::write(dir.join("berth.yaml"), file(2)).unwrap();
+
+    let dry = berth(&dir, &marker, &["deploy", "--dry-run"]);
+    assert!(
+        text(&dry)
+            .contains("backup first: `migrate` runs against `cache`, which has no backup (RPO 1h)"),
+        "{}",
+        text(&dry)
+    );
+    let refused = berth(&dir, &marker, &["deploy"]);
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
+    assert!(
+        text(&refused).contains("take one first: `berth backup -e local cache`"),
+        "{}",
+        text(&refused)
+    );
+    assert_eq!(redis_cli(port, &["get", "migration"]), "1", "nothing ran");
+
+    assert!(berth(&dir, &marker, &["backup", "cache"]).status.success());
+    let deployed = berth(&dir, &marker, &["deploy"]);
+    assert!(deployed.status.success(), "{}", text(&deployed));
+    assert_eq!(redis_cli(port, &["get", "migration"]), "2");
+
+    // An old backup is no backup within the RPO; the check can be skipped.
+    std::fs::write(
+        dir.join("berth.yaml"),
+        file(3).replace("rpo: 1h", "rpo: 1s"),
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(1100));
+    let refused = berth(&dir, &marker, &["deploy"]);
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
+    assert!(
+        text(&refused).contains("older than its RPO of 1s"),
+        "{}",
+        text(&refused)
+    );
+    let skipped = berth(&dir, &marker, &["deploy", "--skip-backup-check"]);
+    assert!(skipped.status.success(), "{}", text(&skipped));
+    assert_eq!(redis_cli(port, &["get", "migration"]), "3");
+    down(&dir, &marker);
+}

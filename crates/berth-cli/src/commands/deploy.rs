@@ -2,13 +2,15 @@
 //! or of a stored revision, carried out by the berth that runs the environment.
 
 use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use berth_core::{Problem, Problems, Project};
 use berth_engine::deploy::{DeployPlan, plan_deploy};
 use berth_engine::history::{Entry, History, Outcome};
 use berth_engine::{Deployed, Target};
 use berth_history::SqliteHistory;
-use berth_local::{Ask, Reply, Request};
+use berth_local::backup::Stale;
+use berth_local::{Ask, Reply, Request, StateDir};
 
 use super::session::{Found, Session};
 use super::{Exit, load};
@@ -20,28 +22,43 @@ pub fn run(
     services: &[String],
     dry_run: bool,
     no_wait: bool,
+    skip_backup_check: bool,
 ) -> Result<Exit, Problems> {
     let project = load(global)?;
     let ecosystem = hosted_ecosystem(&project, global)?;
     // Services, or named deployments with their services: unknown names are refused here.
     let selection = berth_core::plan::select(ecosystem, services)?;
+    let target = Target::of(Arc::new(ecosystem.clone()));
+    let current = last_deployed(&project, &ecosystem.environment_name)?;
+    let selected = if services.is_empty() {
+        Vec::new()
+    } else {
+        selection.services
+    };
+    let plan = plan_deploy(&current, &target, &selected);
+    let stale = berth_local::backup::stale_before(
+        &plan,
+        ecosystem,
+        &StateDir::of(project.dir()).0,
+        SystemTime::now(),
+    );
     if dry_run {
-        let target = Target::of(Arc::new(ecosystem.clone()));
-        let current = last_deployed(&project, &ecosystem.environment_name)?;
-        let selected = if services.is_empty() {
-            Vec::new()
-        } else {
-            selection.services
-        };
-        let plan = plan_deploy(&current, &target, &selected);
         match global.output {
             Format::Json => output::json(&plan),
-            Format::Text => print!("{}", describe(&plan)),
+            Format::Text => {
+                print!("{}", describe(&plan));
+                for stale in &stale {
+                    println!("  backup first: {}", said(stale));
+                }
+            }
         }
         return Ok(Exit::Success);
     }
     let session = Session::in_dir(project.dir());
     match session.found() {
+        Found::Running(_) if !stale.is_empty() && !skip_backup_check => {
+            Err(backup_first(&stale, &ecosystem.environment_name))
+        }
         Found::Running(_) => send(
             global,
             &session,
@@ -158,6 +175,38 @@ pub fn send(global: &Global, session: &Session, ask: Ask) -> Result<Exit, Proble
     } else {
         Exit::Failed
     })
+}
+
+/// The gate's refusal: which stores to back up, and how.
+fn backup_first(stale: &[Stale], environment: &str) -> Problems {
+    let stores: Vec<&str> = stale.iter().map(|s| s.store.as_str()).collect();
+    let lines: Vec<String> = stale.iter().map(said).collect();
+    Problems::one(
+        Problem::new(format!(
+            "this deployment runs jobs against data stores without a backup within their RPO:\n  {}",
+            lines.join("\n  ")
+        ))
+        .help(format!(
+            "take one first: `berth backup -e {environment} {}`; or deploy with `--skip-backup-check`",
+            stores.join(" ")
+        )),
+    )
+}
+
+fn said(stale: &Stale) -> String {
+    let rpo = humantime::format_duration(stale.rpo);
+    match stale.age {
+        Some(age) => format!(
+            "`{}` runs against `{}`, whose newest backup is {} old, older than its RPO of {rpo}",
+            stale.job,
+            stale.store,
+            humantime::format_duration(Duration::from_secs(age.as_secs()))
+        ),
+        None => format!(
+            "`{}` runs against `{}`, which has no backup (RPO {rpo})",
+            stale.job, stale.store
+        ),
+    }
 }
 
 fn hosted_ecosystem<'a>(

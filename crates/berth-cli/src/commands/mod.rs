@@ -86,7 +86,14 @@ pub fn run(cli: &Cli) -> Exit {
             services,
             dry_run,
             no_wait,
-        } => deploy::run(&cli.global, services, *dry_run, *no_wait),
+            skip_backup_check,
+        } => deploy::run(
+            &cli.global,
+            services,
+            *dry_run,
+            *no_wait,
+            *skip_backup_check,
+        ),
         Command::Rollback {
             services,
             to,

@@ -9,6 +9,7 @@
 
 mod census;
 mod drill;
+mod gate;
 mod manifest;
 mod restore;
 mod shell;
@@ -16,6 +17,7 @@ mod take;
 mod throwaway;
 
 pub use drill::{Drill, drill, drills};
+pub use gate::{Stale, stale_before};
 pub use manifest::{Manifest, backups};
 pub use restore::restore;
 pub use take::{Retention, take};
@@ -39,11 +41,13 @@ pub struct Store<'a> {
 impl Store<'_> {
     /// `.berth/backups/ENV/SERVICE` under `state`.
     pub fn folder(&self, state: &Path) -> PathBuf {
-        state
-            .join("backups")
-            .join(self.environment)
-            .join(self.service)
+        folder(state, self.environment, self.service)
     }
+}
+
+/// `.berth/backups/ENV/SERVICE` under `state`: where a store's backups are.
+fn folder(state: &Path, environment: &str, service: &str) -> PathBuf {
+    state.join("backups").join(environment).join(service)
 }
 
 /// What went wrong, and what to do.
