@@ -492,3 +492,33 @@ fn a_deployment_that_runs_a_migration_waits_for_a_backup_within_the_rpo() {
     assert_eq!(redis_cli(port, &["get", "migration"]), "3");
     down(&dir, &marker);
 }
+
+#[test]
+fn with_no_names_the_stores_that_run_are_backed_up_and_drilled() {
+    if missing("redis-server") || missing("redis-cli") {
+        return;
+    }
+    let [port, other] = free_ports(2)[..] else {
+        unreachable!()
+    };
+    let dir = scratch("backup-running");
+    std::fs::write(
+        dir.join("berth.yaml"),
+        format!("name: two\nservices:\n  cache: {{ kind: redis, ports: {{ redis: {port} }} }}\n  sessions: {{ kind: redis, ports: {{ redis: {other} }} }}\n"),
+    )
+    .unwrap();
+    let marker = format!("{}-backup", dir.display());
+    let up = berth(&dir, &marker, &["up", "-d", "cache"]);
+    assert!(up.status.success(), "{}", text(&up));
+    let backup = berth(&dir, &marker, &["backup"]);
+    assert!(backup.status.success(), "{}", text(&backup));
+    assert!(text(&backup).contains("note: `sessions` is not running: left out"));
+    assert!(text(&backup).contains("backed up `cache`"));
+    let named = berth(&dir, &marker, &["backup", "sessions"]);
+    assert_eq!(named.status.code(), Some(2), "a store named must answer");
+    let drill = berth(&dir, &marker, &["backup", "drill"]);
+    assert!(drill.status.success(), "{}", text(&drill));
+    assert!(text(&drill).contains("note: `sessions` has no backup to drill: left out"));
+    assert!(text(&drill).contains("drilled `cache`"));
+    down(&dir, &marker);
+}

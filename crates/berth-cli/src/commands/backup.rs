@@ -251,7 +251,27 @@ fn credentials(
 }
 
 fn take(here: &Here, services: &[String]) -> Result<Exit, Problems> {
-    for store in here.stores(services)? {
+    let stores = here.stores(services)?;
+    // With no names, every store that runs: one not started is no failure.
+    let (stores, stopped): (Vec<_>, Vec<_>) = stores
+        .into_iter()
+        .partition(|store| !services.is_empty() || answers(store));
+    if stores.is_empty() && !stopped.is_empty() {
+        return Err(Problems::one(
+            Problem::new(format!(
+                "no data store of environment `{}` runs here",
+                here.ecosystem.environment_name
+            ))
+            .help(format!(
+                "start them first: `berth up -e {} -d`",
+                here.ecosystem.environment_name
+            )),
+        ));
+    }
+    for store in &stopped {
+        eprintln!("note: `{}` is not running: left out", store.service);
+    }
+    for store in stores {
         let spec = &here.ecosystem.services[store.service];
         let retention = backup::Retention::of(spec.backup.as_ref());
         let revision = here
@@ -350,6 +370,11 @@ fn list(here: &Here, format: Format) -> Result<Exit, Problems> {
 fn drill(here: &Here, services: &[String]) -> Result<Exit, Problems> {
     let mut missed = false;
     for store in here.stores(services)? {
+        // With no names, every store that has a backup to drill.
+        if services.is_empty() && backup::backups(&store.folder(&here.state)).is_empty() {
+            eprintln!("note: `{}` has no backup to drill: left out", store.service);
+            continue;
+        }
         let drill = backup::drill(&here.state, &store).map_err(problem)?;
         let rto = Duration::from_secs_f64(drill.rto_seconds);
         let rpo = Duration::from_secs_f64(drill.rpo_seconds);
@@ -374,6 +399,10 @@ fn drill(here: &Here, services: &[String]) -> Result<Exit, Problems> {
         );
     }
     Ok(if missed { Exit::Failed } else { Exit::Success })
+}
+
+fn answers(store: &Store) -> bool {
+    std::net::TcpStream::connect(("127.0.0.1", store.port)).is_ok()
 }
 
 fn confirmed(store: &Store) -> Result<bool, Problems> {

@@ -48,8 +48,15 @@ fn container_check(port: u16) -> Vec<String> {
 }
 
 /// A snapshot taken for a replica (`--rdb`): the whole dataset, as it was.
+/// The server waits `repl-diskless-sync-delay` (5 s) for more replicas before
+/// it streams one; that wait is set to none for the copy, then put back
+/// (where CONFIG is allowed). A subshell, so that its exit ends only itself
+/// where it is one step of a script.
 fn dump(host: &str, port: u16, into: &str) -> String {
-    format!("mkdir -p {into} && redis-cli -h {host} -p {port} --rdb {into}/dump.rdb")
+    let cli = format!("redis-cli -h {host} -p {port}");
+    format!(
+        "(mkdir -p {into} && delay=$({cli} config get repl-diskless-sync-delay 2>/dev/null | sed -n 2p); [ -z \"$delay\" ] || {cli} config set repl-diskless-sync-delay 0 >/dev/null; if {cli} --rdb {into}/dump.rdb; then copied=0; else copied=$?; fi; [ -z \"$delay\" ] || {cli} config set repl-diskless-sync-delay \"$delay\" >/dev/null; exit $copied)"
+    )
 }
 
 /// Keys of each database, as `db0 KEYS`.
