@@ -31,6 +31,6 @@ pub fn run(script: &str, what: &str, env: &[(String, String)]) -> Result<String,
             output.status,
             said.join("\n  ")
         ),
-        "the store's own tool said why above; the client tools must be installed here (`apt-get install postgresql-client redis-tools`)",
+        "the store's own tool said why above; the client tools must be installed here (`apt-get install postgresql-client redis-tools curl`)",
     ))
 }
