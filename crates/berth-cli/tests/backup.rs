@@ -522,3 +522,86 @@ fn with_no_names_the_stores_that_run_are_backed_up_and_drilled() {
     assert!(text(&drill).contains("drilled `cache`"));
     down(&dir, &marker);
 }
+
+/// The script of a store's backup CronJob, as `render --to kubernetes` writes
+/// it, for the store on 127.0.0.1:`port`, writing into `folder`.
+fn scheduled_script(
+    kind: berth_core::model::Kind,
+    service: &str,
+    port: u16,
+    folder: &Path,
+    keep: u32,
+) -> String {
+    let backup: berth_core::model::Backup =
+        serde_json::from_value(serde_json::json!({ "retention": keep })).unwrap();
+    berth_render::scheduled_backup(
+        &berth_render::Scheduled {
+            environment: "local",
+            service,
+            store: berth_core::model::DataStore::of(kind).unwrap(),
+            host: "127.0.0.1",
+            port,
+        },
+        &backup,
+        &folder.display().to_string(),
+    )
+}
+
+#[test]
+fn the_scheduled_backup_is_the_backup_berth_restores() {
+    let Some((dir, marker, port)) = redis_up("backup-scheduled") else {
+        return;
+    };
+    redis_cli(port, &["mset", "a", "1", "b", "2", "c", "3"]);
+    let folder = dir.join(".berth/backups/local/cache");
+    std::fs::create_dir_all(&folder).unwrap();
+    // What a run killed half-way leaves is cleared by the next.
+    std::fs::create_dir_all(folder.join("20260101-000000.partial")).unwrap();
+    let script = scheduled_script(berth_core::model::Kind::Redis, "cache", port, &folder, 2);
+    for round in 0..3 {
+        if round > 0 {
+            std::thread::sleep(Duration::from_millis(1000));
+        }
+        let ran = Command::new("sh").args(["-c", &script]).output().unwrap();
+        assert!(
+            ran.status.success(),
+            "{script}: {}",
+            String::from_utf8_lossy(&ran.stderr)
+        );
+    }
+    let list = berth(&dir, &marker, &["backup", "list", "-o", "json"]);
+    let list: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    let backups = list[0]["backups"].as_array().unwrap();
+    assert_eq!(backups.len(), 2, "retention 2 keeps two: {list}");
+    let names: Vec<_> = std::fs::read_dir(&folder)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(names.len(), 2, "nothing else is left: {names:?}");
+
+    redis_cli(port, &["flushall"]);
+    let id = backups[1]["id"].as_str().unwrap();
+    let restore = berth(&dir, &marker, &["restore", "cache", "--from", id, "--yes"]);
+    assert!(restore.status.success(), "{}", text(&restore));
+    assert!(
+        text(&restore).contains("1 thing counted"),
+        "its census: {}",
+        text(&restore)
+    );
+    assert_eq!(redis_cli(port, &["mget", "a", "b", "c"]), "1\n2\n3");
+
+    // Its checksums are checked as berth's own are.
+    let file = folder.join(id).join("dump.rdb");
+    let mut damaged = std::fs::read(&file).unwrap();
+    let last = damaged.len() - 1;
+    damaged[last] ^= 0xff;
+    std::fs::write(&file, damaged).unwrap();
+    let refused = berth(&dir, &marker, &["restore", "cache", "--from", id, "--yes"]);
+    assert!(
+        text(&refused).contains("is damaged: dump.rdb"),
+        "{}",
+        text(&refused)
+    );
+    down(&dir, &marker);
+}

@@ -12,7 +12,7 @@ mod parallel;
 
 pub use ci::ci;
 pub use compose::compose;
-pub use kubernetes::{kubernetes, notes as kubernetes_notes, objects};
+pub use kubernetes::{Scheduled, kubernetes, notes as kubernetes_notes, objects, scheduled_backup};
 pub use kustomize::kustomize;
 pub use monitoring::monitoring;
 

@@ -1,7 +1,8 @@
 //! Scheduled backups of data stores: a CronJob per store with `backup:`, writing
-//! into a volume claim of its own and keeping what `retention` and `keep_for` say.
+//! into a volume claim of its own the backups `berth backup` writes, manifest
+//! and all, and keeping what `retention` and `keep_for` say.
 
-use berth_core::model::{DataStore, Service};
+use berth_core::model::{Backup, DataStore, Service};
 use k8s_openapi::api::batch::v1::{CronJob, CronJobSpec, JobSpec, JobTemplateSpec};
 use k8s_openapi::api::core::v1::{
     Container, EnvVar, PersistentVolumeClaim, PersistentVolumeClaimSpec,
@@ -18,6 +19,7 @@ pub fn backup(
     service: &Service,
     metadata: &ObjectMeta,
     host: &str,
+    environment: &str,
     secrets: Vec<EnvVar>,
 ) -> Option<(PersistentVolumeClaim, CronJob)> {
     let backup = service.backup.as_ref()?;
@@ -45,19 +47,17 @@ pub fn backup(
         }),
         ..PersistentVolumeClaim::default()
     };
-    // Take one into a folder of its own, then delete all but the newest
-    // `retention`, and those older than `keep_for` but the newest.
-    let mut script = format!(
-        "set -e; dir=/backup/$(date +%Y%m%d-%H%M%S); {}; ls -1t /backup | tail -n +{} | sed 's|^|/backup/|' | xargs -r rm -rf",
-        (store.dump)(host, port.0, "\"$dir\""),
-        backup.retention.max(1) + 1
+    let script = scheduled(
+        &Scheduled {
+            environment,
+            service: name,
+            store,
+            host,
+            port: port.0,
+        },
+        backup,
+        "/backup",
     );
-    if let Some(keep_for) = backup.keep_for {
-        let minutes = keep_for.0.as_secs().div_ceil(60);
-        script += &format!(
-            "; ls -1t /backup | tail -n +2 | while read -r old; do find \"/backup/$old\" -maxdepth 0 -mmin +{minutes} -exec rm -rf {{}} +; done"
-        );
-    }
     let container = Container {
         name: "backup".into(),
         image: store
@@ -115,6 +115,47 @@ pub fn backup(
     };
     Some((claim, cron_job))
 }
+
+/// The store a scheduled backup is of, and where it answers.
+pub struct Scheduled<'a> {
+    pub environment: &'a str,
+    pub service: &'a str,
+    pub store: &'a DataStore,
+    pub host: &'a str,
+    pub port: u16,
+}
+
+/// The CronJob's shell script: what `berth backup` makes, in `backups`. Each
+/// backup is taken into `ID.partial/`, given the manifest `berth backup`
+/// writes (each file's size and SHA-256, what the store holds) and renamed
+/// into place only when whole, so that `berth restore --from ID` takes one
+/// copied out of the claim; then what `retention` and `keep_for` let go goes.
+pub fn scheduled(of: &Scheduled, backup: &Backup, backups: &str) -> String {
+    let partial = "\"$dir.partial\"";
+    let manifest = MANIFEST
+        .replace("ENVIRONMENT", of.environment)
+        .replace("SERVICE", of.service)
+        .replace("KIND", &of.store.kind.to_string());
+    let mut script = format!(
+        "set -e; cd {backups}; rm -rf ./*.partial; id=$(date -u +%Y%m%d-%H%M%S); dir={backups}/$id; taken=$(date -u +%Y-%m-%dT%H:%M:%SZ); {dump}; census=$({census} | awk '{AWK}'); (cd {partial} && {manifest}); mv {partial} \"$dir\"; ls -1t | tail -n +{keep} | xargs -r rm -rf",
+        dump = (of.store.dump)(of.host, of.port, partial),
+        census = (of.store.census)(of.host, of.port),
+        keep = backup.retention.max(1) + 1,
+    );
+    if let Some(keep_for) = backup.keep_for {
+        let minutes = keep_for.0.as_secs().div_ceil(60);
+        script += &format!(
+            "; ls -1t | tail -n +2 | while read -r old; do find \"./$old\" -maxdepth 0 -mmin +{minutes} -exec rm -rf {{}} +; done"
+        );
+    }
+    script
+}
+
+/// `WHAT COUNT` lines as the members of a JSON object.
+const AWK: &str = r#"{ n = $NF; sub(/ [^ ]*$/, ""); gsub(/\\/, "\\\\"); gsub(/"/, "\\\""); printf "%s\"%s\":%s", (NR > 1 ? "," : ""), $0, n }"#;
+
+/// The manifest of the files in the current folder, as `berth backup` writes it.
+const MANIFEST: &str = r#"files=; for f in *; do [ -f "$f" ] || continue; files="$files${files:+,}{\"name\":\"$f\",\"bytes\":$(wc -c < "$f"),\"sha256\":\"$(sha256sum "$f" | cut -d' ' -f1)\"}"; done; printf '{"id":"%s","environment":"ENVIRONMENT","service":"SERVICE","kind":"KIND","revision":null,"taken_at":"%s","files":[%s],"census":{%s}}\n' "$id" "$taken" "$files" "$census" > manifest.json"#;
 
 /// What the tools log in with: the user the service's environment names, and
 /// the password from the secret the service is given it by.

@@ -43,6 +43,8 @@ mod gateway_api;
 mod network;
 mod routes;
 
+pub use backup::{Scheduled, scheduled as scheduled_backup};
+
 /// Every object of `ecosystem`, in the order `kubectl apply` wants them:
 /// namespaces first.
 pub fn objects(ecosystem: &Ecosystem) -> Vec<Value> {
@@ -105,9 +107,14 @@ fn service_objects(
         Kind::Job => objects.push(json(&job(service, meta, pod))),
         kind if kind.is_data() => {
             let host = ClusterNetwork(ecosystem).host(name);
-            if let Some((claim, cron_job)) =
-                backup::backup(name, service, &meta, &host, secret_env(name, service))
-            {
+            if let Some((claim, cron_job)) = backup::backup(
+                name,
+                service,
+                &meta,
+                &host,
+                &ecosystem.environment_name,
+                secret_env(name, service),
+            ) {
                 objects.extend([json(&claim), json(&cron_job)]);
             }
             objects.push(json(&service_object(service, meta.clone(), true)));
