@@ -5,7 +5,7 @@
 
 mod support;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
@@ -44,6 +44,15 @@ fn shop_digest(port: u16) -> String {
     )
 }
 
+/// A scratch folder holding `yaml` as its berth.yaml, and the marker of the
+/// processes berth runs there.
+fn project(name: &str, yaml: &str) -> (PathBuf, String) {
+    let dir = scratch(name);
+    std::fs::write(dir.join("berth.yaml"), yaml).unwrap();
+    let marker = format!("{}-backup", dir.display());
+    (dir, marker)
+}
+
 fn up(dir: &Path, marker: &str) {
     let up = berth(dir, marker, &["up", "-d"]);
     assert!(up.status.success(), "{}", text(&up));
@@ -66,14 +75,13 @@ fn postgres_is_backed_up_restored_row_for_row_and_drilled() {
     let [port] = free_ports(1)[..] else {
         unreachable!()
     };
-    let dir = scratch("backup-postgres");
-    std::fs::write(
-        dir.join("berth.yaml"),
-        format!("name: shop\nservices:\n  db:\n    kind: postgres\n    ports: {{ postgres: {port} }}\n    secrets: {{ POSTGRES_PASSWORD: {{ file: db-password }} }}\n    backup: {{ retention: 2, rto: 5m, rpo: 1s }}\n"),
-    )
-    .unwrap();
+    let (dir, marker) = project(
+        "backup-postgres",
+        &format!(
+            "name: shop\nservices:\n  db:\n    kind: postgres\n    ports: {{ postgres: {port} }}\n    secrets: {{ POSTGRES_PASSWORD: {{ file: db-password }} }}\n    backup: {{ retention: 2, rto: 5m, rpo: 1s }}\n"
+        ),
+    );
     std::fs::write(dir.join("db-password"), "never-written-down").unwrap();
-    let marker = format!("{}-backup", dir.display());
     up(&dir, &marker);
     psql(port, "postgres", "create database shop");
     psql(
@@ -83,7 +91,19 @@ fn postgres_is_backed_up_restored_row_for_row_and_drilled() {
     );
     let before = shop_digest(port);
 
+    // Written to all through the backup: what is counted is what the dump holds.
+    psql(port, "shop", "create table events (id serial primary key)");
+    let mut writer = Command::new("sh")
+        .args(["-c", &format!("while :; do psql -h 127.0.0.1 -p {port} -U postgres -d shop -qc 'insert into events default values'; done")])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
     let backup = berth(&dir, &marker, &["backup"]);
+    let _ = writer.kill();
+    let _ = writer.wait();
+    // The insert under way when the loop was killed ends on its own.
+    std::thread::sleep(Duration::from_millis(300));
     assert!(backup.status.success(), "{}", text(&backup));
     assert!(
         text(&backup).contains("backed up `db`"),
@@ -181,20 +201,19 @@ fn postgres_is_backed_up_restored_row_for_row_and_drilled() {
 
 /// A Redis under `berth up -d` in a scratch folder: the folder, the marker of
 /// its processes, its port; None, said, where Redis is not installed.
-fn redis_up(name: &str) -> Option<(std::path::PathBuf, String, u16)> {
+fn redis_up(name: &str) -> Option<(PathBuf, String, u16)> {
     if missing("redis-server") || missing("redis-cli") {
         return None;
     }
     let [port] = free_ports(1)[..] else {
         unreachable!()
     };
-    let dir = scratch(name);
-    std::fs::write(
-        dir.join("berth.yaml"),
-        format!("name: cache\nservices:\n  cache: {{ kind: redis, ports: {{ redis: {port} }} }}\n"),
-    )
-    .unwrap();
-    let marker = format!("{}-backup", dir.display());
+    let (dir, marker) = project(
+        name,
+        &format!(
+            "name: cache\nservices:\n  cache: {{ kind: redis, ports: {{ redis: {port} }} }}\n"
+        ),
+    );
     up(&dir, &marker);
     Some((dir, marker, port))
 }
@@ -307,13 +326,12 @@ fn rabbitmq_definitions_are_backed_up_restored_and_drilled() {
     let [amqp, management] = free_ports(2)[..] else {
         unreachable!()
     };
-    let dir = scratch("backup-rabbitmq");
-    std::fs::write(
-        dir.join("berth.yaml"),
-        format!("name: q\nservices:\n  mq:\n    kind: rabbitmq\n    ports: {{ amqp: {amqp}, management: {management} }}\n    backup: {{ retention: 3 }}\n"),
-    )
-    .unwrap();
-    let marker = format!("{}-backup", dir.display());
+    let (dir, marker) = project(
+        "backup-rabbitmq",
+        &format!(
+            "name: q\nservices:\n  mq:\n    kind: rabbitmq\n    ports: {{ amqp: {amqp}, management: {management} }}\n    backup: {{ retention: 3 }}\n"
+        ),
+    );
     up(&dir, &marker);
     // The management API answers a moment after AMQP.
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
@@ -400,7 +418,11 @@ fn rabbitmq_definitions_are_backed_up_restored_and_drilled() {
         .unwrap();
     let drills = dir.join(".berth/drills");
     let started = std::time::Instant::now();
-    let broker = || processes_in(&drills).iter().any(|c| c == "beam.smp");
+    let broker = || {
+        support::processes_naming(&drills)
+            .iter()
+            .any(|c| c == "beam.smp")
+    };
     while !broker() && started.elapsed() < Duration::from_secs(20) {
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -408,29 +430,11 @@ fn rabbitmq_definitions_are_backed_up_restored_and_drilled() {
     let _ = drilling.kill();
     let _ = drilling.wait();
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    while !processes_in(&drills).is_empty() && std::time::Instant::now() < deadline {
+    while !support::processes_naming(&drills).is_empty() && std::time::Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert_eq!(processes_in(&drills), Vec::<String>::new());
+    assert_eq!(support::processes_naming(&drills), Vec::<String>::new());
     down(&dir, &marker);
-}
-
-/// Processes (Erlang's shared port mapper aside) whose environment names a
-/// folder under `dir`.
-fn processes_in(dir: &Path) -> Vec<String> {
-    let needle = dir.display().to_string();
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter_map(|entry| {
-            let environ = std::fs::read(entry.path().join("environ")).ok()?;
-            let command = std::fs::read_to_string(entry.path().join("comm")).ok()?;
-            let ours = environ
-                .split(|b| *b == 0)
-                .any(|v| String::from_utf8_lossy(v).contains(&needle));
-            (ours && command.trim() != "epmd").then(|| command.trim().to_owned())
-        })
-        .collect()
 }
 
 #[test]
@@ -441,14 +445,12 @@ fn a_deployment_that_runs_a_migration_waits_for_a_backup_within_the_rpo() {
     let [port] = free_ports(1)[..] else {
         unreachable!()
     };
-    let dir = scratch("backup-gate");
     let file = |migration: u32| {
         format!(
             "name: gate\nservices:\n  cache:\n    kind: redis\n    ports: {{ redis: {port} }}\n    backup: {{ rpo: 1h }}\n  migrate:\n    kind: job\n    local: {{ run: \"redis-cli -p {port} set migration {migration}\" }}\n    depends_on: {{ cache: healthy }}\n"
         )
     };
-    std::fs::write(dir.join("berth.yaml"), file(1)).unwrap();
-    let marker = format!("{}-backup", dir.display());
+    let (dir, marker) = project("backup-gate", &file(1));
     up(&dir, &marker);
     std::fs::write(dir.join("berth.yaml"), file(2)).unwrap();
 
@@ -501,13 +503,12 @@ fn with_no_names_the_stores_that_run_are_backed_up_and_drilled() {
     let [port, other] = free_ports(2)[..] else {
         unreachable!()
     };
-    let dir = scratch("backup-running");
-    std::fs::write(
-        dir.join("berth.yaml"),
-        format!("name: two\nservices:\n  cache: {{ kind: redis, ports: {{ redis: {port} }} }}\n  sessions: {{ kind: redis, ports: {{ redis: {other} }} }}\n"),
-    )
-    .unwrap();
-    let marker = format!("{}-backup", dir.display());
+    let (dir, marker) = project(
+        "backup-running",
+        &format!(
+            "name: two\nservices:\n  cache: {{ kind: redis, ports: {{ redis: {port} }} }}\n  sessions: {{ kind: redis, ports: {{ redis: {other} }} }}\n"
+        ),
+    );
     let up = berth(&dir, &marker, &["up", "-d", "cache"]);
     assert!(up.status.success(), "{}", text(&up));
     let backup = berth(&dir, &marker, &["backup"]);
@@ -523,30 +524,6 @@ fn with_no_names_the_stores_that_run_are_backed_up_and_drilled() {
     down(&dir, &marker);
 }
 
-/// The script of a store's backup CronJob, as `render --to kubernetes` writes
-/// it, for the store on 127.0.0.1:`port`, writing into `folder`.
-fn scheduled_script(
-    kind: berth_core::model::Kind,
-    service: &str,
-    port: u16,
-    folder: &Path,
-    keep: u32,
-) -> String {
-    let backup: berth_core::model::Backup =
-        serde_json::from_value(serde_json::json!({ "retention": keep })).unwrap();
-    berth_render::scheduled_backup(
-        &berth_render::Scheduled {
-            environment: "local",
-            service,
-            store: berth_core::model::DataStore::of(kind).unwrap(),
-            host: "127.0.0.1",
-            port,
-        },
-        &backup,
-        &folder.display().to_string(),
-    )
-}
-
 #[test]
 fn the_scheduled_backup_is_the_backup_berth_restores() {
     let Some((dir, marker, port)) = redis_up("backup-scheduled") else {
@@ -557,17 +534,11 @@ fn the_scheduled_backup_is_the_backup_berth_restores() {
     std::fs::create_dir_all(&folder).unwrap();
     // What a run killed half-way leaves is cleared by the next.
     std::fs::create_dir_all(folder.join("20260101-000000.partial")).unwrap();
-    let script = scheduled_script(berth_core::model::Kind::Redis, "cache", port, &folder, 2);
     for round in 0..3 {
         if round > 0 {
             std::thread::sleep(Duration::from_millis(1000));
         }
-        let ran = Command::new("sh").args(["-c", &script]).output().unwrap();
-        assert!(
-            ran.status.success(),
-            "{script}: {}",
-            String::from_utf8_lossy(&ran.stderr)
-        );
+        support::scheduled_backup(berth_core::model::Kind::Redis, "cache", port, &folder, 2);
     }
     let list = berth(&dir, &marker, &["backup", "list", "-o", "json"]);
     let list: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();

@@ -16,12 +16,14 @@ use support::{Up, free_ports, installed, missing, scratch};
 const LONG: Duration = Duration::from_secs(60);
 
 /// Runs `up` in `dir` until it is up, lets `work` use it, then stops it.
-fn with_up(dir: &Path, work: impl FnOnce()) {
+/// What `work` gives, done while `berth up` runs the one store of `dir`.
+fn with_up<T>(dir: &Path, work: impl FnOnce() -> T) -> T {
     let mut up = Up::start_in(dir.to_path_buf(), &[]);
     up.wait_for("1 service up", LONG);
-    work();
+    let done = work();
     up.signal("-INT");
     assert_eq!(up.exit_code(LONG), Some(0), "{}", up.transcript());
+    done
 }
 
 /// A scratch folder whose berth.yaml is one redis store `cache`, and its port.
@@ -149,23 +151,6 @@ fn a_missing_binary_names_what_to_install_or_to_use_external() {
     );
 }
 
-/// Erlang processes whose environment names `dir`: a RabbitMQ of this test
-/// still running. Erlang's port mapper, epmd, is left out: Erlang starts it as
-/// a daemon shared by every node on the machine, meant to outlive them.
-fn erlang_left_in(dir: &Path) -> Vec<String> {
-    let needle = format!("HOME={}", dir.join(".berth/data/mq").display());
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter_map(|entry| {
-            let environ = std::fs::read(entry.path().join("environ")).ok()?;
-            let command = std::fs::read_to_string(entry.path().join("comm")).ok()?;
-            let ours = environ.split(|b| *b == 0).any(|v| v == needle.as_bytes());
-            (ours && command.trim() != "epmd").then(|| command.trim().to_owned())
-        })
-        .collect()
-}
-
 #[test]
 fn rabbitmq_runs_from_its_binary_speaks_amqp_and_stops_with_berth() {
     if missing("rabbitmq-server") {
@@ -193,24 +178,15 @@ fn rabbitmq_runs_from_its_binary_speaks_amqp_and_stops_with_berth() {
     });
     assert!(dir.join(".berth/data/mq/mnesia").is_dir());
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    while !erlang_left_in(&dir).is_empty() && std::time::Instant::now() < deadline {
+    while !support::processes_naming(&dir.join(".berth/data/mq")).is_empty()
+        && std::time::Instant::now() < deadline
+    {
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert_eq!(erlang_left_in(&dir), Vec::<String>::new());
-}
-
-/// The shell command that `render --to kubernetes` puts into a store's backup
-/// CronJob, run here against the real server: the artifact it leaves.
-fn scheduled_backup(kind: Kind, port: u16, into: &Path) -> String {
-    let store = berth_core::model::DataStore::of(kind).unwrap();
-    let script = (store.dump)("127.0.0.1", port, &into.display().to_string());
-    let output = Command::new("sh").args(["-c", &script]).output().unwrap();
-    assert!(
-        output.status.success(),
-        "{script}: {}",
-        String::from_utf8_lossy(&output.stderr)
+    assert_eq!(
+        support::processes_naming(&dir.join(".berth/data/mq")),
+        Vec::<String>::new()
     );
-    script
 }
 
 #[test]
@@ -219,16 +195,19 @@ fn the_scheduled_backup_of_postgres_is_globals_and_each_database_in_custom_forma
         return;
     }
     let (dir, port) = postgres_project("postgres-backup");
-    let backup = dir.join("backup/20261202-120000");
-    with_up(&dir, || {
+    let backup = with_up(&dir, || {
         psql(port, "CREATE DATABASE shop");
         psql_in(
             port,
             "shop",
             "CREATE TABLE orders (id int); INSERT INTO orders SELECT generate_series(1, 100)",
         );
-        scheduled_backup(Kind::Postgres, port, &backup);
+        support::scheduled_backup(Kind::Postgres, "db", port, &dir.join("backup"), 7)
     });
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(backup.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["census"]["shop.public.orders"], 100, "{manifest}");
+    assert_eq!(manifest["files"].as_array().unwrap().len(), 3, "{manifest}");
     assert!(
         std::fs::read_to_string(backup.join("globals.sql"))
             .unwrap()
@@ -254,10 +233,9 @@ fn the_scheduled_backup_of_redis_is_its_snapshot() {
         return;
     }
     let (dir, port) = redis_project("redis-backup");
-    let backup = dir.join("backup/20261202-120000");
-    with_up(&dir, || {
+    let backup = with_up(&dir, || {
         assert_eq!(redis(port, "SET kept yes"), "+OK\r\n");
-        scheduled_backup(Kind::Redis, port, &backup);
+        support::scheduled_backup(Kind::Redis, "cache", port, &dir.join("backup"), 7)
     });
     let snapshot = std::fs::read(backup.join("dump.rdb")).unwrap();
     assert!(snapshot.starts_with(b"REDIS"), "an RDB file");

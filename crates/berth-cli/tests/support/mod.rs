@@ -187,6 +187,66 @@ fn rand_suffix() -> u128 {
         .as_nanos()
 }
 
+/// Runs the script of a store's backup CronJob, as `render --to kubernetes`
+/// writes it, against the store `service` of environment `local` on
+/// 127.0.0.1:`port`, writing into `folder` and keeping `keep`; the backup it
+/// took.
+pub fn scheduled_backup(
+    kind: berth_core::model::Kind,
+    service: &str,
+    port: u16,
+    folder: &Path,
+    keep: u32,
+) -> PathBuf {
+    let backup: berth_core::model::Backup =
+        serde_json::from_value(serde_json::json!({ "retention": keep })).unwrap();
+    let script = berth_render::scheduled_backup(
+        &berth_render::Scheduled {
+            environment: "local",
+            service,
+            store: berth_core::model::DataStore::of(kind).unwrap(),
+            host: "127.0.0.1",
+            port,
+        },
+        &backup,
+        &folder.display().to_string(),
+    );
+    std::fs::create_dir_all(folder).unwrap();
+    let ran = Command::new("sh").args(["-c", &script]).output().unwrap();
+    assert!(
+        ran.status.success(),
+        "{script}: {}",
+        String::from_utf8_lossy(&ran.stderr)
+    );
+    // Named by the time taken: the newest sorts last.
+    std::fs::read_dir(folder)
+        .unwrap()
+        .flatten()
+        .map(|entry| entry.path())
+        .max()
+        .expect("a backup")
+}
+
+/// Processes whose environment names a path under `folder`: a RabbitMQ a test
+/// ran there still running, say. Erlang's port mapper, epmd, is left out:
+/// Erlang starts it as a daemon shared by every node on the machine, meant to
+/// outlive them.
+pub fn processes_naming(folder: &Path) -> Vec<String> {
+    let needle = folder.display().to_string();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|entry| {
+            let environ = std::fs::read(entry.path().join("environ")).ok()?;
+            let command = std::fs::read_to_string(entry.path().join("comm")).ok()?;
+            let ours = environ
+                .split(|b| *b == 0)
+                .any(|v| String::from_utf8_lossy(v).contains(&needle));
+            (ours && command.trim() != "epmd").then(|| command.trim().to_owned())
+        })
+        .collect()
+}
+
 /// Survivors of a run, allowing the kernel `limit` to finish killing them and
 /// the guard to exit, a moment after the berth it watched.
 pub fn survivors_after(marker: &str, limit: Duration) -> Vec<String> {

@@ -14,7 +14,7 @@ mod service;
 mod standards;
 mod template;
 
-pub use data_store::{DataStore, LocalPlace, LocalRun, Restore};
+pub use data_store::{CENSUS_FILE, DataStore, LocalPlace, LocalRun, Restore};
 pub use depends::{Condition, DependsOn};
 pub use deployment::Deployment;
 pub use environment::{Address, Environment, Gateway, GatewayKind, Overlay, Runtime};

@@ -14,13 +14,18 @@ pub fn census(store: &Store, port: u16, env: &[(String, String)]) -> Result<Cens
         &format!("counting what `{}` holds", store.service),
         env,
     )?;
-    Ok(printed
+    Ok(parse(&printed))
+}
+
+/// `WHAT COUNT` lines.
+pub fn parse(printed: &str) -> Census {
+    printed
         .lines()
         .filter_map(|line| {
             let (what, count) = line.trim().rsplit_once(' ')?;
             Some((what.to_owned(), count.parse().ok()?))
         })
-        .collect())
+        .collect()
 }
 
 /// How `got` differs from what the manifest recorded, one line each; with

@@ -4,7 +4,9 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
-use super::census::census;
+use berth_core::model::CENSUS_FILE;
+
+use super::census::{Census, census, parse};
 use super::manifest::{self, Manifest, backups};
 use super::{BackupError, Store, shell};
 
@@ -45,11 +47,13 @@ pub fn take(
     let id = free_id(&folder, &taken_at);
     let partial = folder.join(format!("{id}.partial"));
     let into = partial.display().to_string();
-    // Counted while the dump runs: the tools work on one core each, and a
-    // count of a large table takes a good part of a dump's time.
+    // Counted while the dump runs (by the dump itself, where it counts in
+    // its own snapshot): the tools work on one core each, and a count of a
+    // large table takes a good part of a dump's time.
     let dumping = AtomicBool::new(true);
     let (dumped, census) = std::thread::scope(|scope| {
-        let counting = scope.spawn(|| census(store, store.port, &store.tools_env));
+        let counting = (!store.kind.census_in_dump)
+            .then(|| scope.spawn(|| census(store, store.port, &store.tools_env)));
         scope.spawn(|| {
             while dumping.load(Ordering::Relaxed) {
                 std::thread::sleep(PROGRESS_EVERY);
@@ -62,10 +66,14 @@ pub fn take(
             &store.tools_env,
         );
         dumping.store(false, Ordering::Relaxed);
-        (dumped, counting.join().expect("counting does not panic"))
+        let census = counting.map(|c| c.join().expect("counting does not panic"));
+        (dumped, census)
     });
     dumped?;
-    let census = census?;
+    let census = match census {
+        Some(counted) => counted?,
+        None => counted_by_dump(&partial)?,
+    };
     let files = manifest::entries(&partial).map_err(|e| cannot(&partial, e))?;
     let mut manifest = Manifest {
         id: id.clone(),
@@ -84,6 +92,14 @@ pub fn take(
     retain(&folder, retention, taken);
     manifest.folder = folder.join(&id);
     Ok(manifest)
+}
+
+/// The census a dump wrote into its folder, taken out of it.
+fn counted_by_dump(partial: &Path) -> Result<Census, BackupError> {
+    let file = partial.join(CENSUS_FILE);
+    let text = std::fs::read_to_string(&file).map_err(|e| cannot(&file, e))?;
+    std::fs::remove_file(&file).map_err(|e| cannot(&file, e))?;
+    Ok(parse(&text))
 }
 
 const PROGRESS_EVERY: Duration = Duration::from_millis(250);

@@ -2,7 +2,7 @@
 //! into a volume claim of its own the backups `berth backup` writes, manifest
 //! and all, and keeping what `retention` and `keep_for` say.
 
-use berth_core::model::{Backup, DataStore, Service};
+use berth_core::model::{Backup, CENSUS_FILE, DataStore, Service};
 use k8s_openapi::api::batch::v1::{CronJob, CronJobSpec, JobSpec, JobTemplateSpec};
 use k8s_openapi::api::core::v1::{
     Container, EnvVar, PersistentVolumeClaim, PersistentVolumeClaimSpec,
@@ -137,9 +137,13 @@ pub fn scheduled(of: &Scheduled, backup: &Backup, backups: &str) -> String {
         .replace("SERVICE", of.service)
         .replace("KIND", &of.store.kind.to_string());
     let mut script = format!(
-        "set -e; cd {backups}; rm -rf ./*.partial; id=$(date -u +%Y%m%d-%H%M%S); dir={backups}/$id; taken=$(date -u +%Y-%m-%dT%H:%M:%SZ); {dump}; census=$({census} | awk '{AWK}'); (cd {partial} && {manifest}); mv {partial} \"$dir\"; ls -1t | tail -n +{keep} | xargs -r rm -rf",
+        "set -e; cd {backups}; rm -rf ./*.partial; id=$(date -u +%Y%m%d-%H%M%S); dir={backups}/$id; taken=$(date -u +%Y-%m-%dT%H:%M:%SZ); {dump}; census=$({census} | awk '{AWK}'); rm -f {partial}/{CENSUS_FILE}; (cd {partial} && {manifest}); mv {partial} \"$dir\"; ls -1t | tail -n +{keep} | xargs -r rm -rf",
         dump = (of.store.dump)(of.host, of.port, partial),
-        census = (of.store.census)(of.host, of.port),
+        census = if of.store.census_in_dump {
+            format!("cat {partial}/{CENSUS_FILE}")
+        } else {
+            (of.store.census)(of.host, of.port)
+        },
         keep = backup.retention.max(1) + 1,
     );
     if let Some(keep_for) = backup.keep_for {

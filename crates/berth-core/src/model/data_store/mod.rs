@@ -52,6 +52,10 @@ pub struct DataStore {
     /// line each (rows per table, keys per database): what a restore must
     /// give back.
     pub census: fn(host: &str, port: u16) -> String,
+    /// The dump counts what it holds itself, as of its own snapshot, into
+    /// the file [`CENSUS_FILE`] of its folder (then the census above only
+    /// checks a restore).
+    pub census_in_dump: bool,
     pub restore: Restore,
     /// A restore adds what the backup held and removes nothing, so a store
     /// restored holds at least what was counted, where others hold exactly it.
@@ -63,6 +67,10 @@ pub struct DataStore {
     /// client tools read it from.
     pub password: Option<(&'static str, &'static str)>,
 }
+
+/// The file a dump that counts what it holds writes its census into, one
+/// `WHAT COUNT` line each; taken out of the backup into its manifest.
+pub const CENSUS_FILE: &str = "census";
 
 /// How a backup goes back into a running store.
 #[derive(Debug)]

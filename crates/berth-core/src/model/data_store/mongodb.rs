@@ -21,6 +21,7 @@ pub const STORE: DataStore = DataStore {
     tools_image: None,
     dump,
     census,
+    census_in_dump: false,
     restore: Restore::Command(restore),
     restore_adds: false,
     user: None,

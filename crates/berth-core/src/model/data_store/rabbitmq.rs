@@ -23,6 +23,7 @@ pub const STORE: DataStore = DataStore {
     tools_image: Some("curlimages/curl:8.11.1"),
     dump,
     census,
+    census_in_dump: false,
     restore: Restore::Command(restore),
     restore_adds: true,
     user: Some(("RABBITMQ_DEFAULT_USER", "RABBITMQ_USER")),

@@ -21,6 +21,7 @@ pub const STORE: DataStore = DataStore {
     tools_image: None,
     dump,
     census,
+    census_in_dump: false,
     restore: Restore::Replica("dump.rdb"),
     restore_adds: false,
     user: None,
