@@ -229,8 +229,11 @@ fn redis_is_backed_up_restored_key_for_key_and_drilled() {
     let mut mset = vec!["mset"];
     mset.extend(keys.iter().map(String::as_str));
     assert_eq!(redis_cli(port, &mset), "OK");
+    // A key that expires before the restore is no key the restore must give back.
+    assert_eq!(redis_cli(port, &["set", "brief", "1", "px", "500"]), "OK");
     let backup = berth(&dir, &marker, &["backup", "cache"]);
     assert!(backup.status.success(), "{}", text(&backup));
+    std::thread::sleep(Duration::from_millis(600));
     redis_cli(port, &["flushall"]);
     assert_eq!(redis_cli(port, &["dbsize"]), "0");
     let restore = berth(&dir, &marker, &["restore", "cache", "--yes"]);

@@ -60,9 +60,10 @@ fn dump(host: &str, port: u16, into: &str) -> String {
     )
 }
 
-/// Keys of each database, as `db0 KEYS`.
+/// Keys without an expiry in each database, as `db0 without expiry KEYS`:
+/// keys with one may expire between a backup and the check of its restore.
 fn census(host: &str, port: u16) -> String {
     format!(
-        "redis-cli -h {host} -p {port} info keyspace | tr -d '\\r' | sed -n 's/^\\(db[0-9]*\\):keys=\\([0-9]*\\).*/\\1 \\2/p'"
+        "redis-cli -h {host} -p {port} info keyspace | tr -d '\\r' | awk -F '[:=,]' '/^db[0-9]+:/ {{ print $1 \" without expiry \" $3 - $5 }}'"
     )
 }
