@@ -306,10 +306,16 @@ fn a_backup_cut_short_is_never_listed_or_restored() {
     down(&dir, &marker);
 }
 
-/// The management API of the broker on `port`: `METHOD PATH [BODY]`, as guest.
+/// The user the broker of the RabbitMQ test is made with, and its password:
+/// quoted and escaped characters, as the tools must pass them on.
+const RABBITMQ_LOGIN: (&str, &str) = ("keeper", r#"pa"ss\word"#);
+
+/// The management API of the broker on `port`: `METHOD PATH [BODY]`, logged
+/// in as `RABBITMQ_LOGIN` says.
 fn rabbitmq_api(port: u16, method: &str, path: &str, body: Option<&str>) -> (bool, String) {
     let mut curl = Command::new("curl");
-    curl.args(["-fsS", "-u", "guest:guest", "-X", method])
+    let (user, password) = RABBITMQ_LOGIN;
+    curl.args(["-fsS", "-u", &format!("{user}:{password}"), "-X", method])
         .arg(format!("http://127.0.0.1:{port}/api/{path}"));
     if let Some(body) = body {
         curl.args(["-H", "content-type: application/json", "-d", body]);
@@ -332,9 +338,11 @@ fn rabbitmq_definitions_are_backed_up_restored_and_drilled() {
     let (dir, marker) = project(
         "backup-rabbitmq",
         &format!(
-            "name: q\nservices:\n  mq:\n    kind: rabbitmq\n    ports: {{ amqp: {amqp}, management: {management} }}\n    backup: {{ retention: 3 }}\n"
+            "name: q\nservices:\n  mq:\n    kind: rabbitmq\n    ports: {{ amqp: {amqp}, management: {management} }}\n    env: {{ RABBITMQ_DEFAULT_USER: {} }}\n    secrets: {{ RABBITMQ_DEFAULT_PASS: {{ file: mq-password }} }}\n    backup: {{ retention: 3 }}\n",
+            RABBITMQ_LOGIN.0
         ),
     );
+    std::fs::write(dir.join("mq-password"), RABBITMQ_LOGIN.1).unwrap();
     up(&dir, &marker);
     // The management API answers a moment after AMQP.
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
@@ -438,6 +446,19 @@ fn rabbitmq_definitions_are_backed_up_restored_and_drilled() {
     }
     assert_eq!(support::processes_naming(&drills), Vec::<String>::new());
     down(&dir, &marker);
+    // Nothing berth wrote holds the password: backups, logs, state (the
+    // broker's own database aside).
+    let found = Command::new("grep")
+        .args(["-rlF", "--exclude-dir=data", RABBITMQ_LOGIN.1])
+        .arg(dir.join(".berth"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        found.status.code(),
+        Some(1),
+        "grep found nothing: {}",
+        String::from_utf8_lossy(&found.stdout)
+    );
 }
 
 #[test]

@@ -31,6 +31,6 @@ pub fn run(script: &str, what: &str, env: &[(String, String)]) -> Result<String,
             output.status,
             said.join("\n  ")
         ),
-        "the store's own tool said why above; the client tools must be installed here (`apt-get install postgresql-client redis-tools curl`)",
+        "the store's own tool said why above: a login refused (401, \"password authentication failed\") is the user and password the service is given in berth.yaml, which a store keeps from its first start; a tool not found is installed with `apt-get install postgresql-client redis-tools curl`",
     ))
 }
