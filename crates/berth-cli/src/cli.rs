@@ -206,7 +206,7 @@ pub enum Command {
         #[arg(long)]
         name: Option<String>,
     },
-    /// Back up data stores of a running environment (default: all of them)
+    /// Back up data stores of a running environment (default: every one that runs)
     #[command(args_conflicts_with_subcommands = true)]
     Backup {
         #[command(subcommand)]
