@@ -230,12 +230,11 @@ fn credentials(
     service: &berth_core::model::Service,
     kind: &berth_core::model::DataStore,
 ) -> Result<Vec<(String, String)>, Problem> {
-    let mut env = Vec::new();
-    if let Some((key, variable)) = kind.user
-        && let Some(user) = service.env.get(key).filter(|u| u.is_literal())
-    {
-        env.push((variable.to_owned(), user.to_string()));
-    }
+    let mut env: Vec<(String, String)> = kind
+        .tools_user(service)
+        .map(|(variable, user)| (variable.to_owned(), user))
+        .into_iter()
+        .collect();
     let Some((key, variable)) = kind.password else {
         return Ok(env);
     };
@@ -255,7 +254,7 @@ fn take(here: &Here, services: &[String]) -> Result<Exit, Problems> {
     // With no names, every store that runs: one not started is no failure.
     let (stores, stopped): (Vec<_>, Vec<_>) = stores
         .into_iter()
-        .partition(|store| !services.is_empty() || answers(store));
+        .partition(|store| !services.is_empty() || store.answers().is_ok());
     if stores.is_empty() && !stopped.is_empty() {
         return Err(Problems::one(
             Problem::new(format!(
@@ -399,10 +398,6 @@ fn drill(here: &Here, services: &[String]) -> Result<Exit, Problems> {
         );
     }
     Ok(if missed { Exit::Failed } else { Exit::Success })
-}
-
-fn answers(store: &Store) -> bool {
-    std::net::TcpStream::connect(("127.0.0.1", store.port)).is_ok()
 }
 
 fn confirmed(store: &Store) -> Result<bool, Problems> {

@@ -43,6 +43,11 @@ impl Store<'_> {
     pub fn folder(&self, state: &Path) -> PathBuf {
         folder(state, self.environment, self.service)
     }
+
+    /// Whether it answers on its port, or why not.
+    pub fn answers(&self) -> std::io::Result<()> {
+        std::net::TcpStream::connect(("127.0.0.1", self.port)).map(|_| ())
+    }
 }
 
 /// `.berth/backups/ENV/SERVICE` under `state`: where a store's backups are.

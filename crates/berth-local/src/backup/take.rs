@@ -116,20 +116,18 @@ fn written(folder: &Path) -> u64 {
 }
 
 fn reachable(store: &Store) -> Result<(), BackupError> {
-    std::net::TcpStream::connect(("127.0.0.1", store.port))
-        .map(|_| ())
-        .map_err(|e| {
-            BackupError::new(
-                format!(
-                    "`{}` does not answer on port {}: {e}",
-                    store.service, store.port
-                ),
-                format!(
-                    "start it first: `berth up -e {} -d {}`",
-                    store.environment, store.service
-                ),
-            )
-        })
+    store.answers().map_err(|e| {
+        BackupError::new(
+            format!(
+                "`{}` does not answer on port {}: {e}",
+                store.service, store.port
+            ),
+            format!(
+                "start it first: `berth up -e {} -d {}`",
+                store.environment, store.service
+            ),
+        )
+    })
 }
 
 /// `2026-12-02T15:04:05Z` as `20261202-150405`, and another name if a backup

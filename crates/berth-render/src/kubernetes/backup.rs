@@ -164,16 +164,15 @@ const MANIFEST: &str = r#"files=; for f in *; do [ -f "$f" ] || continue; files=
 /// What the tools log in with: the user the service's environment names, and
 /// the password from the secret the service is given it by.
 fn tools_env(service: &Service, store: &DataStore, secrets: Vec<EnvVar>) -> Vec<EnvVar> {
-    let mut env = Vec::new();
-    if let Some((key, variable)) = store.user
-        && let Some(user) = service.env.get(key).filter(|u| u.is_literal())
-    {
-        env.push(EnvVar {
+    let mut env: Vec<EnvVar> = store
+        .tools_user(service)
+        .map(|(variable, user)| EnvVar {
             name: variable.to_owned(),
-            value: Some(user.to_string()),
+            value: Some(user),
             ..EnvVar::default()
-        });
-    }
+        })
+        .into_iter()
+        .collect();
     if let Some((key, variable)) = store.password {
         env.extend(
             secrets

@@ -9,7 +9,7 @@ mod postgres;
 mod rabbitmq;
 mod redis;
 
-use super::service::Kind;
+use super::service::{Kind, Service};
 
 /// The built-in knowledge of one data kind.
 #[derive(Debug)]
@@ -143,6 +143,14 @@ impl DataStore {
             .find(|(name, _)| *name == self.tools_port)
             .unwrap_or(&ports[0])
             .1
+    }
+
+    /// The tools' variable and the user it names, where the service's
+    /// environment names one plainly.
+    pub fn tools_user(&self, service: &Service) -> Option<(&'static str, String)> {
+        let (key, variable) = self.user?;
+        let user = service.env.get(key).filter(|u| u.is_literal())?;
+        Some((variable, user.to_string()))
     }
 
     pub fn url_for(&self, host: &str, port: u16) -> String {
