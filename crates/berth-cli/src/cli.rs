@@ -36,6 +36,10 @@ pub struct Global {
     /// Output format
     #[arg(short, long, global = true, value_enum, default_value_t = Format::Text)]
     pub output: Format,
+    /// kubeconfig context for a `runtime: kubernetes` environment (default: the
+    /// environment's `context:`, else the kubeconfig's current one)
+    #[arg(long, global = true, value_name = "CONTEXT")]
+    pub context: Option<String>,
 }
 
 impl Global {
@@ -148,6 +152,10 @@ pub enum Command {
         /// within its `backup.rpo`
         #[arg(long)]
         skip_backup_check: bool,
+        /// On a cluster: delete berth's objects that berth.yaml no longer has
+        /// (they are listed either way)
+        #[arg(long)]
+        prune: bool,
     },
     /// Deploy a stored revision again: the previous one, or `--to N`
     Rollback {

@@ -10,6 +10,7 @@ use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
 use crate::analysis::Measurement;
+use crate::target::Target;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -104,6 +105,53 @@ pub struct Record {
     pub outcome: Outcome,
 }
 
+impl Record {
+    /// A deployment of `target` as it begins; the history numbers it.
+    pub fn begun(
+        target: &Target,
+        trigger: Trigger,
+        changed: &[String],
+        source: String,
+        reason: Option<String>,
+        previous: Option<Revision>,
+        (commit, commit_time): (Option<String>, Option<i64>),
+    ) -> Record {
+        Record {
+            number: 0,
+            environment: target.ecosystem.environment_name.clone(),
+            trigger,
+            revision: target.revision.clone(),
+            previous,
+            services: target
+                .revisions
+                .iter()
+                .map(|(name, revision)| {
+                    let spec = &target.ecosystem.services[name];
+                    (
+                        name.clone(),
+                        ServiceRecord {
+                            revision: revision.clone(),
+                            replicas: target.replicas(name),
+                            strategy: crate::strategy::effective(spec.kind, &spec.rollout)
+                                .to_string(),
+                            settings: target.workloads[name].settings(),
+                        },
+                    )
+                })
+                .collect(),
+            changed: changed.to_vec(),
+            source,
+            user: std::env::var("USER").unwrap_or_else(|_| "unknown".to_owned()),
+            commit,
+            commit_time,
+            reason,
+            started: now(),
+            ended: None,
+            outcome: Outcome::Running,
+        }
+    }
+}
+
 /// Why an automatic decision was taken, kept with the step that took it.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Evidence {
@@ -152,4 +200,22 @@ pub fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// The commit checked out where berth.yaml is, and its commit time.
+pub fn git_head(dir: &std::path::Path) -> (Option<String>, Option<i64>) {
+    let output = std::process::Command::new("git")
+        .args(["log", "-1", "--format=%H %ct"])
+        .current_dir(dir)
+        .stderr(std::process::Stdio::null())
+        .output();
+    let Some(output) = output.ok().filter(|o| o.status.success()) else {
+        return (None, None);
+    };
+    let text = String::from_utf8_lossy(&output.stdout);
+    let mut parts = text.split_whitespace();
+    (
+        parts.next().map(str::to_owned),
+        parts.next().and_then(|t| t.parse().ok()),
+    )
 }

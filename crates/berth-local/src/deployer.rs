@@ -10,7 +10,7 @@ use berth_core::plan::Plan;
 use berth_engine::analysis::{MetricProvider, RouterMetrics};
 use berth_engine::deploy::{self, DeployPlan};
 use berth_engine::execute::Control;
-use berth_engine::history::{Entry, History, Outcome, Record, ServiceRecord, Trigger, now};
+use berth_engine::history::{Entry, History, Outcome, Record, Trigger, git_head, now};
 use berth_engine::prometheus::PrometheusMetrics;
 use berth_engine::{Deployed, Failure, Target};
 use berth_history::{FileLock, SqliteHistory, environment_lock};
@@ -409,7 +409,6 @@ impl Deployer {
         source: String,
         reason: Option<String>,
     ) -> Result<u64, String> {
-        let (commit, commit_time) = git_head(self.file.parent().unwrap_or(Path::new(".")));
         let previous = self
             .history
             .list(&self.environment)?
@@ -417,39 +416,15 @@ impl Deployer {
             .rev()
             .find(|r| r.outcome == Outcome::Succeeded)
             .map(|r| r.revision);
-        let record = Record {
-            number: 0,
-            environment: self.environment.clone(),
+        let record = Record::begun(
+            target,
             trigger,
-            revision: target.revision.clone(),
-            previous,
-            services: target
-                .revisions
-                .iter()
-                .map(|(name, revision)| {
-                    let spec = &target.ecosystem.services[name];
-                    (
-                        name.clone(),
-                        ServiceRecord {
-                            revision: revision.clone(),
-                            replicas: target.replicas(name),
-                            strategy: berth_engine::strategy::effective(spec.kind, &spec.rollout)
-                                .to_string(),
-                            settings: target.workloads[name].settings(),
-                        },
-                    )
-                })
-                .collect(),
-            changed: changed.to_vec(),
+            changed,
             source,
-            user: std::env::var("USER").unwrap_or_else(|_| "unknown".to_owned()),
-            commit,
-            commit_time,
             reason,
-            started: now(),
-            ended: None,
-            outcome: Outcome::Running,
-        };
+            previous,
+            git_head(self.file.parent().unwrap_or(Path::new("."))),
+        );
         self.history.begin(&record)
     }
 }
@@ -461,22 +436,4 @@ fn entry(service: Option<&str>, what: String) -> Entry {
         what,
         evidence: None,
     }
-}
-
-/// The commit checked out where berth.yaml is, and its commit time.
-fn git_head(dir: &Path) -> (Option<String>, Option<i64>) {
-    let output = std::process::Command::new("git")
-        .args(["log", "-1", "--format=%H %ct"])
-        .current_dir(dir)
-        .stderr(std::process::Stdio::null())
-        .output();
-    let Some(output) = output.ok().filter(|o| o.status.success()) else {
-        return (None, None);
-    };
-    let text = String::from_utf8_lossy(&output.stdout);
-    let mut parts = text.split_whitespace();
-    (
-        parts.next().map(str::to_owned),
-        parts.next().and_then(|t| t.parse().ok()),
-    )
 }

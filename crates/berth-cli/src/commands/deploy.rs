@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use berth_core::{Problem, Problems, Project};
 use berth_engine::deploy::{DeployPlan, plan_deploy};
-use berth_engine::history::{Entry, History, Outcome};
+use berth_engine::history::{Entry, History, Outcome, Record};
 use berth_engine::{Deployed, Target};
 use berth_history::SqliteHistory;
 use berth_local::backup::Stale;
@@ -17,14 +17,27 @@ use super::{Exit, load};
 use crate::cli::{Format, Global};
 use crate::output;
 
-pub fn run(
-    global: &Global,
-    services: &[String],
-    dry_run: bool,
-    no_wait: bool,
-    skip_backup_check: bool,
-) -> Result<Exit, Problems> {
+/// How `berth deploy` was asked to go.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Options {
+    pub dry_run: bool,
+    pub no_wait: bool,
+    pub skip_backup_check: bool,
+    pub prune: bool,
+}
+
+pub fn run(global: &Global, services: &[String], options: Options) -> Result<Exit, Problems> {
     let project = load(global)?;
+    let ecosystem = project.ecosystem(global.environment.as_deref())?;
+    if super::cluster::on_cluster(ecosystem) {
+        return super::deploy_on_cluster::deploy(global, &project, ecosystem, services, options);
+    }
+    let Options {
+        dry_run,
+        no_wait,
+        skip_backup_check,
+        ..
+    } = options;
     let ecosystem = hosted_ecosystem(&project, global)?;
     // Services, or named deployments with their services: unknown names are refused here.
     let selection = berth_core::plan::select(ecosystem, services)?;
@@ -84,33 +97,18 @@ pub fn rollback(
     reason: Option<String>,
 ) -> Result<Exit, Problems> {
     let project = load(global)?;
+    let ecosystem = project.ecosystem(global.environment.as_deref())?;
+    if super::cluster::on_cluster(ecosystem) {
+        return super::deploy_on_cluster::rollback(
+            global, &project, ecosystem, to, services, reason,
+        );
+    }
     let ecosystem = hosted_ecosystem(&project, global)?;
     let history = open(&project)?;
     let records = history
         .list(&ecosystem.environment_name)
         .map_err(|e| Problems::one(Problem::new(e)))?;
-    let current = records
-        .iter()
-        .rev()
-        .find(|r| r.outcome == Outcome::Succeeded);
-    let number = match to {
-        Some(name) => super::history::find(&records, &ecosystem.environment_name, name)?.number,
-        None => records
-            .iter()
-            .rev()
-            .filter(|r| r.outcome == Outcome::Succeeded)
-            .find(|r| Some(&r.revision) != current.map(|c| &c.revision))
-            .map(|r| r.number)
-            .ok_or_else(|| {
-                Problems::one(
-                    Problem::new(format!(
-                        "environment `{}` has no earlier successful revision to roll back to",
-                        ecosystem.environment_name
-                    ))
-                    .help("`berth history` lists its deployments; name one with `--to N`"),
-                )
-            })?,
-    };
+    let number = rollback_number(&records, &ecosystem.environment_name, to)?;
     let session = Session::in_dir(project.dir());
     if !matches!(session.found(), Found::Running(_)) {
         return Err(Problems::one(
@@ -130,6 +128,37 @@ pub fn rollback(
             reason: Some(reason.unwrap_or_else(|| format!("rollback to deployment {number}"))),
         },
     )
+}
+
+/// The deployment a rollback returns to: the one named, else the last
+/// successful one that ran another revision than the current.
+pub fn rollback_number(
+    records: &[Record],
+    environment: &str,
+    to: Option<&str>,
+) -> Result<u64, Problems> {
+    let current = records
+        .iter()
+        .rev()
+        .find(|r| r.outcome == Outcome::Succeeded);
+    Ok(match to {
+        Some(name) => super::history::find(records, environment, name)?.number,
+        None => records
+            .iter()
+            .rev()
+            .filter(|r| r.outcome == Outcome::Succeeded)
+            .find(|r| Some(&r.revision) != current.map(|c| &c.revision))
+            .map(|r| r.number)
+            .ok_or_else(|| {
+                Problems::one(
+                    Problem::new(format!(
+                        "environment `{}` has no earlier successful revision to roll back to",
+                        environment
+                    ))
+                    .help("`berth history` lists its deployments; name one with `--to N`"),
+                )
+            })?,
+    })
 }
 
 /// Sends a deployment to the running berth and shows its steps as they happen.

@@ -11,7 +11,7 @@ use berth_core::{Problem, Problems};
 use berth_engine::dora;
 use berth_engine::history::{History, Record, now};
 
-use super::deploy::{open, timeline_line};
+use super::deploy::timeline_line;
 use super::{Exit, load};
 use crate::cli::{Format, Global};
 use crate::output;
@@ -22,15 +22,14 @@ pub fn time(ms: i64) -> String {
     humantime::format_rfc3339_seconds(at).to_string()
 }
 
-fn records(
-    global: &Global,
-) -> Result<(String, Vec<Record>, berth_history::SqliteHistory), Problems> {
+/// An environment's name, its deployments, and where they are kept.
+type Kept = (String, Vec<Record>, Box<dyn History>);
+
+fn records(global: &Global) -> Result<Kept, Problems> {
     let project = load(global)?;
-    let environment = project
-        .ecosystem(global.environment.as_deref())?
-        .environment_name
-        .clone();
-    let history = open(&project)?;
+    let ecosystem = project.ecosystem(global.environment.as_deref())?;
+    let environment = ecosystem.environment_name.clone();
+    let history = super::cluster::history(global, &project, ecosystem)?;
     let records = history
         .list(&environment)
         .map_err(|e| Problems::one(Problem::new(e)))?;

@@ -16,10 +16,13 @@ pub fn check(ecosystem: &Ecosystem) -> Result<(), Problems> {
         Runtime::Local | Runtime::Compose => Ok(()),
         Runtime::Kubernetes => Err(Problems::one(
             Problem::new(format!(
-                "environment `{}` runs on kubernetes, which berth does not deploy to yet",
+                "environment `{}` runs on kubernetes, which no berth on this machine runs",
                 ecosystem.environment_name
             ))
-            .help("pick a local or compose environment with `-e`; `berth render --to kubernetes` writes what `kubectl apply` takes"),
+            .help(format!(
+                "`berth deploy -e {}` deploys it to its cluster; `berth up` runs local and compose environments",
+                ecosystem.environment_name
+            )),
         )),
     }
 }

@@ -3,8 +3,10 @@
 
 mod backup;
 mod check;
+mod cluster;
 mod completions;
 mod deploy;
+mod deploy_on_cluster;
 mod detached;
 mod down;
 mod env_files;
@@ -87,12 +89,16 @@ pub fn run(cli: &Cli) -> Exit {
             dry_run,
             no_wait,
             skip_backup_check,
+            prune,
         } => deploy::run(
             &cli.global,
             services,
-            *dry_run,
-            *no_wait,
-            *skip_backup_check,
+            deploy::Options {
+                dry_run: *dry_run,
+                no_wait: *no_wait,
+                skip_backup_check: *skip_backup_check,
+                prune: *prune,
+            },
         ),
         Command::Rollback {
             services,

@@ -1,0 +1,58 @@
+//! What the verbs share on a `runtime: kubernetes` environment: a runtime for
+//! the async client, the environment on its cluster (the context from
+//! `--context`, else the environment's `context:`, else the kubeconfig's), and
+//! its history, which lives in the cluster.
+
+use berth_core::model::Runtime;
+use berth_core::{Ecosystem, Problem, Problems, Project};
+use berth_engine::history::History;
+use berth_kube::{BlockingHistory, Environment};
+
+use crate::cli::Global;
+
+pub fn on_cluster(ecosystem: &Ecosystem) -> bool {
+    ecosystem.environment.runtime == Runtime::Kubernetes
+}
+
+pub fn runtime() -> Result<tokio::runtime::Runtime, Problems> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Problems::one(Problem::new(format!("cannot start a runtime: {e}"))))
+}
+
+pub async fn environment(global: &Global, ecosystem: &Ecosystem) -> Result<Environment, Problems> {
+    let context = global
+        .context
+        .as_deref()
+        .or(ecosystem.environment.context.as_deref());
+    let cluster = berth_kube::connect(context).await.map_err(|e| {
+        Problems::one(Problem::new(format!(
+            "environment `{}` runs on kubernetes: {e}",
+            ecosystem.environment_name
+        )))
+    })?;
+    Ok(Environment::new(cluster, ecosystem))
+}
+
+/// Where the environment's deployments are kept: in its cluster for a
+/// Kubernetes environment, else in .berth/ beside berth.yaml.
+pub fn history(
+    global: &Global,
+    project: &Project,
+    ecosystem: &Ecosystem,
+) -> Result<Box<dyn History>, Problems> {
+    if !on_cluster(ecosystem) {
+        return Ok(Box::new(super::deploy::open(project)?));
+    }
+    let runtime = runtime()?;
+    let environment = runtime.block_on(environment(global, ecosystem))?;
+    Ok(Box::new(BlockingHistory::new(
+        environment.history.clone(),
+        runtime,
+    )))
+}
+
+pub fn problem(message: String) -> Problems {
+    Problems::one(Problem::new(message))
+}

@@ -1,0 +1,543 @@
+//! A deployment to a cluster: pre-flight, then under the environment's lease
+//! the objects applied in plan order — what belongs to no service first, then
+//! each wave of services, data stores and jobs before what depends on them —
+//! each wave waited for on real status before the next. A failed wave puts back
+//! what this deployment changed, from the object set the last good deployment
+//! stored, and the whole timeline is kept in the cluster's history.
+
+use std::sync::{Arc, Mutex};
+
+use berth_core::Ecosystem;
+use berth_core::plan::{self, Selection};
+use berth_engine::deploy::{Action, DeployPlan, plan_deploy};
+use berth_engine::history::{Entry, Evidence, Outcome, Record, Trigger, now};
+use berth_engine::{Deployed, Failure, Target};
+use futures_util::future::join_all;
+use kube::api::DeleteParams;
+use kube::runtime::wait::{await_condition, conditions};
+use serde_json::Value;
+
+use crate::apply::{apply, said};
+use crate::environment::Environment;
+use crate::lease::{self, Held};
+use crate::object_set::ObjectSet;
+use crate::owner::describe;
+use crate::preflight::{self, Missing};
+use crate::prune;
+use crate::rollout_strategy;
+use crate::wait::{Workload, WorkloadKind, settle};
+
+/// What to deploy: berth.yaml as it is, or a stored deployment again.
+pub struct Request {
+    pub ecosystem: Arc<Ecosystem>,
+    /// berth.yaml's text as deployed, kept in the history.
+    pub source: String,
+    pub trigger: Trigger,
+    pub reason: Option<String>,
+    /// Services to deploy; none: every one that changed.
+    pub services: Vec<String>,
+    /// A rollback's object set, as deployment N applied it.
+    pub stored: Option<Vec<Value>>,
+    pub prune: bool,
+    pub no_wait: bool,
+    /// The commit berth.yaml was at, and its time.
+    pub commit: (Option<String>, Option<i64>),
+}
+
+/// What a deployment says as it goes.
+pub enum Said<'a> {
+    Plan(&'a DeployPlan),
+    Entry(&'a Entry),
+    /// A workload's state while it is waited for.
+    Progress(&'a str, &'a str),
+}
+
+pub type Show<'a> = &'a (dyn Fn(Said) + Sync);
+
+/// How a deployment ended; no number when there was nothing to do.
+#[derive(Debug)]
+pub struct Ended {
+    pub number: Option<u64>,
+    pub outcome: Outcome,
+}
+
+/// Why a deployment did not begin.
+#[derive(Debug)]
+pub enum Refused {
+    Missing(Vec<Missing>),
+    Locked(String),
+    Other(String),
+}
+
+impl From<String> for Refused {
+    fn from(message: String) -> Refused {
+        Refused::Other(message)
+    }
+}
+
+/// What runs now and what is to run: the plan between them and both object sets.
+pub struct Prepared {
+    pub target: Target,
+    pub plan: DeployPlan,
+    pub objects: ObjectSet,
+    pub last: Option<Record>,
+}
+
+/// Works out the deployment without changing anything.
+pub async fn prepare(environment: &Environment, request: &Request) -> Result<Prepared, String> {
+    let target = Target::of(request.ecosystem.clone());
+    let records = environment.history.all().await?;
+    let last = records
+        .iter()
+        .rev()
+        .find(|r| r.outcome == Outcome::Succeeded)
+        .cloned();
+    let current = match &last {
+        Some(record) => deployed_by(record)?,
+        None => Deployed::default(),
+    };
+    let plan = plan_deploy(&current, &target, &request.services);
+    let objects = match &request.stored {
+        Some(stored) => ObjectSet::group(stored.clone()),
+        None => ObjectSet::render(&request.ecosystem, &target, &environment.owner),
+    };
+    let objects = if request.services.is_empty() {
+        objects
+    } else {
+        objects.only(&request.services)
+    };
+    Ok(Prepared {
+        target,
+        plan,
+        objects,
+        last,
+    })
+}
+
+/// What `record`'s deployment left running, from the berth.yaml it kept.
+fn deployed_by(record: &Record) -> Result<Deployed, String> {
+    let project = berth_core::load_str("berth.yaml (as deployed)", &record.source)
+        .map_err(|p| p.to_string())?;
+    let ecosystem = project
+        .ecosystem(Some(&record.environment))
+        .map_err(|p| p.to_string())?;
+    Ok(Target::of(Arc::new(ecosystem.clone())).deployed())
+}
+
+/// What `objects` reference that the cluster lacks.
+pub async fn preflight(
+    environment: &Environment,
+    objects: &[Value],
+) -> Result<Vec<Missing>, String> {
+    preflight::missing(&environment.cluster.client, &environment.kinds, objects).await
+}
+
+/// Runs the deployment.
+pub async fn deploy(
+    environment: &Environment,
+    request: &Request,
+    show: Show<'_>,
+) -> Result<Ended, Refused> {
+    let prepared = prepare(environment, request).await?;
+    show(Said::Plan(&prepared.plan));
+    let missing = preflight(environment, &prepared.objects.to_vec()).await?;
+    if !missing.is_empty() {
+        return Err(Refused::Missing(missing));
+    }
+    // A deployment of chosen services leaves the others' objects alone.
+    let leftover = if request.services.is_empty() {
+        prune::leftover(environment, &prepared).await?
+    } else {
+        Vec::new()
+    };
+    if prepared.plan.changes.is_empty() && (leftover.is_empty() || !request.prune) {
+        return Ok(Ended {
+            number: None,
+            outcome: Outcome::Succeeded,
+        });
+    }
+    for namespace in prepared
+        .objects
+        .shared
+        .iter()
+        .filter(|o| o["kind"] == "Namespace")
+    {
+        apply(&environment.kinds, namespace, false).await?;
+    }
+    let held = lock(environment, request.no_wait, show).await?;
+    let ended = run(environment, request, &prepared, &leftover, show).await;
+    held.release().await;
+    ended
+}
+
+async fn lock(environment: &Environment, no_wait: bool, show: Show<'_>) -> Result<Held, Refused> {
+    let holder = format!(
+        "{}@{} (pid {})",
+        std::env::var("USER").unwrap_or_else(|_| "someone".to_owned()),
+        std::fs::read_to_string("/etc/hostname")
+            .map_or("a host".to_owned(), |h| h.trim().to_owned()),
+        std::process::id()
+    );
+    let mut told = false;
+    loop {
+        match lease::acquire(
+            &environment.cluster.client,
+            &environment.namespace,
+            &environment.owner.environment,
+            &holder,
+        )
+        .await?
+        {
+            Ok(held) => return Ok(held),
+            Err(by) if no_wait => {
+                return Err(Refused::Locked(format!(
+                    "another deployment of `{}` is under way: {} holds its lease for {}s more",
+                    environment.owner.environment,
+                    by.holder,
+                    by.expires_in.as_secs()
+                )));
+            }
+            Err(by) => {
+                if !told {
+                    show(Said::Progress(
+                        "berth",
+                        &format!("waiting for the deployment {} runs", by.holder),
+                    ));
+                    told = true;
+                }
+                tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+            }
+        }
+    }
+}
+
+/// The timeline as it happens: shown at once, written to the cluster after
+/// each wave, so a killed berth loses at most one wave's lines.
+struct Timeline<'a> {
+    show: Show<'a>,
+    pending: Mutex<Vec<Entry>>,
+}
+
+impl Timeline<'_> {
+    fn say(&self, service: Option<&str>, what: impl Into<String>, evidence: Option<Evidence>) {
+        let entry = Entry {
+            at: now(),
+            service: service.map(str::to_owned),
+            what: what.into(),
+            evidence,
+        };
+        (self.show)(Said::Entry(&entry));
+        self.pending.lock().expect("timeline").push(entry);
+    }
+
+    async fn flush(&self, environment: &Environment, number: u64) -> Result<(), String> {
+        let entries: Vec<Entry> = std::mem::take(&mut *self.pending.lock().expect("timeline"));
+        if entries.is_empty() {
+            return Ok(());
+        }
+        environment.history.append_entries(number, &entries).await
+    }
+}
+
+async fn run(
+    environment: &Environment,
+    request: &Request,
+    prepared: &Prepared,
+    leftover: &[Value],
+    show: Show<'_>,
+) -> Result<Ended, Refused> {
+    environment.history.interrupt(now()).await?;
+    let changed: Vec<String> = prepared
+        .plan
+        .changes
+        .iter()
+        .map(|c| c.service.clone())
+        .collect();
+    let record = Record::begun(
+        &prepared.target,
+        request.trigger,
+        &changed,
+        request.source.clone(),
+        request.reason.clone(),
+        prepared.last.as_ref().map(|r| r.revision.clone()),
+        request.commit.clone(),
+    );
+    let number = environment
+        .history
+        .begin_with(&record, &prepared.objects.to_vec())
+        .await?;
+    let timeline = Timeline {
+        show,
+        pending: Mutex::new(Vec::new()),
+    };
+    let outcome = match apply_in_order(environment, prepared, &timeline, number).await {
+        Ok(()) => {
+            prune::report(
+                environment,
+                leftover,
+                request.prune,
+                &timeline_say(&timeline),
+            )
+            .await;
+            Outcome::Succeeded
+        }
+        Err((failure, done)) => restore(environment, prepared, &timeline, &failure, &done).await,
+    };
+    timeline.say(None, format!("deployment {number} {outcome}"), None);
+    timeline.flush(environment, number).await?;
+    environment
+        .history
+        .finish_as(number, outcome, now())
+        .await?;
+    Ok(Ended {
+        number: Some(number),
+        outcome,
+    })
+}
+
+fn timeline_say<'a>(timeline: &'a Timeline<'a>) -> impl Fn(String) + 'a {
+    move |line| timeline.say(None, line, None)
+}
+
+/// Applies every object, wave by wave; on a failure, which services this
+/// deployment had changed by then.
+async fn apply_in_order(
+    environment: &Environment,
+    prepared: &Prepared,
+    timeline: &Timeline<'_>,
+    number: u64,
+) -> Result<(), (Failure, Vec<String>)> {
+    let fail = |message: String| Failure::new("berth", message);
+    for object in &prepared.objects.shared {
+        apply(&environment.kinds, object, false)
+            .await
+            .map_err(|e| (fail(e), Vec::new()))?;
+    }
+    let ecosystem = &prepared.target.ecosystem;
+    let all = plan::plan(
+        ecosystem,
+        &Selection {
+            services: ecosystem.services.keys().cloned().collect(),
+            pre: Vec::new(),
+            post: Vec::new(),
+        },
+    );
+    let mut done: Vec<String> = Vec::new();
+    for phase in &all.phases {
+        for wave in &phase.waves {
+            let changing: Vec<&str> = wave
+                .iter()
+                .map(|step| step.service.as_str())
+                .filter(|service| prepared.objects.services.contains_key(*service))
+                .filter(|service| changes(prepared, service))
+                .collect();
+            let results = join_all(
+                changing
+                    .iter()
+                    .map(|service| roll_out(environment, prepared, service, timeline)),
+            )
+            .await;
+            done.extend(changing.iter().map(|s| (*s).to_owned()));
+            let _ = timeline.flush(environment, number).await;
+            if let Some(failure) = results.into_iter().find_map(Result::err) {
+                return Err((failure, done));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn changes(prepared: &Prepared, service: &str) -> bool {
+    prepared
+        .plan
+        .changes
+        .iter()
+        .any(|c| c.service == service && c.action != Action::Remove)
+}
+
+/// One service: its objects applied under its rollout strategy, and waited for.
+async fn roll_out(
+    environment: &Environment,
+    prepared: &Prepared,
+    service: &str,
+    timeline: &Timeline<'_>,
+) -> Result<(), Failure> {
+    let change = prepared
+        .plan
+        .changes
+        .iter()
+        .find(|c| c.service == service)
+        .expect("only changing services roll out");
+    timeline.say(
+        Some(service),
+        format!(
+            "{} {} ({}, {} instances)",
+            format!("{:?}", change.action).to_lowercase(),
+            change
+                .to
+                .as_ref()
+                .map_or("-".to_owned(), ToString::to_string),
+            change.strategy,
+            change.replicas
+        ),
+        None,
+    );
+    let objects = &prepared.objects.services[service];
+    let spec = &prepared.target.ecosystem.services[service];
+    let say = |what: String| timeline.say(Some(service), what, None);
+    let progress = |what: &str| (timeline.show)(Said::Progress(service, what));
+    if rollout_strategy::is_canary(change, spec) {
+        rollout_strategy::canary(environment, objects, spec, change, &say, &progress).await?;
+        timeline.say(Some(service), "ready", None);
+        return Ok(());
+    }
+    apply_service(environment, service, objects).await?;
+    await_service(
+        environment,
+        &prepared.objects.workloads(service),
+        spec,
+        &progress,
+    )
+    .await?;
+    timeline.say(Some(service), "ready", None);
+    Ok(())
+}
+
+/// Applies one service's objects; a changed Job is made anew, since a Job's
+/// pod template cannot change.
+pub async fn apply_service(
+    environment: &Environment,
+    service: &str,
+    objects: &[Value],
+) -> Result<(), Failure> {
+    let fail = |message: String| Failure::new(service, message);
+    for object in objects {
+        if object["kind"] == "Job" {
+            replace_job(environment, object).await.map_err(fail)?;
+        }
+        apply(&environment.kinds, object, false)
+            .await
+            .map_err(fail)?;
+    }
+    Ok(())
+}
+
+/// Deletes the live Job when it runs another revision, and waits until it is gone.
+async fn replace_job(environment: &Environment, object: &Value) -> Result<(), String> {
+    let api = environment.kinds.api_for(object).await?;
+    let name = object
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let Some(live) = api.get_opt(name).await.map_err(|e| said(&e))? else {
+        return Ok(());
+    };
+    let revision = |labels: Option<&Value>| {
+        labels
+            .and_then(|l| l.get(crate::owner::REVISION))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    let live_labels = serde_json::to_value(&live.metadata.labels).ok();
+    if revision(live_labels.as_ref()) == revision(object.pointer("/metadata/labels")) {
+        return Ok(());
+    }
+    let uid = live.metadata.uid.clone().unwrap_or_default();
+    api.delete(name, &DeleteParams::background())
+        .await
+        .map_err(|e| format!("replacing {}: {}", describe(object), said(&e)))?;
+    let gone = await_condition(api, name, conditions::is_deleted(&uid));
+    tokio::time::timeout(std::time::Duration::from_secs(60), gone)
+        .await
+        .map_err(|_| format!("{} was not deleted within 60s", describe(object)))?
+        .map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// Waits for a service's workloads; a job has a deadline of its own.
+pub async fn await_service(
+    environment: &Environment,
+    workloads: &[Workload],
+    spec: &berth_core::model::Service,
+    progress: &(dyn Fn(&str) + Sync),
+) -> Result<(), Failure> {
+    for workload in workloads {
+        let deadline = match workload.kind {
+            WorkloadKind::Job => spec.rollout.progress_deadline().max(JOB_DEADLINE),
+            _ => spec.rollout.progress_deadline(),
+        };
+        settle(&environment.cluster.client, workload, deadline, progress).await?;
+    }
+    Ok(())
+}
+
+/// How long a job may run when berth.yaml sets no progress deadline longer.
+const JOB_DEADLINE: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Puts back what a failed deployment changed: each service's objects as the
+/// last good deployment applied them, or, for a service it added, none.
+async fn restore(
+    environment: &Environment,
+    prepared: &Prepared,
+    timeline: &Timeline<'_>,
+    failure: &Failure,
+    done: &[String],
+) -> Outcome {
+    timeline.say(
+        Some(&failure.service),
+        format!("failed: {}", failure.message),
+        Some(Evidence {
+            reason: failure.message.clone(),
+            last_lines: failure.last_lines.clone(),
+            ..Evidence::default()
+        }),
+    );
+    let previous = match &prepared.last {
+        Some(record) => match environment.history.objects(record.number).await {
+            Ok(objects) => ObjectSet::group(objects),
+            Err(e) => {
+                timeline.say(None, format!("cannot restore: {e}"), None);
+                return Outcome::Failed;
+            }
+        },
+        None => ObjectSet::default(),
+    };
+    let mut restored = true;
+    for service in done.iter().rev() {
+        let result = match previous.services.get(service) {
+            Some(objects) => {
+                timeline.say(Some(service), "restoring the previous revision", None);
+                let progress = |what: &str| (timeline.show)(Said::Progress(service, what));
+                let spec = prepared.target.ecosystem.services.get(service);
+                match (apply_service(environment, service, objects).await, spec) {
+                    (Ok(()), Some(spec)) => {
+                        await_service(environment, &previous.workloads(service), spec, &progress)
+                            .await
+                    }
+                    (result, _) => result,
+                }
+            }
+            None => {
+                timeline.say(
+                    Some(service),
+                    "removing it: no earlier deployment had it",
+                    None,
+                );
+                prune::delete(environment, &prepared.objects.services[service]).await;
+                Ok(())
+            }
+        };
+        if let Err(e) = result {
+            timeline.say(
+                Some(service),
+                format!("restore failed: {}", e.message),
+                None,
+            );
+            restored = false;
+        }
+    }
+    match (restored, prepared.last.is_some()) {
+        (true, true) => Outcome::RolledBack,
+        _ => Outcome::Failed,
+    }
+}

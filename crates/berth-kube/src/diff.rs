@@ -1,0 +1,102 @@
+//! `berth deploy --dry-run` on a cluster: each object as the server would make
+//! it (a server-side dry run, so defaults and admission are the server's own)
+//! against the live one, as a unified diff of their YAML with the fields the
+//! server keeps for itself left out.
+
+use berth_core::yaml::to_yaml;
+use kube::api::DynamicObject;
+use serde_json::Value;
+use similar::TextDiff;
+
+use crate::apply::{apply, said};
+use crate::kinds::Kinds;
+use crate::owner::describe;
+
+/// What applying `object` would change: `None` when nothing.
+pub async fn diff(kinds: &Kinds, object: &Value) -> Result<Option<String>, String> {
+    let api = kinds.api_for(object).await?;
+    let name = object
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let live = api
+        .get_opt(name)
+        .await
+        .map_err(|e| format!("reading {}: {}", describe(object), said(&e)))?;
+    let after = match apply(kinds, object, true).await {
+        Ok(after) => comparable(&after),
+        // A new namespace's objects cannot be dry-run before it exists: show them as written.
+        Err(_) if live.is_none() => object.clone(),
+        Err(e) => return Err(e),
+    };
+    let before = live.as_ref().map(comparable);
+    Ok(unified(&describe(object), before.as_ref(), &after))
+}
+
+fn unified(title: &str, before: Option<&Value>, after: &Value) -> Option<String> {
+    let old = before.map(to_yaml).unwrap_or_default();
+    let new = to_yaml(after);
+    if old == new {
+        return None;
+    }
+    let text = TextDiff::from_lines(&old, &new);
+    let live = if before.is_some() {
+        format!("live/{title}")
+    } else {
+        "/dev/null".to_owned()
+    };
+    Some(
+        text.unified_diff()
+            .context_radius(3)
+            .header(&live, &format!("berth/{title}"))
+            .to_string(),
+    )
+}
+
+/// The object without what the server keeps for itself.
+fn comparable(object: &DynamicObject) -> Value {
+    let mut value = serde_json::to_value(object).unwrap_or(Value::Null);
+    if let Some(metadata) = value.get_mut("metadata").and_then(Value::as_object_mut) {
+        for field in [
+            "managedFields",
+            "resourceVersion",
+            "uid",
+            "creationTimestamp",
+            "generation",
+        ] {
+            metadata.remove(field);
+        }
+    }
+    if let Some(map) = value.as_object_mut() {
+        map.remove("status");
+    }
+    value
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_changed_image_is_one_changed_line_and_a_new_object_is_all_added() {
+        let before = json!({ "kind": "Deployment", "spec": { "image": "api:1", "replicas": 2 } });
+        let after = json!({ "kind": "Deployment", "spec": { "image": "api:2", "replicas": 2 } });
+        let changed = unified("Deployment/shop/api", Some(&before), &after).unwrap();
+        assert!(
+            changed.starts_with("--- live/Deployment/shop/api\n+++ berth/Deployment/shop/api\n"),
+            "{changed}"
+        );
+        assert!(
+            changed.contains("-  image: api:1\n+  image: api:2\n"),
+            "{changed}"
+        );
+        assert!(unified("x", Some(&before), &before).is_none());
+        let added = unified("ConfigMap/shop/api", None, &after).unwrap();
+        assert!(added.starts_with("--- /dev/null\n"));
+        assert!(
+            added.lines().filter(|l| l.starts_with('+')).count() >= 4,
+            "{added}"
+        );
+    }
+}

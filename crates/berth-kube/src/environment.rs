@@ -1,0 +1,38 @@
+//! One environment on its cluster: the client, what the server serves, whose
+//! objects berth looks for, and where its history and lock live — the
+//! ecosystem's namespace.
+
+use berth_core::Ecosystem;
+
+use crate::cluster::Cluster;
+use crate::history::ClusterHistory;
+use crate::kinds::Kinds;
+use crate::owner::Owner;
+
+pub struct Environment {
+    pub cluster: Cluster,
+    pub kinds: Kinds,
+    pub owner: Owner,
+    pub namespace: String,
+    pub history: ClusterHistory,
+    /// The Prometheus that canary analysis asks, when the environment names one.
+    pub prometheus: Option<String>,
+}
+
+impl Environment {
+    pub fn new(cluster: Cluster, ecosystem: &Ecosystem) -> Environment {
+        let owner = Owner {
+            ecosystem: ecosystem.name.clone(),
+            environment: ecosystem.environment_name.clone(),
+        };
+        let namespace = ecosystem.namespace().to_owned();
+        Environment {
+            kinds: Kinds::new(cluster.client.clone()),
+            history: ClusterHistory::new(cluster.client.clone(), &namespace, owner.clone()),
+            prometheus: ecosystem.environment.prometheus.clone(),
+            cluster,
+            owner,
+            namespace,
+        }
+    }
+}

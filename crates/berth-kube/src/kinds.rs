@@ -1,0 +1,84 @@
+//! Which API resource serves an object's `apiVersion` and `kind`, asked of the
+//! server once per group-version. A kind the server does not serve — a CRD not
+//! installed, such as Gateway API's HTTPRoute or Istio's VirtualService — is
+//! `None`, for the pre-flight to list.
+
+use std::collections::HashMap;
+
+use kube::Client;
+use kube::api::{Api, DynamicObject};
+use kube::core::GroupVersion;
+use kube::discovery::{ApiCapabilities, ApiResource, Scope, pinned_group};
+use serde_json::Value;
+use tokio::sync::Mutex;
+
+/// The resources of one group-version; `None` when the server has no such group-version.
+type Served = Option<Vec<(ApiResource, ApiCapabilities)>>;
+
+/// What the server serves, as far as berth has asked.
+pub struct Kinds {
+    client: Client,
+    served: Mutex<HashMap<String, Served>>,
+}
+
+impl Kinds {
+    pub fn new(client: Client) -> Kinds {
+        Kinds {
+            client,
+            served: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The resource of `api_version` `kind`; `None` when the server has no such kind.
+    pub async fn resource(
+        &self,
+        api_version: &str,
+        kind: &str,
+    ) -> Result<Option<(ApiResource, Scope)>, String> {
+        let mut served = self.served.lock().await;
+        if !served.contains_key(api_version) {
+            let gv: GroupVersion = api_version
+                .parse()
+                .map_err(|e| format!("apiVersion `{api_version}`: {e}"))?;
+            let resources = match pinned_group(&self.client, &gv).await {
+                Ok(group) => Some(group.versioned_resources(&gv.version)),
+                Err(kube::Error::Api(status)) if status.code == 404 => None,
+                Err(e) => return Err(format!("cannot ask the API server what it serves: {e}")),
+            };
+            served.insert(api_version.to_owned(), resources);
+        }
+        Ok(served[api_version].as_ref().and_then(|resources| {
+            resources
+                .iter()
+                .find(|(resource, _)| resource.kind == kind)
+                .map(|(resource, capabilities)| (resource.clone(), capabilities.scope.clone()))
+        }))
+    }
+
+    /// The API of `object`'s kind in its namespace; an error for a kind the
+    /// server does not serve.
+    pub async fn api_for(&self, object: &Value) -> Result<Api<DynamicObject>, String> {
+        let api_version = object["apiVersion"].as_str().unwrap_or_default();
+        let kind = object["kind"].as_str().unwrap_or_default();
+        let (resource, scope) = self
+            .resource(api_version, kind)
+            .await?
+            .ok_or_else(|| format!("the API server does not serve {kind} ({api_version})"))?;
+        Ok(
+            match (
+                scope,
+                object
+                    .pointer("/metadata/namespace")
+                    .and_then(Value::as_str),
+            ) {
+                (Scope::Namespaced, Some(namespace)) => {
+                    Api::namespaced_with(self.client.clone(), namespace, &resource)
+                }
+                (Scope::Namespaced, None) => {
+                    Api::default_namespaced_with(self.client.clone(), &resource)
+                }
+                (Scope::Cluster, _) => Api::all_with(self.client.clone(), &resource),
+            },
+        )
+    }
+}

@@ -1,0 +1,38 @@
+//! berth's Kubernetes runtime: a `runtime: kubernetes` environment deployed
+//! through the API server (kube-rs), with the typed objects berth-render builds.
+//! Objects are server-side applied with field manager `berth` in plan order,
+//! after a pre-flight for what they reference but berth does not make; each
+//! wave is waited for on the workloads' real status (observedGeneration caught
+//! up, old replicas gone, stuck pods failing at once with their events and
+//! logs as evidence). Canaries are replica-weighted; a failed wave is put back
+//! from the object set the last good deployment stored. The history lives in
+//! the cluster, as Secrets, and a Lease keeps two deployments of one
+//! environment apart; everything berth made carries labels naming the
+//! ecosystem, environment, service and revision, and nothing without them is
+//! touched.
+
+mod apply;
+mod cluster;
+pub mod deploy;
+mod diff;
+pub mod down;
+mod environment;
+mod history;
+mod kinds;
+mod lease;
+mod object_set;
+mod owner;
+mod preflight;
+mod prune;
+pub mod rollout;
+mod rollout_strategy;
+pub mod status;
+mod wait;
+
+pub use cluster::{Cluster, connect};
+pub use diff::diff;
+pub use environment::Environment;
+pub use history::{BlockingHistory, ClusterHistory};
+pub use object_set::ObjectSet;
+pub use owner::{Owner, describe};
+pub use preflight::Missing;

@@ -1,0 +1,105 @@
+//! berth's own objects in the cluster that the deployment no longer has: found
+//! by their labels (never anyone else's), listed, and deleted only when asked
+//! (`--prune`), as `kubectl apply --prune` with a label selector would.
+
+use kube::api::{DeleteParams, ListParams};
+use serde_json::Value;
+
+use crate::deploy::Prepared;
+use crate::environment::Environment;
+use crate::owner::describe;
+
+/// The kinds berth renders, listed when looking for what it left.
+pub const KINDS: [(&str, &str); 14] = [
+    ("apps/v1", "Deployment"),
+    ("apps/v1", "StatefulSet"),
+    ("batch/v1", "Job"),
+    ("batch/v1", "CronJob"),
+    ("v1", "Service"),
+    ("v1", "ConfigMap"),
+    ("v1", "ServiceAccount"),
+    ("v1", "PersistentVolumeClaim"),
+    ("networking.k8s.io/v1", "NetworkPolicy"),
+    ("rbac.authorization.k8s.io/v1", "Role"),
+    ("rbac.authorization.k8s.io/v1", "RoleBinding"),
+    ("policy/v1", "PodDisruptionBudget"),
+    ("autoscaling/v2", "HorizontalPodAutoscaler"),
+    ("gateway.networking.k8s.io/v1", "HTTPRoute"),
+];
+
+/// Every object of this environment's in `namespaces`, of berth's kinds.
+pub async fn owned(environment: &Environment, namespaces: &[String]) -> Result<Vec<Value>, String> {
+    let mut found = Vec::new();
+    let params = ListParams::default().labels(&environment.owner.selector());
+    for (api_version, kind) in KINDS {
+        for namespace in namespaces {
+            let probe = serde_json::json!({
+                "apiVersion": api_version, "kind": kind, "metadata": { "namespace": namespace }
+            });
+            let Ok(api) = environment.kinds.api_for(&probe).await else {
+                continue;
+            };
+            let list = api.list(&params).await.map_err(|e| {
+                format!("listing {kind} in {namespace}: {}", crate::apply::said(&e))
+            })?;
+            for item in list.items {
+                let mut value = serde_json::to_value(&item).unwrap_or(Value::Null);
+                value["apiVersion"] = api_version.into();
+                value["kind"] = kind.into();
+                found.push(value);
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// berth's objects in the cluster that this deployment does not have.
+pub async fn leftover(
+    environment: &Environment,
+    prepared: &Prepared,
+) -> Result<Vec<Value>, String> {
+    let keep = prepared.objects.names();
+    let live = owned(environment, &prepared.objects.namespaces()).await?;
+    Ok(live
+        .into_iter()
+        // Claims a StatefulSet made from its templates belong to its data, not to a deployment.
+        .filter(|object| object["kind"] != "PersistentVolumeClaim")
+        .filter(|object| !keep.contains(&describe(object)))
+        .collect())
+}
+
+/// Says what is left over, and deletes it when `prune`.
+pub async fn report(
+    environment: &Environment,
+    leftover: &[Value],
+    prune: bool,
+    say: &dyn Fn(String),
+) {
+    if leftover.is_empty() {
+        return;
+    }
+    let names: Vec<String> = leftover.iter().map(describe).collect();
+    if !prune {
+        say(format!(
+            "no longer in berth.yaml, left in the cluster: {}; `berth deploy --prune` deletes them",
+            names.join(", ")
+        ));
+        return;
+    }
+    say(format!("pruning: {}", names.join(", ")));
+    delete(environment, leftover).await;
+}
+
+/// Deletes `objects`; one already gone is no failure.
+pub async fn delete(environment: &Environment, objects: &[Value]) {
+    for object in objects {
+        let Ok(api) = environment.kinds.api_for(object).await else {
+            continue;
+        };
+        let name = object
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let _ = api.delete(name, &DeleteParams::background()).await;
+    }
+}

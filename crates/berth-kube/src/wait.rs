@@ -1,0 +1,285 @@
+//! Waiting for a workload to settle, on watches rather than polling: the
+//! workload itself (its rollout judged by [`crate::rollout`] on every change)
+//! and the pods of its new revision (any of them stuck fails the wait at once).
+//! A failure carries the stuck pod's events and last log lines as evidence.
+
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+use std::time::Duration;
+
+use berth_engine::Failure;
+use futures_util::{StreamExt, TryStreamExt};
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{Event, Pod};
+use kube::api::{Api, DeleteParams, ListParams, LogParams};
+use kube::runtime::watcher::{self, watch_object, watcher};
+use kube::{Client, Resource};
+use serde::de::DeserializeOwned;
+
+use crate::owner::{REVISION, SERVICE};
+use crate::rollout::{self, Progress};
+
+/// A workload berth waits for: what kind, where, and whose.
+#[derive(Clone, Debug)]
+pub struct Workload {
+    pub kind: WorkloadKind,
+    pub namespace: String,
+    pub name: String,
+    pub service: String,
+    pub revision: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WorkloadKind {
+    Deployment,
+    StatefulSet,
+    Job,
+}
+
+impl WorkloadKind {
+    pub fn of(kind: &str) -> Option<WorkloadKind> {
+        match kind {
+            "Deployment" => Some(WorkloadKind::Deployment),
+            "StatefulSet" => Some(WorkloadKind::StatefulSet),
+            "Job" => Some(WorkloadKind::Job),
+            _ => None,
+        }
+    }
+}
+
+/// Waits until `workload` is rolled out (or, for a job, complete), for at most
+/// `deadline`; `show` hears each new state.
+pub async fn settle(
+    client: &Client,
+    workload: &Workload,
+    deadline: Duration,
+    show: &(dyn Fn(&str) + Sync),
+) -> Result<(), Failure> {
+    let namespace = &workload.namespace;
+    match workload.kind {
+        WorkloadKind::Deployment => {
+            let api: Api<Deployment> = Api::namespaced(client.clone(), namespace);
+            settle_with(
+                client,
+                workload,
+                api,
+                rollout::deployment,
+                no_nudge,
+                deadline,
+                show,
+            )
+            .await
+        }
+        WorkloadKind::StatefulSet => {
+            let api: Api<StatefulSet> = Api::namespaced(client.clone(), namespace);
+            settle_with(
+                client,
+                workload,
+                api,
+                rollout::stateful_set,
+                on_delete,
+                deadline,
+                show,
+            )
+            .await
+        }
+        WorkloadKind::Job => {
+            let api: Api<Job> = Api::namespaced(client.clone(), namespace);
+            settle_with(
+                client,
+                workload,
+                api,
+                rollout::job,
+                no_nudge,
+                deadline,
+                show,
+            )
+            .await
+        }
+    }
+}
+
+fn no_nudge<K>(_: &K, _: &[Pod]) -> Option<String> {
+    None
+}
+
+/// An OnDelete StatefulSet's next pod to delete, so that it comes back new.
+fn on_delete(set: &StatefulSet, pods: &[Pod]) -> Option<String> {
+    let on_delete = set
+        .spec
+        .as_ref()
+        .and_then(|s| s.update_strategy.as_ref())
+        .and_then(|u| u.type_.as_deref())
+        == Some("OnDelete");
+    if !on_delete {
+        return None;
+    }
+    rollout::on_delete_next(set, pods).and_then(|pod| pod.metadata.name.clone())
+}
+
+async fn settle_with<K>(
+    client: &Client,
+    workload: &Workload,
+    api: Api<K>,
+    judge: fn(&K) -> Progress,
+    nudge: fn(&K, &[Pod]) -> Option<String>,
+    deadline: Duration,
+    show: &(dyn Fn(&str) + Sync),
+) -> Result<(), Failure>
+where
+    K: Resource + Clone + DeserializeOwned + Debug + Send + 'static,
+{
+    let service = &workload.service;
+    let fail = |message: String| Failure::new(service, message);
+    let pods_api: Api<Pod> = Api::namespaced(client.clone(), &workload.namespace);
+    // Every pod of the service, for an OnDelete StatefulSet's old ones; trouble
+    // counts only in pods of the new revision.
+    let all_pods = watcher::Config::default().labels(&format!("{SERVICE}={service}"));
+    let mut pods = watcher(pods_api.clone(), all_pods).boxed();
+    let mut object = watch_object(api, &workload.name).boxed();
+    let mut known: BTreeMap<String, Pod> = BTreeMap::new();
+    let mut latest: Option<K> = None;
+    let mut said = String::new();
+    let timer = tokio::time::sleep(deadline);
+    tokio::pin!(timer);
+    loop {
+        tokio::select! {
+            () = &mut timer => {
+                let last = latest.as_ref().map(judge).map_or("never seen".to_owned(), |p| format!("{p:?}"));
+                return Err(fail(format!(
+                    "not settled within {}: {last}",
+                    humantime_secs(deadline)
+                )));
+            }
+            event = pods.try_next() => {
+                match event {
+                    Ok(Some(watcher::Event::Apply(pod) | watcher::Event::InitApply(pod))) => {
+                        if of_revision(&pod, &workload.revision)
+                            && let Some(trouble) = rollout::pod_trouble(&pod)
+                        {
+                            let mut failure = fail(trouble);
+                            failure.last_lines = evidence(client, &pod).await;
+                            return Err(failure);
+                        }
+                        known.insert(pod.metadata.name.clone().unwrap_or_default(), pod);
+                    }
+                    Ok(Some(watcher::Event::Delete(pod))) => {
+                        known.remove(pod.metadata.name.as_deref().unwrap_or_default());
+                    }
+                    Ok(Some(_)) => {}
+                    Ok(None) => return Err(fail("the watch of its pods ended".into())),
+                    Err(e) => return Err(fail(format!("watching its pods: {e}"))),
+                }
+            }
+            event = object.try_next() => {
+                match event {
+                    Ok(Some(Some(current))) => latest = Some(current),
+                    Ok(Some(None)) => {
+                        return Err(fail(format!("{} was deleted while berth waited for it", workload.name)));
+                    }
+                    Ok(None) => return Err(fail("the watch ended".into())),
+                    Err(e) => return Err(fail(format!("watching {}: {e}", workload.name))),
+                }
+            }
+        }
+        let Some(current) = &latest else { continue };
+        match judge(current) {
+            Progress::Done => return Ok(()),
+            Progress::Failed(message) => {
+                let mut failure = fail(message);
+                if let Some(pod) = known
+                    .values()
+                    .find(|p| of_revision(p, &workload.revision) && !rollout::ready(p))
+                {
+                    failure.last_lines = evidence(client, pod).await;
+                }
+                return Err(failure);
+            }
+            Progress::Waiting(waiting) => {
+                if waiting != said {
+                    show(&waiting);
+                    said = waiting;
+                }
+                let pods: Vec<Pod> = known.values().cloned().collect();
+                if let Some(old) = nudge(current, &pods) {
+                    show(&format!(
+                        "OnDelete: deleting {old} so that it comes back at the new revision"
+                    ));
+                    pods_api
+                        .delete(&old, &DeleteParams::default())
+                        .await
+                        .map_err(|e| fail(format!("deleting {old}: {e}")))?;
+                    known.remove(&old);
+                }
+            }
+        }
+    }
+}
+
+fn of_revision(pod: &Pod, revision: &str) -> bool {
+    pod.metadata
+        .labels
+        .as_ref()
+        .and_then(|l| l.get(REVISION))
+        .is_some_and(|r| r == revision)
+}
+
+fn humantime_secs(duration: Duration) -> String {
+    format!("{}s", duration.as_secs())
+}
+
+/// A stuck pod's events and the last lines of its stuck container, oldest first.
+pub async fn evidence(client: &Client, pod: &Pod) -> Vec<String> {
+    let name = pod.metadata.name.clone().unwrap_or_default();
+    let namespace = pod.metadata.namespace.clone().unwrap_or_default();
+    let mut lines = Vec::new();
+    let events: Api<Event> = Api::namespaced(client.clone(), &namespace);
+    let params = ListParams::default().fields(&format!("involvedObject.name={name}"));
+    if let Ok(list) = events.list(&params).await {
+        for event in list.items {
+            lines.push(format!(
+                "event {} {}: {}",
+                event.type_.unwrap_or_default(),
+                event.reason.unwrap_or_default(),
+                event.message.unwrap_or_default().trim()
+            ));
+        }
+    }
+    let container = stuck_container(pod);
+    let restarted = pod
+        .status
+        .iter()
+        .flat_map(|s| s.container_statuses.iter().flatten())
+        .any(|c| Some(&c.name) == container.as_ref() && c.restart_count > 0);
+    let params = LogParams {
+        container,
+        tail_lines: Some(20),
+        previous: restarted,
+        ..LogParams::default()
+    };
+    let pods: Api<Pod> = Api::namespaced(client.clone(), &namespace);
+    match pods.logs(&name, &params).await {
+        Ok(text) => lines.extend(text.lines().map(|line| format!("log {name}: {line}"))),
+        Err(e) => lines.push(format!("no logs of {name}: {}", crate::apply::said(&e))),
+    }
+    lines
+}
+
+/// The container that keeps the pod from being ready: the first waiting one.
+fn stuck_container(pod: &Pod) -> Option<String> {
+    let status = pod.status.as_ref()?;
+    status
+        .init_container_statuses
+        .iter()
+        .flatten()
+        .chain(status.container_statuses.iter().flatten())
+        .find(|c| c.state.as_ref().and_then(|s| s.waiting.as_ref()).is_some() || !c.ready)
+        .map(|c| c.name.clone())
+        .or_else(|| {
+            pod.spec
+                .as_ref()
+                .and_then(|s| s.containers.first())
+                .map(|c| c.name.clone())
+        })
+}
