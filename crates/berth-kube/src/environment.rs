@@ -17,6 +17,8 @@ pub struct Environment {
     pub history: ClusterHistory,
     /// The Prometheus that canary analysis asks, when the environment names one.
     pub prometheus: Option<String>,
+    /// Every namespace the ecosystem's services live in, its own first.
+    pub namespaces: Vec<String>,
 }
 
 impl Environment {
@@ -26,10 +28,19 @@ impl Environment {
             environment: ecosystem.environment_name.clone(),
         };
         let namespace = ecosystem.namespace().to_owned();
+        let mut namespaces = vec![namespace.clone()];
+        for service in ecosystem.services.values() {
+            if let Some(own) = &service.namespace
+                && !namespaces.contains(own)
+            {
+                namespaces.push(own.clone());
+            }
+        }
         Environment {
             kinds: Kinds::new(cluster.client.clone()),
             history: ClusterHistory::new(cluster.client.clone(), &namespace, owner.clone()),
             prometheus: ecosystem.environment.prometheus.clone(),
+            namespaces,
             cluster,
             owner,
             namespace,

@@ -36,3 +36,4 @@ pub use history::{BlockingHistory, ClusterHistory};
 pub use object_set::ObjectSet;
 pub use owner::{Owner, describe};
 pub use preflight::Missing;
+pub use rollout_strategy::how;

@@ -23,11 +23,12 @@ impl ObjectSet {
     pub fn render(ecosystem: &Ecosystem, target: &Target, owner: &Owner) -> ObjectSet {
         let mut objects = berth_render::objects(ecosystem);
         for object in &mut objects {
+            // What belongs to no service has no revision of its own: it changes
+            // only when its content does.
             let revision = service_of(object)
                 .and_then(|service| target.revisions.get(service))
-                .unwrap_or(&target.revision)
-                .to_string();
-            owner.stamp(object, &revision);
+                .map(ToString::to_string);
+            owner.stamp(object, revision.as_deref());
         }
         ObjectSet::group(objects)
     }

@@ -30,13 +30,13 @@ impl Owner {
     /// Labels `object` as this environment's, at `revision`; so are a
     /// workload's pod template, so that its pods say which revision they run,
     /// and its claim templates, so that `down --volumes` finds their claims.
-    pub fn stamp(&self, object: &mut Value, revision: &str) {
-        let labels = [
+    pub fn stamp(&self, object: &mut Value, revision: Option<&str>) {
+        let mut labels = vec![
             (MANAGED_BY, "berth"),
             (PART_OF, self.ecosystem.as_str()),
             (ENVIRONMENT, self.environment.as_str()),
-            (REVISION, revision),
         ];
+        labels.extend(revision.map(|revision| (REVISION, revision)));
         insert_labels(object.pointer_mut("/metadata"), &labels);
         insert_labels(object.pointer_mut("/spec/template/metadata"), &labels);
         insert_labels(object.pointer_mut("/spec/jobTemplate/metadata"), &labels);
@@ -100,7 +100,7 @@ mod tests {
             "spec": { "selector": { "matchLabels": { "app.kubernetes.io/name": "api" } },
                       "template": { "metadata": { "labels": { "app.kubernetes.io/name": "api" } } } }
         });
-        owner.stamp(&mut deployment, "0123abcd4567");
+        owner.stamp(&mut deployment, Some("0123abcd4567"));
         assert_eq!(deployment["metadata"]["labels"][ENVIRONMENT], "prod");
         assert_eq!(deployment["metadata"]["labels"][REVISION], "0123abcd4567");
         assert_eq!(

@@ -69,36 +69,104 @@ pub async fn missing(
             needs.entry(reference).or_default().push(describe(object));
         }
     }
+    // A Secret is asked for once, with every key any object wants of it.
+    let mut secrets: BTreeMap<(String, String), (BTreeSet<String>, Vec<String>)> = BTreeMap::new();
     for (reference, needed_by) in needs {
         let mut needed_by = needed_by;
         needed_by.dedup();
-        if let Some(lack) = check(client, &reference, &made).await? {
+        if let Reference::Secret {
+            namespace,
+            name,
+            key,
+        } = &reference
+        {
+            let entry = secrets
+                .entry((namespace.clone(), name.clone()))
+                .or_default();
+            entry.0.extend(key.clone());
+            for by in needed_by {
+                if !entry.1.contains(&by) {
+                    entry.1.push(by);
+                }
+            }
+            continue;
+        }
+        if let Some((what, help)) = check(client, &reference, &made).await? {
             found.push(Missing {
-                what: lack.0,
+                what,
                 needed_by,
-                help: lack.1,
+                help,
             });
         }
     }
-    Ok(merge_keys(found))
-}
-
-/// One line per Secret: its missing keys together.
-fn merge_keys(found: Vec<Missing>) -> Vec<Missing> {
-    let mut merged: Vec<Missing> = Vec::new();
-    for missing in found {
-        match merged.iter_mut().find(|m| m.what == missing.what) {
-            Some(earlier) => {
-                for by in missing.needed_by {
-                    if !earlier.needed_by.contains(&by) {
-                        earlier.needed_by.push(by);
-                    }
-                }
-            }
-            None => merged.push(missing),
+    for ((namespace, name), (keys, needed_by)) in secrets {
+        if made.contains(&format!("Secret/{namespace}/{name}")) {
+            continue;
+        }
+        if let Some((what, help)) = check_secret(client, &namespace, &name, &keys).await? {
+            found.push(Missing {
+                what,
+                needed_by,
+                help,
+            });
         }
     }
-    merged
+    Ok(found)
+}
+
+/// What is missing of the Secret `namespace/name`, which must hold `keys`.
+async fn check_secret(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+    keys: &BTreeSet<String>,
+) -> Result<Option<(String, String)>, String> {
+    let secret = Api::<Secret>::namespaced(client.clone(), namespace)
+        .get_opt(name)
+        .await
+        .map_err(|e| format!("cannot ask the API server: {e}"))?;
+    let Some(secret) = secret else {
+        let literals: Vec<String> = if keys.is_empty() {
+            vec!["--from-literal=KEY=VALUE".to_owned()]
+        } else {
+            keys.iter()
+                .map(|key| format!("--from-literal={key}=…"))
+                .collect()
+        };
+        return Ok(Some((
+            format!("Secret {namespace}/{name}"),
+            format!(
+                "create it: `kubectl create secret generic {name} -n {namespace} {}`",
+                literals.join(" ")
+            ),
+        )));
+    };
+    // Only the keys' names are read, never what they hold.
+    let held: BTreeSet<&String> = secret
+        .data
+        .iter()
+        .flat_map(|d| d.keys())
+        .chain(secret.string_data.iter().flat_map(|d| d.keys()))
+        .collect();
+    let lacking: Vec<String> = keys
+        .iter()
+        .filter(|key| !held.contains(key))
+        .map(|key| format!("`{key}`"))
+        .collect();
+    Ok((!lacking.is_empty()).then(|| {
+        let one = lacking.len() == 1;
+        (
+            format!(
+                "key{} {} of Secret {namespace}/{name}",
+                if one { "" } else { "s" },
+                lacking.join(", ")
+            ),
+            format!(
+                "add {} to the Secret (`kubectl edit secret {name} -n {namespace}`)",
+                if one { "it" } else { "them" }
+            ),
+        )
+    }))
 }
 
 /// What is missing of `reference`, with the help to give; `None` when present.
@@ -109,43 +177,7 @@ async fn check(
 ) -> Result<Option<(String, String)>, String> {
     let asked = |e: kube::Error| format!("cannot ask the API server: {e}");
     Ok(match reference {
-        Reference::Secret {
-            namespace,
-            name,
-            key,
-        } => {
-            if made.contains(&format!("Secret/{namespace}/{name}")) {
-                return Ok(None);
-            }
-            let secret = Api::<Secret>::namespaced(client.clone(), namespace)
-                .get_opt(name)
-                .await
-                .map_err(asked)?;
-            let keys: BTreeSet<String> = secret
-                .as_ref()
-                .map(|s| {
-                    let data = s.data.iter().flat_map(|d| d.keys());
-                    let plain = s.string_data.iter().flat_map(|d| d.keys());
-                    data.chain(plain).cloned().collect()
-                })
-                .unwrap_or_default();
-            let create = format!(
-                "kubectl create secret generic {name} -n {namespace} --from-literal=KEY=VALUE …"
-            );
-            match (secret, key) {
-                (None, _) => Some((
-                    format!("Secret {namespace}/{name}"),
-                    format!("create it: `{create}`"),
-                )),
-                (Some(_), Some(key)) if !keys.contains(key) => Some((
-                    format!("key `{key}` of Secret {namespace}/{name}"),
-                    format!(
-                        "add the key to the Secret (`kubectl edit secret {name} -n {namespace}`)"
-                    ),
-                )),
-                _ => None,
-            }
-        }
+        Reference::Secret { .. } => None,
         Reference::ConfigMap { namespace, name } => {
             if made.contains(&format!("ConfigMap/{namespace}/{name}")) {
                 return Ok(None);

@@ -10,7 +10,7 @@ use crate::environment::Environment;
 use crate::owner::describe;
 
 /// The kinds berth renders, listed when looking for what it left.
-pub const KINDS: [(&str, &str); 14] = [
+pub const KINDS: [(&str, &str); 15] = [
     ("apps/v1", "Deployment"),
     ("apps/v1", "StatefulSet"),
     ("batch/v1", "Job"),
@@ -24,6 +24,7 @@ pub const KINDS: [(&str, &str); 14] = [
     ("rbac.authorization.k8s.io/v1", "RoleBinding"),
     ("policy/v1", "PodDisruptionBudget"),
     ("autoscaling/v2", "HorizontalPodAutoscaler"),
+    ("networking.k8s.io/v1", "Ingress"),
     ("gateway.networking.k8s.io/v1", "HTTPRoute"),
 ];
 

@@ -6,7 +6,7 @@
 //! rolling update and the canary goes. A failed step deletes the canary and
 //! gives the stable Deployment its replicas back.
 
-use berth_core::model::{Kind, Service, Strategy};
+use berth_core::model::{Amount, Kind, Service, Strategy};
 use berth_engine::Failure;
 use berth_engine::analysis::{MetricProvider, Verdict, judge};
 use berth_engine::deploy::{Action, ServiceChange};
@@ -25,6 +25,58 @@ use crate::wait::{Workload, WorkloadKind, settle};
 
 /// The label that tells the canary's pods from the stable ones.
 pub const TRACK: &str = "berth.dev/track";
+
+/// What a change does on a cluster, as the plan says it: Kubernetes' own
+/// rollouts, not the steps berth takes for local processes.
+/// `spec` is the service as berth.yaml has it; none for one it no longer has.
+pub fn how(change: &ServiceChange, spec: Option<&Service>) -> String {
+    let amount = |a: Option<Amount>, default: &str| a.map_or(default.to_owned(), |a| a.to_string());
+    let left = "left in the cluster; `berth deploy --prune` deletes it";
+    let Some(spec) = spec else {
+        return left.to_owned();
+    };
+    match (change.action, spec.kind) {
+        (Action::Remove, _) => left.to_owned(),
+        (Action::Scale, _) => format!("scale to {}", change.replicas),
+        (_, Kind::Job) => "run the Job (a changed one anew) to completion".to_owned(),
+        (Action::Add, kind) if kind.is_data() => "apply the StatefulSet, await ready".to_owned(),
+        (Action::Add, _) => "apply, await ready".to_owned(),
+        (Action::Update, kind) if kind.is_data() => {
+            "the StatefulSet's rolling update, highest ordinal first; await ready".to_owned()
+        }
+        (Action::Update, _) => match effective(spec.kind, &spec.rollout) {
+            Strategy::Canary => {
+                let steps = if spec.rollout.steps.is_empty() {
+                    CANARY_STEPS.to_vec()
+                } else {
+                    spec.rollout.steps.clone()
+                };
+                let steps: Vec<String> = steps
+                    .iter()
+                    .filter(|w| **w < 100)
+                    .map(|w| format!("{w}%"))
+                    .collect();
+                format!(
+                    "canary {}-canary at {} of the replicas, analysed after each; then the Deployment's rolling update",
+                    change.service,
+                    steps.join(" → ")
+                )
+            }
+            Strategy::BlueGreen => format!(
+                "blue-green: {}-preview with every replica, then the Service switched to it; then the Deployment takes the new version",
+                change.service
+            ),
+            Strategy::Recreate => {
+                "the Deployment's Recreate: old pods stop before new ones start".to_owned()
+            }
+            Strategy::Rolling => format!(
+                "the Deployment's rolling update (max surge {}, max unavailable {}); await ready",
+                amount(spec.rollout.max_surge, "25%"),
+                amount(spec.rollout.max_unavailable, "25%")
+            ),
+        },
+    }
+}
 
 pub fn is_canary(change: &ServiceChange, spec: &Service) -> bool {
     change.action == Action::Update

@@ -14,6 +14,14 @@ pub fn on_cluster(ecosystem: &Ecosystem) -> bool {
     ecosystem.environment.runtime == Runtime::Kubernetes
 }
 
+/// The environment `-e` names (or the file's first), when it runs on a cluster.
+pub fn named<'a>(project: &'a Project, global: &Global) -> Option<&'a Ecosystem> {
+    project
+        .ecosystem(global.environment.as_deref())
+        .ok()
+        .filter(|ecosystem| on_cluster(ecosystem))
+}
+
 pub fn runtime() -> Result<tokio::runtime::Runtime, Problems> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use berth_core::{Problem, Problems, Project};
-use berth_engine::deploy::{DeployPlan, plan_deploy};
+use berth_engine::deploy::{DeployPlan, ServiceChange, plan_deploy};
 use berth_engine::history::{Entry, History, Outcome, Record};
 use berth_engine::{Deployed, Target};
 use berth_history::SqliteHistory;
@@ -270,6 +270,12 @@ fn last_deployed(project: &Project, environment: &str) -> Result<Deployed, Probl
 }
 
 pub fn describe(plan: &DeployPlan) -> String {
+    describe_with(plan, &|_| None)
+}
+
+/// The plan, each change's steps said by `how` where it has its own words
+/// (a cluster's rollouts are Kubernetes' own).
+pub fn describe_with(plan: &DeployPlan, how: &dyn Fn(&ServiceChange) -> Option<String>) -> String {
     let short = |r: &Option<berth_core::revision::Revision>| {
         r.as_ref().map_or("-".to_owned(), ToString::to_string)
     };
@@ -298,8 +304,13 @@ pub fn describe(plan: &DeployPlan) -> String {
         for setting in &change.settings {
             out += &format!("      {setting}\n");
         }
-        let steps: Vec<String> = change.steps.iter().map(ToString::to_string).collect();
-        out += &format!("      steps: {}\n", steps.join(" → "));
+        match how(change) {
+            Some(how) => out += &format!("      how: {how}\n"),
+            None => {
+                let steps: Vec<String> = change.steps.iter().map(ToString::to_string).collect();
+                out += &format!("      steps: {}\n", steps.join(" → "));
+            }
+        }
     }
     out
 }

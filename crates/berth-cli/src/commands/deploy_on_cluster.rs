@@ -6,13 +6,14 @@
 use std::sync::Arc;
 
 use berth_core::{Ecosystem, Problem, Problems, Project};
+use berth_engine::deploy::DeployPlan;
 use berth_engine::history::{Outcome, Trigger, git_head};
 use berth_kube::deploy::{Ended, Refused, Request, Said, deploy as deploy_to, prepare};
 use berth_kube::{Environment, Missing};
 
 use super::Exit;
 use super::cluster::{environment, problem, runtime};
-use super::deploy::{Options, describe, rollback_number, timeline_line};
+use super::deploy::{Options, describe_with, rollback_number, timeline_line};
 use crate::cli::{Format, Global};
 use crate::output;
 
@@ -94,7 +95,7 @@ async fn run(
             return;
         }
         match said {
-            Said::Plan(plan) => print!("{}", describe(plan)),
+            Said::Plan(plan) => print!("{}", said_plan(plan, &request.ecosystem)),
             Said::Entry(entry) => println!("{}", timeline_line(entry)),
             Said::Progress(service, what) => println!("      {service}: {what}"),
         }
@@ -107,6 +108,15 @@ async fn run(
         Exit::Success
     } else {
         Exit::Failed
+    })
+}
+
+fn said_plan(plan: &DeployPlan, ecosystem: &Ecosystem) -> String {
+    describe_with(plan, &|change| {
+        Some(berth_kube::how(
+            change,
+            ecosystem.services.get(&change.service).map(AsRef::as_ref),
+        ))
     })
 }
 
@@ -185,7 +195,7 @@ async fn dry_run(
         );
         return Ok(Exit::Success);
     }
-    print!("{}", describe(&prepared.plan));
+    print!("{}", said_plan(&prepared.plan, &request.ecosystem));
     for diff in &diffs {
         print!("{diff}");
     }

@@ -14,6 +14,9 @@ use crate::cli::Global;
 
 pub fn run(global: &Global, volumes: bool) -> Result<Exit, Problems> {
     let project = load(global)?;
+    if let Some(ecosystem) = super::cluster::named(&project, global) {
+        return on_cluster(global, ecosystem, volumes);
+    }
     let session = Session::in_dir(project.dir());
     // The environment that runs, whatever `-e` says; else the one asked for.
     let environment = session.environment().or_else(|| global.environment.clone());
@@ -39,6 +42,37 @@ pub fn run(global: &Global, volumes: bool) -> Result<Exit, Problems> {
         remove_from_engine(&project, ecosystem, volumes)?;
     } else if volumes {
         delete_data(&session)?;
+    }
+    Ok(Exit::Success)
+}
+
+/// Deletes berth's objects of the environment from its cluster; the claims too
+/// with `volumes`.
+fn on_cluster(global: &Global, ecosystem: &Ecosystem, volumes: bool) -> Result<Exit, Problems> {
+    use super::cluster;
+    let deleted = cluster::runtime()?.block_on(async {
+        let environment = cluster::environment(global, ecosystem).await?;
+        berth_kube::down::down(&environment, &environment.namespaces, volumes)
+            .await
+            .map_err(cluster::problem)
+    })?;
+    if deleted.is_empty() {
+        println!(
+            "nothing of `{}` was left in its cluster",
+            ecosystem.environment_name
+        );
+    } else {
+        println!(
+            "deleted {} objects of `{}`:",
+            deleted.len(),
+            ecosystem.environment_name
+        );
+        for name in &deleted {
+            println!("  {name}");
+        }
+    }
+    if !volumes {
+        println!("its claims, and so its data, are kept; `berth down --volumes` deletes them too");
     }
     Ok(Exit::Success)
 }

@@ -10,6 +10,9 @@ use crate::output::{self, Paint};
 
 pub fn run(global: &Global, watch: bool) -> Result<Exit, Problems> {
     let project = load(global)?;
+    if let Some(ecosystem) = super::cluster::named(&project, global) {
+        return on_cluster(global, ecosystem);
+    }
     let session = Session::in_dir(project.dir());
     if let Some(message) =
         idle(&session).map(|idle| idle + &left_behind(&project, &session, global))
@@ -31,6 +34,48 @@ pub fn run(global: &Global, watch: bool) -> Result<Exit, Problems> {
             &serde_json::json!({ "progress": progress, "instances": instances, "rollouts": rollouts }),
         ),
         Format::Text => print!("{}", report(&instances, &rollouts)),
+    }
+    Ok(Exit::Success)
+}
+
+/// A cluster's workloads of the environment, with their pods per revision.
+fn on_cluster(global: &Global, ecosystem: &berth_core::Ecosystem) -> Result<Exit, Problems> {
+    use super::cluster;
+    let rows = cluster::runtime()?.block_on(async {
+        let environment = cluster::environment(global, ecosystem).await?;
+        berth_kube::status::status(&environment, &environment.namespaces)
+            .await
+            .map_err(cluster::problem)
+    })?;
+    if global.output == Format::Json {
+        output::json(&serde_json::json!({ "workloads": rows }));
+        return Ok(Exit::Success);
+    }
+    if rows.is_empty() {
+        println!(
+            "nothing of `{}` runs in its cluster; `berth deploy -e {}` deploys it",
+            ecosystem.environment_name, ecosystem.environment_name
+        );
+        return Ok(Exit::Success);
+    }
+    println!(
+        "{:<16} {:<12} {:<7} {:<28} STATE",
+        "SERVICE", "KIND", "READY", "READY PER REVISION"
+    );
+    for row in rows {
+        let revisions: Vec<String> = row
+            .revisions
+            .iter()
+            .map(|(revision, ready)| format!("{revision}:{ready}"))
+            .collect();
+        println!(
+            "{:<16} {:<12} {:<7} {:<28} {}",
+            row.service,
+            row.kind,
+            format!("{}/{}", row.ready, row.desired),
+            revisions.join(" "),
+            row.state
+        );
     }
     Ok(Exit::Success)
 }
