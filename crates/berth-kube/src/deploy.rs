@@ -308,7 +308,15 @@ async fn apply_in_order(
     number: u64,
 ) -> Result<(), (Failure, Vec<String>)> {
     let fail = |message: String| Failure::new("berth", message);
-    for object in &prepared.objects.shared {
+    // What belongs to no service, and the stand-ins of what the environment
+    // keeps outside (no workload, nothing to wait for), go first.
+    let outside = prepared
+        .objects
+        .services
+        .iter()
+        .filter(|(service, _)| !prepared.target.revisions.contains_key(*service))
+        .flat_map(|(_, objects)| objects);
+    for object in prepared.objects.shared.iter().chain(outside) {
         apply(&environment.kinds, object, false)
             .await
             .map_err(|e| (fail(e), Vec::new()))?;

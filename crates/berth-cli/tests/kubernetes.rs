@@ -1,0 +1,455 @@
+//! The Kubernetes runtime end to end, against whatever cluster
+//! `BERTH_TEST_KUBECONFIG` names (its current context): the quickstart and
+//! srvthreds deployed, a rolling update, a canary that cannot pull its image
+//! rolled back with the reason, a rollback to deployment 1, the history read
+//! back from the cluster, prune, a killed berth's lease taken over, and down.
+//! Each test works in a namespace of its own and deletes it at the end.
+//!
+//! With no cluster named every test says NOT RUN and what to set. CI has no
+//! cluster; this suite is run by hand against a real API server.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use support::text;
+
+/// The kubeconfig of the cluster to test against, or NOT RUN.
+fn cluster() -> Option<PathBuf> {
+    match std::env::var_os("BERTH_TEST_KUBECONFIG") {
+        Some(path) => {
+            assert!(
+                support::installed("kubectl"),
+                "BERTH_TEST_KUBECONFIG is set but kubectl, which the suite checks the cluster with, is not installed"
+            );
+            Some(PathBuf::from(path))
+        }
+        None => {
+            eprintln!(
+                "NOT RUN: no cluster to test the Kubernetes runtime against; set BERTH_TEST_KUBECONFIG to a kubeconfig whose current context is a cluster berth may create namespaces in"
+            );
+            None
+        }
+    }
+}
+
+/// A project in a scratch folder whose environment lives in its own namespace.
+struct Project {
+    dir: PathBuf,
+    kubeconfig: PathBuf,
+    namespace: String,
+}
+
+impl Project {
+    fn from_example(
+        example: &str,
+        name: &str,
+        kubeconfig: PathBuf,
+        namespace_in_file: &str,
+    ) -> Project {
+        let dir = support::scratch(&format!("kube-{name}"));
+        let source = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../examples")
+            .join(example)
+            .join("berth.yaml");
+        let namespace = format!("berth-e2e-{name}-{}", std::process::id());
+        let text = std::fs::read_to_string(source).unwrap().replace(
+            &format!("namespace: {namespace_in_file}\n"),
+            &format!("namespace: {namespace}\n"),
+        );
+        std::fs::write(dir.join("berth.yaml"), text).unwrap();
+        let project = Project {
+            dir,
+            kubeconfig,
+            namespace,
+        };
+        project.kubectl(&[
+            "delete",
+            "namespace",
+            &project.namespace,
+            "--ignore-not-found",
+            "--wait=true",
+        ]);
+        project
+    }
+
+    fn edit(&self, from: &str, to: &str) {
+        let path = self.dir.join("berth.yaml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains(from), "berth.yaml has no `{from}`");
+        std::fs::write(path, text.replacen(from, to, 1)).unwrap();
+    }
+
+    fn berth(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_berth"))
+            .args(args)
+            .current_dir(&self.dir)
+            .env("KUBECONFIG", &self.kubeconfig)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap()
+    }
+
+    fn kubectl(&self, args: &[&str]) -> String {
+        let output = Command::new("kubectl")
+            .args(args)
+            .env("KUBECONFIG", &self.kubeconfig)
+            .output()
+            .unwrap();
+        text(&output)
+    }
+
+    /// `kubectl get` of one field of every object of `kind`, sorted.
+    fn get(&self, kind: &str, columns: &str) -> String {
+        self.kubectl(&[
+            "get",
+            kind,
+            "-n",
+            &self.namespace,
+            "--no-headers",
+            "--sort-by=.metadata.name",
+            &format!("-o=custom-columns={columns}"),
+        ])
+    }
+
+    /// The names of the objects of `kind`.
+    fn names(&self, kind: &str) -> Vec<String> {
+        self.get(kind, "NAME:.metadata.name")
+            .lines()
+            .filter(|line| !line.is_empty() && !line.starts_with("No resources"))
+            .map(str::to_owned)
+            .collect()
+    }
+
+    fn secret(&self, name: &str, literals: &[&str]) {
+        self.kubectl(&["create", "namespace", &self.namespace]);
+        let mut args = vec!["create", "secret", "generic", name, "-n", &self.namespace];
+        let literals: Vec<String> = literals
+            .iter()
+            .map(|l| format!("--from-literal={l}"))
+            .collect();
+        args.extend(literals.iter().map(String::as_str));
+        self.kubectl(&args);
+    }
+}
+
+impl Drop for Project {
+    fn drop(&mut self) {
+        self.kubectl(&[
+            "delete",
+            "namespace",
+            &self.namespace,
+            "--ignore-not-found",
+            "--wait=false",
+        ]);
+    }
+}
+
+fn assert_exit(output: &Output, code: i32) -> String {
+    let said = text(output);
+    assert_eq!(output.status.code(), Some(code), "{said}");
+    said
+}
+
+#[test]
+fn the_quickstart_deploys_rolls_out_rolls_back_and_keeps_its_history_in_the_cluster() {
+    let Some(kubeconfig) = cluster() else { return };
+    let project = Project::from_example("quickstart", "quickstart", kubeconfig, "quickstart");
+    let deploy = ["deploy", "-e", "production"];
+
+    // The pre-flight: the Secret the api needs is missing, and nothing is applied.
+    let refused = assert_exit(&project.berth(&deploy), 2);
+    assert!(
+        refused.contains(&format!("Secret {}/quickstart", project.namespace)),
+        "{refused}"
+    );
+    assert!(
+        refused.contains("--from-literal=session-secret="),
+        "{refused}"
+    );
+    assert!(refused.contains("nothing was applied"), "{refused}");
+    assert!(project.names("deployments").is_empty());
+
+    project.secret("quickstart", &["session-secret=not-for-logs"]);
+    let first = assert_exit(&project.berth(&deploy), 0);
+    assert!(first.contains("deployment 1 succeeded"), "{first}");
+    assert!(!first.contains("not-for-logs"));
+    let images = project.get("deployments", "NAME:.metadata.name,IMAGE:.spec.template.spec.containers[0].image,READY:.status.readyReplicas");
+    assert_eq!(
+        images.split_whitespace().collect::<Vec<_>>(),
+        [
+            "api",
+            "quickstart/api:0.1.0",
+            "3",
+            "web",
+            "quickstart/web:0.1.0",
+            "2",
+            "worker",
+            "quickstart/worker:0.1.0",
+            "2"
+        ],
+        "{images}"
+    );
+    let job = project.get("jobs", "NAME:.metadata.name,DONE:.status.succeeded");
+    assert_eq!(job.split_whitespace().collect::<Vec<_>>(), ["migrate", "1"]);
+    let labels = project.kubectl(&[
+        "get",
+        "deployment",
+        "api",
+        "-n",
+        &project.namespace,
+        "-o",
+        "jsonpath={.metadata.labels}",
+    ]);
+    for label in [
+        "\"app.kubernetes.io/managed-by\":\"berth\"",
+        "\"app.kubernetes.io/part-of\":\"quickstart\"",
+        "\"berth.dev/environment\":\"production\"",
+        "\"berth.dev/revision\":",
+    ] {
+        assert!(labels.contains(label), "{label} in {labels}");
+    }
+    let again = assert_exit(&project.berth(&deploy), 0);
+    assert!(again.contains("nothing to deploy"), "{again}");
+
+    // A dry run shows the server's view of a change and changes nothing.
+    project.edit("image: quickstart/api:0.1.0\n    local: { run: [berth, workload, --release, 0.1.0, --start-delay", "image: quickstart/api:0.2.0\n    local: { run: [berth, workload, --release, 0.1.0, --start-delay");
+    let dry = assert_exit(
+        &project.berth(&["deploy", "-e", "production", "--dry-run"]),
+        0,
+    );
+    assert!(
+        dry.contains(&format!("+++ berth/Deployment/{}/api", project.namespace)),
+        "{dry}"
+    );
+    assert!(
+        dry.contains("-        image: quickstart/api:0.1.0\n+        image: quickstart/api:0.2.0"),
+        "{dry}"
+    );
+    assert!(
+        project
+            .get(
+                "deployment/api",
+                "IMAGE:.spec.template.spec.containers[0].image"
+            )
+            .contains("0.1.0")
+    );
+
+    // A rolling update.
+    let rolled = assert_exit(&project.berth(&deploy), 0);
+    assert!(
+        rolled.contains("the Deployment's rolling update"),
+        "{rolled}"
+    );
+    assert!(rolled.contains("deployment 2 succeeded"), "{rolled}");
+    assert!(
+        project
+            .get(
+                "deployment/api",
+                "IMAGE:.spec.template.spec.containers[0].image"
+            )
+            .contains("0.2.0")
+    );
+
+    // A canary that cannot pull its image is rolled back, with the reason.
+    project.edit("image: quickstart/web:0.1.0", "image: quickstart/web:does-not-exist\n    rollout: { strategy: canary, steps: [25, 50, 100] }");
+    let canary = assert_exit(&project.berth(&deploy), 1);
+    assert!(
+        canary.contains("ImagePullBackOff") || canary.contains("ErrImagePull"),
+        "{canary}"
+    );
+    assert!(canary.contains("deployment 3 rolled back"), "{canary}");
+    let webs = project.get(
+        "deployments",
+        "NAME:.metadata.name,IMAGE:.spec.template.spec.containers[0].image",
+    );
+    assert!(!webs.contains("web-canary"), "the canary is gone: {webs}");
+    assert!(webs.contains("quickstart/web:0.1.0"), "{webs}");
+
+    // The history is the cluster's: a fresh clone of the project reads the same.
+    std::fs::remove_dir_all(project.dir.join(".berth")).ok();
+    let history = assert_exit(
+        &project.berth(&["history", "-e", "production", "-o", "json"]),
+        0,
+    );
+    let records: serde_json::Value = serde_json::from_str(&history).unwrap();
+    let outcomes: Vec<&str> = records
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        outcomes,
+        ["succeeded", "succeeded", "rolled_back"],
+        "{history}"
+    );
+    let shown = assert_exit(
+        &project.berth(&["history", "-e", "production", "show", "3"]),
+        0,
+    );
+    assert!(
+        shown.contains("ImagePullBackOff") || shown.contains("ErrImagePull"),
+        "the evidence is kept: {shown}"
+    );
+
+    // Back to deployment 1: its own object set, not today's render.
+    let back = assert_exit(
+        &project.berth(&["rollback", "-e", "production", "--to", "1"]),
+        0,
+    );
+    assert!(back.contains("deployment 4 succeeded"), "{back}");
+    assert!(
+        project
+            .get(
+                "deployment/api",
+                "IMAGE:.spec.template.spec.containers[0].image"
+            )
+            .contains("quickstart/api:0.1.0")
+    );
+
+    let status = assert_exit(&project.berth(&["status", "-e", "production"]), 0);
+    assert!(
+        status
+            .lines()
+            .any(|l| l.starts_with("api") && l.contains("3/3") && l.contains("ready")),
+        "{status}"
+    );
+
+    // A service berth.yaml no longer has is listed, and deleted only with --prune.
+    project.edit("image: quickstart/web:does-not-exist\n    rollout: { strategy: canary, steps: [25, 50, 100] }", "image: quickstart/web:0.1.0");
+    let text = std::fs::read_to_string(project.dir.join("berth.yaml")).unwrap();
+    let start = text.find("  worker:\n").unwrap();
+    let end = text[start..].find("\n\n").unwrap() + start + 2;
+    std::fs::write(
+        project.dir.join("berth.yaml"),
+        format!("{}{}", &text[..start], &text[end..]),
+    )
+    .unwrap();
+    project.edit("services: [api, worker]", "services: [api]");
+    let listed = assert_exit(&project.berth(&deploy), 0);
+    assert!(
+        listed.contains(&format!("Deployment/{}/worker", project.namespace))
+            && listed.contains("--prune"),
+        "{listed}"
+    );
+    assert!(project.names("deployments").contains(&"worker".to_owned()));
+    let pruned = assert_exit(
+        &project.berth(&["deploy", "-e", "production", "--prune"]),
+        0,
+    );
+    assert!(pruned.contains("pruning"), "{pruned}");
+    assert!(!project.names("deployments").contains(&"worker".to_owned()));
+
+    // Down deletes berth's objects and keeps the history and anyone else's.
+    let down = assert_exit(&project.berth(&["down", "-e", "production"]), 0);
+    assert!(
+        down.contains(&format!("Deployment/{}/api", project.namespace)),
+        "{down}"
+    );
+    assert!(project.names("deployments").is_empty());
+    assert!(
+        project.names("secrets").contains(&"quickstart".to_owned()),
+        "the user's Secret stays"
+    );
+    let history = assert_exit(&project.berth(&["history", "-e", "production"]), 0);
+    assert!(history.lines().count() >= 6, "{history}");
+}
+
+#[test]
+fn srvthreds_prod_deploys_once_its_secret_has_every_key() {
+    let Some(kubeconfig) = cluster() else { return };
+    let project = Project::from_example("srvthreds", "srvthreds", kubeconfig, "srvthreds-prod");
+    project.secret("srvthreds-secrets", &["jwt=a"]);
+    let refused = assert_exit(&project.berth(&["deploy", "-e", "prod"]), 2);
+    assert!(
+        refused.contains("key `rabbitmq-password` of Secret"),
+        "{refused}"
+    );
+    project.kubectl(&[
+        "delete",
+        "secret",
+        "srvthreds-secrets",
+        "-n",
+        &project.namespace,
+    ]);
+    project.secret("srvthreds-secrets", &["jwt=a", "rabbitmq-password=b"]);
+    let deployed = assert_exit(&project.berth(&["deploy", "-e", "prod"]), 0);
+    assert!(deployed.contains("deployment 1 succeeded"), "{deployed}");
+    let ready = project.get(
+        "deployments",
+        "NAME:.metadata.name,READY:.status.readyReplicas",
+    );
+    assert_eq!(
+        ready.split_whitespace().collect::<Vec<_>>(),
+        [
+            "engine",
+            "5",
+            "persistence-agent",
+            "2",
+            "session-agent",
+            "2"
+        ],
+        "{ready}"
+    );
+    let external = project.get("service/mongo", "TYPE:.spec.type,NAME:.spec.externalName");
+    assert!(
+        external.contains("ExternalName") && external.contains("srvthreds-prod.mongodb.net"),
+        "{external}"
+    );
+}
+
+#[test]
+fn a_killed_berth_leaves_its_lease_to_expire_and_its_deployment_interrupted() {
+    let Some(kubeconfig) = cluster() else { return };
+    let project = Project::from_example("quickstart", "lease", kubeconfig, "quickstart");
+    project.secret("quickstart", &["session-secret=s"]);
+    assert_exit(&project.berth(&["deploy", "-e", "production"]), 0);
+    // A canary that pauses long enough to be killed in.
+    project.edit("image: quickstart/web:0.1.0", "image: quickstart/web:0.2.0\n    rollout: { strategy: canary, steps: [50, 100], pause: 5m }");
+    let mut running = Command::new(env!("CARGO_BIN_EXE_berth"))
+        .args(["deploy", "-e", "production"])
+        .current_dir(&project.dir)
+        .env("KUBECONFIG", &project.kubeconfig)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !project
+        .names("deployments")
+        .contains(&"web-canary".to_owned())
+    {
+        assert!(Instant::now() < deadline, "the canary never started");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    running.kill().unwrap();
+    running.wait().unwrap();
+    let locked = assert_exit(
+        &project.berth(&["deploy", "-e", "production", "--no-wait"]),
+        2,
+    );
+    assert!(locked.contains("holds its lease"), "{locked}");
+    // Without --no-wait the next deploy waits out the dead berth's lease (30 s).
+    project.edit("pause: 5m", "pause: 1s");
+    let started = Instant::now();
+    let next = assert_exit(&project.berth(&["deploy", "-e", "production"]), 0);
+    assert!(
+        started.elapsed() < Duration::from_secs(45),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(next.contains("succeeded"), "{next}");
+    let history = assert_exit(
+        &project.berth(&["history", "-e", "production", "-o", "json"]),
+        0,
+    );
+    let records: serde_json::Value = serde_json::from_str(&history).unwrap();
+    assert_eq!(records[1]["outcome"], "interrupted", "{history}");
+    assert!(
+        !project
+            .names("deployments")
+            .contains(&"web-canary".to_owned())
+    );
+}
