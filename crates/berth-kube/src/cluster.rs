@@ -43,9 +43,14 @@ pub async fn connect(context: Option<&str>) -> Result<Cluster, String> {
         context: Some(name.clone()),
         ..KubeConfigOptions::default()
     };
-    let config = Config::from_custom_kubeconfig(kubeconfig, &options)
+    let mut config = Config::from_custom_kubeconfig(kubeconfig, &options)
         .await
         .map_err(|e| format!("context `{name}`: {e}"))?;
+    // Named in the API server's audit log as kubectl and Helm are.
+    config.headers.push((
+        http::header::USER_AGENT,
+        http::HeaderValue::from_static(concat!("berth/", env!("CARGO_PKG_VERSION"))),
+    ));
     let client = Client::try_from(config).map_err(|e| format!("context `{name}`: {e}"))?;
     Ok(Cluster {
         client,

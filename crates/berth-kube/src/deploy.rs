@@ -13,7 +13,7 @@ use berth_engine::deploy::{Action, DeployPlan, plan_deploy};
 use berth_engine::history::{Entry, Evidence, Outcome, Record, Trigger, now};
 use berth_engine::{Deployed, Failure, Target};
 use futures_util::future::join_all;
-use kube::api::DeleteParams;
+use kube::api::{DeleteParams, DynamicObject};
 use kube::runtime::wait::{await_condition, conditions};
 use serde_json::Value;
 
@@ -80,6 +80,8 @@ pub struct Prepared {
     pub target: Target,
     pub plan: DeployPlan,
     pub objects: ObjectSet,
+    /// Every deployment the environment's history has, and the last good one.
+    pub records: Vec<Record>,
     pub last: Option<Record>,
 }
 
@@ -110,6 +112,7 @@ pub async fn prepare(environment: &Environment, request: &Request) -> Result<Pre
         target,
         plan,
         objects,
+        records,
         last,
     })
 }
@@ -246,7 +249,10 @@ async fn run(
     leftover: &[Value],
     show: Show<'_>,
 ) -> Result<Ended, Refused> {
-    environment.history.interrupt(now()).await?;
+    environment
+        .history
+        .interrupt(&prepared.records, now())
+        .await?;
     let changed: Vec<String> = prepared
         .plan
         .changes
@@ -264,13 +270,13 @@ async fn run(
     );
     let number = environment
         .history
-        .begin_with(&record, &prepared.objects.to_vec())
+        .begin_with(&record, &prepared.objects.to_vec(), &prepared.records)
         .await?;
     let timeline = Timeline {
         show,
         pending: Mutex::new(Vec::new()),
     };
-    let outcome = match apply_in_order(environment, prepared, &timeline, number).await {
+    let (outcome, left) = match apply_in_order(environment, prepared, &timeline, number).await {
         Ok(()) => {
             prune::report(
                 environment,
@@ -279,15 +285,23 @@ async fn run(
                 &timeline_say(&timeline),
             )
             .await;
-            Outcome::Succeeded
+            let left = if request.prune {
+                Vec::new()
+            } else {
+                leftover.to_vec()
+            };
+            (Outcome::Succeeded, left)
         }
-        Err((failure, done)) => restore(environment, prepared, &timeline, &failure, &done).await,
+        Err((failure, done)) => {
+            let outcome = restore(environment, prepared, &timeline, &failure, &done).await;
+            // Restored to the last good set: what it left is still left.
+            (outcome, leftover.to_vec())
+        }
     };
-    timeline.say(None, format!("deployment {number} {outcome}"), None);
-    timeline.flush(environment, number).await?;
+    let last_lines = std::mem::take(&mut *timeline.pending.lock().expect("timeline"));
     environment
         .history
-        .finish_as(number, outcome, now())
+        .finish_with(number, &last_lines, &left, outcome, now())
         .await?;
     Ok(Ended {
         number: Some(number),
@@ -316,7 +330,13 @@ async fn apply_in_order(
         .iter()
         .filter(|(service, _)| !prepared.target.revisions.contains_key(*service))
         .flat_map(|(_, objects)| objects);
-    for object in prepared.objects.shared.iter().chain(outside) {
+    // Namespaces were applied before the lock, which lives in one of them.
+    let shared = prepared
+        .objects
+        .shared
+        .iter()
+        .filter(|o| o["kind"] != "Namespace");
+    for object in shared.chain(outside) {
         apply(&environment.kinds, object, false)
             .await
             .map_err(|e| (fail(e), Vec::new()))?;
@@ -399,35 +419,49 @@ async fn roll_out(
         timeline.say(Some(service), "ready", None);
         return Ok(());
     }
-    apply_service(environment, service, objects).await?;
-    await_service(
-        environment,
-        &prepared.objects.workloads(service),
-        spec,
-        &progress,
-    )
-    .await?;
+    let applied = apply_service(environment, objects)
+        .await
+        .map_err(|e| Failure::new(service, e))?;
+    let workloads = with_applied(prepared.objects.workloads(service), &applied);
+    await_service(environment, &workloads, spec, &progress).await?;
     timeline.say(Some(service), "ready", None);
     Ok(())
 }
 
-/// Applies one service's objects; a changed Job is made anew, since a Job's
-/// pod template cannot change.
+/// Applies one service's objects, as the server returned them; a changed Job
+/// is made anew, since a Job's pod template cannot change.
 pub async fn apply_service(
     environment: &Environment,
-    service: &str,
     objects: &[Value],
-) -> Result<(), Failure> {
-    let fail = |message: String| Failure::new(service, message);
+) -> Result<Vec<DynamicObject>, String> {
+    let mut applied = Vec::with_capacity(objects.len());
     for object in objects {
         if object["kind"] == "Job" {
-            replace_job(environment, object).await.map_err(fail)?;
+            replace_job(environment, object).await?;
         }
-        apply(&environment.kinds, object, false)
-            .await
-            .map_err(fail)?;
+        applied.push(apply(&environment.kinds, object, false).await?);
     }
-    Ok(())
+    Ok(applied)
+}
+
+/// The workloads, each with what its apply returned, to be judged and watched from.
+pub fn with_applied(workloads: Vec<Workload>, applied: &[DynamicObject]) -> Vec<Workload> {
+    workloads
+        .into_iter()
+        .map(|mut workload| {
+            workload.applied = applied
+                .iter()
+                .find(|object| {
+                    object.metadata.name.as_deref() == Some(workload.name.as_str())
+                        && object
+                            .types
+                            .as_ref()
+                            .is_some_and(|t| WorkloadKind::of(&t.kind) == Some(workload.kind))
+                })
+                .and_then(|object| serde_json::to_value(object).ok());
+            workload
+        })
+        .collect()
 }
 
 /// Deletes the live Job when it runs another revision, and waits until it is gone.
@@ -517,12 +551,13 @@ async fn restore(
                 timeline.say(Some(service), "restoring the previous revision", None);
                 let progress = |what: &str| (timeline.show)(Said::Progress(service, what));
                 let spec = prepared.target.ecosystem.services.get(service);
-                match (apply_service(environment, service, objects).await, spec) {
-                    (Ok(()), Some(spec)) => {
-                        await_service(environment, &previous.workloads(service), spec, &progress)
-                            .await
+                match (apply_service(environment, objects).await, spec) {
+                    (Ok(applied), Some(spec)) => {
+                        let workloads = with_applied(previous.workloads(service), &applied);
+                        await_service(environment, &workloads, spec, &progress).await
                     }
-                    (result, _) => result,
+                    (Ok(_), None) => Ok(()),
+                    (Err(e), _) => Err(Failure::new(service, e)),
                 }
             }
             None => {

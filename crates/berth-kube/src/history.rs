@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
+use std::sync::{Arc, Mutex};
 
 use berth_engine::history::{Entry, History, Outcome, Record};
 use flate2::Compression;
@@ -35,13 +36,21 @@ pub const CHUNK: usize = 512 * 1024;
 struct Kept {
     record: Record,
     timeline: Vec<Entry>,
+    /// berth's objects the deployment found it no longer had and left in the
+    /// cluster (no `--prune`): still berth's to prune later.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    left: Vec<Value>,
 }
+
+/// The deployment this berth is writing, as it last wrote it.
+type Open = Option<(u64, Secret, Kept)>;
 
 /// The history of one environment, in one namespace of its cluster.
 #[derive(Clone)]
 pub struct ClusterHistory {
     secrets: Api<Secret>,
     owner: Owner,
+    open: Arc<Mutex<Open>>,
 }
 
 impl ClusterHistory {
@@ -49,6 +58,7 @@ impl ClusterHistory {
         ClusterHistory {
             secrets: Api::namespaced(client, namespace),
             owner,
+            open: Arc::new(Mutex::new(None)),
         }
     }
 
@@ -92,13 +102,15 @@ impl ClusterHistory {
         Ok(kept)
     }
 
-    /// Stores a new deployment as running, with the objects it applies; its number.
-    pub async fn begin_with(&self, record: &Record, objects: &[Value]) -> Result<u64, String> {
-        let number = self
-            .records()
-            .await?
-            .last()
-            .map_or(1, |(_, k)| k.record.number + 1);
+    /// Stores a new deployment as running, with the objects it applies,
+    /// numbered after the `earlier` ones; its number.
+    pub async fn begin_with(
+        &self,
+        record: &Record,
+        objects: &[Value],
+        earlier: &[Record],
+    ) -> Result<u64, String> {
+        let number = earlier.iter().map(|r| r.number).max().unwrap_or(0) + 1;
         let mut record = record.clone();
         record.number = number;
         record.outcome = Outcome::Running;
@@ -114,6 +126,7 @@ impl ClusterHistory {
         let kept = Kept {
             record,
             timeline: Vec::new(),
+            left: Vec::new(),
         };
         let mut labels = self.labels("record", number);
         labels.insert(OUTCOME.to_owned(), outcome_label(Outcome::Running));
@@ -135,7 +148,8 @@ impl ClusterHistory {
             CHUNKS.to_owned(),
             chunks.len().max(1).to_string(),
         )]));
-        self.create(&secret).await?;
+        let created = self.create(&secret).await?;
+        *self.open.lock().expect("history") = Some((number, created, kept));
         Ok(number)
     }
 
@@ -157,30 +171,39 @@ impl ClusterHistory {
         }
     }
 
-    async fn create(&self, secret: &Secret) -> Result<(), String> {
+    async fn create(&self, secret: &Secret) -> Result<Secret, String> {
         self.secrets
             .create(&PostParams::default(), secret)
             .await
-            .map(drop)
             .map_err(|e| format!("writing the history to the cluster: {}", said(&e)))
     }
 
-    /// Changes one stored deployment: read, change, replace (the lock keeps
-    /// others from writing it meanwhile; the resourceVersion would catch them).
+    /// Changes one stored deployment: the one this berth writes from what it
+    /// last wrote, any other read first; then replaced, its resourceVersion
+    /// catching anyone who wrote it meanwhile.
     async fn change(&self, number: u64, change: impl FnOnce(&mut Kept)) -> Result<(), String> {
         let name = self.name(number);
-        let mut secret =
-            self.secrets.get(&name).await.map_err(|e| {
-                format!("reading deployment {number} from the cluster: {}", said(&e))
-            })?;
-        let data = secret.data.get_or_insert_with(BTreeMap::new);
-        let mut kept: Kept = data
-            .get("record")
-            .and_then(|d| gunzip(&d.0).ok())
-            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-            .ok_or_else(|| format!("deployment {number}'s record in the cluster cannot be read"))?;
+        let open = self.open.lock().expect("history").take();
+        let (mut secret, mut kept) = match open {
+            Some((open, secret, kept)) if open == number => (secret, kept),
+            _ => {
+                let secret = self.secrets.get(&name).await.map_err(|e| {
+                    format!("reading deployment {number} from the cluster: {}", said(&e))
+                })?;
+                let kept = secret
+                    .data
+                    .as_ref()
+                    .and_then(|d| d.get("record"))
+                    .and_then(|d| gunzip(&d.0).ok())
+                    .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+                    .ok_or_else(|| {
+                        format!("deployment {number}'s record in the cluster cannot be read")
+                    })?;
+                (secret, kept)
+            }
+        };
         change(&mut kept);
-        data.insert(
+        secret.data.get_or_insert_with(BTreeMap::new).insert(
             "record".to_owned(),
             ByteString(gzip(&serde_json::to_vec(&kept).map_err(|e| e.to_string())?)),
         );
@@ -189,11 +212,13 @@ impl ClusterHistory {
             .labels
             .get_or_insert_with(BTreeMap::new)
             .insert(OUTCOME.to_owned(), outcome_label(kept.record.outcome));
-        self.secrets
+        let replaced = self
+            .secrets
             .replace(&name, &PostParams::default(), &secret)
             .await
-            .map(drop)
-            .map_err(|e| format!("writing deployment {number} to the cluster: {}", said(&e)))
+            .map_err(|e| format!("writing deployment {number} to the cluster: {}", said(&e)))?;
+        *self.open.lock().expect("history") = Some((number, replaced, kept));
+        Ok(())
     }
 
     pub async fn append_entries(&self, number: u64, entries: &[Entry]) -> Result<(), String> {
@@ -202,7 +227,22 @@ impl ClusterHistory {
     }
 
     pub async fn finish_as(&self, number: u64, outcome: Outcome, ended: i64) -> Result<(), String> {
+        self.finish_with(number, &[], &[], outcome, ended).await
+    }
+
+    /// The last lines of the timeline, what was left in the cluster, and the
+    /// outcome, in one write.
+    pub async fn finish_with(
+        &self,
+        number: u64,
+        entries: &[Entry],
+        left: &[Value],
+        outcome: Outcome,
+        ended: i64,
+    ) -> Result<(), String> {
         self.change(number, |kept| {
+            kept.timeline.extend_from_slice(entries);
+            kept.left = left.to_vec();
             kept.record.outcome = outcome;
             kept.record.ended = Some(ended);
         })
@@ -230,10 +270,30 @@ impl ClusterHistory {
 
     /// The object set deployment `number` applied, its chunks put together.
     pub async fn objects(&self, number: u64) -> Result<Vec<Value>, String> {
+        Ok(self.stored(number).await?.0)
+    }
+
+    /// What deployment `number` left berth owning in the cluster: the objects
+    /// it applied and those it left there.
+    pub async fn owned_after(&self, number: u64) -> Result<Vec<Value>, String> {
+        let (mut objects, left) = self.stored(number).await?;
+        objects.extend(left);
+        Ok(objects)
+    }
+
+    async fn stored(&self, number: u64) -> Result<(Vec<Value>, Vec<Value>), String> {
         let main =
             self.secrets.get(&self.name(number)).await.map_err(|e| {
                 format!("reading deployment {number} from the cluster: {}", said(&e))
             })?;
+        let left = main
+            .data
+            .as_ref()
+            .and_then(|d| d.get("record"))
+            .and_then(|d| gunzip(&d.0).ok())
+            .and_then(|bytes| serde_json::from_slice::<Kept>(&bytes).ok())
+            .map(|kept| kept.left)
+            .unwrap_or_default();
         let chunks: usize = main
             .metadata
             .annotations
@@ -252,17 +312,17 @@ impl ClusterHistory {
                 })?;
             packed.extend(chunk_of(&part));
         }
-        unpack(&packed).map_err(|e| format!("deployment {number}'s objects: {e}"))
+        let objects = unpack(&packed).map_err(|e| format!("deployment {number}'s objects: {e}"))?;
+        Ok((objects, left))
     }
 
-    /// Marks deployments still running as interrupted; the caller holds the lock.
-    pub async fn interrupt(&self, now: i64) -> Result<Vec<u64>, String> {
-        let running: Vec<u64> = self
-            .records()
-            .await?
-            .into_iter()
-            .filter(|(_, k)| k.record.outcome == Outcome::Running)
-            .map(|(_, k)| k.record.number)
+    /// Marks those of `records` still running as interrupted; the caller
+    /// holds the lock, so none of them can still be under way.
+    pub async fn interrupt(&self, records: &[Record], now: i64) -> Result<Vec<u64>, String> {
+        let running: Vec<u64> = records
+            .iter()
+            .filter(|r| r.outcome == Outcome::Running)
+            .map(|r| r.number)
             .collect();
         for number in &running {
             self.finish_as(*number, Outcome::Interrupted, now).await?;
@@ -322,7 +382,10 @@ impl BlockingHistory {
 
 impl History for BlockingHistory {
     fn begin(&self, record: &Record) -> Result<u64, String> {
-        self.runtime.block_on(self.history.begin_with(record, &[]))
+        self.runtime.block_on(async {
+            let earlier = self.history.all().await?;
+            self.history.begin_with(record, &[], &earlier).await
+        })
     }
 
     fn append(&self, _: &str, number: u64, entry: &Entry) -> Result<(), String> {
@@ -346,7 +409,10 @@ impl History for BlockingHistory {
     }
 
     fn interrupt_running(&self, _: &str, now: i64) -> Result<Vec<u64>, String> {
-        self.runtime.block_on(self.history.interrupt(now))
+        self.runtime.block_on(async {
+            let records = self.history.all().await?;
+            self.history.interrupt(&records, now).await
+        })
     }
 }
 

@@ -15,6 +15,39 @@ use tokio::sync::Mutex;
 /// The resources of one group-version; `None` when the server has no such group-version.
 type Served = Option<Vec<(ApiResource, ApiCapabilities)>>;
 
+/// The kinds every API server of a supported version serves, known without
+/// asking: discovery is only for what a CRD may serve.
+fn built_in(api_version: &str, kind: &str) -> Option<(ApiResource, Scope)> {
+    use k8s_openapi::api::{apps, autoscaling, batch, core, networking, policy, rbac};
+    fn namespaced<K: kube::Resource<DynamicType = ()>>() -> (ApiResource, Scope) {
+        (ApiResource::erase::<K>(&()), Scope::Namespaced)
+    }
+    Some(match (api_version, kind) {
+        ("v1", "Namespace") => (
+            ApiResource::erase::<core::v1::Namespace>(&()),
+            Scope::Cluster,
+        ),
+        ("v1", "Service") => namespaced::<core::v1::Service>(),
+        ("v1", "ConfigMap") => namespaced::<core::v1::ConfigMap>(),
+        ("v1", "Secret") => namespaced::<core::v1::Secret>(),
+        ("v1", "ServiceAccount") => namespaced::<core::v1::ServiceAccount>(),
+        ("v1", "PersistentVolumeClaim") => namespaced::<core::v1::PersistentVolumeClaim>(),
+        ("apps/v1", "Deployment") => namespaced::<apps::v1::Deployment>(),
+        ("apps/v1", "StatefulSet") => namespaced::<apps::v1::StatefulSet>(),
+        ("batch/v1", "Job") => namespaced::<batch::v1::Job>(),
+        ("batch/v1", "CronJob") => namespaced::<batch::v1::CronJob>(),
+        ("networking.k8s.io/v1", "NetworkPolicy") => namespaced::<networking::v1::NetworkPolicy>(),
+        ("networking.k8s.io/v1", "Ingress") => namespaced::<networking::v1::Ingress>(),
+        ("rbac.authorization.k8s.io/v1", "Role") => namespaced::<rbac::v1::Role>(),
+        ("rbac.authorization.k8s.io/v1", "RoleBinding") => namespaced::<rbac::v1::RoleBinding>(),
+        ("policy/v1", "PodDisruptionBudget") => namespaced::<policy::v1::PodDisruptionBudget>(),
+        ("autoscaling/v2", "HorizontalPodAutoscaler") => {
+            namespaced::<autoscaling::v2::HorizontalPodAutoscaler>()
+        }
+        _ => return None,
+    })
+}
+
 /// What the server serves, as far as berth has asked.
 pub struct Kinds {
     client: Client,
@@ -35,6 +68,9 @@ impl Kinds {
         api_version: &str,
         kind: &str,
     ) -> Result<Option<(ApiResource, Scope)>, String> {
+        if let Some(known) = built_in(api_version, kind) {
+            return Ok(Some(known));
+        }
         let mut served = self.served.lock().await;
         if !served.contains_key(api_version) {
             let gv: GroupVersion = api_version

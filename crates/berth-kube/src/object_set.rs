@@ -105,6 +105,7 @@ impl ObjectSet {
                         .get(crate::owner::REVISION)?
                         .as_str()?
                         .to_owned(),
+                    applied: None,
                 })
             })
             .collect()

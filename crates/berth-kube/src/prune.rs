@@ -54,19 +54,39 @@ pub async fn owned(environment: &Environment, namespaces: &[String]) -> Result<V
     Ok(found)
 }
 
-/// berth's objects in the cluster that this deployment does not have.
+/// berth's objects in the cluster that this deployment does not have: those
+/// the last good deployment applied or left there that this one does not, and
+/// that are still there. Found from the history, without listing every kind.
 pub async fn leftover(
     environment: &Environment,
     prepared: &Prepared,
 ) -> Result<Vec<Value>, String> {
+    let Some(last) = &prepared.last else {
+        return Ok(Vec::new());
+    };
     let keep = prepared.objects.names();
-    let live = owned(environment, &prepared.objects.namespaces()).await?;
-    Ok(live
-        .into_iter()
+    let mut left = Vec::new();
+    for object in environment.history.owned_after(last.number).await? {
         // Claims a StatefulSet made from its templates belong to its data, not to a deployment.
-        .filter(|object| object["kind"] != "PersistentVolumeClaim")
-        .filter(|object| !keep.contains(&describe(object)))
-        .collect())
+        if object["kind"] == "PersistentVolumeClaim" || keep.contains(&describe(&object)) {
+            continue;
+        }
+        let Ok(api) = environment.kinds.api_for(&object).await else {
+            continue;
+        };
+        let name = object
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let live = api
+            .get_opt(name)
+            .await
+            .map_err(|e| format!("reading {}: {}", describe(&object), crate::apply::said(&e)))?;
+        if live.is_some() {
+            left.push(object);
+        }
+    }
+    Ok(left)
 }
 
 /// Says what is left over, and deletes it when `prune`.

@@ -127,7 +127,7 @@ pub async fn canary(
         .filter(|o| o["kind"] != "Deployment")
         .cloned()
         .collect();
-    apply_service(environment, service, &others).await?;
+    apply_service(environment, &others).await.map_err(fail)?;
     let namespace = deployment["metadata"]["namespace"]
         .as_str()
         .unwrap_or_default();
@@ -150,11 +150,13 @@ pub async fn canary(
         name: format!("{stable_name}-canary"),
         service: service.to_owned(),
         revision: revision.clone(),
+        applied: None,
     };
     let outcome = async {
         for weight in steps.iter().copied().filter(|w| *w < 100) {
             let (canary, stable) = split(replicas, weight);
-            apply(&environment.kinds, &canary_of(deployment, canary), false).await.map_err(fail)?;
+            let applied = apply(&environment.kinds, &canary_of(deployment, canary), false).await.map_err(fail)?;
+            let canary_workload = Workload { applied: serde_json::to_value(&applied).ok(), ..canary_workload.clone() };
             scale(&deployments, stable_name, stable).await.map_err(fail)?;
             settle(&environment.cluster.client, &canary_workload, spec.rollout.progress_deadline(), progress).await?;
             say(format!(

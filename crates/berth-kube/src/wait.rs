@@ -8,11 +8,12 @@ use std::fmt::Debug;
 use std::time::Duration;
 
 use berth_engine::Failure;
+use futures_util::stream::{self, BoxStream};
 use futures_util::{StreamExt, TryStreamExt};
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Event, Pod};
-use kube::api::{Api, DeleteParams, ListParams, LogParams};
+use kube::api::{Api, DeleteParams, ListParams, LogParams, WatchEvent, WatchParams};
 use kube::runtime::watcher::{self, watch_object, watcher};
 use kube::{Client, Resource};
 use serde::de::DeserializeOwned;
@@ -28,6 +29,9 @@ pub struct Workload {
     pub name: String,
     pub service: String,
     pub revision: String,
+    /// The workload as berth's apply returned it: judged first, and the watches
+    /// start at its resourceVersion without listing, as nothing before matters.
+    pub applied: Option<serde_json::Value>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -118,6 +122,76 @@ fn on_delete(set: &StatefulSet, pods: &[Pod]) -> Option<String> {
     rollout::on_delete_next(set, pods).and_then(|pod| pod.metadata.name.clone())
 }
 
+/// What a watch of pods tells.
+enum PodEvent {
+    Seen(Pod),
+    Gone(Pod),
+    Nothing,
+}
+
+type Events<T> = BoxStream<'static, Result<T, String>>;
+
+/// The workload's states: from `applied_at` when given (and then, should that
+/// watch end, as a listing watch goes on), else a listing watch.
+fn object_events<K>(api: Api<K>, name: &str, applied_at: Option<&str>) -> Events<Option<K>>
+where
+    K: Resource + Clone + DeserializeOwned + Debug + Send + 'static,
+{
+    let listing = watch_object(api.clone(), name).map_err(|e| e.to_string());
+    let Some(version) = applied_at.map(str::to_owned) else {
+        return listing.boxed();
+    };
+    let params = WatchParams::default()
+        .fields(&format!("metadata.name={name}"))
+        .timeout(WATCH_SECONDS);
+    let from_apply = stream::once(async move { api.watch(&params, &version).await })
+        .map(|opened| opened.map_err(|e| e.to_string()))
+        .map_ok(|events| events.map_err(|e| e.to_string()))
+        .try_flatten()
+        .try_filter_map(|event| async move {
+            match event {
+                WatchEvent::Added(object) | WatchEvent::Modified(object) => Ok(Some(Some(object))),
+                WatchEvent::Deleted(_) => Ok(Some(None)),
+                WatchEvent::Bookmark(_) => Ok(None),
+                WatchEvent::Error(status) => Err(status.message),
+            }
+        });
+    from_apply.chain(listing).boxed()
+}
+
+/// The pods matching `labels`, as `object_events` watches the workload.
+fn pod_events(api: Api<Pod>, labels: String, applied_at: Option<&str>) -> Events<PodEvent> {
+    let listing = watcher(api.clone(), watcher::Config::default().labels(&labels))
+        .map_err(|e| e.to_string())
+        .map_ok(|event| match event {
+            watcher::Event::Apply(pod) | watcher::Event::InitApply(pod) => PodEvent::Seen(pod),
+            watcher::Event::Delete(pod) => PodEvent::Gone(pod),
+            _ => PodEvent::Nothing,
+        });
+    let Some(version) = applied_at.map(str::to_owned) else {
+        return listing.boxed();
+    };
+    let params = WatchParams::default()
+        .labels(&labels)
+        .timeout(WATCH_SECONDS);
+    let from_apply = stream::once(async move { api.watch(&params, &version).await })
+        .map(|opened| opened.map_err(|e| e.to_string()))
+        .map_ok(|events| events.map_err(|e| e.to_string()))
+        .try_flatten()
+        .and_then(|event| async move {
+            match event {
+                WatchEvent::Added(pod) | WatchEvent::Modified(pod) => Ok(PodEvent::Seen(pod)),
+                WatchEvent::Deleted(pod) => Ok(PodEvent::Gone(pod)),
+                WatchEvent::Bookmark(_) => Ok(PodEvent::Nothing),
+                WatchEvent::Error(status) => Err(status.message),
+            }
+        });
+    from_apply.chain(listing).boxed()
+}
+
+/// The longest a watch may be held open; one that ends goes on as a listing watch.
+const WATCH_SECONDS: u32 = 290;
+
 async fn settle_with<K>(
     client: &Client,
     workload: &Workload,
@@ -133,53 +207,66 @@ where
     let service = &workload.service;
     let fail = |message: String| Failure::new(service, message);
     let pods_api: Api<Pod> = Api::namespaced(client.clone(), &workload.namespace);
-    // Every pod of the service, for an OnDelete StatefulSet's old ones; trouble
-    // counts only in pods of the new revision.
-    let all_pods = watcher::Config::default().labels(&format!("{SERVICE}={service}"));
-    let mut pods = watcher(pods_api.clone(), all_pods).boxed();
-    let mut object = watch_object(api, &workload.name).boxed();
+    // An OnDelete StatefulSet needs its old pods too, so it lists them first;
+    // trouble counts only in pods of the new revision.
+    let applied_at = workload
+        .applied
+        .as_ref()
+        .and_then(|object| object.pointer("/metadata/resourceVersion"))
+        .and_then(serde_json::Value::as_str);
+    let from = match workload.kind {
+        WorkloadKind::StatefulSet => None,
+        _ => applied_at,
+    };
+    let mut pods = pod_events(pods_api.clone(), format!("{SERVICE}={service}"), from);
+    let mut object = object_events(api, &workload.name, from);
     let mut known: BTreeMap<String, Pod> = BTreeMap::new();
-    let mut latest: Option<K> = None;
+    let mut latest: Option<K> = workload
+        .applied
+        .clone()
+        .and_then(|object| serde_json::from_value(object).ok());
     let mut said = String::new();
     let timer = tokio::time::sleep(deadline);
     tokio::pin!(timer);
+    let mut first = latest.is_some();
     loop {
-        tokio::select! {
-            () = &mut timer => {
-                let last = latest.as_ref().map(judge).map_or("never seen".to_owned(), |p| format!("{p:?}"));
-                return Err(fail(format!(
-                    "not settled within {}: {last}",
-                    humantime_secs(deadline)
-                )));
-            }
-            event = pods.try_next() => {
-                match event {
-                    Ok(Some(watcher::Event::Apply(pod) | watcher::Event::InitApply(pod))) => {
-                        if of_revision(&pod, &workload.revision)
-                            && let Some(trouble) = rollout::pod_trouble(&pod)
-                        {
-                            let mut failure = fail(trouble);
-                            failure.last_lines = evidence(client, &pod).await;
-                            return Err(failure);
-                        }
-                        known.insert(pod.metadata.name.clone().unwrap_or_default(), pod);
-                    }
-                    Ok(Some(watcher::Event::Delete(pod))) => {
-                        known.remove(pod.metadata.name.as_deref().unwrap_or_default());
-                    }
-                    Ok(Some(_)) => {}
-                    Ok(None) => return Err(fail("the watch of its pods ended".into())),
-                    Err(e) => return Err(fail(format!("watching its pods: {e}"))),
+        // The applied object is judged before anything is awaited: a workload
+        // that is already settled sends no further event.
+        if !std::mem::take(&mut first) {
+            tokio::select! {
+                () = &mut timer => {
+                    let last = latest.as_ref().map(judge).map_or("never seen".to_owned(), |p| format!("{p:?}"));
+                    return Err(fail(format!("not settled within {}s: {last}", deadline.as_secs())));
                 }
-            }
-            event = object.try_next() => {
-                match event {
-                    Ok(Some(Some(current))) => latest = Some(current),
-                    Ok(Some(None)) => {
-                        return Err(fail(format!("{} was deleted while berth waited for it", workload.name)));
+                event = pods.try_next() => {
+                    match event {
+                        Ok(Some(PodEvent::Seen(pod))) => {
+                            if of_revision(&pod, &workload.revision)
+                                && let Some(trouble) = rollout::pod_trouble(&pod)
+                            {
+                                let mut failure = fail(trouble);
+                                failure.last_lines = evidence(client, &pod).await;
+                                return Err(failure);
+                            }
+                            known.insert(pod.metadata.name.clone().unwrap_or_default(), pod);
+                        }
+                        Ok(Some(PodEvent::Gone(pod))) => {
+                            known.remove(pod.metadata.name.as_deref().unwrap_or_default());
+                        }
+                        Ok(Some(PodEvent::Nothing)) => {}
+                        Ok(None) => return Err(fail("the watch of its pods ended".into())),
+                        Err(e) => return Err(fail(format!("watching its pods: {e}"))),
                     }
-                    Ok(None) => return Err(fail("the watch ended".into())),
-                    Err(e) => return Err(fail(format!("watching {}: {e}", workload.name))),
+                }
+                event = object.try_next() => {
+                    match event {
+                        Ok(Some(Some(current))) => latest = Some(current),
+                        Ok(Some(None)) => {
+                            return Err(fail(format!("{} was deleted while berth waited for it", workload.name)));
+                        }
+                        Ok(None) => return Err(fail("the watch ended".into())),
+                        Err(e) => return Err(fail(format!("watching {}: {e}", workload.name))),
+                    }
                 }
             }
         }
@@ -223,10 +310,6 @@ fn of_revision(pod: &Pod, revision: &str) -> bool {
         .as_ref()
         .and_then(|l| l.get(REVISION))
         .is_some_and(|r| r == revision)
-}
-
-fn humantime_secs(duration: Duration) -> String {
-    format!("{}s", duration.as_secs())
 }
 
 /// A stuck pod's events and the last lines of its stuck container, oldest first.
