@@ -5,17 +5,22 @@
 //! what this deployment changed, from the object set the last good deployment
 //! stored, and the whole timeline is kept in the cluster's history.
 
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use berth_core::Ecosystem;
-use berth_core::plan::{self, Selection};
+use berth_core::plan::{self, Selection, Wait};
 use berth_engine::deploy::{Action, DeployPlan, plan_deploy};
 use berth_engine::history::{Entry, Evidence, Outcome, Record, Trigger, now};
 use berth_engine::{Deployed, Failure, Target};
 use futures_util::future::join_all;
+use futures_util::stream::{self, StreamExt, TryStreamExt};
 use kube::api::{DeleteParams, DynamicObject};
 use kube::runtime::wait::{await_condition, conditions};
 use serde_json::Value;
+use tokio::sync::watch;
 
 use crate::apply::{apply, said};
 use crate::environment::Environment;
@@ -208,7 +213,7 @@ async fn lock(environment: &Environment, no_wait: bool, show: Show<'_>) -> Resul
                     ));
                     told = true;
                 }
-                tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+                tokio::time::sleep(Duration::from_secs(2)).await;
             }
         }
     }
@@ -219,6 +224,7 @@ async fn lock(environment: &Environment, no_wait: bool, show: Show<'_>) -> Resul
 struct Timeline<'a> {
     show: Show<'a>,
     pending: Mutex<Vec<Entry>>,
+    written: Mutex<Instant>,
 }
 
 impl Timeline<'_> {
@@ -233,12 +239,23 @@ impl Timeline<'_> {
         self.pending.lock().expect("timeline").push(entry);
     }
 
-    async fn flush(&self, environment: &Environment, number: u64) -> Result<(), String> {
-        let entries: Vec<Entry> = std::mem::take(&mut *self.pending.lock().expect("timeline"));
-        if entries.is_empty() {
-            return Ok(());
+    /// Writes what was said to the cluster when the last write is a while ago:
+    /// a killed berth loses at most that much of its timeline, and a quick
+    /// deployment writes its timeline once, at the end.
+    async fn flush_if_due(&self, environment: &Environment, number: u64) {
+        if self.written.lock().expect("timeline").elapsed() < FLUSH_EVERY {
+            return;
         }
-        environment.history.append_entries(number, &entries).await
+        let entries: Vec<Entry> = std::mem::take(&mut *self.pending.lock().expect("timeline"));
+        if !entries.is_empty()
+            && environment
+                .history
+                .append_entries(number, &entries)
+                .await
+                .is_ok()
+        {
+            *self.written.lock().expect("timeline") = Instant::now();
+        }
     }
 }
 
@@ -275,6 +292,7 @@ async fn run(
     let timeline = Timeline {
         show,
         pending: Mutex::new(Vec::new()),
+        written: Mutex::new(Instant::now()),
     };
     let (outcome, left) = match apply_in_order(environment, prepared, &timeline, number).await {
         Ok(()) => {
@@ -322,25 +340,36 @@ async fn apply_in_order(
     number: u64,
 ) -> Result<(), (Failure, Vec<String>)> {
     let fail = |message: String| Failure::new("berth", message);
-    // What belongs to no service, and the stand-ins of what the environment
-    // keeps outside (no workload, nothing to wait for), go first.
+    // First, at once: what belongs to no service, the stand-ins of what the
+    // environment keeps outside, and every changing service's objects that run
+    // nothing (configuration, Services, access, policies). Only workloads wait
+    // for what they depend on. Namespaces were applied before the lock.
     let outside = prepared
         .objects
         .services
         .iter()
         .filter(|(service, _)| !prepared.target.revisions.contains_key(*service))
         .flat_map(|(_, objects)| objects);
-    // Namespaces were applied before the lock, which lives in one of them.
-    let shared = prepared
+    let settings = prepared
+        .objects
+        .services
+        .iter()
+        .filter(|(service, _)| changes(prepared, service))
+        .flat_map(|(_, objects)| objects.iter().filter(|o| !is_workload(o)));
+    let first: Vec<&Value> = prepared
         .objects
         .shared
         .iter()
-        .filter(|o| o["kind"] != "Namespace");
-    for object in shared.chain(outside) {
-        apply(&environment.kinds, object, false)
-            .await
-            .map_err(|e| (fail(e), Vec::new()))?;
-    }
+        .filter(|o| o["kind"] != "Namespace")
+        .chain(outside)
+        .chain(settings)
+        .collect();
+    stream::iter(first)
+        .map(|object| apply(&environment.kinds, object, false))
+        .buffer_unordered(AT_ONCE)
+        .try_collect::<Vec<_>>()
+        .await
+        .map_err(|e| (fail(e), Vec::new()))?;
     let ecosystem = &prepared.target.ecosystem;
     let all = plan::plan(
         ecosystem,
@@ -350,30 +379,73 @@ async fn apply_in_order(
             post: Vec::new(),
         },
     );
-    let mut done: Vec<String> = Vec::new();
-    for phase in &all.phases {
-        for wave in &phase.waves {
-            let changing: Vec<&str> = wave
-                .iter()
-                .map(|step| step.service.as_str())
-                .filter(|service| prepared.objects.services.contains_key(*service))
-                .filter(|service| changes(prepared, service))
-                .collect();
-            let results = join_all(
-                changing
-                    .iter()
-                    .map(|service| roll_out(environment, prepared, service, timeline)),
-            )
-            .await;
-            done.extend(changing.iter().map(|s| (*s).to_owned()));
-            let _ = timeline.flush(environment, number).await;
-            if let Some(failure) = results.into_iter().find_map(Result::err) {
-                return Err((failure, done));
-            }
+    // One traversal, as docker compose starts services: each service goes as
+    // soon as what it depends on has settled, not when a whole wave has.
+    let steps: Vec<&plan::Step> = all
+        .services()
+        .filter(|step| prepared.objects.services.contains_key(&step.service))
+        .collect();
+    let settled: HashMap<&str, watch::Sender<Option<bool>>> = steps
+        .iter()
+        .map(|step| (step.service.as_str(), watch::channel(None).0))
+        .collect();
+    let stopping = AtomicBool::new(false);
+    let started: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let results = join_all(steps.iter().map(|step| async {
+        let service = step.service.as_str();
+        let mut outcome = Ok(false);
+        if gates_met(&settled, step).await && !stopping.load(Ordering::SeqCst) {
+            outcome = if changes(prepared, service) {
+                started.lock().expect("started").push(service.to_owned());
+                let rolled = roll_out(environment, prepared, service, timeline).await;
+                timeline.flush_if_due(environment, number).await;
+                rolled.map(|()| true)
+            } else {
+                Ok(true)
+            };
+        }
+        if outcome.is_err() {
+            stopping.store(true, Ordering::SeqCst);
+        }
+        settled[service].send_replace(Some(matches!(outcome, Ok(true))));
+        outcome
+    }))
+    .await;
+    let started = started.into_inner().expect("started");
+    match results.into_iter().find_map(Result::err) {
+        Some(failure) => Err((failure, started)),
+        None => Ok(()),
+    }
+}
+
+/// Waits for what `step` depends on; false when any of it failed or never went.
+async fn gates_met(
+    settled: &HashMap<&str, watch::Sender<Option<bool>>>,
+    step: &plan::Step,
+) -> bool {
+    for gate in &step.after {
+        if gate.condition == Wait::External {
+            continue;
+        }
+        let Some(sender) = settled.get(gate.service.as_str()) else {
+            continue;
+        };
+        let mut receiver = sender.subscribe();
+        match receiver.wait_for(Option::is_some).await {
+            Ok(went) if *went == Some(true) => {}
+            _ => return false,
         }
     }
-    Ok(())
+    true
 }
+
+fn is_workload(object: &Value) -> bool {
+    object["kind"].as_str().and_then(WorkloadKind::of).is_some()
+}
+
+/// Applies in flight at once: enough to hide the round trips, few enough not
+/// to crowd an API server's queue.
+const AT_ONCE: usize = 8;
 
 fn changes(prepared: &Prepared, service: &str) -> bool {
     prepared
@@ -410,7 +482,13 @@ async fn roll_out(
         ),
         None,
     );
-    let objects = &prepared.objects.services[service];
+    // Its other objects went first, with every changing service's.
+    let objects: Vec<Value> = prepared.objects.services[service]
+        .iter()
+        .filter(|o| is_workload(o))
+        .cloned()
+        .collect();
+    let objects = objects.as_slice();
     let spec = &prepared.target.ecosystem.services[service];
     let say = |what: String| timeline.say(Some(service), what, None);
     let progress = |what: &str| (timeline.show)(Said::Progress(service, what));
@@ -489,7 +567,7 @@ async fn replace_job(environment: &Environment, object: &Value) -> Result<(), St
         .await
         .map_err(|e| format!("replacing {}: {}", describe(object), said(&e)))?;
     let gone = await_condition(api, name, conditions::is_deleted(&uid));
-    tokio::time::timeout(std::time::Duration::from_secs(60), gone)
+    tokio::time::timeout(Duration::from_secs(60), gone)
         .await
         .map_err(|_| format!("{} was not deleted within 60s", describe(object)))?
         .map_err(|e| e.to_string())?;
@@ -513,8 +591,11 @@ pub async fn await_service(
     Ok(())
 }
 
+/// How often a long deployment writes its timeline to the cluster.
+const FLUSH_EVERY: Duration = Duration::from_secs(10);
+
 /// How long a job may run when berth.yaml sets no progress deadline longer.
-const JOB_DEADLINE: std::time::Duration = std::time::Duration::from_secs(600);
+const JOB_DEADLINE: Duration = Duration::from_secs(600);
 
 /// Puts back what a failed deployment changed: each service's objects as the
 /// last good deployment applied them, or, for a service it added, none.
