@@ -62,10 +62,9 @@ pub fn how(change: &ServiceChange, spec: Option<&Service>) -> String {
                     steps.join(" → ")
                 )
             }
-            Strategy::BlueGreen => format!(
-                "blue-green: {}-preview with every replica, then the Service switched to it; then the Deployment takes the new version",
-                change.service
-            ),
+            Strategy::BlueGreen => {
+                "blue-green is the Deployment's rolling update on a cluster: berth does not switch Services yet".to_owned()
+            }
             Strategy::Recreate => {
                 "the Deployment's Recreate: old pods stop before new ones start".to_owned()
             }
