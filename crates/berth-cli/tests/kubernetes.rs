@@ -453,3 +453,82 @@ fn a_killed_berth_leaves_its_lease_to_expire_and_its_deployment_interrupted() {
             .contains(&"web-canary".to_owned())
     );
 }
+
+#[test]
+fn blue_green_switches_the_service_at_once_and_a_broken_preview_never_gets_it() {
+    let Some(kubeconfig) = cluster() else { return };
+    let project = Project::from_example("quickstart", "bluegreen", kubeconfig, "quickstart");
+    project.secret("quickstart", &["session-secret=s"]);
+    assert_exit(&project.berth(&["deploy", "-e", "production"]), 0);
+    let selector = || {
+        project.kubectl(&[
+            "get",
+            "service",
+            "worker",
+            "-n",
+            &project.namespace,
+            "-o",
+            "jsonpath={.spec.selector}",
+        ])
+    };
+
+    project.edit(
+        "image: quickstart/worker:0.1.0",
+        "image: quickstart/worker:does-not-exist\n    rollout: { strategy: blue_green, keep_previous: 3s }",
+    );
+    let broken = assert_exit(&project.berth(&["deploy", "-e", "production"]), 1);
+    assert!(
+        broken.contains("ImagePullBackOff") || broken.contains("ErrImagePull"),
+        "{broken}"
+    );
+    assert!(!broken.contains("switched the Service"), "{broken}");
+    assert!(!selector().contains("preview"), "{}", selector());
+    assert!(
+        !project
+            .names("deployments")
+            .contains(&"worker-preview".to_owned())
+    );
+
+    project.edit(
+        "image: quickstart/worker:does-not-exist",
+        "image: quickstart/worker:0.2.0",
+    );
+    let mut running = Command::new(env!("CARGO_BIN_EXE_berth"))
+        .args(["deploy", "-e", "production"])
+        .current_dir(&project.dir)
+        .env("KUBECONFIG", &project.kubeconfig)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut switched = false;
+    while running.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "the deployment did not end");
+        switched |= selector().contains("\"berth.dev/track\":\"preview\"");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let output = running.wait_with_output().unwrap();
+    let said = assert_exit(&output, 0);
+    assert!(
+        switched,
+        "the Service never selected the preview alone: {said}"
+    );
+    assert!(
+        said.contains("switched the Service to the new set"),
+        "{said}"
+    );
+    assert!(!selector().contains("preview"), "{}", selector());
+    assert!(
+        !project
+            .names("deployments")
+            .contains(&"worker-preview".to_owned())
+    );
+    assert!(
+        project
+            .get(
+                "deployment/worker",
+                "IMAGE:.spec.template.spec.containers[0].image"
+            )
+            .contains("0.2.0")
+    );
+}

@@ -29,7 +29,7 @@ use crate::object_set::ObjectSet;
 use crate::owner::describe;
 use crate::preflight::{self, Missing};
 use crate::prune;
-use crate::rollout_strategy;
+use crate::strategy::{self, Own};
 use crate::wait::{Workload, WorkloadKind, settle};
 
 /// What to deploy: berth.yaml as it is, or a stored deployment again.
@@ -482,26 +482,27 @@ async fn roll_out(
         ),
         None,
     );
-    // Its other objects went first, with every changing service's.
-    let objects: Vec<Value> = prepared.objects.services[service]
-        .iter()
-        .filter(|o| is_workload(o))
-        .cloned()
-        .collect();
-    let objects = objects.as_slice();
     let spec = &prepared.target.ecosystem.services[service];
     let say = |what: String| timeline.say(Some(service), what, None);
     let progress = |what: &str| (timeline.show)(Said::Progress(service, what));
-    if rollout_strategy::is_canary(change, spec) {
-        rollout_strategy::canary(environment, objects, spec, change, &say, &progress).await?;
-        timeline.say(Some(service), "ready", None);
-        return Ok(());
+    let all = &prepared.objects.services[service];
+    match strategy::own(change, spec) {
+        Some(Own::Canary) => {
+            strategy::canary::run(environment, all, spec, change, &say, &progress).await?
+        }
+        Some(Own::BlueGreen) => {
+            strategy::blue_green::run(environment, all, spec, change, &say, &progress).await?;
+        }
+        None => {
+            // Its other objects went first, with every changing service's.
+            let workloads: Vec<Value> = all.iter().filter(|o| is_workload(o)).cloned().collect();
+            let applied = apply_service(environment, &workloads)
+                .await
+                .map_err(|e| Failure::new(service, e))?;
+            let workloads = with_applied(prepared.objects.workloads(service), &applied);
+            await_service(environment, &workloads, spec, &progress).await?;
+        }
     }
-    let applied = apply_service(environment, objects)
-        .await
-        .map_err(|e| Failure::new(service, e))?;
-    let workloads = with_applied(prepared.objects.workloads(service), &applied);
-    await_service(environment, &workloads, spec, &progress).await?;
     timeline.say(Some(service), "ready", None);
     Ok(())
 }

@@ -25,8 +25,8 @@ mod owner;
 mod preflight;
 mod prune;
 pub mod rollout;
-mod rollout_strategy;
 pub mod status;
+mod strategy;
 mod wait;
 
 pub use cluster::{Cluster, connect};
@@ -36,4 +36,4 @@ pub use history::{BlockingHistory, ClusterHistory};
 pub use object_set::ObjectSet;
 pub use owner::{Owner, describe};
 pub use preflight::Missing;
-pub use rollout_strategy::how;
+pub use strategy::how;

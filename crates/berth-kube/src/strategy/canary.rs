@@ -6,82 +6,24 @@
 //! rolling update and the canary goes. A failed step deletes the canary and
 //! gives the stable Deployment its replicas back.
 
-use berth_core::model::{Amount, Kind, Service, Strategy};
+use berth_core::model::Service;
 use berth_engine::Failure;
 use berth_engine::analysis::{MetricProvider, Verdict, judge};
-use berth_engine::deploy::{Action, ServiceChange};
+use berth_engine::deploy::ServiceChange;
 use berth_engine::prometheus::PrometheusMetrics;
-use berth_engine::strategy::{CANARY_STEPS, effective};
+use berth_engine::strategy::CANARY_STEPS;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
 use serde_json::{Value, json};
 
 use crate::apply::{apply, said};
-use crate::deploy::{apply_service, await_service};
+use crate::deploy::await_service;
 use crate::environment::Environment;
 use crate::owner::{REVISION, SERVICE};
 use crate::wait::{Workload, WorkloadKind, settle};
 
-/// The label that tells the canary's pods from the stable ones.
-pub const TRACK: &str = "berth.dev/track";
-
-/// What a change does on a cluster, as the plan says it: Kubernetes' own
-/// rollouts, not the steps berth takes for local processes.
-/// `spec` is the service as berth.yaml has it; none for one it no longer has.
-pub fn how(change: &ServiceChange, spec: Option<&Service>) -> String {
-    let amount = |a: Option<Amount>, default: &str| a.map_or(default.to_owned(), |a| a.to_string());
-    let left = "left in the cluster; `berth deploy --prune` deletes it";
-    let Some(spec) = spec else {
-        return left.to_owned();
-    };
-    match (change.action, spec.kind) {
-        (Action::Remove, _) => left.to_owned(),
-        (Action::Scale, _) => format!("scale to {}", change.replicas),
-        (_, Kind::Job) => "run the Job (a changed one anew) to completion".to_owned(),
-        (Action::Add, kind) if kind.is_data() => "apply the StatefulSet, await ready".to_owned(),
-        (Action::Add, _) => "apply, await ready".to_owned(),
-        (Action::Update, kind) if kind.is_data() => {
-            "the StatefulSet's rolling update, highest ordinal first; await ready".to_owned()
-        }
-        (Action::Update, _) => match effective(spec.kind, &spec.rollout) {
-            Strategy::Canary => {
-                let steps = if spec.rollout.steps.is_empty() {
-                    CANARY_STEPS.to_vec()
-                } else {
-                    spec.rollout.steps.clone()
-                };
-                let steps: Vec<String> = steps
-                    .iter()
-                    .filter(|w| **w < 100)
-                    .map(|w| format!("{w}%"))
-                    .collect();
-                format!(
-                    "canary {}-canary at {} of the replicas, analysed after each; then the Deployment's rolling update",
-                    change.service,
-                    steps.join(" → ")
-                )
-            }
-            Strategy::BlueGreen => {
-                "blue-green is the Deployment's rolling update on a cluster: berth does not switch Services yet".to_owned()
-            }
-            Strategy::Recreate => {
-                "the Deployment's Recreate: old pods stop before new ones start".to_owned()
-            }
-            Strategy::Rolling => format!(
-                "the Deployment's rolling update (max surge {}, max unavailable {}); await ready",
-                amount(spec.rollout.max_surge, "25%"),
-                amount(spec.rollout.max_unavailable, "25%")
-            ),
-        },
-    }
-}
-
-pub fn is_canary(change: &ServiceChange, spec: &Service) -> bool {
-    change.action == Action::Update
-        && spec.kind == Kind::Service
-        && effective(spec.kind, &spec.rollout) == Strategy::Canary
-}
+use super::{TRACK, beside};
 
 /// Canary replicas at `weight` percent of `replicas`: at least one, and the
 /// stable set keeps at least one until the last step.
@@ -91,22 +33,8 @@ pub fn split(replicas: u32, weight: u32) -> (u32, u32) {
     (canary, stable)
 }
 
-/// The canary Deployment made of the new one: its own name, and a track label
-/// in its selector so the two Deployments never claim each other's pods.
-pub fn canary_of(deployment: &Value, replicas: u32) -> Value {
-    let mut canary = deployment.clone();
-    let name = format!(
-        "{}-canary",
-        deployment["metadata"]["name"].as_str().unwrap_or_default()
-    );
-    canary["metadata"]["name"] = json!(name);
-    canary["spec"]["replicas"] = json!(replicas);
-    canary["spec"]["selector"]["matchLabels"][TRACK] = json!("canary");
-    canary["spec"]["template"]["metadata"]["labels"][TRACK] = json!("canary");
-    canary
-}
-
-pub async fn canary(
+/// Runs the canary of `change`; its objects other than workloads are applied.
+pub async fn run(
     environment: &Environment,
     objects: &[Value],
     spec: &Service,
@@ -121,12 +49,6 @@ pub async fn canary(
             "a canary needs a Deployment, and the service renders none".into(),
         ));
     };
-    let others: Vec<Value> = objects
-        .iter()
-        .filter(|o| o["kind"] != "Deployment")
-        .cloned()
-        .collect();
-    apply_service(environment, &others).await.map_err(fail)?;
     let namespace = deployment["metadata"]["namespace"]
         .as_str()
         .unwrap_or_default();
@@ -154,7 +76,7 @@ pub async fn canary(
     let outcome = async {
         for weight in steps.iter().copied().filter(|w| *w < 100) {
             let (canary, stable) = split(replicas, weight);
-            let applied = apply(&environment.kinds, &canary_of(deployment, canary), false).await.map_err(fail)?;
+            let applied = apply(&environment.kinds, &beside(deployment, "canary", canary), false).await.map_err(fail)?;
             let canary_workload = Workload { applied: serde_json::to_value(&applied).ok(), ..canary_workload.clone() };
             scale(&deployments, stable_name, stable).await.map_err(fail)?;
             settle(&environment.cluster.client, &canary_workload, spec.rollout.progress_deadline(), progress).await?;
@@ -300,7 +222,7 @@ mod tests {
                 "selector": { "matchLabels": { "app.kubernetes.io/name": "api" } },
                 "template": { "metadata": { "labels": { "app.kubernetes.io/name": "api" } } } }
         });
-        let canary = canary_of(&deployment, 1);
+        let canary = beside(&deployment, "canary", 1);
         assert_eq!(canary["metadata"]["name"], "api-canary");
         assert_eq!(canary["spec"]["replicas"], 1);
         assert_eq!(

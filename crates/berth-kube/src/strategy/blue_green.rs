@@ -1,0 +1,149 @@
+//! Blue-green on a cluster: the new version runs in full as a second
+//! Deployment, `SERVICE-preview`, while the Service still sends every request
+//! to the stable set. Once every preview pod is ready, the Service's selector
+//! is switched to the preview's track — the cut-over, all at once. After
+//! `keep_previous` the stable Deployment takes the new version by its own
+//! rolling update, unseen behind the switched Service; then the Service selects
+//! both sets again (now one version) and the preview goes.
+//! A failure before the switch deletes the preview and leaves the stable set
+//! as it was; after it, the Service is switched back first.
+
+use berth_core::model::{Rollout, Service};
+use berth_engine::Failure;
+use berth_engine::deploy::ServiceChange;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Service as KubeService;
+use kube::api::{Api, DeleteParams, Patch, PatchParams};
+use serde_json::{Value, json};
+
+use super::{TRACK, beside};
+use crate::apply::{apply, said};
+use crate::deploy::await_service;
+use crate::environment::Environment;
+use crate::owner::REVISION;
+use crate::wait::{Workload, WorkloadKind, settle};
+
+const PREVIEW: &str = "preview";
+
+/// Runs the blue-green rollout of `change`; its objects other than workloads
+/// are applied.
+pub async fn run(
+    environment: &Environment,
+    objects: &[Value],
+    spec: &Service,
+    change: &ServiceChange,
+    say: &(dyn Fn(String) + Sync),
+    progress: &(dyn Fn(&str) + Sync),
+) -> Result<(), Failure> {
+    let name = change.service.as_str();
+    let fail = |message: String| Failure::new(name, message);
+    let has_service = objects.iter().any(|o| o["kind"] == "Service");
+    let Some(deployment) = objects
+        .iter()
+        .find(|o| o["kind"] == "Deployment")
+        .filter(|_| has_service)
+    else {
+        return Err(fail(
+            "blue-green needs a Deployment and a Service to switch, and the service renders no Service (give it a port)".into(),
+        ));
+    };
+    let namespace = deployment["metadata"]["namespace"]
+        .as_str()
+        .unwrap_or_default();
+    let stable = deployment["metadata"]["name"].as_str().unwrap_or_default();
+    let deployments: Api<Deployment> =
+        Api::namespaced(environment.cluster.client.clone(), namespace);
+    let services: Api<KubeService> = Api::namespaced(environment.cluster.client.clone(), namespace);
+    let preview = Workload {
+        kind: WorkloadKind::Deployment,
+        namespace: namespace.to_owned(),
+        name: format!("{stable}-{PREVIEW}"),
+        service: name.to_owned(),
+        revision: deployment["metadata"]["labels"][REVISION]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+        applied: None,
+    };
+    let applied = apply(
+        &environment.kinds,
+        &beside(deployment, PREVIEW, change.replicas),
+        false,
+    )
+    .await
+    .map_err(fail)?;
+    let preview = Workload {
+        applied: serde_json::to_value(&applied).ok(),
+        ..preview
+    };
+    let deadline = spec.rollout.progress_deadline();
+    if let Err(failure) = settle(&environment.cluster.client, &preview, deadline, progress).await {
+        say("deleting the preview; the stable set kept every request".to_owned());
+        let _ = deployments
+            .delete(&preview.name, &DeleteParams::background())
+            .await;
+        return Err(failure);
+    }
+    say(format!(
+        "{} preview replicas ready; smoke checks are not run on a cluster (its pods are not reachable from here)",
+        change.replicas
+    ));
+    switch(&services, stable, Some(PREVIEW))
+        .await
+        .map_err(fail)?;
+    say(format!(
+        "switched the Service to the new set; the old one stays for {}",
+        humantime::format_duration(keep(&spec.rollout))
+    ));
+    tokio::time::sleep(keep(&spec.rollout)).await;
+    let taken = async {
+        let applied = apply(&environment.kinds, deployment, false).await?;
+        let stable = Workload {
+            name: stable.to_owned(),
+            applied: serde_json::to_value(&applied).ok(),
+            ..preview.clone()
+        };
+        await_service(environment, &[stable], spec, progress)
+            .await
+            .map_err(|f| f.message)
+    }
+    .await;
+    // Both sets run the new version now, or the stable set failed to take it:
+    // either way the Service goes back to its rendered selector, and the preview.
+    if let Err(message) = taken {
+        let _ = switch(&services, stable, None).await;
+        let _ = deployments
+            .delete(&preview.name, &DeleteParams::background())
+            .await;
+        return Err(fail(message));
+    }
+    switch(&services, stable, None).await.map_err(fail)?;
+    deployments
+        .delete(&preview.name, &DeleteParams::background())
+        .await
+        .map_err(|e| fail(format!("deleting the preview: {}", said(&e))))?;
+    say("the stable Deployment runs the new version; the preview is gone".to_owned());
+    Ok(())
+}
+
+fn keep(rollout: &Rollout) -> std::time::Duration {
+    rollout
+        .keep_previous
+        .map_or(Rollout::KEEP_PREVIOUS, |d| d.0)
+}
+
+/// Points the Service at one track's pods, or (`None`) back at all of the
+/// service's. A merge patch of the selector alone: berth's apply of the Service
+/// does not own the track, so the apply could not take it away again.
+async fn switch(
+    services: &Api<KubeService>,
+    name: &str,
+    track: Option<&str>,
+) -> Result<(), String> {
+    let patch = json!({ "spec": { "selector": { TRACK: track } } });
+    services
+        .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .map(drop)
+        .map_err(|e| format!("switching the Service {name}: {}", said(&e)))
+}

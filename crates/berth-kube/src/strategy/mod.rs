@@ -1,0 +1,106 @@
+//! The rollouts berth runs itself on a cluster, where a Deployment's own
+//! rolling update is not what berth.yaml asks for: a canary and blue-green.
+//! Everything else is the Deployment's, StatefulSet's or Job's own rollout.
+
+use berth_core::model::{Amount, Kind, Service, Strategy};
+use berth_engine::deploy::{Action, ServiceChange};
+use berth_engine::strategy::{CANARY_STEPS, effective};
+use serde_json::{Value, json};
+
+pub mod blue_green;
+pub mod canary;
+
+/// The label that tells a second Deployment's pods from the stable ones.
+pub const TRACK: &str = "berth.dev/track";
+
+/// A second Deployment of the new version beside the stable one: its own name
+/// (`NAME-TRACK`), and the track label in its selector so that the two never
+/// claim each other's pods, while the service's Service selects both.
+pub fn beside(deployment: &Value, track: &str, replicas: u32) -> Value {
+    let mut second = deployment.clone();
+    let name = format!(
+        "{}-{track}",
+        deployment["metadata"]["name"].as_str().unwrap_or_default()
+    );
+    second["metadata"]["name"] = json!(name);
+    second["spec"]["replicas"] = json!(replicas);
+    second["spec"]["selector"]["matchLabels"][TRACK] = json!(track);
+    second["spec"]["template"]["metadata"]["labels"][TRACK] = json!(track);
+    second
+}
+
+/// A rollout berth runs itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Own {
+    Canary,
+    BlueGreen,
+}
+
+/// Whether berth runs `change` itself, and how; `None`: the workload's own rollout.
+pub fn own(change: &ServiceChange, spec: &Service) -> Option<Own> {
+    if change.action != Action::Update || spec.kind != Kind::Service {
+        return None;
+    }
+    match effective(spec.kind, &spec.rollout) {
+        Strategy::Canary => Some(Own::Canary),
+        Strategy::BlueGreen => Some(Own::BlueGreen),
+        _ => None,
+    }
+}
+
+/// What a change does on a cluster, as the plan says it: Kubernetes' own
+/// rollouts, not the steps berth takes for local processes.
+/// `spec` is the service as berth.yaml has it; none for one it no longer has.
+pub fn how(change: &ServiceChange, spec: Option<&Service>) -> String {
+    let amount = |a: Option<Amount>, default: &str| a.map_or(default.to_owned(), |a| a.to_string());
+    let left = "left in the cluster; `berth deploy --prune` deletes it";
+    let Some(spec) = spec else {
+        return left.to_owned();
+    };
+    match (change.action, spec.kind) {
+        (Action::Remove, _) => left.to_owned(),
+        (Action::Scale, _) => format!("scale to {}", change.replicas),
+        (_, Kind::Job) => "run the Job (a changed one anew) to completion".to_owned(),
+        (Action::Add, kind) if kind.is_data() => "apply the StatefulSet, await ready".to_owned(),
+        (Action::Add, _) => "apply, await ready".to_owned(),
+        (Action::Update, kind) if kind.is_data() => {
+            "the StatefulSet's rolling update, highest ordinal first; await ready".to_owned()
+        }
+        (Action::Update, _) => match effective(spec.kind, &spec.rollout) {
+            Strategy::Canary => {
+                let steps = if spec.rollout.steps.is_empty() {
+                    CANARY_STEPS.to_vec()
+                } else {
+                    spec.rollout.steps.clone()
+                };
+                let steps: Vec<String> = steps
+                    .iter()
+                    .filter(|w| **w < 100)
+                    .map(|w| format!("{w}%"))
+                    .collect();
+                format!(
+                    "canary {}-canary at {} of the replicas, analysed after each; then the Deployment's rolling update",
+                    change.service,
+                    steps.join(" → ")
+                )
+            }
+            Strategy::BlueGreen => format!(
+                "blue-green: {}-preview with every replica, then the Service switched to it at once; after {} the Deployment takes the new version",
+                change.service,
+                humantime::format_duration(
+                    spec.rollout
+                        .keep_previous
+                        .map_or(berth_core::model::Rollout::KEEP_PREVIOUS, |d| d.0)
+                )
+            ),
+            Strategy::Recreate => {
+                "the Deployment's Recreate: old pods stop before new ones start".to_owned()
+            }
+            Strategy::Rolling => format!(
+                "the Deployment's rolling update (max surge {}, max unavailable {}); await ready",
+                amount(spec.rollout.max_surge, "25%"),
+                amount(spec.rollout.max_unavailable, "25%")
+            ),
+        },
+    }
+}
