@@ -3,7 +3,9 @@
 //! srvthreds deployed, a rolling update, a canary that cannot pull its image
 //! rolled back with the reason, a rollback to deployment 1, the history read
 //! back from the cluster, prune, a killed berth's lease taken over, and down.
-//! Each test works in a namespace of its own and deletes it at the end.
+//! Each test works in a namespace of its own and deletes it at the end. The
+//! quickstart's images (`quickstart/api:0.1.0`, …) must be pullable by the
+//! cluster's nodes — `kind load docker-image` them — or the nodes simulated.
 //!
 //! With no cluster named every test says NOT RUN and what to set. CI has no
 //! cluster; this suite is run by hand against a real API server.
@@ -145,6 +147,23 @@ impl Drop for Project {
             "--wait=false",
         ]);
     }
+}
+
+/// A child's output, line by line, as it comes.
+fn lines_of(stream: std::process::ChildStdout) -> std::sync::mpsc::Receiver<String> {
+    use std::io::BufRead;
+    let (sender, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stream)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if sender.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    lines
 }
 
 fn assert_exit(output: &Output, code: i32) -> String {
@@ -531,4 +550,69 @@ fn blue_green_switches_the_service_at_once_and_a_broken_preview_never_gets_it() 
             )
             .contains("0.2.0")
     );
+}
+
+#[test]
+fn logs_follow_the_pods_a_rollout_makes() {
+    let Some(kubeconfig) = cluster() else { return };
+    let project = Project::from_example("quickstart", "logs", kubeconfig, "quickstart");
+    project.secret("quickstart", &["session-secret=s"]);
+    assert_exit(&project.berth(&["deploy", "-e", "production"]), 0);
+    let before = project.names("pods");
+    let shown = assert_exit(
+        &project.berth(&["logs", "-e", "production", "-n", "1", "worker"]),
+        0,
+    );
+    let workers: Vec<&String> = before.iter().filter(|p| p.starts_with("worker-")).collect();
+    assert_eq!(workers.len(), 2, "{before:?}");
+    for pod in &workers {
+        assert_eq!(
+            shown
+                .lines()
+                .filter(|l| l.starts_with(&format!("{pod} | ")))
+                .count(),
+            1,
+            "{shown}"
+        );
+    }
+    assert!(
+        !shown.contains("api-"),
+        "only the services asked for: {shown}"
+    );
+
+    let mut following = Command::new(env!("CARGO_BIN_EXE_berth"))
+        .args(["logs", "-e", "production", "-f", "worker"])
+        .current_dir(&project.dir)
+        .env("KUBECONFIG", &project.kubeconfig)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = lines_of(following.stdout.take().unwrap());
+    project.edit(
+        "image: quickstart/worker:0.1.0",
+        "image: quickstart/worker:0.2.0",
+    );
+    assert_exit(&project.berth(&["deploy", "-e", "production"]), 0);
+    let after: Vec<String> = project
+        .names("pods")
+        .into_iter()
+        .filter(|p| p.starts_with("worker-") && !before.contains(p))
+        .collect();
+    assert_eq!(after.len(), 2, "the rollout made two new worker pods");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut seen: Vec<String> = Vec::new();
+    while !after
+        .iter()
+        .all(|pod| seen.iter().any(|l| l.starts_with(&format!("{pod} | "))))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "new pods' lines never came: {seen:?}"
+        );
+        if let Ok(line) = lines.recv_timeout(Duration::from_millis(200)) {
+            seen.push(line);
+        }
+    }
+    following.kill().unwrap();
+    following.wait().unwrap();
 }

@@ -20,6 +20,7 @@ mod environment;
 mod history;
 mod kinds;
 mod lease;
+pub mod logs;
 mod object_set;
 mod owner;
 mod preflight;

@@ -11,6 +11,46 @@ use super::Exit;
 use super::session::Session;
 use crate::cli::{Format, Global};
 
+/// Every pod of the services in the environment's cluster, each line prefixed
+/// with its pod; `-n` is per pod there, as in kubectl.
+fn on_cluster(
+    global: &Global,
+    ecosystem: &berth_core::Ecosystem,
+    services: &[String],
+    shown: &Shown,
+) -> Result<Exit, Problems> {
+    use super::cluster;
+    for service in services {
+        if !ecosystem.services.contains_key(service) {
+            return Err(cluster::problem(format!(
+                "`{service}` is no service of `{}`",
+                ecosystem.name
+            )));
+        }
+    }
+    let asked = berth_kube::logs::Asked {
+        follow: shown.follow,
+        tail: shown.tail.map(|n| n as i64),
+        since_seconds: shown.since.map(|d| d.as_secs().max(1) as i64),
+        timestamps: shown.timestamps,
+    };
+    let json = global.output == Format::Json;
+    let out = |pod: &str, line: &str| {
+        if json {
+            println!("{}", serde_json::json!({ "pod": pod, "line": line }));
+        } else {
+            println!("{pod} | {line}");
+        }
+    };
+    cluster::runtime()?.block_on(async {
+        let environment = cluster::environment(global, ecosystem).await?;
+        berth_kube::logs::logs(&environment, services, &asked, &out)
+            .await
+            .map_err(cluster::problem)
+    })?;
+    Ok(Exit::Success)
+}
+
 /// Which lines `berth logs` shows, and how.
 pub struct Shown {
     pub follow: bool,
@@ -21,6 +61,10 @@ pub struct Shown {
 }
 
 pub fn run(global: &Global, services: &[String], shown: &Shown) -> Result<Exit, Problems> {
+    let project = super::load(global)?;
+    if let Some(ecosystem) = super::cluster::named(&project, global) {
+        return on_cluster(global, ecosystem, services, shown);
+    }
     let session = Session::of(global)?;
     let files = log_files(&session.logs(), services)?;
     let after = shown.since.map(|since| SystemTime::now() - since);

@@ -552,6 +552,11 @@ fn deployment(
                 ..LabelSelector::default()
             },
             strategy: Some(strategy(service)),
+            // The controller's own deadline, which berth's waits read as failure.
+            progress_deadline_seconds: service
+                .rollout
+                .progress_deadline
+                .map(|d| d.0.as_secs().min(i32::MAX as u64) as i32),
             template: pod,
             ..DeploymentSpec::default()
         }),
