@@ -616,3 +616,115 @@ fn logs_follow_the_pods_a_rollout_makes() {
     following.kill().unwrap();
     following.wait().unwrap();
 }
+
+/// `berth deploy` in the background, its output collected.
+fn deploy_in_background(project: &Project) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_berth"))
+        .args(["deploy", "-e", "production"])
+        .current_dir(&project.dir)
+        .env("KUBECONFIG", &project.kubeconfig)
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn wait_until(what: &str, limit: Duration, mut holds: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !holds() {
+        assert!(Instant::now() < deadline, "{what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn promote_and_abort_reach_the_deploying_berth_through_the_lease() {
+    let Some(kubeconfig) = cluster() else { return };
+    let project = Project::from_example("quickstart", "control", kubeconfig, "quickstart");
+    project.secret("quickstart", &["session-secret=s"]);
+    let none = assert_exit(&project.berth(&["abort", "-e", "production"]), 2);
+    assert!(
+        none.contains("no deployment of `production` is under way"),
+        "{none}"
+    );
+    assert_exit(&project.berth(&["deploy", "-e", "production"]), 0);
+
+    // A canary paused for five minutes is aborted at once: the stable set is restored.
+    project.edit(
+        "image: quickstart/web:0.1.0",
+        "image: quickstart/web:0.2.0\n    rollout: { strategy: canary, steps: [50, 100], pause: 5m }",
+    );
+    let running = deploy_in_background(&project);
+    wait_until("the canary never started", Duration::from_secs(60), || {
+        project
+            .names("deployments")
+            .contains(&"web-canary".to_owned())
+    });
+    let started = Instant::now();
+    assert_exit(&project.berth(&["abort", "-e", "production"]), 0);
+    let said = assert_exit(&running.wait_with_output().unwrap(), 1);
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        said.contains("aborted by `berth abort`") && said.contains("deployment 2 aborted"),
+        "{said}"
+    );
+    assert!(
+        !project
+            .names("deployments")
+            .contains(&"web-canary".to_owned())
+    );
+    let web = project.get(
+        "deployment/web",
+        "IMAGE:.spec.template.spec.containers[0].image,R:.spec.replicas",
+    );
+    assert_eq!(
+        web.split_whitespace().collect::<Vec<_>>(),
+        ["quickstart/web:0.1.0", "2"],
+        "{web}"
+    );
+
+    // A manual blue-green waits for `berth promote` before it switches.
+    project.edit(
+        "rollout: { strategy: canary, steps: [50, 100], pause: 5m }",
+        "rollout: { strategy: blue_green, manual_promotion: true, keep_previous: 1s }",
+    );
+    let running = deploy_in_background(&project);
+    wait_until("the preview never started", Duration::from_secs(60), || {
+        project
+            .names("deployments")
+            .contains(&"web-preview".to_owned())
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    let selector = project.kubectl(&[
+        "get",
+        "service",
+        "web",
+        "-n",
+        &project.namespace,
+        "-o",
+        "jsonpath={.spec.selector}",
+    ]);
+    assert!(
+        !selector.contains("preview"),
+        "switched before promote: {selector}"
+    );
+    assert_exit(&project.berth(&["promote", "-e", "production"]), 0);
+    let said = assert_exit(&running.wait_with_output().unwrap(), 0);
+    assert!(
+        said.contains("waiting for `berth promote`") && said.contains("switched the Service"),
+        "{said}"
+    );
+    assert!(
+        project
+            .get(
+                "deployment/web",
+                "IMAGE:.spec.template.spec.containers[0].image"
+            )
+            .contains("0.2.0")
+    );
+}

@@ -29,7 +29,7 @@ use crate::object_set::ObjectSet;
 use crate::owner::describe;
 use crate::preflight::{self, Missing};
 use crate::prune;
-use crate::strategy::{self, Own};
+use crate::strategy::{self, Own, Told};
 use crate::wait::{Workload, WorkloadKind, settle};
 
 /// What to deploy: berth.yaml as it is, or a stored deployment again.
@@ -173,7 +173,7 @@ pub async fn deploy(
         apply(&environment.kinds, namespace, false).await?;
     }
     let held = lock(environment, request.no_wait, show).await?;
-    let ended = run(environment, request, &prepared, &leftover, show).await;
+    let ended = run(environment, request, &prepared, &leftover, &held.told, show).await;
     held.release().await;
     ended
 }
@@ -264,6 +264,7 @@ async fn run(
     request: &Request,
     prepared: &Prepared,
     leftover: &[Value],
+    told: &Told,
     show: Show<'_>,
 ) -> Result<Ended, Refused> {
     environment
@@ -294,7 +295,8 @@ async fn run(
         pending: Mutex::new(Vec::new()),
         written: Mutex::new(Instant::now()),
     };
-    let (outcome, left) = match apply_in_order(environment, prepared, &timeline, number).await {
+    let (outcome, left) = match apply_in_order(environment, prepared, &timeline, told, number).await
+    {
         Ok(()) => {
             prune::report(
                 environment,
@@ -311,7 +313,12 @@ async fn run(
             (Outcome::Succeeded, left)
         }
         Err((failure, done)) => {
-            let outcome = restore(environment, prepared, &timeline, &failure, &done).await;
+            let restored = restore(environment, prepared, &timeline, &failure, &done).await;
+            let outcome = if told.borrow().abort {
+                Outcome::Aborted
+            } else {
+                restored
+            };
             // Restored to the last good set: what it left is still left.
             (outcome, leftover.to_vec())
         }
@@ -337,6 +344,7 @@ async fn apply_in_order(
     environment: &Environment,
     prepared: &Prepared,
     timeline: &Timeline<'_>,
+    told: &Told,
     number: u64,
 ) -> Result<(), (Failure, Vec<String>)> {
     let fail = |message: String| Failure::new("berth", message);
@@ -397,7 +405,7 @@ async fn apply_in_order(
         if gates_met(&settled, step).await && !stopping.load(Ordering::SeqCst) {
             outcome = if changes(prepared, service) {
                 started.lock().expect("started").push(service.to_owned());
-                let rolled = roll_out(environment, prepared, service, timeline).await;
+                let rolled = roll_out(environment, prepared, service, timeline, told).await;
                 timeline.flush_if_due(environment, number).await;
                 rolled.map(|()| true)
             } else {
@@ -461,6 +469,7 @@ async fn roll_out(
     prepared: &Prepared,
     service: &str,
     timeline: &Timeline<'_>,
+    told: &Told,
 ) -> Result<(), Failure> {
     let change = prepared
         .plan
@@ -488,10 +497,11 @@ async fn roll_out(
     let all = &prepared.objects.services[service];
     match strategy::own(change, spec) {
         Some(Own::Canary) => {
-            strategy::canary::run(environment, all, spec, change, &say, &progress).await?
+            strategy::canary::run(environment, all, spec, change, told, &say, &progress).await?
         }
         Some(Own::BlueGreen) => {
-            strategy::blue_green::run(environment, all, spec, change, &say, &progress).await?;
+            strategy::blue_green::run(environment, all, spec, change, told, &say, &progress)
+                .await?;
         }
         None => {
             // Its other objects went first, with every changing service's.

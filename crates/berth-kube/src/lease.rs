@@ -5,11 +5,14 @@
 
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
 use k8s_openapi::jiff::Timestamp;
 use kube::Client;
-use kube::api::{Api, DeleteParams, ObjectMeta, PostParams};
+use kube::api::{Api, DeleteParams, ObjectMeta, Patch, PatchParams, PostParams};
+use kube::runtime::watcher::watch_object;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::apply::said;
@@ -17,11 +20,24 @@ use crate::apply::said;
 /// How long a lease holds without renewal.
 pub const TERM: Duration = Duration::from_secs(30);
 
+/// What `berth promote` and `berth abort` tell a deployment under way: they
+/// annotate its Lease, which the deploying berth watches.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Told {
+    pub promotions: u64,
+    pub abort: bool,
+}
+
+const PROMOTIONS: &str = "berth.dev/promotions";
+const ABORT: &str = "berth.dev/abort";
+
 /// A held lock; renewed in the background until released or dropped.
 pub struct Held {
     leases: Api<Lease>,
     name: String,
     renewal: JoinHandle<()>,
+    watching: JoinHandle<()>,
+    pub told: watch::Receiver<Told>,
 }
 
 /// Who holds a lock, for the message to whoever waits.
@@ -102,7 +118,68 @@ pub fn still_held(lease: &Lease, now: Timestamp) -> Option<HeldBy> {
     })
 }
 
+fn told(lease: &Lease) -> Told {
+    let annotation = |key: &str| {
+        lease
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(key))
+            .cloned()
+    };
+    Told {
+        promotions: annotation(PROMOTIONS)
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0),
+        abort: annotation(ABORT).as_deref() == Some("true"),
+    }
+}
+
+/// Tells the deployment of `environment` under way to go on past a pause
+/// (`abort: false`) or to stop and restore; an error when none is under way.
+pub async fn tell(
+    client: &Client,
+    namespace: &str,
+    environment: &str,
+    abort: bool,
+) -> Result<(), String> {
+    let leases: Api<Lease> = Api::namespaced(client.clone(), namespace);
+    let name = format!("berth.lock.{environment}");
+    let lease = leases
+        .get_opt(&name)
+        .await
+        .map_err(|e| format!("cannot read the deployment lock: {}", said(&e)))?
+        .filter(|lease| still_held(lease, Timestamp::now()).is_some())
+        .ok_or_else(|| format!("no deployment of `{environment}` is under way"))?;
+    let now = told(&lease);
+    let (key, value) = if abort {
+        (ABORT, "true".to_owned())
+    } else {
+        (PROMOTIONS, (now.promotions + 1).to_string())
+    };
+    let patch = serde_json::json!({ "metadata": { "annotations": { key: value } } });
+    leases
+        .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .map(drop)
+        .map_err(|e| format!("cannot tell the deployment: {}", said(&e)))
+}
+
 fn hold(leases: Api<Lease>, name: String) -> Held {
+    let (sender, told_rx) = watch::channel(Told::default());
+    let watched = leases.clone();
+    let watched_name = name.clone();
+    let watching = tokio::spawn(async move {
+        let mut changes = watch_object(watched, &watched_name).boxed();
+        while let Some(Ok(Some(lease))) = changes.next().await {
+            sender.send_if_modified(|current| {
+                let new = told(&lease);
+                let changed = *current != new;
+                *current = new;
+                changed
+            });
+        }
+    });
     let renewing = leases.clone();
     let lease_name = name.clone();
     let renewal = tokio::spawn(async move {
@@ -123,12 +200,15 @@ fn hold(leases: Api<Lease>, name: String) -> Held {
         leases,
         name,
         renewal,
+        watching,
+        told: told_rx,
     }
 }
 
 impl Held {
     pub async fn release(self) {
         self.renewal.abort();
+        self.watching.abort();
         let _ = self
             .leases
             .delete(&self.name, &DeleteParams::default())
@@ -139,6 +219,7 @@ impl Held {
 impl Drop for Held {
     fn drop(&mut self) {
         self.renewal.abort();
+        self.watching.abort();
     }
 }
 

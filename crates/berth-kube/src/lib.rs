@@ -34,6 +34,7 @@ pub use cluster::{Cluster, connect};
 pub use diff::diff;
 pub use environment::Environment;
 pub use history::{BlockingHistory, ClusterHistory};
+pub use lease::tell;
 pub use object_set::ObjectSet;
 pub use owner::{Owner, describe};
 pub use preflight::Missing;

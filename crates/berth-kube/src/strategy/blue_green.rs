@@ -16,7 +16,7 @@ use k8s_openapi::api::core::v1::Service as KubeService;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use serde_json::{Value, json};
 
-use super::{TRACK, beside};
+use super::{TRACK, Told, beside, go_on, pause, until_promoted};
 use crate::apply::{apply, said};
 use crate::deploy::await_service;
 use crate::environment::Environment;
@@ -32,6 +32,7 @@ pub async fn run(
     objects: &[Value],
     spec: &Service,
     change: &ServiceChange,
+    told: &Told,
     say: &(dyn Fn(String) + Sync),
     progress: &(dyn Fn(&str) + Sync),
 ) -> Result<(), Failure> {
@@ -77,7 +78,15 @@ pub async fn run(
         ..preview
     };
     let deadline = spec.rollout.progress_deadline();
-    if let Err(failure) = settle(&environment.cluster.client, &preview, deadline, progress).await {
+    let ready = async {
+        settle(&environment.cluster.client, &preview, deadline, progress).await?;
+        if spec.rollout.manual_promotion {
+            say("the preview is ready; waiting for `berth promote` to switch to it".to_owned());
+            until_promoted(told, name).await?;
+        }
+        go_on(told, name)
+    };
+    if let Err(failure) = ready.await {
         say("deleting the preview; the stable set kept every request".to_owned());
         let _ = deployments
             .delete(&preview.name, &DeleteParams::background())
@@ -95,8 +104,10 @@ pub async fn run(
         "switched the Service to the new set; the old one stays for {}",
         humantime::format_duration(keep(&spec.rollout))
     ));
-    tokio::time::sleep(keep(&spec.rollout)).await;
     let taken = async {
+        pause(told, keep(&spec.rollout), name)
+            .await
+            .map_err(|f| f.message)?;
         let applied = apply(&environment.kinds, deployment, false).await?;
         let stable = Workload {
             name: stable.to_owned(),

@@ -23,7 +23,7 @@ use crate::environment::Environment;
 use crate::owner::{REVISION, SERVICE};
 use crate::wait::{Workload, WorkloadKind, settle};
 
-use super::{TRACK, beside};
+use super::{TRACK, Told, beside, go_on, pause};
 
 /// Canary replicas at `weight` percent of `replicas`: at least one, and the
 /// stable set keeps at least one until the last step.
@@ -39,6 +39,7 @@ pub async fn run(
     objects: &[Value],
     spec: &Service,
     change: &ServiceChange,
+    told: &Told,
     say: &(dyn Fn(String) + Sync),
     progress: &(dyn Fn(&str) + Sync),
 ) -> Result<(), Failure> {
@@ -83,10 +84,11 @@ pub async fn run(
             say(format!(
                 "weight {weight}%: {canary} canary and {stable} stable replicas behind one Service (replica-weighted; no mesh route)"
             ));
-            if let Some(pause) = spec.rollout.pause {
-                tokio::time::sleep(pause.0).await;
+            if let Some(span) = spec.rollout.pause {
+                pause(told, span.0, service).await?;
             }
             analyse(environment, spec, &canary_workload, say).await?;
+            go_on(told, service)?;
         }
         Ok(())
     }

@@ -5,7 +5,13 @@
 use berth_core::model::{Amount, Kind, Service, Strategy};
 use berth_engine::deploy::{Action, ServiceChange};
 use berth_engine::strategy::{CANARY_STEPS, effective};
+use std::time::Duration;
+
+use berth_engine::Failure;
 use serde_json::{Value, json};
+
+/// What `berth promote` and `berth abort` have said, as the deployment hears it.
+pub type Told = tokio::sync::watch::Receiver<crate::lease::Told>;
 
 pub mod blue_green;
 pub mod canary;
@@ -27,6 +33,37 @@ pub fn beside(deployment: &Value, track: &str, replicas: u32) -> Value {
     second["spec"]["selector"]["matchLabels"][TRACK] = json!(track);
     second["spec"]["template"]["metadata"]["labels"][TRACK] = json!(track);
     second
+}
+
+/// Waits `span`, or until `berth abort` says to stop.
+pub async fn pause(told: &Told, span: Duration, service: &str) -> Result<(), Failure> {
+    let mut told = told.clone();
+    tokio::select! {
+        () = tokio::time::sleep(span) => Ok(()),
+        _ = told.wait_for(|t| t.abort) => Err(aborted(service)),
+    }
+}
+
+/// Waits for a `berth promote` after those already counted, or `berth abort`.
+pub async fn until_promoted(told: &Told, service: &str) -> Result<(), Failure> {
+    let mut told = told.clone();
+    let seen = told.borrow().promotions;
+    match told.wait_for(|t| t.abort || t.promotions > seen).await {
+        Ok(now) if !now.abort => Ok(()),
+        _ => Err(aborted(service)),
+    }
+}
+
+/// A step's check that no `berth abort` came.
+pub fn go_on(told: &Told, service: &str) -> Result<(), Failure> {
+    if told.borrow().abort {
+        return Err(aborted(service));
+    }
+    Ok(())
+}
+
+fn aborted(service: &str) -> Failure {
+    Failure::new(service, "aborted by `berth abort`")
 }
 
 /// A rollout berth runs itself.
