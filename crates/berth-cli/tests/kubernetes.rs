@@ -728,3 +728,54 @@ fn promote_and_abort_reach_the_deploying_berth_through_the_lease() {
             .contains("0.2.0")
     );
 }
+
+#[test]
+fn data_stores_roll_as_stateful_sets_and_keep_their_claims_until_down_volumes() {
+    let Some(kubeconfig) = cluster() else { return };
+    let dir = support::scratch("kube-stores");
+    let namespace = format!("berth-e2e-stores-{}", std::process::id());
+    std::fs::write(
+        dir.join("berth.yaml"),
+        format!(
+            "name: shop\nservices:\n  db:\n    kind: postgres\n    version: \"16\"\n  api:\n    image: shop/api:1.0.0\n    ports: {{ http: 8080 }}\n    depends_on: {{ db: healthy }}\nenvironments:\n  cluster:\n    runtime: kubernetes\n    namespace: {namespace}\n"
+        ),
+    )
+    .unwrap();
+    let project = Project {
+        dir,
+        kubeconfig,
+        namespace,
+    };
+    assert_exit(&project.berth(&["deploy", "-e", "cluster"]), 0);
+    assert_eq!(
+        project
+            .get("statefulset/db", "READY:.status.readyReplicas")
+            .trim(),
+        "1"
+    );
+    project.edit("version: \"16\"", "version: \"17\"");
+    let rolled = assert_exit(&project.berth(&["deploy", "-e", "cluster"]), 0);
+    assert!(
+        rolled.contains("the StatefulSet's rolling update"),
+        "{rolled}"
+    );
+    assert!(
+        project
+            .get(
+                "statefulset/db",
+                "IMAGE:.spec.template.spec.containers[0].image"
+            )
+            .contains("17")
+    );
+    let claims = project.names("pvc");
+    assert_eq!(claims, ["data-db-0"], "{claims:?}");
+    let down = assert_exit(&project.berth(&["down", "-e", "cluster"]), 0);
+    assert!(
+        down.contains("StatefulSet/") && !down.contains("PersistentVolumeClaim"),
+        "{down}"
+    );
+    assert_eq!(project.names("pvc"), ["data-db-0"], "the data stays");
+    let gone = assert_exit(&project.berth(&["down", "-e", "cluster", "--volumes"]), 0);
+    assert!(gone.contains("PersistentVolumeClaim/"), "{gone}");
+    assert!(project.names("pvc").is_empty());
+}

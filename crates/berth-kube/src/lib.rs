@@ -25,9 +25,13 @@ mod object_set;
 mod owner;
 mod preflight;
 mod prune;
+mod restore;
 pub mod rollout;
+mod service;
 pub mod status;
 mod strategy;
+mod timeline;
+mod traversal;
 mod wait;
 
 pub use cluster::{Cluster, connect};

@@ -29,7 +29,8 @@ impl Owner {
 
     /// Labels `object` as this environment's, at `revision`; so are a
     /// workload's pod template, so that its pods say which revision they run,
-    /// and its claim templates, so that `down --volumes` finds their claims.
+    /// and its claim templates (without the revision), so that `down --volumes`
+    /// finds their claims.
     pub fn stamp(&self, object: &mut Value, revision: Option<&str>) {
         let mut labels = vec![
             (MANAGED_BY, "berth"),
@@ -40,9 +41,11 @@ impl Owner {
         insert_labels(object.pointer_mut("/metadata"), &labels);
         insert_labels(object.pointer_mut("/spec/template/metadata"), &labels);
         insert_labels(object.pointer_mut("/spec/jobTemplate/metadata"), &labels);
+        // A StatefulSet's claim templates cannot change once it exists: they
+        // carry whose they are, never a revision.
         if let Some(Value::Array(claims)) = object.pointer_mut("/spec/volumeClaimTemplates") {
             for claim in claims {
-                insert_labels(claim.get_mut("metadata"), &labels);
+                insert_labels(claim.get_mut("metadata"), &labels[..3]);
             }
         }
     }
@@ -112,6 +115,19 @@ mod tests {
             json!({ "app.kubernetes.io/name": "api" })
         );
         assert_eq!(service_of(&deployment), Some("api"));
+        let mut set = json!({
+            "kind": "StatefulSet",
+            "metadata": { "name": "db" },
+            "spec": { "template": { "metadata": {} },
+                      "volumeClaimTemplates": [{ "metadata": { "name": "data" } }] }
+        });
+        owner.stamp(&mut set, Some("0123abcd4567"));
+        let claim = &set["spec"]["volumeClaimTemplates"][0]["metadata"]["labels"];
+        assert_eq!(claim[ENVIRONMENT], "prod");
+        assert!(
+            claim.get(REVISION).is_none(),
+            "claim templates are immutable: {claim}"
+        );
         assert_eq!(
             owner.selector(),
             "app.kubernetes.io/managed-by=berth,app.kubernetes.io/part-of=shop,berth.dev/environment=prod"

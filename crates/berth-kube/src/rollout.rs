@@ -197,10 +197,16 @@ pub fn job(job: &Job) -> Progress {
 pub fn pod_trouble(pod: &Pod) -> Option<String> {
     let status = pod.status.as_ref()?;
     let name = pod.metadata.name.as_deref().unwrap_or("a pod");
+    // A pod waits unscheduled while its claims are being bound or provisioned;
+    // that passes by itself (or runs into the deadline), so it is no trouble.
     if let Some(unschedulable) = status.conditions.iter().flatten().find(|c| {
         c.type_ == "PodScheduled"
             && c.status == "False"
             && c.reason.as_deref() == Some("Unschedulable")
+            && !c
+                .message
+                .as_deref()
+                .is_some_and(|m| m.contains("PersistentVolumeClaim"))
     }) {
         return Some(format!(
             "{name} cannot be scheduled: {}",
@@ -418,6 +424,18 @@ mod tests {
         }))
         .unwrap();
         assert!(pod_trouble(&pending).unwrap().contains("Insufficient cpu"));
+        let binding: Pod = serde_json::from_value(json!({
+            "metadata": { "name": "db-0" },
+            "status": { "conditions": [{ "type": "PodScheduled", "status": "False",
+                "reason": "Unschedulable",
+                "message": "0/3 nodes are available: pod has unbound immediate PersistentVolumeClaims. not found" }] }
+        }))
+        .unwrap();
+        assert_eq!(
+            pod_trouble(&binding),
+            None,
+            "a claim being bound is waited for"
+        );
         let starting: Pod = serde_json::from_value(json!({
             "metadata": { "name": "api-3" },
             "status": { "containerStatuses": [{ "name": "api", "image": "api:1", "imageID": "",

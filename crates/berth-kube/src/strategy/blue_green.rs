@@ -18,9 +18,9 @@ use serde_json::{Value, json};
 
 use super::{TRACK, Told, beside, go_on, pause, until_promoted};
 use crate::apply::{apply, said};
-use crate::deploy::await_service;
 use crate::environment::Environment;
 use crate::owner::REVISION;
+use crate::service::await_service;
 use crate::wait::{Workload, WorkloadKind, settle};
 
 const PREVIEW: &str = "preview";

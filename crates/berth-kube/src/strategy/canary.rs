@@ -18,9 +18,9 @@ use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
 use serde_json::{Value, json};
 
 use crate::apply::{apply, said};
-use crate::deploy::await_service;
 use crate::environment::Environment;
 use crate::owner::{REVISION, SERVICE};
+use crate::service::await_service;
 use crate::wait::{Workload, WorkloadKind, settle};
 
 use super::{TRACK, Told, beside, go_on, pause};

@@ -1,0 +1,81 @@
+//! Putting back what a failed deployment changed, from the object set the
+//! last good deployment stored.
+
+use berth_engine::Failure;
+use berth_engine::history::{Evidence, Outcome};
+
+use crate::deploy::{Prepared, Said};
+use crate::environment::Environment;
+use crate::object_set::ObjectSet;
+use crate::prune;
+use crate::service::{apply_service, await_service, with_applied};
+use crate::timeline::Timeline;
+
+/// Puts back what a failed deployment changed: each service's objects as the
+/// last good deployment applied them, or, for a service it added, none.
+pub async fn restore(
+    environment: &Environment,
+    prepared: &Prepared,
+    timeline: &Timeline<'_>,
+    failure: &Failure,
+    done: &[String],
+) -> Outcome {
+    timeline.say(
+        Some(&failure.service),
+        format!("failed: {}", failure.message),
+        Some(Evidence {
+            reason: failure.message.clone(),
+            last_lines: failure.last_lines.clone(),
+            ..Evidence::default()
+        }),
+    );
+    let previous = match &prepared.last {
+        Some(record) => match environment.history.objects(record.number).await {
+            Ok(objects) => ObjectSet::group(objects),
+            Err(e) => {
+                timeline.say(None, format!("cannot restore: {e}"), None);
+                return Outcome::Failed;
+            }
+        },
+        None => ObjectSet::default(),
+    };
+    let mut restored = true;
+    for service in done.iter().rev() {
+        let result = match previous.services.get(service) {
+            Some(objects) => {
+                timeline.say(Some(service), "restoring the previous revision", None);
+                let progress = |what: &str| (timeline.show)(Said::Progress(service, what));
+                let spec = prepared.target.ecosystem.services.get(service);
+                match (apply_service(environment, objects).await, spec) {
+                    (Ok(applied), Some(spec)) => {
+                        let workloads = with_applied(previous.workloads(service), &applied);
+                        await_service(environment, &workloads, spec, &progress).await
+                    }
+                    (Ok(_), None) => Ok(()),
+                    (Err(e), _) => Err(Failure::new(service, e)),
+                }
+            }
+            None => {
+                timeline.say(
+                    Some(service),
+                    "removing it: no earlier deployment had it",
+                    None,
+                );
+                prune::delete(environment, &prepared.objects.services[service]).await;
+                Ok(())
+            }
+        };
+        if let Err(e) = result {
+            timeline.say(
+                Some(service),
+                format!("restore failed: {}", e.message),
+                None,
+            );
+            restored = false;
+        }
+    }
+    match (restored, prepared.last.is_some()) {
+        (true, true) => Outcome::RolledBack,
+        _ => Outcome::Failed,
+    }
+}
