@@ -8,21 +8,13 @@ use kube::api::DynamicObject;
 use serde_json::Value;
 use similar::TextDiff;
 
-use crate::apply::{apply, said};
+use crate::apply::apply;
 use crate::kinds::Kinds;
 use crate::owner::describe;
 
 /// What applying `object` would change: `None` when nothing.
 pub async fn diff(kinds: &Kinds, object: &Value) -> Result<Option<String>, String> {
-    let api = kinds.api_for(object).await?;
-    let name = object
-        .pointer("/metadata/name")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    let live = api
-        .get_opt(name)
-        .await
-        .map_err(|e| format!("reading {}: {}", describe(object), said(&e)))?;
+    let live = kinds.live(object).await?;
     let after = match apply(kinds, object, true).await {
         Ok(after) => comparable(&after),
         // A new namespace's objects cannot be dry-run before it exists: show them as written.

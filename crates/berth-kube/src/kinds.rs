@@ -10,6 +10,9 @@ use kube::api::{Api, DynamicObject};
 use kube::core::GroupVersion;
 use kube::discovery::{ApiCapabilities, ApiResource, Scope, pinned_group};
 use serde_json::Value;
+
+use crate::apply::said;
+use crate::owner::describe;
 use tokio::sync::Mutex;
 
 /// The resources of one group-version; `None` when the server has no such group-version.
@@ -89,6 +92,19 @@ impl Kinds {
                 .find(|(resource, _)| resource.kind == kind)
                 .map(|(resource, capabilities)| (resource.clone(), capabilities.scope.clone()))
         }))
+    }
+
+    /// The object of `object`'s kind and name as the cluster has it; `None`
+    /// when it has none.
+    pub async fn live(&self, object: &Value) -> Result<Option<DynamicObject>, String> {
+        let api = self.api_for(object).await?;
+        let name = object
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        api.get_opt(name)
+            .await
+            .map_err(|e| format!("reading {}: {}", describe(object), said(&e)))
     }
 
     /// The API of `object`'s kind in its namespace; an error for a kind the

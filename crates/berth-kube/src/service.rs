@@ -51,14 +51,14 @@ pub fn with_applied(workloads: Vec<Workload>, applied: &[DynamicObject]) -> Vec<
 
 /// Deletes the live Job when it runs another revision, and waits until it is gone.
 async fn replace_job(environment: &Environment, object: &Value) -> Result<(), String> {
+    let Some(live) = environment.kinds.live(object).await? else {
+        return Ok(());
+    };
     let api = environment.kinds.api_for(object).await?;
     let name = object
         .pointer("/metadata/name")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    let Some(live) = api.get_opt(name).await.map_err(|e| said(&e))? else {
-        return Ok(());
-    };
     let revision = |labels: Option<&Value>| {
         labels
             .and_then(|l| l.get(crate::owner::REVISION))

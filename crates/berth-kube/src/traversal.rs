@@ -19,7 +19,7 @@ use crate::apply::apply;
 use crate::deploy::{Prepared, Said};
 use crate::environment::Environment;
 use crate::service::{apply_service, await_service, with_applied};
-use crate::strategy::{self, Own, Told};
+use crate::strategy::{self, Context, Own, Told};
 use crate::timeline::Timeline;
 use crate::wait::WorkloadKind;
 
@@ -180,13 +180,19 @@ async fn roll_out(
     let say = |what: String| timeline.say(Some(service), what, None);
     let progress = |what: &str| (timeline.show)(Said::Progress(service, what));
     let all = &prepared.objects.services[service];
+    let context = Context {
+        environment,
+        objects: all,
+        spec,
+        change,
+        told,
+        say: &say,
+        progress: &progress,
+    };
     match strategy::own(change, spec) {
-        Some(Own::Canary) => {
-            strategy::canary::run(environment, all, spec, change, told, &say, &progress).await?
-        }
+        Some(Own::Canary) => strategy::canary::run(&context).await?,
         Some(Own::BlueGreen) => {
-            strategy::blue_green::run(environment, all, spec, change, told, &say, &progress)
-                .await?;
+            strategy::blue_green::run(&context).await?;
         }
         None => {
             // Its other objects went first, with every changing service's.

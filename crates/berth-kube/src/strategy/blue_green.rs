@@ -8,17 +8,15 @@
 //! A failure before the switch deletes the preview and leaves the stable set
 //! as it was; after it, the Service is switched back first.
 
-use berth_core::model::{Rollout, Service};
+use berth_core::model::Rollout;
 use berth_engine::Failure;
-use berth_engine::deploy::ServiceChange;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Service as KubeService;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
-use serde_json::{Value, json};
+use serde_json::json;
 
-use super::{TRACK, Told, beside, go_on, pause, until_promoted};
+use super::{Context, TRACK, beside, go_on, pause, until_promoted};
 use crate::apply::{apply, said};
-use crate::environment::Environment;
 use crate::owner::REVISION;
 use crate::service::await_service;
 use crate::wait::{Workload, WorkloadKind, settle};
@@ -27,15 +25,16 @@ const PREVIEW: &str = "preview";
 
 /// Runs the blue-green rollout of `change`; its objects other than workloads
 /// are applied.
-pub async fn run(
-    environment: &Environment,
-    objects: &[Value],
-    spec: &Service,
-    change: &ServiceChange,
-    told: &Told,
-    say: &(dyn Fn(String) + Sync),
-    progress: &(dyn Fn(&str) + Sync),
-) -> Result<(), Failure> {
+pub async fn run(context: &Context<'_>) -> Result<(), Failure> {
+    let Context {
+        environment,
+        objects,
+        spec,
+        change,
+        told,
+        say,
+        progress,
+    } = *context;
     let name = change.service.as_str();
     let fail = |message: String| Failure::new(name, message);
     let has_service = objects.iter().any(|o| o["kind"] == "Service");

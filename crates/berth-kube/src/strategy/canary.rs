@@ -9,13 +9,12 @@
 use berth_core::model::Service;
 use berth_engine::Failure;
 use berth_engine::analysis::{MetricProvider, Verdict, judge};
-use berth_engine::deploy::ServiceChange;
 use berth_engine::prometheus::PrometheusMetrics;
 use berth_engine::strategy::CANARY_STEPS;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::apply::{apply, said};
 use crate::environment::Environment;
@@ -23,7 +22,7 @@ use crate::owner::{REVISION, SERVICE};
 use crate::service::await_service;
 use crate::wait::{Workload, WorkloadKind, settle};
 
-use super::{TRACK, Told, beside, go_on, pause};
+use super::{Context, TRACK, beside, go_on, pause};
 
 /// Canary replicas at `weight` percent of `replicas`: at least one, and the
 /// stable set keeps at least one until the last step.
@@ -34,15 +33,16 @@ pub fn split(replicas: u32, weight: u32) -> (u32, u32) {
 }
 
 /// Runs the canary of `change`; its objects other than workloads are applied.
-pub async fn run(
-    environment: &Environment,
-    objects: &[Value],
-    spec: &Service,
-    change: &ServiceChange,
-    told: &Told,
-    say: &(dyn Fn(String) + Sync),
-    progress: &(dyn Fn(&str) + Sync),
-) -> Result<(), Failure> {
+pub async fn run(context: &Context<'_>) -> Result<(), Failure> {
+    let Context {
+        environment,
+        objects,
+        spec,
+        change,
+        told,
+        say,
+        progress,
+    } = *context;
     let service = change.service.as_str();
     let fail = |message: String| Failure::new(service, message);
     let Some(deployment) = objects.iter().find(|o| o["kind"] == "Deployment") else {

@@ -8,6 +8,8 @@ use berth_engine::strategy::{CANARY_STEPS, effective};
 use std::time::Duration;
 
 use berth_engine::Failure;
+
+use crate::environment::Environment;
 use serde_json::{Value, json};
 
 /// What `berth promote` and `berth abort` have said, as the deployment hears it.
@@ -64,6 +66,19 @@ pub fn go_on(told: &Told, service: &str) -> Result<(), Failure> {
 
 fn aborted(service: &str) -> Failure {
     Failure::new(service, "aborted by `berth abort`")
+}
+
+/// What a rollout berth runs itself works with.
+#[derive(Clone, Copy)]
+pub struct Context<'a> {
+    pub environment: &'a Environment,
+    /// The service's objects, as this deployment applies them.
+    pub objects: &'a [Value],
+    pub spec: &'a Service,
+    pub change: &'a ServiceChange,
+    pub told: &'a Told,
+    pub say: &'a (dyn Fn(String) + Sync),
+    pub progress: &'a (dyn Fn(&str) + Sync),
 }
 
 /// A rollout berth runs itself.
