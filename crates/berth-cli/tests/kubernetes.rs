@@ -139,6 +139,9 @@ impl Project {
 
 impl Drop for Project {
     fn drop(&mut self) {
+        if self.namespace.is_empty() {
+            return;
+        }
         self.kubectl(&[
             "delete",
             "namespace",
@@ -778,4 +781,55 @@ fn data_stores_roll_as_stateful_sets_and_keep_their_claims_until_down_volumes() 
     let gone = assert_exit(&project.berth(&["down", "-e", "cluster", "--volumes"]), 0);
     assert!(gone.contains("PersistentVolumeClaim/"), "{gone}");
     assert!(project.names("pvc").is_empty());
+}
+
+/// Run everywhere, with no cluster: what berth says when the kubeconfig or
+/// its cluster is not there.
+#[test]
+fn an_unknown_context_or_a_cluster_that_does_not_answer_is_said_plainly() {
+    let dir = support::scratch("kube-unreachable");
+    let port = support::free_ports(1)[0];
+    std::fs::write(
+        dir.join("kubeconfig"),
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: gone\n  cluster: {{ server: \"https://127.0.0.1:{port}\", insecure-skip-tls-verify: true }}\nusers:\n- name: u\n  user: {{ token: t }}\ncontexts:\n- name: gone\n  context: {{ cluster: gone, user: u }}\ncurrent-context: gone\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("berth.yaml"),
+        "name: shop\nservices:\n  api: { image: shop/api:1, ports: { http: 8080 } }\nenvironments:\n  prod: { runtime: kubernetes }\n",
+    )
+    .unwrap();
+    let project = Project {
+        dir: dir.clone(),
+        kubeconfig: dir.join("kubeconfig"),
+        namespace: String::new(),
+    };
+    let unknown = assert_exit(
+        &project.berth(&["deploy", "-e", "prod", "--context", "nope"]),
+        2,
+    );
+    assert!(
+        unknown.contains("the kubeconfig has no context `nope`; it has: gone"),
+        "{unknown}"
+    );
+    let unreachable = assert_exit(&project.berth(&["status", "-e", "prod"]), 2);
+    assert!(unreachable.contains("os error 111"), "{unreachable}");
+    assert!(
+        unreachable.contains("kubectl cluster-info"),
+        "{unreachable}"
+    );
+    let missing = Command::new(env!("CARGO_BIN_EXE_berth"))
+        .args(["history", "-e", "prod"])
+        .current_dir(&dir)
+        .env("KUBECONFIG", dir.join("no-such-file"))
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let said = assert_exit(&missing, 2);
+    assert!(
+        said.contains("cannot read a kubeconfig") && said.contains("KUBECONFIG"),
+        "{said}"
+    );
 }

@@ -25,10 +25,23 @@ pub async fn apply(kinds: &Kinds, object: &Value, dry_run: bool) -> Result<Dynam
         .map_err(|e| format!("applying {}: {}", describe(object), said(&e)))
 }
 
-/// The API server's own message, without the client's wrapping.
+/// The API server's own message, without the client's wrapping; for an error
+/// short of the server, the whole chain of causes (a refused connection, a
+/// certificate not trusted), which the outermost alone does not say.
 pub fn said(error: &kube::Error) -> String {
     match error {
         kube::Error::Api(status) => status.message.clone(),
-        other => other.to_string(),
+        other => {
+            let mut text = other.to_string();
+            let mut cause = std::error::Error::source(other);
+            while let Some(inner) = cause {
+                let more = inner.to_string();
+                if !text.contains(&more) {
+                    text += &format!(": {more}");
+                }
+                cause = inner.source();
+            }
+            text
+        }
     }
 }

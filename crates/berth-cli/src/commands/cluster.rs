@@ -61,6 +61,15 @@ pub fn history(
     )))
 }
 
+/// A failure on the cluster; one that never reached the API server says how to check it.
 pub fn problem(message: String) -> Problems {
-    Problems::one(Problem::new(message))
+    let unreached = ["(Connect)", "tcp connect error", "dns error", "certificate"]
+        .iter()
+        .any(|sign| message.contains(sign));
+    let problem = Problem::new(message);
+    Problems::one(if unreached {
+        problem.help("the API server did not answer; `kubectl cluster-info` (with the same context) checks it")
+    } else {
+        problem
+    })
 }
