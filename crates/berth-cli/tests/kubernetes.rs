@@ -2,13 +2,17 @@
 //! `BERTH_TEST_KUBECONFIG` names (its current context): the quickstart and
 //! srvthreds deployed, a rolling update, a canary that cannot pull its image
 //! rolled back with the reason, a rollback to deployment 1, the history read
-//! back from the cluster, prune, a killed berth's lease taken over, and down.
+//! back from the cluster, prune, down; blue-green's switch, promote and abort
+//! through the Lease, a killed berth's lease taken over, logs following a
+//! rollout, and a data store rolled as a StatefulSet.
 //! Each test works in a namespace of its own and deletes it at the end. The
 //! quickstart's images (`quickstart/api:0.1.0`, …) must be pullable by the
 //! cluster's nodes — `kind load docker-image` them — or the nodes simulated.
 //!
-//! With no cluster named every test says NOT RUN and what to set. CI has no
-//! cluster; this suite is run by hand against a real API server.
+//! With no cluster named every test that needs one says NOT RUN and what to
+//! set. CI has no cluster; this suite is run by hand against a real API
+//! server. The last test, of what berth says when there is no cluster to
+//! reach, runs everywhere.
 
 mod support;
 
