@@ -1,15 +1,16 @@
 //! berth's Kubernetes runtime: a `runtime: kubernetes` environment deployed
 //! through the API server (kube-rs), with the typed objects berth-render builds.
-//! Objects are server-side applied with field manager `berth` in plan order,
-//! after a pre-flight for what they reference but berth does not make; each
-//! wave is waited for on the workloads' real status (observedGeneration caught
-//! up, old replicas gone, stuck pods failing at once with their events and
-//! logs as evidence). Canaries are replica-weighted; a failed wave is put back
-//! from the object set the last good deployment stored. The history lives in
-//! the cluster, as Secrets, and a Lease keeps two deployments of one
-//! environment apart; everything berth made carries labels naming the
-//! ecosystem, environment, service and revision, and nothing without them is
-//! touched.
+//! Objects are server-side applied with field manager `berth`, after a
+//! pre-flight for what they reference but berth does not make; each workload
+//! goes once what it depends on has settled, judged on its real status
+//! (observedGeneration caught up, old replicas gone, stuck pods failing at once
+//! with their events and logs as evidence). Canaries are replica-weighted,
+//! blue-green switches the Service's selector; a failure puts back what the
+//! deployment changed from the object set the last good deployment stored. The
+//! history lives in the cluster, as Secrets, and a Lease keeps two deployments
+//! of one environment apart and carries promote and abort; everything berth
+//! made carries labels naming the ecosystem, environment, service and
+//! revision, and nothing without them is touched.
 
 mod apply;
 mod cluster;

@@ -10,6 +10,7 @@ use berth_engine::history::{Entry, Evidence, now};
 use crate::deploy::{Said, Show};
 use crate::environment::Environment;
 
+/// The lines said so far and not yet written, and when the last write was.
 pub struct Timeline<'a> {
     pub show: Show<'a>,
     pub pending: Mutex<Vec<Entry>>,
