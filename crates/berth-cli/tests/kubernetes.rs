@@ -428,7 +428,7 @@ fn srvthreds_prod_deploys_once_its_secret_has_every_key() {
 }
 
 #[test]
-fn a_killed_berth_leaves_its_lease_to_expire_and_its_deployment_interrupted() {
+fn a_killed_berth_leaves_its_lease_to_expire_and_the_next_deploy_heals_what_it_left() {
     let Some(kubeconfig) = cluster() else { return };
     let project = Project::from_example("quickstart", "lease", kubeconfig, "quickstart");
     project.secret("quickstart", &["session-secret=s"]);
@@ -457,8 +457,17 @@ fn a_killed_berth_leaves_its_lease_to_expire_and_its_deployment_interrupted() {
         2,
     );
     assert!(locked.contains("holds its lease"), "{locked}");
-    // Without --no-wait the next deploy waits out the dead berth's lease (30 s).
-    project.edit("pause: 5m", "pause: 1s");
+    // The killed canary had taken a replica from the stable set.
+    assert_eq!(
+        project.get("deployment/web", "R:.spec.replicas").trim(),
+        "1"
+    );
+    // berth.yaml back as deployment 1 had it: nothing to deploy, but the next
+    // deploy waits out the dead berth's lease (30 s) and heals what it left.
+    project.edit(
+        "image: quickstart/web:0.2.0\n    rollout: { strategy: canary, steps: [50, 100], pause: 5m }",
+        "image: quickstart/web:0.1.0",
+    );
     let started = Instant::now();
     let next = assert_exit(&project.berth(&["deploy", "-e", "production"]), 0);
     assert!(
@@ -466,7 +475,8 @@ fn a_killed_berth_leaves_its_lease_to_expire_and_its_deployment_interrupted() {
         "{:?}",
         started.elapsed()
     );
-    assert!(next.contains("succeeded"), "{next}");
+    assert!(next.contains("deployment 2 was interrupted"), "{next}");
+    assert!(next.contains("deployment 3 succeeded"), "{next}");
     let history = assert_exit(
         &project.berth(&["history", "-e", "production", "-o", "json"]),
         0,
@@ -477,6 +487,15 @@ fn a_killed_berth_leaves_its_lease_to_expire_and_its_deployment_interrupted() {
         !project
             .names("deployments")
             .contains(&"web-canary".to_owned())
+    );
+    let web = project.get(
+        "deployment/web",
+        "IMAGE:.spec.template.spec.containers[0].image,R:.spec.replicas",
+    );
+    assert_eq!(
+        web.split_whitespace().collect::<Vec<_>>(),
+        ["quickstart/web:0.1.0", "2"],
+        "{web}"
     );
 }
 

@@ -19,7 +19,7 @@ use crate::lease::{self, Held};
 use crate::object_set::ObjectSet;
 use crate::preflight::{self, Missing};
 use crate::prune;
-use crate::restore::restore;
+use crate::restore::{heal, restore};
 use crate::strategy::Told;
 use crate::timeline::Timeline;
 use crate::traversal::apply_in_order;
@@ -150,7 +150,16 @@ pub async fn deploy(
     } else {
         Vec::new()
     };
-    if prepared.plan.changes.is_empty() && (leftover.is_empty() || !request.prune) {
+    // A deployment a killed berth left running is healed even when nothing changed.
+    let nothing = |prepared: &Prepared| {
+        prepared.plan.changes.is_empty()
+            && (leftover.is_empty() || !request.prune)
+            && !prepared
+                .records
+                .iter()
+                .any(|r| r.outcome == Outcome::Running)
+    };
+    if nothing(&prepared) {
         return Ok(Ended {
             number: None,
             outcome: Outcome::Succeeded,
@@ -164,13 +173,37 @@ pub async fn deploy(
     {
         apply(&environment.kinds, namespace, false).await?;
     }
-    let held = lock(environment, request.no_wait, show).await?;
-    let ended = run(environment, request, &prepared, &leftover, &held.told, show).await;
+    let (held, waited) = lock(environment, request.no_wait, show).await?;
+    // What was read before the lock is stale if someone held it, or was still
+    // deploying then: read again, under the lock.
+    let stale = waited
+        || prepared
+            .records
+            .iter()
+            .any(|r| r.outcome == Outcome::Running);
+    let prepared = if stale {
+        prepare(environment, request).await?
+    } else {
+        prepared
+    };
+    let ended = if nothing(&prepared) {
+        Ok(Ended {
+            number: None,
+            outcome: Outcome::Succeeded,
+        })
+    } else {
+        run(environment, request, &prepared, &leftover, &held.told, show).await
+    };
     held.release().await;
     ended
 }
 
-async fn lock(environment: &Environment, no_wait: bool, show: Show<'_>) -> Result<Held, Refused> {
+/// The environment's lease, and whether another berth held it first.
+async fn lock(
+    environment: &Environment,
+    no_wait: bool,
+    show: Show<'_>,
+) -> Result<(Held, bool), Refused> {
     let holder = format!(
         "{}@{} (pid {})",
         std::env::var("USER").unwrap_or_else(|_| "someone".to_owned()),
@@ -188,7 +221,7 @@ async fn lock(environment: &Environment, no_wait: bool, show: Show<'_>) -> Resul
         )
         .await?
         {
-            Ok(held) => return Ok(held),
+            Ok(held) => return Ok((held, told)),
             Err(by) if no_wait => {
                 return Err(Refused::Locked(format!(
                     "another deployment of `{}` is under way: {} holds its lease for {}s more",
@@ -219,6 +252,12 @@ async fn run(
     told: &Told,
     show: Show<'_>,
 ) -> Result<Ended, Refused> {
+    let interrupted: Vec<Record> = prepared
+        .records
+        .iter()
+        .filter(|r| r.outcome == Outcome::Running)
+        .cloned()
+        .collect();
     environment
         .history
         .interrupt(&prepared.records, now())
@@ -247,6 +286,9 @@ async fn run(
         pending: Mutex::new(Vec::new()),
         written: Mutex::new(Instant::now()),
     };
+    if !interrupted.is_empty() {
+        heal(environment, prepared, &interrupted, &timeline).await;
+    }
     let (outcome, left) = match apply_in_order(environment, prepared, &timeline, told, number).await
     {
         Ok(()) => {

@@ -1,14 +1,17 @@
-//! Putting back what a failed deployment changed, from the object set the
-//! last good deployment stored.
+//! Putting back what a failed deployment changed, or one a killed berth left
+//! half done, from the object set the last good deployment stored.
 
 use berth_engine::Failure;
-use berth_engine::history::{Evidence, Outcome};
+use std::collections::BTreeSet;
+
+use berth_engine::history::{Evidence, Outcome, Record};
 
 use crate::deploy::{Prepared, Said};
 use crate::environment::Environment;
 use crate::object_set::ObjectSet;
 use crate::prune;
 use crate::service::{apply_service, await_service, with_applied};
+use crate::strategy;
 use crate::timeline::Timeline;
 
 /// Puts back what a failed deployment changed: each service's objects as the
@@ -77,5 +80,71 @@ pub async fn restore(
     match (restored, prepared.last.is_some()) {
         (true, true) => Outcome::RolledBack,
         _ => Outcome::Failed,
+    }
+}
+
+/// Heals what deployments a killed berth left running had begun: the second
+/// Deployment and the Service's switch of a canary or blue-green it ran, and
+/// each service they changed put back as the last good deployment left it.
+pub async fn heal(
+    environment: &Environment,
+    prepared: &Prepared,
+    interrupted: &[Record],
+    timeline: &Timeline<'_>,
+) {
+    let services: BTreeSet<&str> = interrupted
+        .iter()
+        .flat_map(|r| r.changed.iter().map(String::as_str))
+        .collect();
+    let numbers: Vec<String> = interrupted.iter().map(|r| r.number.to_string()).collect();
+    timeline.say(
+        None,
+        format!(
+            "deployment {} was interrupted; putting back what it had begun to change",
+            numbers.join(", ")
+        ),
+        None,
+    );
+    let previous = match &prepared.last {
+        Some(record) => match environment.history.objects(record.number).await {
+            Ok(objects) => ObjectSet::group(objects),
+            Err(e) => {
+                timeline.say(None, format!("cannot heal: {e}"), None);
+                return;
+            }
+        },
+        None => ObjectSet::default(),
+    };
+    for service in services {
+        let Some(objects) = previous.services.get(service) else {
+            continue;
+        };
+        if let Some(deployment) = objects.iter().find(|o| o["kind"] == "Deployment") {
+            strategy::undo_second(environment, deployment).await;
+        }
+        let progress = |what: &str| (timeline.show)(Said::Progress(service, what));
+        let healed = match (
+            apply_service(environment, objects).await,
+            prepared.target.ecosystem.services.get(service),
+        ) {
+            (Ok(applied), Some(spec)) => {
+                let workloads = with_applied(previous.workloads(service), &applied);
+                await_service(environment, &workloads, spec, &progress).await
+            }
+            (Ok(_), None) => Ok(()),
+            (Err(e), _) => Err(Failure::new(service, e)),
+        };
+        match healed {
+            Ok(()) => timeline.say(
+                Some(service),
+                "put back as the last good deployment left it",
+                None,
+            ),
+            Err(e) => timeline.say(
+                Some(service),
+                format!("could not be put back: {}", e.message),
+                None,
+            ),
+        }
     }
 }

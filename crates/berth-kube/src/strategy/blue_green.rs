@@ -21,7 +21,7 @@ use crate::owner::REVISION;
 use crate::service::await_service;
 use crate::wait::{Workload, WorkloadKind, settle};
 
-const PREVIEW: &str = "preview";
+pub const PREVIEW: &str = "preview";
 
 /// Runs the blue-green rollout of `change`; its objects other than workloads
 /// are applied.
@@ -145,7 +145,7 @@ fn keep(rollout: &Rollout) -> std::time::Duration {
 /// Points the Service at one track's pods, or (`None`) back at all of the
 /// service's. A merge patch of the selector alone: berth's apply of the Service
 /// does not own the track, so the apply could not take it away again.
-async fn switch(
+pub async fn switch(
     services: &Api<KubeService>,
     name: &str,
     track: Option<&str>,

@@ -9,6 +9,10 @@ use std::time::Duration;
 
 use berth_engine::Failure;
 
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Service as KubeService;
+use kube::api::{Api, DeleteParams};
+
 use crate::environment::Environment;
 use serde_json::{Value, json};
 
@@ -79,6 +83,25 @@ pub struct Context<'a> {
     pub told: &'a Told,
     pub say: &'a (dyn Fn(String) + Sync),
     pub progress: &'a (dyn Fn(&str) + Sync),
+}
+
+/// Takes away what a canary or blue-green of `deployment` left beside it: the
+/// second Deployments, and a Service switched to one of them. What is not
+/// there is no failure.
+pub async fn undo_second(environment: &Environment, deployment: &Value) {
+    let namespace = deployment["metadata"]["namespace"]
+        .as_str()
+        .unwrap_or_default();
+    let name = deployment["metadata"]["name"].as_str().unwrap_or_default();
+    let client = environment.cluster.client.clone();
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), namespace);
+    for track in ["canary", blue_green::PREVIEW] {
+        let _ = deployments
+            .delete(&format!("{name}-{track}"), &DeleteParams::background())
+            .await;
+    }
+    let services: Api<KubeService> = Api::namespaced(client, namespace);
+    let _ = blue_green::switch(&services, name, None).await;
 }
 
 /// A rollout berth runs itself.
