@@ -856,3 +856,48 @@ fn an_unknown_context_or_a_cluster_that_does_not_answer_is_said_plainly() {
         "{said}"
     );
 }
+
+#[test]
+fn an_object_of_the_same_name_that_is_someone_elses_is_never_taken_over_or_deleted() {
+    let Some(kubeconfig) = cluster() else { return };
+    let project = Project::from_example("quickstart", "theirs", kubeconfig, "quickstart");
+    project.secret("quickstart", &["session-secret=s"]);
+    project.kubectl(&[
+        "create",
+        "deployment",
+        "web",
+        "--image=nginx:1.27",
+        "-n",
+        &project.namespace,
+    ]);
+    let refused = assert_exit(&project.berth(&["deploy", "-e", "production"]), 1);
+    assert!(
+        refused.contains(&format!(
+            "Deployment/{}/web exists and is not berth's",
+            project.namespace
+        )),
+        "{refused}"
+    );
+    let web = project.get(
+        "deployment/web",
+        "IMAGE:.spec.template.spec.containers[0].image",
+    );
+    assert!(web.contains("nginx:1.27"), "theirs is untouched: {web}");
+    let labels = project.kubectl(&[
+        "get",
+        "deployment",
+        "web",
+        "-n",
+        &project.namespace,
+        "-o",
+        "jsonpath={.metadata.labels}",
+    ]);
+    assert!(!labels.contains("berth"), "{labels}");
+    let down = assert_exit(&project.berth(&["down", "-e", "production"]), 0);
+    let theirs = format!("Deployment/{}/web", project.namespace);
+    assert!(!down.lines().any(|l| l.trim() == theirs), "{down}");
+    assert!(
+        project.names("deployments").contains(&"web".to_owned()),
+        "down leaves theirs alone"
+    );
+}

@@ -1,13 +1,15 @@
 //! Server-side apply with field manager `berth`: the server merges, defaults
-//! and validates, and records which fields berth owns. berth is the source of
-//! truth for what it renders, so conflicts with another manager are forced, as
-//! Helm 4 does; fields berth does not set stay whoever's they are.
+//! and validates, and records which fields berth owns. An apply that conflicts
+//! with another manager's fields is forced only onto an object that is
+//! berth's own, for this ecosystem and environment (berth is the source of
+//! truth for what it renders, as Helm 4 forces); an object of the same name
+//! that is someone else's is refused, never taken over.
 
 use kube::api::{DynamicObject, Patch, PatchParams};
 use serde_json::Value;
 
 use crate::kinds::Kinds;
-use crate::owner::describe;
+use crate::owner::{describe, owner_labels_match};
 
 pub const FIELD_MANAGER: &str = "berth";
 
@@ -18,11 +20,25 @@ pub async fn apply(kinds: &Kinds, object: &Value, dry_run: bool) -> Result<Dynam
         .pointer("/metadata/name")
         .and_then(Value::as_str)
         .ok_or_else(|| format!("{} has no name", describe(object)))?;
-    let mut params = PatchParams::apply(FIELD_MANAGER).force();
+    let mut params = PatchParams::apply(FIELD_MANAGER);
     params.dry_run = dry_run;
-    api.patch(name, &params, &Patch::Apply(object))
-        .await
-        .map_err(|e| format!("applying {}: {}", describe(object), said(&e)))
+    let failed = |e: kube::Error| format!("applying {}: {}", describe(object), said(&e));
+    match api.patch(name, &params, &Patch::Apply(object)).await {
+        Err(kube::Error::Api(status)) if status.code == 409 => {
+            let live = kinds.live(object).await?;
+            let live = live.and_then(|live| serde_json::to_value(&live).ok());
+            if !live.is_some_and(|live| owner_labels_match(object, &live)) {
+                return Err(format!(
+                    "{} exists and is not berth's (it lacks the labels berth gives its own); berth leaves it alone — rename the service or move the object away",
+                    describe(object)
+                ));
+            }
+            api.patch(name, &params.force(), &Patch::Apply(object))
+                .await
+                .map_err(failed)
+        }
+        result => result.map_err(failed),
+    }
 }
 
 /// The API server's own message, without the client's wrapping; for an error

@@ -65,6 +65,17 @@ fn insert_labels(metadata: Option<&mut Value>, labels: &[(&str, &str)]) {
     }
 }
 
+/// Whether `live` carries the labels that make it berth's for the ecosystem and
+/// environment `object` is stamped for.
+pub fn owner_labels_match(object: &Value, live: &Value) -> bool {
+    let wanted = object.pointer("/metadata/labels");
+    let found = live.pointer("/metadata/labels");
+    [MANAGED_BY, PART_OF, ENVIRONMENT].iter().all(|key| {
+        let want = wanted.and_then(|w| w.get(*key)).and_then(Value::as_str);
+        want.is_some() && found.and_then(|f| f.get(*key)).and_then(Value::as_str) == want
+    })
+}
+
 /// The service an object belongs to, by its name label.
 pub fn service_of(object: &Value) -> Option<&str> {
     object.pointer("/metadata/labels")?.get(SERVICE)?.as_str()

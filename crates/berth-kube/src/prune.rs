@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::deploy::Prepared;
 use crate::environment::Environment;
-use crate::owner::describe;
+use crate::owner::{describe, owner_labels_match};
 
 /// The kinds berth renders, listed when looking for what it left.
 pub const KINDS: [(&str, &str); 15] = [
@@ -106,11 +106,28 @@ pub async fn report(
 }
 
 /// Deletes `objects`; one already gone is no failure.
+/// An object the cluster has that is not berth's — one of the same name that
+/// someone else made — is left alone.
 pub async fn delete(environment: &Environment, objects: &[Value]) {
     for object in objects {
         let Ok(api) = environment.kinds.api_for(object).await else {
             continue;
         };
+        // A listed object is the live one; one from a render is looked up.
+        let listed = object.pointer("/metadata/uid").is_some();
+        let berths = if listed {
+            owner_labels_match(object, object)
+        } else {
+            match environment.kinds.live(object).await {
+                Ok(Some(live)) => {
+                    serde_json::to_value(&live).is_ok_and(|live| owner_labels_match(object, &live))
+                }
+                _ => false,
+            }
+        };
+        if !berths {
+            continue;
+        }
         let name = object
             .pointer("/metadata/name")
             .and_then(Value::as_str)
