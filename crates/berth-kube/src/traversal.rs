@@ -43,12 +43,18 @@ pub async fn apply_in_order(
         .iter()
         .filter(|(service, _)| !prepared.target.revisions.contains_key(*service))
         .flat_map(|(_, objects)| objects);
-    let settings = prepared
+    let changing: Vec<String> = prepared
         .objects
         .services
-        .iter()
-        .filter(|(service, _)| changes(prepared, service))
-        .flat_map(|(_, objects)| objects.iter().filter(|o| !is_workload(o)));
+        .keys()
+        .filter(|service| changes(prepared, service))
+        .cloned()
+        .collect();
+    let settings = changing.iter().flat_map(|service| {
+        prepared.objects.services[service]
+            .iter()
+            .filter(|o| !is_workload(o))
+    });
     let first: Vec<&Value> = prepared
         .objects
         .shared
@@ -62,7 +68,8 @@ pub async fn apply_in_order(
         .buffer_unordered(AT_ONCE)
         .try_collect::<Vec<_>>()
         .await
-        .map_err(|e| (fail(e), Vec::new()))?;
+        // Any changing service's settings may have gone in: all are put back.
+        .map_err(|e| (fail(e), changing.clone()))?;
     let ecosystem = &prepared.target.ecosystem;
     let all = plan::plan(
         ecosystem,
