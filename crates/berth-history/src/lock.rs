@@ -6,6 +6,9 @@ use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
+/// How often a lock held by no one named is asked again, 2 ms apart.
+const MOMENT_TRIES: u32 = 100;
+
 /// An exclusive lock on a file that names its holder while it is held.
 pub struct FileLock {
     file: File,
@@ -25,15 +28,31 @@ impl FileLock {
     }
 
     /// Takes the lock now, or says who holds it (`Err(holder)`).
+    /// A lock held by no one who names themselves is a moment's: [`holder`]'s
+    /// shared probe, or a holder between its lock and its name. It is asked
+    /// again for a while before it counts as held.
+    ///
+    /// [`holder`]: FileLock::holder
     pub fn try_take(path: &Path, holder: &str) -> std::io::Result<Result<FileLock, String>> {
         let mut file = Self::open(path)?;
-        match file.try_lock() {
-            Ok(()) => {
-                write_holder(&mut file, holder)?;
-                Ok(Ok(FileLock { file }))
+        let mut tries = 0;
+        loop {
+            match file.try_lock() {
+                Ok(()) => {
+                    write_holder(&mut file, holder)?;
+                    return Ok(Ok(FileLock { file }));
+                }
+                Err(TryLockError::WouldBlock) => {
+                    file.rewind()?;
+                    let named = read_holder(&mut file);
+                    tries += 1;
+                    if !named.is_empty() || tries >= MOMENT_TRIES {
+                        return Ok(Err(named));
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(2));
+                }
+                Err(TryLockError::Error(e)) => return Err(e),
             }
-            Err(TryLockError::WouldBlock) => Ok(Err(read_holder(&mut file))),
-            Err(TryLockError::Error(e)) => Err(e),
         }
     }
 
@@ -105,6 +124,24 @@ mod tests {
         drop(first);
         assert_eq!(FileLock::holder(&prod), None);
         assert!(FileLock::try_take(&prod, "x").unwrap().is_ok());
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_probe_of_who_holds_it_does_not_keep_a_taker_out() {
+        let dir = std::env::temp_dir().join(format!("berth-lock-probe-{}", std::process::id()));
+        let path = environment_lock(&dir, "prod");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        File::create(&path).unwrap();
+        // What `holder` does, held long enough for a taker to meet it.
+        let probe = File::open(&path).unwrap();
+        probe.try_lock_shared().unwrap();
+        let letting_go = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(30));
+            drop(probe);
+        });
+        assert!(FileLock::try_take(&path, "berth (pid 2)").unwrap().is_ok());
+        letting_go.join().unwrap();
         let _ = std::fs::remove_dir_all(dir);
     }
 }
