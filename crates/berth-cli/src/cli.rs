@@ -85,6 +85,13 @@ pub enum Command {
         /// only berth here
         #[arg(long, hide = true, value_name = "FILE")]
         log_to: Option<std::path::PathBuf>,
+        /// Serve the dashboard beside the run, on 127.0.0.1 (`berth ui` for a
+        /// detached berth)
+        #[arg(long, conflicts_with = "detach")]
+        ui: bool,
+        /// The dashboard's port [default: 7420, or the next free one]
+        #[arg(long, value_name = "PORT", requires = "ui")]
+        ui_port: Option<u16>,
     },
     /// Run a named deployment locally, with its pre and post commands
     Run {
@@ -93,6 +100,9 @@ pub enum Command {
         #[arg(short, long)]
         detach: bool,
     },
+    /// Serve the dashboard: the graph with live states, logs, deployments,
+    /// history, DORA, the check report and backups
+    Ui(UiArgs),
     /// Show each running instance: pid, state, health, restarts, port, uptime
     Status {
         /// Keep watching: print the table again whenever it changes
@@ -318,12 +328,26 @@ pub struct WorkloadArgs {
     pub upstreams: Vec<String>,
 }
 
+/// Where the dashboard listens, and the token that lets a request act.
+#[derive(Debug, clap::Args)]
+pub struct UiArgs {
+    /// The port [default: 7420, or the next free one]
+    #[arg(long, value_name = "PORT")]
+    pub port: Option<u16>,
+    /// The address to listen on; beyond loopback every request needs the token
+    #[arg(long, value_name = "ADDRESS", default_value = "127.0.0.1")]
+    pub bind: std::net::IpAddr,
+    /// Read the token from this file instead of making one
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<std::path::PathBuf>,
+}
+
 impl Command {
     /// Whether the command keeps running: it supervises or serves.
     pub fn runs_long(&self) -> bool {
         matches!(
             self,
-            Command::Up { .. } | Command::Run { .. } | Command::Workload(_)
+            Command::Up { .. } | Command::Run { .. } | Command::Workload(_) | Command::Ui(_)
         )
     }
 

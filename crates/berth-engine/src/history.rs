@@ -2,10 +2,10 @@
 //! small driver interface as Helm's storage has, so that a local database and a
 //! cluster can each keep an environment's history.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-use berth_core::revision::Revision;
+use berth_core::revision::{Change, Revision, diff_settings};
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
@@ -150,6 +150,25 @@ impl Record {
             outcome: Outcome::Running,
         }
     }
+}
+
+/// Every setting that differs between two deployments, `service: setting`.
+pub fn changes(from: &Record, to: &Record) -> Vec<Change> {
+    let names: BTreeSet<&String> = from.services.keys().chain(to.services.keys()).collect();
+    let empty = BTreeMap::new();
+    names
+        .into_iter()
+        .flat_map(|name| {
+            let before = from.services.get(name).map_or(&empty, |s| &s.settings);
+            let after = to.services.get(name).map_or(&empty, |s| &s.settings);
+            diff_settings(before, after)
+                .into_iter()
+                .map(move |change| Change {
+                    setting: format!("{name}: {}", change.setting),
+                    ..change
+                })
+        })
+        .collect()
 }
 
 /// Why an automatic decision was taken, kept with the step that took it.

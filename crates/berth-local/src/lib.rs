@@ -14,6 +14,7 @@ mod gateway;
 mod guard;
 mod instances;
 mod launch;
+mod log_files;
 mod logs;
 mod policy;
 mod ports;
@@ -26,10 +27,13 @@ mod status_cell;
 mod supervisor;
 mod traffic;
 
-pub use control::{InstanceReport, Progress, Reply, Request, RolloutReport, request, stream};
+pub use control::{
+    Client, InstanceReport, Progress, Reply, Request, RolloutReport, request, stream,
+};
 pub use deployer::{Ask, DeployResult};
 pub use instances::{Instances, NewInstance, Processes};
 pub use launch::{LaunchError, read_env_file, read_secret};
+pub use log_files::{Follower, LogFiles, LogLine};
 pub use logs::Sink;
 pub use policy::{AfterExit, after_exit, backoff};
 pub use ports::Ports;

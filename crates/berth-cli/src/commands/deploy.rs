@@ -85,7 +85,15 @@ pub fn run(global: &Global, services: &[String], options: Options) -> Result<Exi
             println!(
                 "berth: nothing runs here yet; starting the ecosystem as its first deployment"
             );
-            super::up::run(global, services, true, true, None)
+            super::up::run(
+                global,
+                services,
+                &super::up::Options {
+                    detach: true,
+                    quiet: true,
+                    ..super::up::Options::default()
+                },
+            )
         }
     }
 }

@@ -2,10 +2,7 @@
 //! with its timeline and evidence, the difference between two, and the DORA
 //! metrics over them.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-use berth_core::revision::{Change, diff_settings};
 
 use berth_core::{Problem, Problems};
 use berth_engine::dora;
@@ -166,21 +163,7 @@ pub fn show(global: &Global, name: &str, diff: Option<&str>) -> Result<Exit, Pro
 }
 
 fn print_diff(global: &Global, from: &Record, to: &Record) -> Result<Exit, Problems> {
-    let names: BTreeSet<&String> = from.services.keys().chain(to.services.keys()).collect();
-    let empty = BTreeMap::new();
-    let changes: Vec<Change> = names
-        .into_iter()
-        .flat_map(|name| {
-            let before = from.services.get(name).map_or(&empty, |s| &s.settings);
-            let after = to.services.get(name).map_or(&empty, |s| &s.settings);
-            diff_settings(before, after)
-                .into_iter()
-                .map(move |change| Change {
-                    setting: format!("{name}: {}", change.setting),
-                    ..change
-                })
-        })
-        .collect();
+    let changes = berth_engine::history::changes(from, to);
     if global.output == Format::Json {
         output::json(&changes);
         return Ok(Exit::Success);

@@ -19,7 +19,7 @@ pub fn run() -> Exit {
     let mut global = Global::default();
     match choose(&mut global) {
         Ok(Some(names)) => {
-            up::run(&global, &names, false, false, None).unwrap_or_else(|problems| {
+            up::run(&global, &names, &up::Options::default()).unwrap_or_else(|problems| {
                 output::problems(&problems, Format::Text);
                 Exit::Invalid
             })

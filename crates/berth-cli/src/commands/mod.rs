@@ -28,6 +28,7 @@ mod session;
 mod start;
 mod status;
 mod stop;
+mod ui;
 mod up;
 mod way_back;
 mod workload;
@@ -61,7 +62,23 @@ pub fn run(cli: &Cli) -> Exit {
             detach,
             quiet,
             log_to,
-        } => up::run(&cli.global, names, *detach, *quiet, log_to.as_deref()),
+            ui,
+            ui_port,
+        } => up::run(
+            &cli.global,
+            names,
+            &up::Options {
+                detach: *detach,
+                quiet: *quiet,
+                log: log_to.as_deref(),
+                ui: ui.then(|| crate::cli::UiArgs {
+                    port: *ui_port,
+                    bind: std::net::Ipv4Addr::LOCALHOST.into(),
+                    token_file: None,
+                }),
+            },
+        ),
+        Command::Ui(args) => ui::run(&cli.global, args),
         Command::Run { deployment, detach } => up::run_deployment(&cli.global, deployment, *detach),
         Command::Status { watch } => status::run(&cli.global, *watch),
         Command::Logs {

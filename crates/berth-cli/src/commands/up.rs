@@ -10,16 +10,23 @@ use berth_engine::{Event, Failure};
 use berth_local::{Notice, Output, Session};
 
 use super::session::{Found, Session as Running};
-use super::{Exit, detached, hosted, load};
-use crate::cli::Global;
+use super::{Exit, detached, hosted, load, ui};
+use crate::cli::{Global, UiArgs};
 
-pub fn run(
-    global: &Global,
-    names: &[String],
-    detach: bool,
-    quiet: bool,
-    log: Option<&std::path::Path>,
-) -> Result<Exit, Problems> {
+/// How `berth up` runs.
+#[derive(Default)]
+pub struct Options<'a> {
+    pub detach: bool,
+    /// berth's own lines only.
+    pub quiet: bool,
+    /// Where a detached berth writes its own output.
+    pub log: Option<&'a std::path::Path>,
+    /// The dashboard beside the run.
+    pub ui: Option<UiArgs>,
+}
+
+pub fn run(global: &Global, names: &[String], options: &Options) -> Result<Exit, Problems> {
+    let detach = options.detach;
     let project = load(global)?;
     let ecosystem = project.ecosystem(global.environment.as_deref())?;
     hosted::check(ecosystem)?;
@@ -56,7 +63,32 @@ pub fn run(
         .enable_all()
         .build()
         .map_err(|e| Problems::one(Problem::new(format!("cannot start the async runtime: {e}"))))?;
-    Ok(runtime.block_on(up(&project, ecosystem, &plan, quiet, log)))
+    runtime.block_on(async {
+        let dashboard = match &options.ui {
+            Some(args) => {
+                Some(ui::open(&project, ecosystem, plan::plan(ecosystem, &selection), args).await?)
+            }
+            None => None,
+        };
+        let up = up(&project, ecosystem, &plan, options.quiet, options.log);
+        Ok(match dashboard {
+            None => up.await,
+            // The dashboard goes when the run ends; a dashboard that fails says so
+            // and leaves the run alone.
+            Some(dashboard) => {
+                tokio::pin!(up);
+                tokio::select! {
+                    exit = &mut up => exit,
+                    served = dashboard => {
+                        if let Err(e) = served {
+                            eprintln!("error: the dashboard stopped: {e}");
+                        }
+                        up.await
+                    }
+                }
+            }
+        })
+    })
 }
 
 /// `berth run NAME`: `up` for a named deployment, which must be one.
@@ -76,7 +108,14 @@ pub fn run_deployment(global: &Global, deployment: &str, detach: bool) -> Result
             Problem::new(format!("there is no deployment `{deployment}`")).help(help),
         ));
     }
-    run(global, &[deployment.to_owned()], detach, false, None)
+    run(
+        global,
+        &[deployment.to_owned()],
+        &Options {
+            detach,
+            ..Options::default()
+        },
+    )
 }
 
 async fn up(

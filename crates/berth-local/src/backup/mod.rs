@@ -51,7 +51,7 @@ impl Store<'_> {
 }
 
 /// `.berth/backups/ENV/SERVICE` under `state`: where a store's backups are.
-fn folder(state: &Path, environment: &str, service: &str) -> PathBuf {
+pub fn folder(state: &Path, environment: &str, service: &str) -> PathBuf {
     state.join("backups").join(environment).join(service)
 }
 

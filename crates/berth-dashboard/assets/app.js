@@ -1,0 +1,207 @@
+// berth's dashboard: live status, logs and token-guarded actions. The pages
+// are whole without it; this only keeps them current and sends actions.
+"use strict";
+
+// The token arrives in the URL's fragment, which no request carries, and is
+// kept for this tab only.
+(function keepToken() {
+  const match = location.hash.match(/token=([^&]+)/);
+  if (match) {
+    sessionStorage.setItem("berth-token", decodeURIComponent(match[1]));
+    history.replaceState(null, "", location.pathname + location.search);
+  }
+})();
+
+function say(text, isError) {
+  const box = document.getElementById("message");
+  box.textContent = text;
+  box.className = "shown" + (isError ? " error" : "");
+  clearTimeout(say.timer);
+  say.timer = setTimeout(() => { box.className = ""; }, 8000);
+}
+
+// Sends an action; the answer is JSON lines, the last of which is the result.
+async function act(path, body) {
+  const headers = { "Content-Type": "application/json" };
+  const token = sessionStorage.getItem("berth-token");
+  if (token) headers["X-Berth-Token"] = token;
+  say("…", false);
+  let answer;
+  try {
+    answer = await fetch(path, { method: "POST", headers, body: body || "" });
+  } catch (e) {
+    say("berth did not answer: " + e, true);
+    return;
+  }
+  const lines = (await answer.text()).trim().split("\n").filter(Boolean);
+  let last = {};
+  try { last = JSON.parse(lines[lines.length - 1] || "{}"); } catch (e) { last = { message: lines.join("\n") }; }
+  const failed = !answer.ok || last.reply === "error";
+  let text = last.message || (last.reply === "deployed" ? "deployment " + (last.number || "") + ": " + last.outcome : "done");
+  say(text, failed);
+}
+
+document.addEventListener("click", (event) => {
+  const button = event.target.closest("button[data-action]");
+  if (!button) return;
+  if (button.dataset.confirm && !confirm(button.dataset.confirm)) return;
+  act(button.dataset.action, button.dataset.body);
+});
+
+// A service's state over its instances: the worst one, else running.
+function serviceState(instances) {
+  const order = ["failed", "crash-loop", "exited", "restarting", "pending", "stopped", "completed", "running"];
+  let state = null;
+  for (const i of instances) {
+    const s = i.state.split(/[ :(]/)[0];
+    if (state === null || order.indexOf(s) < order.indexOf(state)) state = s;
+  }
+  return state || "pending";
+}
+
+// Whether a gate on `service` with `condition` holds, as the page can tell.
+function gateHolds(instances, condition) {
+  if (instances.length === 0) return false;
+  if (condition === "completed") return instances.every((i) => i.state === "completed");
+  if (condition === "started") return instances.some((i) => i.state === "running" || i.state === "completed");
+  if (condition === "healthy") return instances.some((i) => i.ready);
+  return null;
+}
+
+function showGraph(status) {
+  const by = {};
+  for (const i of status.instances || []) (by[i.service] = by[i.service] || []).push(i);
+  document.querySelectorAll("[data-service]").forEach((node) => {
+    const instances = by[node.dataset.service] || [];
+    const state = instances.length ? serviceState(instances) : (status.reply === "down" ? "stopped" : "pending");
+    node.setAttribute("class", node.dataset.base + " s-" + state);
+    const text = node.querySelector(".node-state");
+    if (text) text.textContent = state + (instances.length > 1 ? " ×" + instances.length : "");
+    const waits = node.querySelector(".node-waits");
+    if (waits) {
+      const gates = JSON.parse(node.dataset.gates || "[]");
+      const unmet = state === "pending" ? gates.filter(([dep, cond]) => gateHolds(by[dep] || [], cond) !== true) : [];
+      waits.textContent = unmet.length ? "waits for " + unmet.map(([d, c]) => d + " " + c).join(", ") : "";
+    }
+  });
+}
+
+function cell(row, text, className) {
+  const td = row.insertCell();
+  td.textContent = text;
+  if (className) td.className = className;
+  return td;
+}
+
+function bytes(n) {
+  if (n >= 1 << 30) return (n / (1 << 30)).toFixed(1) + " GiB";
+  if (n >= 1 << 20) return (n / (1 << 20)).toFixed(1) + " MiB";
+  return Math.round(n / 1024) + " KiB";
+}
+
+function showInstances(status) {
+  const body = document.getElementById("instances");
+  if (!body) return;
+  body.replaceChildren();
+  for (const i of status.instances || []) {
+    const row = body.insertRow();
+    row.dataset.instance = i.instance;
+    cell(row, i.instance);
+    cell(row, i.revision || "");
+    cell(row, i.state, "state s-" + i.state.split(/[ :(]/)[0]);
+    cell(row, i.ready ? "ready" : "—");
+    cell(row, String(i.restarts), "num");
+    cell(row, i.pid ? String(i.pid) : "—", "num");
+    cell(row, i.port ? String(i.port) : "—", "num");
+    cell(row, i.uptime_seconds != null ? i.uptime_seconds + " s" : "—", "num");
+    const use = i.use || {};
+    cell(row, use.cpu_percent != null ? use.cpu_percent.toFixed(1) + " %" : "—", "num");
+    cell(row, use.rss_bytes ? bytes(use.rss_bytes) : "—", "num");
+    const actions = row.insertCell();
+    for (const verb of ["restart", "stop"]) {
+      const button = document.createElement("button");
+      button.textContent = verb;
+      button.dataset.action = "/api/v1/services/" + encodeURIComponent(i.service) + "/" + verb;
+      actions.append(button, " ");
+    }
+  }
+}
+
+function showRollouts(status) {
+  const box = document.getElementById("rollouts");
+  if (!box) return;
+  box.replaceChildren();
+  const rollouts = status.rollouts || [];
+  if (!rollouts.length) {
+    box.textContent = status.reply === "down" ? "no berth is running here" : "no deployment is splitting traffic now";
+    return;
+  }
+  for (const r of rollouts) {
+    const title = document.createElement("h3");
+    title.textContent = r.service;
+    const bar = document.createElement("div");
+    bar.className = "weights";
+    bar.dataset.rollout = r.service;
+    for (const [revision, weight] of r.weights) {
+      const part = document.createElement("span");
+      part.style.width = Math.max(weight, 4) + "%";
+      part.textContent = revision + " " + weight + "%";
+      bar.append(part);
+    }
+    box.append(title, bar);
+    if (r.analysis) {
+      const p = document.createElement("p");
+      p.className = "evidence";
+      p.textContent = r.analysis.what;
+      box.append(p);
+    }
+  }
+}
+
+function showState(status) {
+  const state = document.getElementById("berth-state");
+  if (!state) return;
+  const progress = status.progress ? status.progress.progress : "down";
+  state.textContent = status.reply === "down" ? "not running" : progress;
+  state.className = "state s-" + (status.reply === "down" ? "down" : progress);
+}
+
+if (document.body.dataset.live !== undefined) {
+  const events = new EventSource("/api/v1/events");
+  events.addEventListener("status", (event) => {
+    const status = JSON.parse(event.data);
+    showState(status);
+    showGraph(status);
+    showInstances(status);
+    showRollouts(status);
+    document.body.dataset.updated = String(Date.now());
+  });
+}
+
+// Logs: each event is a batch of lines; the newest 5,000 are kept.
+(function followLogs() {
+  const log = document.getElementById("log");
+  if (!log) return;
+  const search = document.getElementById("search");
+  const shown = (line) => !search.value || line.textContent.toLowerCase().includes(search.value.toLowerCase());
+  search.addEventListener("input", () => {
+    for (const line of log.children) line.style.display = shown(line) ? "" : "none";
+  });
+  const events = new EventSource("/api/logs" + location.search);
+  events.addEventListener("lines", (event) => {
+    const atEnd = log.scrollTop + log.clientHeight >= log.scrollHeight - 4;
+    const fragment = document.createDocumentFragment();
+    for (const l of JSON.parse(event.data)) {
+      const line = document.createElement("div");
+      const who = document.createElement("span");
+      who.className = "instance";
+      who.textContent = l.instance + " | ";
+      line.append(who, l.text);
+      line.style.display = shown(line) ? "" : "none";
+      fragment.append(line);
+    }
+    log.append(fragment);
+    while (log.children.length > 5000) log.firstChild.remove();
+    if (atEnd) log.scrollTop = log.scrollHeight;
+  });
+})();

@@ -1,0 +1,204 @@
+//! What changes while the page is open: the control API passed through to the
+//! running berth, its status as events with each local process's CPU and
+//! memory added, and services' logs as events.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{Method, StatusCode, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use berth_local::{Follower, LogFiles, LogLine};
+use futures_util::{Stream, StreamExt};
+use serde_json::Value;
+
+use crate::project::Project;
+use crate::usage::Sampler;
+
+type Shared = Arc<Project>;
+
+/// How often the status is taken for the events, and logs looked at.
+const STATUS_EVERY: Duration = Duration::from_millis(250);
+const LOGS_EVERY: Duration = Duration::from_millis(100);
+/// How many of the lines already written a log stream starts with.
+const LOGS_BACK: usize = 200;
+
+pub fn routes() -> Router<Shared> {
+    Router::new()
+        .route("/api/v1/status", get(status))
+        .route("/api/v1/events", get(events))
+        .route("/api/v1/services/{service}/{verb}", post(service_action))
+        .route("/api/v1/{verb}", post(action))
+        .route("/api/logs", get(logs))
+}
+
+fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    let body = serde_json::json!({ "reply": "error", "message": message.into() });
+    (status, axum::Json(body)).into_response()
+}
+
+fn not_running() -> Response {
+    error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "no berth is running here: start it with `berth up`",
+    )
+}
+
+/// Passes a request to the running berth and its answer back as it streams.
+async fn pass(project: &Project, method: &Method, path: &str, body: Option<String>) -> Response {
+    let Ok(answer) = project.client.send(method.as_str(), path, body).await else {
+        return not_running();
+    };
+    let (parts, body) = answer.into_parts();
+    let mut response = Response::new(Body::new(body));
+    *response.status_mut() = parts.status;
+    if let Some(kind) = parts.headers.get(header::CONTENT_TYPE) {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, kind.clone());
+    }
+    response
+}
+
+async fn status(State(project): State<Shared>) -> Response {
+    pass(&project, &Method::GET, "/v1/status", None).await
+}
+
+async fn service_action(
+    State(project): State<Shared>,
+    Path((service, verb)): Path<(String, String)>,
+) -> Response {
+    if !matches!(verb.as_str(), "stop" | "restart") {
+        return error(StatusCode::NOT_FOUND, format!("no action `{verb}`"));
+    }
+    let request = match verb.as_str() {
+        "stop" => berth_local::Request::Stop { service },
+        _ => berth_local::Request::Restart { service },
+    };
+    let (method, path, body) = request.route();
+    pass(&project, &method.parse().expect("a method"), &path, body).await
+}
+
+async fn action(State(project): State<Shared>, Path(verb): Path<String>, body: String) -> Response {
+    if !matches!(verb.as_str(), "promote" | "abort" | "deploy") {
+        return error(StatusCode::NOT_FOUND, format!("no action `{verb}`"));
+    }
+    let body = (verb == "deploy").then_some(body);
+    pass(&project, &Method::POST, &format!("/v1/{verb}"), body).await
+}
+
+/// The running berth's status now and on every change, each instance with
+/// what its process uses; `down` while no berth answers, and again once one does.
+async fn events(
+    State(project): State<Shared>,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let sampler = Arc::new(Sampler::default());
+    let statuses = futures_util::stream::unfold(
+        (project, sampler, None::<String>),
+        |(project, sampler, last)| async move {
+            loop {
+                let now = with_usage(&project, &sampler).await.to_string();
+                if last.as_deref() != Some(&now) {
+                    let event = Event::default().event("status").data(&now);
+                    return Some((Ok(event), (project, sampler, Some(now))));
+                }
+                tokio::time::sleep(STATUS_EVERY).await;
+            }
+        },
+    );
+    Sse::new(statuses).keep_alive(KeepAlive::default())
+}
+
+/// The status as JSON, with `use` on each instance that has a process.
+async fn with_usage(project: &Project, sampler: &Sampler) -> Value {
+    let Ok(answer) = project.client.send("GET", "/v1/status", None).await else {
+        return serde_json::json!({ "reply": "down" });
+    };
+    let body = http_body_util::BodyExt::collect(answer.into_body())
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let mut status: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let mut pids = Vec::new();
+    if let Some(instances) = status.get_mut("instances").and_then(Value::as_array_mut) {
+        for instance in instances {
+            let Some(pid) = instance.get("pid").and_then(Value::as_u64) else {
+                continue;
+            };
+            pids.push(pid as u32);
+            if let Some(usage) = sampler.sample(pid as u32) {
+                instance["use"] = serde_json::to_value(usage).expect("usage serializes");
+            }
+        }
+    }
+    sampler.keep_only(&pids);
+    status
+}
+
+/// The chosen services' logs (all without `service=`): the last lines written,
+/// then each batch of new ones as one event, so a busy service costs one
+/// event a tenth of a second, not one a line.
+async fn logs(
+    State(project): State<Shared>,
+    RawQuery(query): RawQuery,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let services = chosen_services(query.as_deref());
+    let dir = project.state_dir.join("logs");
+    let files = LogFiles::of(&dir, &services).ok();
+    let back = files.as_ref().map(|f| f.lines()).unwrap_or_default();
+    let back = back[back.len().saturating_sub(LOGS_BACK)..].to_vec();
+    let follower = files.map(|f| f.follower());
+    let first = futures_util::stream::iter((!back.is_empty()).then(|| batch(&back)));
+    let fresh = futures_util::stream::unfold(
+        (dir, services, follower, 0u64),
+        |(dir, services, mut follower, tick)| async move {
+            loop {
+                tokio::time::sleep(LOGS_EVERY).await;
+                let tick = tick + 1;
+                // New instances (a replica, a canary) get files of their own.
+                if (tick.is_multiple_of(10) || follower.is_none())
+                    && let Ok(now) = LogFiles::of(&dir, &services)
+                {
+                    follower.get_or_insert_with(Follower::default).include(&now);
+                }
+                let lines = follower.as_mut().map(Follower::fresh).unwrap_or_default();
+                if !lines.is_empty() {
+                    return Some((batch(&lines), (dir, services, follower, tick)));
+                }
+            }
+        },
+    );
+    Sse::new(first.chain(fresh)).keep_alive(KeepAlive::default())
+}
+
+/// The `service=` values of a query string, in order.
+pub fn chosen_services(query: Option<&str>) -> Vec<String> {
+    query
+        .and_then(|q| serde_urlencoded::from_str::<Vec<(String, String)>>(q).ok())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|(key, value)| key == "service" && !value.is_empty())
+        .map(|(_, value)| value)
+        .collect()
+}
+
+fn batch(lines: &[LogLine]) -> Result<Event, Infallible> {
+    let lines: Vec<Value> = lines
+        .iter()
+        .map(|line| {
+            serde_json::json!({
+                "at": humantime::format_rfc3339_millis(line.at).to_string(),
+                "instance": line.label,
+                "text": line.text,
+            })
+        })
+        .collect();
+    Ok(Event::default()
+        .event("lines")
+        .data(Value::Array(lines).to_string()))
+}

@@ -1,0 +1,70 @@
+//! Each data store's backups and its last restore drill, against its targets.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use berth_local::backup;
+use maud::{Markup, html};
+
+use super::frame::frame;
+use crate::project::Project;
+
+pub async fn page(State(project): State<Arc<Project>>) -> Markup {
+    let ecosystem = &project.ecosystem;
+    let stores: Vec<_> = ecosystem
+        .services
+        .iter()
+        .filter(|(name, service)| service.kind.is_data() && !ecosystem.is_external(name))
+        .collect();
+    let body = html! {
+        @if stores.is_empty() { p.muted { "This environment runs no data store." } }
+        @for (name, service) in stores {
+            @let folder = backup::folder(&project.state_dir, project.environment(), name);
+            @let backups = backup::backups(&folder);
+            @let drills = backup::drills(&folder);
+            @let targets = service.backup.as_ref();
+            h2 { (name) " " span.muted { (service.kind.to_string()) } }
+            p {
+                "Last drill: "
+                @match drills.last() {
+                    None => span.muted { "never — " code { "berth backup drill -e " (project.environment()) " " (name) } },
+                    Some(drill) => {
+                        (drill.at) " of " (drill.backup) ": RTO " (seconds(drill.rto_seconds))
+                        @if let Some(rto) = targets.and_then(|t| t.rto) { " (target " (rto.to_string()) ")" }
+                        ", RPO " (seconds(drill.rpo_seconds))
+                        @if let Some(rpo) = targets.and_then(|t| t.rpo) { " (target " (rpo.to_string()) ")" }
+                    },
+                }
+            }
+            @if backups.is_empty() {
+                p.muted { "No backup yet: " code { "berth backup -e " (project.environment()) " " (name) } }
+            } @else {
+                table {
+                    thead { tr { th { "backup" } th { "taken at" } th { "size" } th { "files" } th { "revision" } } }
+                    tbody {
+                        @for m in backups.iter().rev() {
+                            tr {
+                                td { (m.id) } td { (m.taken_at) } td.num { (size(m.bytes())) }
+                                td.num { (m.files.len()) } td { (m.revision.as_deref().unwrap_or("—")) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    frame(&project, "/backups", "Backups", false, body)
+}
+
+fn seconds(s: f64) -> String {
+    humantime::format_duration(Duration::from_secs(s.round() as u64)).to_string()
+}
+
+fn size(bytes: u64) -> String {
+    match bytes {
+        b if b >= 1 << 30 => format!("{:.1} GiB", b as f64 / (1u64 << 30) as f64),
+        b if b >= 1 << 20 => format!("{:.1} MiB", b as f64 / (1u64 << 20) as f64),
+        b => format!("{:.1} KiB", b as f64 / 1024.0),
+    }
+}

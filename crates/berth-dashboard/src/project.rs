@@ -1,0 +1,69 @@
+//! What the dashboard shows: one environment of an ecosystem, its plan, the
+//! berth that runs it (through the control API) and what `.berth/` keeps.
+
+use std::path::PathBuf;
+
+use berth_core::Ecosystem;
+use berth_core::plan::Plan;
+use berth_engine::history::{Entry, History, Record};
+use berth_history::SqliteHistory;
+use berth_local::{Client, InstanceReport, Progress, Reply, Request, RolloutReport};
+
+pub struct Project {
+    pub ecosystem: Ecosystem,
+    pub plan: Plan,
+    /// `.berth/` beside berth.yaml.
+    pub state_dir: PathBuf,
+    pub client: Client,
+}
+
+/// What the running berth says of itself.
+pub struct Live {
+    pub progress: Progress,
+    pub instances: Vec<InstanceReport>,
+    pub rollouts: Vec<RolloutReport>,
+}
+
+impl Project {
+    pub fn new(ecosystem: Ecosystem, plan: Plan, state_dir: PathBuf) -> Project {
+        let client = Client::new(&state_dir.join("berth.sock"));
+        Project {
+            ecosystem,
+            plan,
+            state_dir,
+            client,
+        }
+    }
+
+    pub fn environment(&self) -> &str {
+        &self.ecosystem.environment_name
+    }
+
+    /// The running berth's status; `None` when no berth answers here.
+    pub async fn live(&self) -> Option<Live> {
+        match self.client.reply(&Request::Status).await.ok()? {
+            Reply::Status {
+                progress,
+                instances,
+                rollouts,
+            } => Some(Live {
+                progress,
+                instances,
+                rollouts,
+            }),
+            _ => None,
+        }
+    }
+
+    /// The environment's deployments, oldest first; none before the first `berth up`.
+    pub fn records(&self) -> Result<Vec<Record>, String> {
+        if !self.state_dir.exists() {
+            return Ok(Vec::new());
+        }
+        SqliteHistory::open(&self.state_dir)?.list(self.environment())
+    }
+
+    pub fn timeline(&self, number: u64) -> Result<Vec<Entry>, String> {
+        SqliteHistory::open(&self.state_dir)?.timeline(self.environment(), number)
+    }
+}
