@@ -3,14 +3,16 @@
 "use strict";
 
 // The token arrives in the URL's fragment, which no request carries, and is
-// kept for this tab only.
-(function keepToken() {
+// kept for this tab only; a fragment given to an open page counts too.
+function keepToken() {
   const match = location.hash.match(/token=([^&]+)/);
   if (match) {
     sessionStorage.setItem("berth-token", decodeURIComponent(match[1]));
     history.replaceState(null, "", location.pathname + location.search);
   }
-})();
+}
+keepToken();
+window.addEventListener("hashchange", keepToken);
 
 function say(text, isError) {
   const box = document.getElementById("message");
@@ -86,45 +88,58 @@ function showGraph(status) {
   });
 }
 
-function cell(row, text, className) {
-  const td = row.insertCell();
-  td.textContent = text;
-  if (className) td.className = className;
-  return td;
-}
-
 function bytes(n) {
   if (n >= 1 << 30) return (n / (1 << 30)).toFixed(1) + " GiB";
   if (n >= 1 << 20) return (n / (1 << 20)).toFixed(1) + " MiB";
   return Math.round(n / 1024) + " KiB";
 }
 
+// A row's cells as text, in the table's order.
+function cells(i) {
+  const use = i.use || {};
+  return [
+    i.instance,
+    i.revision || "",
+    i.state,
+    i.ready ? "ready" : "—",
+    String(i.restarts),
+    i.pid ? String(i.pid) : "—",
+    i.port ? String(i.port) : "—",
+    i.uptime_seconds != null ? i.uptime_seconds + " s" : "—",
+    use.cpu_percent != null ? use.cpu_percent.toFixed(1) + " %" : "—",
+    use.rss_bytes ? bytes(use.rss_bytes) : "—",
+  ];
+}
+
+function newRow(body, i) {
+  const row = body.insertRow();
+  row.dataset.instance = i.instance;
+  cells(i).forEach((_, n) => { row.insertCell().className = n >= 4 ? "num" : ""; });
+  const actions = row.insertCell();
+  for (const verb of ["restart", "stop"]) {
+    const button = document.createElement("button");
+    button.textContent = verb;
+    button.dataset.action = "/api/v1/services/" + encodeURIComponent(i.service) + "/" + verb;
+    actions.append(button, " ");
+  }
+  return row;
+}
+
+// Rows are updated where they are, so a button stays under the pointer.
 function showInstances(status) {
   const body = document.getElementById("instances");
   if (!body) return;
-  body.replaceChildren();
+  const seen = new Set();
   for (const i of status.instances || []) {
-    const row = body.insertRow();
-    row.dataset.instance = i.instance;
-    cell(row, i.instance);
-    cell(row, i.revision || "");
-    cell(row, i.state, "state s-" + i.state.split(/[ :(]/)[0]);
-    cell(row, i.ready ? "ready" : "—");
-    cell(row, String(i.restarts), "num");
-    cell(row, i.pid ? String(i.pid) : "—", "num");
-    cell(row, i.port ? String(i.port) : "—", "num");
-    cell(row, i.uptime_seconds != null ? i.uptime_seconds + " s" : "—", "num");
-    const use = i.use || {};
-    cell(row, use.cpu_percent != null ? use.cpu_percent.toFixed(1) + " %" : "—", "num");
-    cell(row, use.rss_bytes ? bytes(use.rss_bytes) : "—", "num");
-    const actions = row.insertCell();
-    for (const verb of ["restart", "stop"]) {
-      const button = document.createElement("button");
-      button.textContent = verb;
-      button.dataset.action = "/api/v1/services/" + encodeURIComponent(i.service) + "/" + verb;
-      actions.append(button, " ");
-    }
+    seen.add(i.instance);
+    const row = [...body.rows].find((r) => r.dataset.instance === i.instance) || newRow(body, i);
+    cells(i).forEach((text, n) => {
+      const td = row.cells[n];
+      if (td.textContent !== text) td.textContent = text;
+    });
+    row.cells[2].className = "state s-" + i.state.split(/[ :(]/)[0];
   }
+  for (const row of [...body.rows]) if (!seen.has(row.dataset.instance)) row.remove();
 }
 
 function showRollouts(status) {

@@ -25,15 +25,27 @@ pub async fn page(State(project): State<Arc<Project>>) -> Markup {
             @let drills = backup::drills(&folder);
             @let targets = service.backup.as_ref();
             h2 { (name) " " span.muted { (service.kind.to_string()) } }
+            @if let Some(targets) = targets {
+                p {
+                    "Targets: RTO " (targets.rto.map_or("none".to_owned(), |d| d.to_string()))
+                    ", RPO " (targets.rpo.map_or("none".to_owned(), |d| d.to_string()))
+                    "; keeps " (targets.retention)
+                    @if let Some(days) = targets.keep_for { " for at most " (days.to_string()) }
+                    "."
+                }
+            }
             p {
                 "Last drill: "
                 @match drills.last() {
                     None => span.muted { "never — " code { "berth backup drill -e " (project.environment()) " " (name) } },
                     Some(drill) => {
                         (drill.at) " of " (drill.backup) ": RTO " (seconds(drill.rto_seconds))
-                        @if let Some(rto) = targets.and_then(|t| t.rto) { " (target " (rto.to_string()) ")" }
                         ", RPO " (seconds(drill.rpo_seconds))
-                        @if let Some(rpo) = targets.and_then(|t| t.rpo) { " (target " (rpo.to_string()) ")" }
+                        @match within(drill, targets) {
+                            Some(true) => span.state.s-pass { " — within the targets" },
+                            Some(false) => span.state.s-fail { " — beyond a target" },
+                            None => {},
+                        }
                     },
                 }
             }
@@ -55,6 +67,21 @@ pub async fn page(State(project): State<Arc<Project>>) -> Markup {
         }
     };
     frame(&project, "/backups", "Backups", false, body)
+}
+
+/// Whether a drill met the targets there are; `None` without any.
+fn within(drill: &backup::Drill, targets: Option<&berth_core::model::Backup>) -> Option<bool> {
+    let targets = targets?;
+    let met = |target: Option<berth_core::model::Duration>, achieved: f64| {
+        target.map(|t| achieved <= t.0.as_secs_f64())
+    };
+    match (
+        met(targets.rto, drill.rto_seconds),
+        met(targets.rpo, drill.rpo_seconds),
+    ) {
+        (None, None) => None,
+        (rto, rpo) => Some(rto.unwrap_or(true) && rpo.unwrap_or(true)),
+    }
 }
 
 fn seconds(s: f64) -> String {

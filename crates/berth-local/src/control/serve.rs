@@ -217,12 +217,12 @@ async fn deploy(State(berth): State<Berth>, body: String) -> Response {
 fn rollouts(deployer: &Deployer) -> Vec<RolloutReport> {
     let runtime = deployer.runtime.as_ref();
     let analyses = deployer.analyses();
-    let mut services: Vec<String> = runtime
+    // A service has a unit per revision while it rolls out: each named once.
+    let services: indexmap::IndexSet<String> = runtime
         .units()
         .into_iter()
         .map(|(u, _)| u.service)
         .collect();
-    services.dedup();
     services
         .into_iter()
         .filter_map(|service| {

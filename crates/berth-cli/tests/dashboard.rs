@@ -1,0 +1,341 @@
+//! The dashboard in a real headless Chromium, driven over WebDriver
+//! (chromedriver), against `berth up --ui` running real processes: the page
+//! loads; a state change arrives without a reload; two services' logs stream
+//! and the search filters them; a restart is refused without the token and done
+//! with it; a canary in progress shows its weights; a rollback from the page.
+//! Each page's screenshot is written under the target's tmp folder. Without
+//! chromium and chromedriver the test says NOT RUN (`.ci/run` installs them).
+
+mod support;
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+use support::{Up, berth, free_ports, not_run, text};
+
+const LIMIT: Duration = Duration::from_secs(30);
+
+fn yaml(port: u16, version: &str, talk: &str) -> String {
+    format!(
+        r#"name: shop
+services:
+  api:
+    local: {{ run: [berth, workload, --release, "{version}"] }}
+    ports: {{ http: {port} }}
+    replicas: 2
+    health: {{ readiness: {{ http: /ready, period: 100ms }} }}
+    rollout: {{ strategy: canary, steps: [50, 100], pause: 10m, analysis: {{ interval: 1s, min_requests: 1000 }} }}
+  chatty:
+    local: {{ run: [sh, -c, "i=0; while true; do i=$((i+1)); echo chatty line $i; sleep 0.1; done"] }}
+  talker:
+    local: {{ run: [sh, -c, "i=0; while true; do i=$((i+1)); echo talker {talk} $i; sleep 0.1; done"] }}
+  idle:
+    local: {{ run: [sleep, "1000"] }}
+    depends_on: {{ api: healthy }}
+"#
+    )
+}
+
+/// chromedriver on a free port, and the chromium it drives; `None` (said) when
+/// this machine lacks them.
+fn driver() -> Option<(Child, u16)> {
+    let found = |tool: &str| {
+        Command::new(tool)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if !found("chromedriver") || !found("chromium") {
+        not_run(
+            "the dashboard's browser tests need chromium and chromedriver (Debian: chromium chromium-driver)",
+        );
+        return None;
+    }
+    let port = free_ports(1)[0];
+    let child = Command::new("chromedriver")
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + LIMIT;
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "chromedriver did not listen on {port}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Some((child, port))
+}
+
+async fn browser(driver_port: u16) -> Client {
+    let mut capabilities = serde_json::Map::new();
+    capabilities.insert(
+        "goog:chromeOptions".to_owned(),
+        json!({ "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1300,900"] }),
+    );
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(capabilities)
+        .connect(&format!("http://127.0.0.1:{driver_port}"))
+        .await
+        .expect("chromedriver starts a chromium session")
+}
+
+/// Evaluates `script` (a function body that returns) until `holds` says yes.
+async fn until(client: &Client, what: &str, script: &str, holds: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + LIMIT;
+    loop {
+        let value = client.execute(script, vec![]).await.unwrap();
+        if holds(&value) {
+            return value;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what}: still {value} after {LIMIT:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn screenshots() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("dashboard-screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+async fn screenshot(client: &Client, name: &str) {
+    let png = client.screenshot().await.unwrap();
+    let path = screenshots().join(format!("{name}.png"));
+    std::fs::write(&path, png).unwrap();
+    eprintln!("screenshot: {}", path.display());
+}
+
+/// The pid of `instance`, from `berth status`.
+fn pid_of(up: &Up, instance: &str) -> Option<u64> {
+    let status = berth(&up.dir, &up.marker, &["status", "-o", "json"]);
+    let status: Value = serde_json::from_slice(&status.stdout).unwrap();
+    status["instances"]
+        .as_array()?
+        .iter()
+        .find(|i| i["instance"] == instance)?["pid"]
+        .as_u64()
+}
+
+async fn message(client: &Client, contains: &str) -> String {
+    let script = "return document.getElementById('message').textContent";
+    until(client, &format!("the message `{contains}`"), script, |v| {
+        v.as_str().is_some_and(|t| t.contains(contains))
+    })
+    .await
+    .as_str()
+    .unwrap()
+    .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_in_a_browser_follows_the_ecosystem_and_acts_only_with_the_token() {
+    let Some((mut chromedriver, driver_port)) = driver() else {
+        return;
+    };
+    let [app, ui] = free_ports(2)[..] else {
+        unreachable!()
+    };
+    let mut up = Up::start(
+        "dashboard",
+        &yaml(app, "1.0.0", "says"),
+        &["--ui", "--ui-port", &ui.to_string()],
+    );
+    let (_, said) = up.wait_for("actions need the token", LIMIT);
+    let token = said
+        .split("#token=")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .to_owned();
+    up.wait_for("services up", LIMIT);
+    let base = format!("http://127.0.0.1:{ui}");
+    let client = browser(driver_port).await;
+
+    // The page loads with the graph, and follows a change without a reload.
+    client.goto(&format!("{base}/")).await.unwrap();
+    until(
+        &client,
+        "api running in the graph",
+        "return document.querySelector('[data-service=api]').getAttribute('class')",
+        |v| v.as_str().is_some_and(|c| c.contains("s-running")),
+    )
+    .await;
+    client
+        .execute("window.sameDocument = true; return true", vec![])
+        .await
+        .unwrap();
+    screenshot(&client, "1-ecosystem").await;
+    let stopped = berth(&up.dir, &up.marker, &["stop", "idle"]);
+    assert!(stopped.status.success(), "{}", text(&stopped));
+    until(
+        &client,
+        "idle stopped, live",
+        "return document.querySelector('[data-service=idle]').getAttribute('class')",
+        |v| v.as_str().is_some_and(|c| c.contains("s-stopped")),
+    )
+    .await;
+    let same = client
+        .execute("return window.sameDocument === true", vec![])
+        .await
+        .unwrap();
+    assert_eq!(same, json!(true), "the change came by a reload");
+
+    // A restart without the token is refused and changes nothing.
+    let before = pid_of(&up, "chatty").unwrap();
+    let restart = Locator::Css("tr[data-instance=chatty] button[data-action$='/restart']");
+    client.find(restart).await.unwrap().click().await.unwrap();
+    let refused = message(&client, "refused").await;
+    assert!(refused.contains("needs the dashboard's token"), "{refused}");
+    assert_eq!(pid_of(&up, "chatty"), Some(before));
+
+    // With the token, opened as printed, it is done.
+    client
+        .goto(&format!("{base}/#token={token}"))
+        .await
+        .unwrap();
+    until(
+        &client,
+        "the table",
+        "return document.querySelectorAll('#instances tr').length",
+        |v| v.as_u64().is_some_and(|n| n >= 4),
+    )
+    .await;
+    let url = client.current_url().await.unwrap();
+    assert!(
+        !url.as_str().contains("token"),
+        "the token stays in the address bar: {url}"
+    );
+    client.find(restart).await.unwrap().click().await.unwrap();
+    message(&client, "restarted chatty").await;
+    let deadline = Instant::now() + LIMIT;
+    while pid_of(&up, "chatty").is_none_or(|pid| pid == before) {
+        assert!(Instant::now() < deadline, "chatty was not restarted");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    // Two services' logs stream; the search keeps only what matches.
+    client
+        .goto(&format!("{base}/logs?service=chatty&service=talker"))
+        .await
+        .unwrap();
+    let count = "return document.querySelectorAll('#log div').length";
+    let first = until(&client, "lines of both", "const t = document.getElementById('log').textContent; return t.includes('chatty line') && t.includes('talker says') ? document.querySelectorAll('#log div').length : 0", |v| {
+        v.as_u64().is_some_and(|n| n > 0)
+    })
+    .await
+    .as_u64()
+    .unwrap();
+    until(&client, "more lines arriving", count, |v| {
+        v.as_u64().is_some_and(|n| n > first + 5)
+    })
+    .await;
+    let others = client
+        .execute("return [...document.querySelectorAll('#log div')].filter(d => !/^(chatty|talker) \\|/.test(d.textContent)).length", vec![])
+        .await
+        .unwrap();
+    assert_eq!(others, json!(0), "lines of services not chosen");
+    client
+        .find(Locator::Css("#search"))
+        .await
+        .unwrap()
+        .send_keys("talker")
+        .await
+        .unwrap();
+    let shown = client
+        .execute("return [...document.querySelectorAll('#log div')].filter(d => d.style.display !== 'none').map(d => d.textContent)", vec![])
+        .await
+        .unwrap();
+    let shown: Vec<String> = serde_json::from_value(shown).unwrap();
+    assert!(
+        !shown.is_empty() && shown.iter().all(|l| l.contains("talker")),
+        "{shown:?}"
+    );
+    screenshot(&client, "2-logs").await;
+
+    // Deployment 2 changes the talker; deployment 3 is a canary of the api,
+    // shown with its weights while it pauses, and aborted from the page.
+    std::fs::write(up.dir.join("berth.yaml"), yaml(app, "1.0.0", "now says")).unwrap();
+    let deployed = berth(&up.dir, &up.marker, &["deploy", "talker"]);
+    assert!(deployed.status.success(), "{}", text(&deployed));
+    std::fs::write(up.dir.join("berth.yaml"), yaml(app, "2.0.0", "now says")).unwrap();
+    let (dir, marker) = (up.dir.clone(), up.marker.clone());
+    let deploying = std::thread::spawn(move || berth(&dir, &marker, &["deploy", "api"]));
+    client
+        .goto(&format!("{base}/deployments#token={token}"))
+        .await
+        .unwrap();
+    let weights = until(
+        &client,
+        "the canary's weights",
+        "const w = document.querySelector('[data-rollout=api]'); return w ? w.textContent : ''",
+        |v| v.as_str().is_some_and(|t| t.contains("50%")),
+    )
+    .await;
+    assert!(weights.as_str().unwrap().contains("50%"), "{weights}");
+    let rollouts = client
+        .execute(
+            "return document.querySelectorAll('[data-rollout=api]').length",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(rollouts, json!(1), "a service rolling out is shown once");
+    screenshot(&client, "3-deployment-under-way").await;
+    client.refresh().await.unwrap();
+    client
+        .find(Locator::Css("button[data-action='/api/v1/abort']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    client.accept_alert().await.unwrap();
+    let aborted = deploying.join().unwrap();
+    assert!(text(&aborted).contains("aborted"), "{}", text(&aborted));
+
+    // Back to deployment 1 (the talker as it was), from the page, with the token.
+    client.goto(&format!("{base}/deployments")).await.unwrap();
+    client
+        .find(Locator::Css("tr[data-deployment='1'] button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    client.accept_alert().await.unwrap();
+    let said = message(&client, "deployment 4").await;
+    assert!(said.contains("succeeded"), "{said}");
+    let history = berth(&up.dir, &up.marker, &["history", "-o", "json"]);
+    let history: Value = serde_json::from_slice(&history.stdout).unwrap();
+    assert_eq!(history[2]["outcome"], "aborted", "{history}");
+    assert_eq!(history[3]["trigger"], "rollback", "{history}");
+    client.goto(&format!("{base}/deployments")).await.unwrap();
+    screenshot(&client, "4-history").await;
+
+    for (path, name) in [
+        ("/deployments/3", "5-deployment-3"),
+        ("/diff?from=1&to=3", "6-diff"),
+        ("/dora", "7-dora"),
+        ("/check", "8-check"),
+        ("/backups", "9-backups"),
+    ] {
+        client.goto(&format!("{base}{path}")).await.unwrap();
+        screenshot(&client, name).await;
+    }
+    client.close().await.unwrap();
+    let _ = chromedriver.kill();
+    let _ = chromedriver.wait();
+    up.signal("-INT");
+    assert_eq!(up.exit_code(LIMIT), Some(0), "{}", up.transcript());
+}
