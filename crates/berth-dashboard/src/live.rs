@@ -16,14 +16,16 @@ use axum::routing::{get, post};
 use berth_local::{Follower, LogFiles, LogLine};
 use futures_util::{Stream, StreamExt};
 use serde_json::Value;
+use tokio::sync::mpsc;
 
 use crate::project::Project;
 use crate::usage::Sampler;
 
 type Shared = Arc<Project>;
 
-/// How often the status is taken for the events, and logs looked at.
-const STATUS_EVERY: Duration = Duration::from_millis(250);
+/// How soon a berth is looked for again once none answers, and how often logs
+/// are looked at.
+const LOOK_AGAIN: Duration = Duration::from_secs(2);
 const LOGS_EVERY: Duration = Duration::from_millis(100);
 /// How many of the lines already written a log stream starts with.
 const LOGS_BACK: usize = 200;
@@ -97,33 +99,45 @@ async fn action(State(project): State<Shared>, Path(verb): Path<String>, body: S
 async fn events(
     State(project): State<Shared>,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    let sampler = Arc::new(Sampler::default());
+    let (sender, received) = mpsc::unbounded_channel::<Value>();
+    tokio::spawn(follow(project, sender));
     let statuses = futures_util::stream::unfold(
-        (project, sampler, None::<String>),
-        |(project, sampler, last)| async move {
+        (received, Sampler::default(), None::<String>),
+        |(mut received, sampler, last)| async move {
             loop {
-                let now = with_usage(&project, &sampler).await.to_string();
+                let mut status = received.recv().await?;
+                add_usage(&mut status, &sampler);
+                let now = status.to_string();
                 if last.as_deref() != Some(&now) {
                     let event = Event::default().event("status").data(&now);
-                    return Some((Ok(event), (project, sampler, Some(now))));
+                    return Some((Ok(event), (received, sampler, Some(now))));
                 }
-                tokio::time::sleep(STATUS_EVERY).await;
             }
         },
     );
     Sse::new(statuses).keep_alive(KeepAlive::default())
 }
 
-/// The status as JSON, with `use` on each instance that has a process.
-async fn with_usage(project: &Project, sampler: &Sampler) -> Value {
-    let Ok(answer) = project.client.send("GET", "/v1/status", None).await else {
-        return serde_json::json!({ "reply": "down" });
-    };
-    let body = http_body_util::BodyExt::collect(answer.into_body())
-        .await
-        .map(|b| b.to_bytes())
-        .unwrap_or_default();
-    let mut status: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+/// Passes the berth's events on while anyone listens, says `down` when there
+/// is no berth, and looks for one again.
+async fn follow(project: Shared, sender: mpsc::UnboundedSender<Value>) {
+    while !sender.is_closed() {
+        let _ = project
+            .client
+            .events(|reply| {
+                let status = serde_json::to_value(&reply).expect("replies serialize");
+                sender.send(status).is_ok()
+            })
+            .await;
+        if sender.send(serde_json::json!({ "reply": "down" })).is_err() {
+            return;
+        }
+        tokio::time::sleep(LOOK_AGAIN).await;
+    }
+}
+
+/// Adds `use` to each instance of `status` that has a process.
+fn add_usage(status: &mut Value, sampler: &Sampler) {
     let mut pids = Vec::new();
     if let Some(instances) = status.get_mut("instances").and_then(Value::as_array_mut) {
         for instance in instances {
@@ -137,7 +151,6 @@ async fn with_usage(project: &Project, sampler: &Sampler) -> Value {
         }
     }
     sampler.keep_only(&pids);
-    status
 }
 
 /// The chosen services' logs (all without `service=`): the last lines written,

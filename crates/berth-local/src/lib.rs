@@ -28,7 +28,7 @@ mod supervisor;
 mod traffic;
 
 pub use control::{
-    Client, InstanceReport, Progress, Reply, Request, RolloutReport, request, stream,
+    Client, InstanceReport, Progress, Reply, Request, RolloutReport, events, request, stream,
 };
 pub use deployer::{Ask, DeployResult};
 pub use instances::{Instances, NewInstance, Processes};

@@ -134,17 +134,18 @@ fn report(instances: &[InstanceReport], rollouts: &[RolloutReport]) -> String {
 }
 
 /// `status -w`, as `kubectl get -w`: the table again, stamped, each time
-/// something but the uptimes changes, until the berth stops or Ctrl-C.
+/// something but the uptimes changes, as the berth's events say, until the
+/// berth stops or Ctrl-C.
 fn watch_changes(session: &Session, format: Format) -> Result<Exit, Problems> {
     let mut shown = None;
-    loop {
-        if idle(session).is_some() {
-            println!("berth stopped");
-            return Ok(Exit::Success);
-        }
-        let Ok((progress, instances, rollouts)) = status(session) else {
-            std::thread::sleep(std::time::Duration::from_millis(200));
-            continue;
+    let _ = berth_local::events(&session.socket(), |reply| {
+        let Reply::Status {
+            progress,
+            instances,
+            rollouts,
+        } = reply
+        else {
+            return true;
         };
         // What is compared leaves the uptimes out: they change every second.
         let mut compared = serde_json::json!({ "progress": progress, "instances": instances, "rollouts": rollouts });
@@ -165,8 +166,10 @@ fn watch_changes(session: &Session, format: Format) -> Result<Exit, Problems> {
             }
             shown = Some(compared);
         }
-        std::thread::sleep(std::time::Duration::from_millis(500));
-    }
+        true
+    });
+    println!("berth stopped");
+    Ok(Exit::Success)
 }
 
 /// A rollout under way: its weights and its last analysis.

@@ -68,12 +68,47 @@ impl Client {
         Ok(())
     }
 
+    /// Follows `GET /v1/events`: hands each status to `each` until it says to
+    /// stop (false) or the berth goes away.
+    pub async fn events(&self, mut each: impl FnMut(Reply) -> bool) -> std::io::Result<()> {
+        let answer = self.send("GET", "/v1/events", None).await?;
+        let mut frames = BodyStream::new(answer.into_body());
+        let mut pending = Vec::new();
+        while let Some(frame) = frames.next().await {
+            let Ok(data) = frame.map_err(std::io::Error::other)?.into_data() else {
+                continue;
+            };
+            pending.extend_from_slice(&data);
+            while let Some(end) = pending.windows(2).position(|w| w == b"\n\n") {
+                let event: Vec<u8> = pending.drain(..end + 2).collect();
+                let Some(reply) = event_data(&event) else {
+                    continue;
+                };
+                if !each(reply) {
+                    return Ok(());
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// One request's last reply.
     pub async fn reply(&self, request: &Request) -> std::io::Result<Reply> {
         let mut last = None;
         self.ask(request, |reply| last = Some(reply)).await?;
         last.ok_or_else(|| std::io::Error::other("no reply"))
     }
+}
+
+/// The reply in one server-sent event's `data:` lines; none in a keep-alive.
+fn event_data(event: &[u8]) -> Option<Reply> {
+    let text = std::str::from_utf8(event).ok()?;
+    let data: Vec<&str> = text
+        .lines()
+        .filter_map(|line| line.strip_prefix("data:"))
+        .map(|data| data.strip_prefix(' ').unwrap_or(data))
+        .collect();
+    serde_json::from_str(&data.join("\n")).ok()
 }
 
 /// For callers without a runtime of their own: the CLI's commands.
@@ -87,6 +122,12 @@ fn blocking<T>(work: impl Future<Output = std::io::Result<T>>) -> std::io::Resul
 /// Sends one request to the berth serving `path`; its last reply.
 pub fn request(path: &Path, request: &Request) -> std::io::Result<Reply> {
     blocking(Client::new(path).reply(request))
+}
+
+/// Hands each status of the berth serving `path` to `each`, as it changes,
+/// until `each` says to stop or the berth goes away.
+pub fn events(path: &Path, each: impl FnMut(Reply) -> bool) -> std::io::Result<()> {
+    blocking(Client::new(path).events(each))
 }
 
 /// Sends one request and hands every reply to `each`, the last included.

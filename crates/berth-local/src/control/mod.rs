@@ -10,7 +10,7 @@
 mod client;
 mod serve;
 
-pub use client::{Client, request, stream};
+pub use client::{Client, events, request, stream};
 pub use serve::serve;
 
 use std::time::SystemTime;
