@@ -32,9 +32,12 @@ services:
     local: {{ run: [sh, -c, "i=0; while true; do i=$((i+1)); echo chatty line $i; sleep 0.1; done"] }}
   talker:
     local: {{ run: [sh, -c, "i=0; while true; do i=$((i+1)); echo talker {talk} $i; sleep 0.1; done"] }}
+  slow:
+    kind: job
+    local: {{ run: [sleep, "4"] }}
   idle:
     local: {{ run: [sleep, "1000"] }}
-    depends_on: {{ api: healthy }}
+    depends_on: {{ api: healthy, slow: completed }}
 "#
     )
 }
@@ -338,4 +341,119 @@ async fn the_dashboard_in_a_browser_follows_the_ecosystem_and_acts_only_with_the
     let _ = chromedriver.wait();
     up.signal("-INT");
     assert_eq!(up.exit_code(LIMIT), Some(0), "{}", up.transcript());
+}
+
+/// One request to the dashboard on `port`, as a browser on this machine sends
+/// it; the status line and body.
+fn http(port: u16, method: &str, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Length: 0\r\n"
+    );
+    for (name, value) in headers {
+        request += &format!("{name}: {value}\r\n");
+    }
+    stream
+        .write_all(format!("{request}\r\n").as_bytes())
+        .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let status = answer[9..12].parse().unwrap();
+    (
+        status,
+        answer
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_owned())
+            .unwrap_or_default(),
+    )
+}
+
+/// `berth ui` for a berth in the background: it finds the running environment,
+/// shows its services, and restarts one with the token only. No browser needed.
+#[test]
+fn berth_ui_serves_a_detached_berth_and_acts_with_the_token_only() {
+    let [app, ui] = free_ports(2)[..] else {
+        unreachable!()
+    };
+    let project = support::project::Project::new("ui-detached", &yaml(app, "1.0.0", "says"));
+    let up = project.run(&["up", "-d"]);
+    assert!(up.status.success(), "{}", text(&up));
+    let token_file = project.dir.join("token");
+    std::fs::write(&token_file, "a-token-of-twenty-characters\n").unwrap();
+    let mut dashboard = Up::command_in(
+        project.dir.clone(),
+        &[
+            "ui",
+            "--port",
+            &ui.to_string(),
+            "--token-file",
+            token_file.to_str().unwrap(),
+        ],
+    );
+    dashboard.wait_for("dashboard of shop (local)", LIMIT);
+
+    let (status, page) = http(ui, "GET", "/", &[]);
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains("data-service=\"talker\"") && page.contains("running"),
+        "{page}"
+    );
+    let (status, json) = http(ui, "GET", "/api/v1/status", &[]);
+    assert_eq!(status, 200, "{json}");
+    assert!(json.contains("\"instance\":\"chatty\""), "{json}");
+
+    let before = pid_of(&dashboard, "chatty").unwrap();
+    let (status, said) = http(ui, "POST", "/api/v1/services/chatty/restart", &[]);
+    assert_eq!(status, 401, "{said}");
+    let (status, said) = http(
+        ui,
+        "POST",
+        "/api/v1/services/chatty/restart",
+        &[
+            ("X-Berth-Token", "a-token-of-twenty-characters"),
+            ("Origin", "http://evil.example"),
+        ],
+    );
+    assert_eq!(status, 403, "{said}");
+    assert_eq!(pid_of(&dashboard, "chatty"), Some(before));
+    let (status, said) = http(
+        ui,
+        "POST",
+        "/api/v1/services/chatty/restart",
+        &[("X-Berth-Token", "a-token-of-twenty-characters")],
+    );
+    assert_eq!(status, 200, "{said}");
+    assert!(said.contains("restarted chatty"), "{said}");
+    let deadline = Instant::now() + LIMIT;
+    while pid_of(&dashboard, "chatty").is_none_or(|pid| pid == before) {
+        assert!(Instant::now() < deadline, "chatty was not restarted");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (status, said) = http(
+        ui,
+        "POST",
+        "/api/v1/services/nonesuch/stop",
+        &[("X-Berth-Token", "a-token-of-twenty-characters")],
+    );
+    assert_eq!(status, 404, "{said}");
+    assert!(
+        said.contains("there is no service `nonesuch` running"),
+        "{said}"
+    );
+
+    // Beyond loopback it will not start without a token of the user's own.
+    let refused = berth(
+        &project.dir,
+        &project.marker,
+        &["ui", "--bind", "0.0.0.0", "--port", "0"],
+    );
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
+    assert!(
+        text(&refused).contains("--token-file"),
+        "{}",
+        text(&refused)
+    );
+    dashboard.signal("-INT");
+    assert!(dashboard.exit_code(LIMIT).is_some());
 }

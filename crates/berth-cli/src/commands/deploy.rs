@@ -175,18 +175,25 @@ pub fn send(global: &Global, session: &Session, ask: Ask) -> Result<Exit, Proble
     let json = global.output == Format::Json;
     let mut result = None;
     let mut error = None;
-    berth_local::stream(
-        &session.socket(),
-        &Request::Deploy(ask),
-        &mut |reply| match reply {
+    let mut heard = false;
+    let streamed = berth_local::stream(&session.socket(), &Request::Deploy(ask), &mut |reply| {
+        heard = true;
+        match reply {
             Reply::Plan(plan) if !json => print!("{}", describe(&plan)),
             Reply::Entry(entry) if !json => println!("{}", timeline_line(&entry)),
             Reply::Deployed(deployed) => result = Some(deployed),
             Reply::Error { message } => error = Some(message),
             _ => {}
-        },
-    )
-    .map_err(|e| Problems::one(Problem::new(format!("lost the running berth: {e}"))))?;
+        }
+    });
+    // Cut off once the deployment had begun: the berth ended, said below.
+    if let Err(e) = streamed
+        && !heard
+    {
+        return Err(Problems::one(Problem::new(format!(
+            "lost the running berth: {e}"
+        ))));
+    }
     if let Some(message) = error {
         return Err(Problems::one(Problem::new(message)));
     }
