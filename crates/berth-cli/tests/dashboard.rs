@@ -128,6 +128,11 @@ fn pid_of(up: &Up, instance: &str) -> Option<u64> {
         .as_u64()
 }
 
+async fn click(client: &Client, css: &str) {
+    let element = client.find(Locator::Css(css)).await.unwrap();
+    element.click().await.unwrap();
+}
+
 async fn message(client: &Client, contains: &str) -> String {
     let script = "return document.getElementById('message').textContent";
     until(client, &format!("the message `{contains}`"), script, |v| {
@@ -196,8 +201,8 @@ async fn the_dashboard_in_a_browser_follows_the_ecosystem_and_acts_only_with_the
 
     // A restart without the token is refused and changes nothing.
     let before = pid_of(&up, "chatty").unwrap();
-    let restart = Locator::Css("tr[data-instance=chatty] button[data-action$='/restart']");
-    client.find(restart).await.unwrap().click().await.unwrap();
+    let restart = "tr[data-instance=chatty] button[data-action$='/restart']";
+    click(&client, restart).await;
     let refused = message(&client, "refused").await;
     assert!(refused.contains("needs the dashboard's token"), "{refused}");
     assert_eq!(pid_of(&up, "chatty"), Some(before));
@@ -219,7 +224,7 @@ async fn the_dashboard_in_a_browser_follows_the_ecosystem_and_acts_only_with_the
         !url.as_str().contains("token"),
         "the token stays in the address bar: {url}"
     );
-    client.find(restart).await.unwrap().click().await.unwrap();
+    click(&client, restart).await;
     message(&client, "restarted chatty").await;
     let deadline = Instant::now() + LIMIT;
     while pid_of(&up, "chatty").is_none_or(|pid| pid == before) {
@@ -266,6 +271,18 @@ async fn the_dashboard_in_a_browser_follows_the_ecosystem_and_acts_only_with_the
     );
     screenshot(&client, "2-logs").await;
 
+    // Going from live page to live page never runs out of connections: a
+    // browser opens six to a host, and each page holds a stream while it shows.
+    for round in 0..8 {
+        for path in ["/", "/logs?service=chatty", "/deployments"] {
+            let loaded = tokio::time::timeout(LIMIT, client.goto(&format!("{base}{path}"))).await;
+            assert!(
+                matches!(loaded, Ok(Ok(()))),
+                "{path} in round {round} did not load: {loaded:?}"
+            );
+        }
+    }
+
     // Deployment 2 changes the talker; deployment 3 is a canary of the api,
     // shown with its weights while it pauses, and aborted from the page.
     std::fs::write(up.dir.join("berth.yaml"), yaml(app, "1.0.0", "now says")).unwrap();
@@ -296,26 +313,14 @@ async fn the_dashboard_in_a_browser_follows_the_ecosystem_and_acts_only_with_the
     assert_eq!(rollouts, json!(1), "a service rolling out is shown once");
     screenshot(&client, "3-deployment-under-way").await;
     client.refresh().await.unwrap();
-    client
-        .find(Locator::Css("button[data-action='/api/v1/abort']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&client, "button[data-action='/api/v1/abort']").await;
     client.accept_alert().await.unwrap();
     let aborted = deploying.join().unwrap();
     assert!(text(&aborted).contains("aborted"), "{}", text(&aborted));
 
     // Back to deployment 1 (the talker as it was), from the page, with the token.
     client.goto(&format!("{base}/deployments")).await.unwrap();
-    client
-        .find(Locator::Css("tr[data-deployment='1'] button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&client, "tr[data-deployment='1'] button").await;
     client.accept_alert().await.unwrap();
     let said = message(&client, "deployment 4").await;
     assert!(said.contains("succeeded"), "{said}");

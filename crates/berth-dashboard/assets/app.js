@@ -14,6 +14,18 @@ function keepToken() {
 keepToken();
 window.addEventListener("hashchange", keepToken);
 
+// Every open stream, closed when the page is left: a page kept in the
+// back-forward cache would otherwise hold its connection, and a browser opens
+// only six to one host, after which the next page waits.
+const streams = [];
+function stream(url) {
+  const source = new EventSource(url);
+  streams.push(source);
+  return source;
+}
+window.addEventListener("pagehide", () => streams.forEach((s) => s.close()));
+window.addEventListener("pageshow", (event) => { if (event.persisted) location.reload(); });
+
 function say(text, isError) {
   const box = document.getElementById("message");
   box.textContent = text;
@@ -138,9 +150,20 @@ function showInstances(status) {
       if (td.textContent !== text) td.textContent = text;
     });
     row.cells[2].className = "state s-" + i.state.split(/[ :(]/)[0];
+    row.dataset.uptime = i.uptime_seconds != null ? String(i.uptime_seconds) : "";
+    row.dataset.at = String(Date.now());
   }
   for (const row of [...body.rows]) if (!seen.has(row.dataset.instance)) row.remove();
 }
+
+// Uptimes go on between events, which come only when something else changes.
+setInterval(() => {
+  for (const row of document.querySelectorAll("#instances tr[data-uptime]")) {
+    if (row.dataset.uptime === "") continue;
+    const seconds = Number(row.dataset.uptime) + Math.floor((Date.now() - Number(row.dataset.at)) / 1000);
+    row.cells[7].textContent = seconds + " s";
+  }
+}, 1000);
 
 function showRollouts(status) {
   const box = document.getElementById("rollouts");
@@ -182,7 +205,7 @@ function showState(status) {
 }
 
 if (document.body.dataset.live !== undefined) {
-  const events = new EventSource("/api/v1/events");
+  const events = stream("/api/v1/events");
   events.addEventListener("status", (event) => {
     const status = JSON.parse(event.data);
     showState(status);
@@ -202,7 +225,7 @@ if (document.body.dataset.live !== undefined) {
   search.addEventListener("input", () => {
     for (const line of log.children) line.style.display = shown(line) ? "" : "none";
   });
-  const events = new EventSource("/api/logs" + location.search);
+  const events = stream("/api/logs" + location.search);
   events.addEventListener("lines", (event) => {
     const atEnd = log.scrollTop + log.clientHeight >= log.scrollHeight - 4;
     const fragment = document.createDocumentFragment();

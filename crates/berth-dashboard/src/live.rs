@@ -26,6 +26,11 @@ type Shared = Arc<Project>;
 /// How soon a berth is looked for again once none answers, and how often logs
 /// are looked at.
 const LOOK_AGAIN: Duration = Duration::from_secs(2);
+/// How often a quiet stream says it is there: a page that went is noticed by
+/// the next write.
+const KEEP_ALIVE: Duration = Duration::from_secs(5);
+/// How often what each process uses is sent again, without a change.
+const USAGE_EVERY: Duration = Duration::from_secs(3);
 const LOGS_EVERY: Duration = Duration::from_millis(100);
 /// How many of the lines already written a log stream starts with.
 const LOGS_BACK: usize = 200;
@@ -101,38 +106,53 @@ async fn events(
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let (sender, received) = mpsc::unbounded_channel::<Value>();
     tokio::spawn(follow(project, sender));
+    let mut usage = tokio::time::interval(USAGE_EVERY);
+    usage.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let statuses = futures_util::stream::unfold(
-        (received, Sampler::default(), None::<String>),
-        |(mut received, sampler, last)| async move {
+        (received, Sampler::default(), usage, Value::Null),
+        |(mut received, sampler, mut usage, mut last)| async move {
+            // A change is sent at once; what processes use, every few seconds.
             loop {
-                let mut status = received.recv().await?;
-                add_usage(&mut status, &sampler);
-                let now = status.to_string();
-                if last.as_deref() != Some(&now) {
-                    let event = Event::default().event("status").data(&now);
-                    return Some((Ok(event), (received, sampler, Some(now))));
+                tokio::select! {
+                    status = received.recv() => last = status?,
+                    _ = usage.tick() => {}
+                }
+                if !last.is_null() {
+                    break;
                 }
             }
+            let mut status = last.clone();
+            add_usage(&mut status, &sampler);
+            let event = Event::default().event("status").data(status.to_string());
+            Some((Ok(event), (received, sampler, usage, last)))
         },
     );
-    Sse::new(statuses).keep_alive(KeepAlive::default())
+    Sse::new(statuses).keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
 }
 
 /// Passes the berth's events on while anyone listens, says `down` when there
 /// is no berth, and looks for one again.
 async fn follow(project: Shared, sender: mpsc::UnboundedSender<Value>) {
-    while !sender.is_closed() {
-        let _ = project
-            .client
-            .events(|reply| {
-                let status = serde_json::to_value(&reply).expect("replies serialize");
-                sender.send(status).is_ok()
-            })
-            .await;
-        if sender.send(serde_json::json!({ "reply": "down" })).is_err() {
-            return;
+    // Whoever listened may go while nothing changes: then this goes at once,
+    // and its stream from the berth with it.
+    let forwarding = async {
+        loop {
+            let _ = project
+                .client
+                .events(|reply| {
+                    let status = serde_json::to_value(&reply).expect("replies serialize");
+                    sender.send(status).is_ok()
+                })
+                .await;
+            if sender.send(serde_json::json!({ "reply": "down" })).is_err() {
+                return;
+            }
+            tokio::time::sleep(LOOK_AGAIN).await;
         }
-        tokio::time::sleep(LOOK_AGAIN).await;
+    };
+    tokio::select! {
+        _ = forwarding => {}
+        _ = sender.closed() => {}
     }
 }
 
@@ -186,7 +206,7 @@ async fn logs(
             }
         },
     );
-    Sse::new(first.chain(fresh)).keep_alive(KeepAlive::default())
+    Sse::new(first.chain(fresh)).keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
 }
 
 /// The `service=` values of a query string, in order.

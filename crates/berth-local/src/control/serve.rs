@@ -21,9 +21,12 @@ use tokio::sync::{mpsc, watch};
 use super::{Progress, Reply, RolloutReport};
 use crate::deployer::{Ask, Deployer, Told};
 
-/// How often the events stream looks for a change. Reports are cheap to take
-/// and compare, and a quarter second is within what a person sees as live.
-const EVENTS_EVERY: Duration = Duration::from_millis(250);
+/// How long the events stream waits after a change for the ones that come
+/// with it (a hundred services starting), so that it sends one status for them.
+const COALESCE: Duration = Duration::from_millis(100);
+/// How often it looks for what is not watched: units a deployment adds, the
+/// router's weights, the last analysis.
+const LOOK_AGAIN: Duration = Duration::from_secs(1);
 
 /// How long connections still open when berth goes down (a dashboard's events,
 /// a deployment's stream) are given before the socket is closed under them.
@@ -114,22 +117,62 @@ async fn status(State(berth): State<Berth>) -> Response {
     answer(StatusCode::OK, &status_of(&berth))
 }
 
-/// The status as server-sent events: now, and again whenever it changes.
+/// The status as server-sent events: now, and again whenever something but
+/// the uptimes changes (they change every second; a client counts them on).
 async fn events(State(berth): State<Berth>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    let changes =
-        futures_util::stream::unfold((berth, String::new()), |(berth, last)| async move {
+    let changes = futures_util::stream::unfold(
+        (berth, serde_json::Value::Null),
+        |(berth, last)| async move {
             loop {
-                let now = serde_json::to_string(&status_of(&berth)).expect("replies serialize");
-                if now != last {
-                    return Some((
-                        Ok(Event::default().event("status").data(&now)),
-                        (berth, now),
-                    ));
+                // Watched before the status is taken, so no change falls between.
+                let watched = watched_units(&berth);
+                let now = serde_json::to_value(status_of(&berth)).expect("replies serialize");
+                let compared = without_uptimes(&now);
+                if compared != last {
+                    let event = Event::default().event("status").data(now.to_string());
+                    return Some((Ok(event), (berth, compared)));
                 }
-                tokio::time::sleep(EVENTS_EVERY).await;
+                next_change(&berth, watched).await;
+                tokio::time::sleep(COALESCE).await;
             }
-        });
+        },
+    );
     Sse::new(changes).keep_alive(KeepAlive::default())
+}
+
+fn watched_units(berth: &Berth) -> Vec<watch::Receiver<berth_engine::UnitStatus>> {
+    let runtime = &berth.deployer.runtime;
+    runtime
+        .units()
+        .iter()
+        .filter_map(|(unit, _)| runtime.watch(unit))
+        .collect()
+}
+
+/// Until a unit's status or berth's progress changes, or for at most
+/// [`LOOK_AGAIN`]: new units, weights and analyses are not watched.
+async fn next_change(berth: &Berth, mut watched: Vec<watch::Receiver<berth_engine::UnitStatus>>) {
+    let mut progress = berth.progress.clone();
+    let units = async {
+        if watched.is_empty() {
+            return std::future::pending().await;
+        }
+        let changes = watched.iter_mut().map(|w| Box::pin(w.changed()));
+        let _ = futures_util::future::select_all(changes).await;
+    };
+    tokio::select! {
+        _ = units => {}
+        _ = progress.changed() => {}
+        _ = tokio::time::sleep(LOOK_AGAIN) => {}
+    }
+}
+
+fn without_uptimes(status: &serde_json::Value) -> serde_json::Value {
+    let mut status = status.clone();
+    for instance in status["instances"].as_array_mut().into_iter().flatten() {
+        instance["uptime_seconds"] = serde_json::Value::Null;
+    }
+    status
 }
 
 /// The service, if any instance of it runs here.
