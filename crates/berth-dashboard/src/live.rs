@@ -4,7 +4,7 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Body;
@@ -109,12 +109,18 @@ async fn events(
     let mut usage = tokio::time::interval(USAGE_EVERY);
     usage.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let statuses = futures_util::stream::unfold(
-        (received, Sampler::default(), usage, Value::Null),
-        |(mut received, sampler, mut usage, mut last)| async move {
+        (
+            received,
+            Sampler::default(),
+            usage,
+            Value::Null,
+            Instant::now(),
+        ),
+        |(mut received, sampler, mut usage, mut last, mut at)| async move {
             // A change is sent at once; what processes use, every few seconds.
             loop {
                 tokio::select! {
-                    status = received.recv() => last = status?,
+                    status = received.recv() => (last, at) = (status?, Instant::now()),
                     _ = usage.tick() => {}
                 }
                 if !last.is_null() {
@@ -122,9 +128,10 @@ async fn events(
                 }
             }
             let mut status = last.clone();
+            add_age(&mut status, at.elapsed());
             add_usage(&mut status, &sampler);
             let event = Event::default().event("status").data(status.to_string());
-            Some((Ok(event), (received, sampler, usage, last)))
+            Some((Ok(event), (received, sampler, usage, last, at)))
         },
     );
     Sse::new(statuses).keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
@@ -153,6 +160,16 @@ async fn follow(project: Shared, sender: mpsc::UnboundedSender<Value>) {
     tokio::select! {
         _ = forwarding => {}
         _ = sender.closed() => {}
+    }
+}
+
+/// A status sent again: its uptimes as they are now.
+fn add_age(status: &mut Value, since: Duration) {
+    let instances = status.get_mut("instances").and_then(Value::as_array_mut);
+    for instance in instances.into_iter().flatten() {
+        if let Some(uptime) = instance["uptime_seconds"].as_u64() {
+            instance["uptime_seconds"] = (uptime + since.as_secs()).into();
+        }
     }
 }
 
@@ -234,4 +251,31 @@ fn batch(lines: &[LogLine]) -> Result<Event, Infallible> {
     Ok(Event::default()
         .event("lines")
         .data(Value::Array(lines).to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_status_sent_again_has_its_uptimes_counted_on_and_down_stays_as_it_is() {
+        let mut status = serde_json::json!({ "reply": "status", "instances": [
+            { "instance": "api", "uptime_seconds": 10 },
+            { "instance": "migrate", "uptime_seconds": null },
+        ] });
+        add_age(&mut status, Duration::from_millis(5_400));
+        assert_eq!(status["instances"][0]["uptime_seconds"], 15);
+        assert_eq!(status["instances"][1]["uptime_seconds"], Value::Null);
+        let mut down = serde_json::json!({ "reply": "down" });
+        add_age(&mut down, Duration::from_secs(3));
+        assert_eq!(down, serde_json::json!({ "reply": "down" }));
+    }
+
+    #[test]
+    fn services_are_read_from_repeated_keys_and_nothing_else() {
+        let chosen = chosen_services(Some("service=api&x=1&service=web%20x&service="));
+        assert_eq!(chosen, ["api", "web x"]);
+        assert!(chosen_services(None).is_empty());
+        assert!(chosen_services(Some("%%%")).is_empty());
+    }
 }
