@@ -7,7 +7,7 @@ use axum::extract::State;
 use berth_local::backup;
 use maud::{Markup, html};
 
-use super::frame::frame;
+use super::frame::{bytes, frame};
 use crate::project::Project;
 
 pub async fn page(State(project): State<Arc<Project>>) -> Markup {
@@ -57,7 +57,7 @@ pub async fn page(State(project): State<Arc<Project>>) -> Markup {
                     tbody {
                         @for m in backups.iter().rev() {
                             tr {
-                                td { (m.id) } td { (m.taken_at) } td.num { (size(m.bytes())) }
+                                td { (m.id) } td { (m.taken_at) } td.num { (bytes(m.bytes())) }
                                 td.num { (m.files.len()) } td { (m.revision.as_deref().unwrap_or("—")) }
                             }
                         }
@@ -86,12 +86,4 @@ fn within(drill: &backup::Drill, targets: Option<&berth_core::model::Backup>) ->
 
 fn seconds(s: f64) -> String {
     humantime::format_duration(Duration::from_secs(s.round() as u64)).to_string()
-}
-
-fn size(bytes: u64) -> String {
-    match bytes {
-        b if b >= 1 << 30 => format!("{:.1} GiB", b as f64 / (1u64 << 30) as f64),
-        b if b >= 1 << 20 => format!("{:.1} MiB", b as f64 / (1u64 << 20) as f64),
-        b => format!("{:.1} KiB", b as f64 / 1024.0),
-    }
 }

@@ -54,3 +54,12 @@ pub fn state_class(state: &str) -> String {
     let word = state.split([' ', ':', '(']).next().unwrap_or(state);
     format!("s-{}", word.replace(' ', "-"))
 }
+
+/// A size as people read it: KiB, MiB or GiB.
+pub fn bytes(n: u64) -> String {
+    match n {
+        b if b >= 1 << 30 => format!("{:.1} GiB", b as f64 / (1u64 << 30) as f64),
+        b if b >= 1 << 20 => format!("{:.1} MiB", b as f64 / (1u64 << 20) as f64),
+        b => format!("{:.1} KiB", b as f64 / 1024.0),
+    }
+}

@@ -9,8 +9,9 @@ use berth_core::plan::{Plan, Wait};
 use berth_local::InstanceReport;
 use maud::{Markup, html};
 
-use super::frame::{frame, state_class};
+use super::frame::{bytes, frame, state_class};
 use crate::project::Project;
+use crate::usage::Sampler;
 
 const NODE_W: f64 = 190.0;
 const NODE_H: f64 = 56.0;
@@ -63,13 +64,19 @@ fn row(i: &InstanceReport) -> Markup {
             td.num { (i.port.map_or("—".to_owned(), |p| p.to_string())) }
             td.num { (i.uptime_seconds.map_or("—".to_owned(), |s| format!("{s} s"))) }
             td.num { "—" }
-            td.num { "—" }
+            td.num { (i.pid.and_then(memory).unwrap_or_else(|| "—".to_owned())) }
             td {
                 button data-action={ "/api/v1/services/" (i.service) "/restart" } { "restart" } " "
                 button data-action={ "/api/v1/services/" (i.service) "/stop" } { "stop" }
             }
         }
     }
+}
+
+/// What a process holds in memory now; its CPU share needs a second look,
+/// which the events bring.
+fn memory(pid: u32) -> Option<String> {
+    Some(bytes(Sampler::default().sample(pid)?.rss_bytes))
 }
 
 /// Where a service's box is: its column (a wave, counted across phases) and row.
