@@ -461,4 +461,19 @@ fn berth_ui_serves_a_detached_berth_and_acts_with_the_token_only() {
     );
     dashboard.signal("-INT");
     assert!(dashboard.exit_code(LIMIT).is_some());
+
+    // A cluster's environment is shown by the commands that read its cluster.
+    let cluster = support::scratch("ui-cluster");
+    std::fs::write(
+        cluster.join("berth.yaml"),
+        "name: shop\nservices:\n  web: { image: shop/web:1 }\nenvironments:\n  prod: { runtime: kubernetes }\n",
+    )
+    .unwrap();
+    let refused = berth(&cluster, &project.marker, &["ui", "-e", "prod"]);
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
+    assert!(
+        text(&refused).contains("berth status -e prod"),
+        "{}",
+        text(&refused)
+    );
 }

@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 
+use berth_core::model::Runtime;
 use berth_core::plan::{self, Plan};
 use berth_core::{Ecosystem, Problem, Problems, Project};
 use berth_dashboard::{Access, Token};
@@ -19,6 +20,17 @@ pub fn run(global: &Global, args: &UiArgs) -> Result<Exit, Problems> {
     let session = Session::in_dir(project.dir());
     let name = global.environment.clone().or_else(|| session.environment());
     let ecosystem = project.ecosystem(name.as_deref())?;
+    if ecosystem.environment.runtime == Runtime::Kubernetes {
+        let environment = &ecosystem.environment_name;
+        return Err(Problems::one(
+            Problem::new(format!(
+                "environment `{environment}` runs on kubernetes, and the dashboard shows the environments a berth runs here"
+            ))
+            .help(format!(
+                "`berth status -e {environment}`, `berth history -e {environment}` and `berth dora -e {environment}` read its cluster"
+            )),
+        ));
+    }
     let plan = plan::plan(ecosystem, &plan::select(ecosystem, &[])?);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
