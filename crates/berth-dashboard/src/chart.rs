@@ -7,6 +7,8 @@ const WIDTH: f64 = 640.0;
 const HEIGHT: f64 = 160.0;
 const LEFT: f64 = 36.0;
 const BOTTOM: f64 = 20.0;
+/// Room above the tallest value, so that a point there is drawn whole.
+const TOP: f64 = 8.0;
 
 /// One bar's stacked parts: `(value, colour)`.
 pub struct Bar {
@@ -21,7 +23,7 @@ pub fn bars(title: &str, bars: &[Bar]) -> Markup {
         .map(|b| b.parts.iter().map(|(v, _)| v).sum::<f64>())
         .fold(1.0, f64::max);
     let step = (WIDTH - LEFT) / bars.len().max(1) as f64;
-    let scale = (HEIGHT - BOTTOM) / top;
+    let scale = (HEIGHT - BOTTOM - TOP) / top;
     let mut rects = Vec::new();
     for (i, bar) in bars.iter().enumerate() {
         let mut y = HEIGHT - BOTTOM;
@@ -56,7 +58,7 @@ fn labelled(i: usize, count: usize) -> bool {
 pub fn line(title: &str, points: &[(String, Option<f64>)], colour: &str) -> Markup {
     let top = points.iter().filter_map(|(_, v)| *v).fold(1.0, f64::max);
     let step = (WIDTH - LEFT) / points.len().max(1) as f64;
-    let scale = (HEIGHT - BOTTOM) / top;
+    let scale = (HEIGHT - BOTTOM - TOP) / top;
     let mut path = String::new();
     let mut pen_up = true;
     for (i, (_, value)) in points.iter().enumerate() {
@@ -93,7 +95,7 @@ fn axis(top: f64) -> Markup {
     html! {
         line x1=(LEFT) y1="0" x2=(LEFT) y2=(HEIGHT - BOTTOM) stroke="#d0d7de" {}
         line x1=(LEFT) y1=(HEIGHT - BOTTOM) x2=(WIDTH) y2=(HEIGHT - BOTTOM) stroke="#d0d7de" {}
-        text x=(LEFT - 4.0) y="10" text-anchor="end" { (format!("{top:.0}")) }
+        text x=(LEFT - 4.0) y=(TOP + 4.0) text-anchor="end" { (format!("{top:.0}")) }
         text x=(LEFT - 4.0) y=(HEIGHT - BOTTOM) text-anchor="end" { "0" }
     }
 }
