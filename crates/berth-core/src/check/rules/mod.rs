@@ -2,6 +2,7 @@
 
 mod anti_affinity;
 mod autoscale_bounds;
+mod backup_tools_port;
 mod backups;
 mod health_endpoint;
 mod image_pinned;
@@ -63,4 +64,5 @@ pub static RULES: &[&dyn Rule] = &[
     &secrets_not_inline::SecretsNotInline,
     &autoscale_bounds::AutoscaleBounds,
     &backups::Backups,
+    &backup_tools_port::BackupToolsPort,
 ];
