@@ -724,7 +724,9 @@ fn an_imported_project_runs_on_docker_where_and_with_what_compose_gave_it() {
 }
 
 /// A data store in a container is backed up and drilled from this machine,
-/// through the port it is published on.
+/// through the port it is published on, and restored: Redis copies the backup
+/// as the replica of a seed container on the environment's network, which goes
+/// when the copy is whole.
 #[test]
 fn a_store_in_a_container_is_backed_up_and_drilled() {
     if !engine_answers() {
@@ -745,13 +747,27 @@ fn a_store_in_a_container_is_backed_up_and_drilled() {
     let drill = project.run(&["backup", "drill", "-e", "docker"]);
     assert!(drill.status.success(), "{}", text(&drill));
     assert!(text(&drill).contains("drilled `cache`"), "{}", text(&drill));
+    assert_eq!(redis(port, &["SET", "greeting", "overwritten"]), "+OK");
+    assert_eq!(redis(port, &["SET", "since", "the backup"]), "+OK");
     let restore = project.run(&["restore", "-e", "docker", "cache", "--yes"]);
-    assert_eq!(restore.status.code(), Some(2), "{}", text(&restore));
+    assert!(restore.status.success(), "{}", text(&restore));
     assert!(
-        text(&restore).contains("runs in a container"),
+        text(&restore).contains("restored `cache`"),
         "{}",
         text(&restore)
     );
+    assert_eq!(redis(port, &["GET", "greeting"]), "$4\r\nkept");
+    assert_eq!(
+        redis(port, &["EXISTS", "since"]),
+        ":0",
+        "a restore puts back the whole dataset"
+    );
+    assert_eq!(
+        redis(port, &["SET", "after", "writable"]),
+        "+OK",
+        "a replica no more"
+    );
+    assert_eq!(containers("dockerbackup").len(), 1, "the seed is gone");
     down_leaves_nothing(&project, "dockerbackup");
     let down = project.run(&["down", "-e", "docker", "--volumes"]);
     assert!(down.status.success(), "{}", text(&down));

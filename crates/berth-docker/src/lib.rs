@@ -14,6 +14,7 @@ mod engine;
 mod image;
 mod labels;
 mod life;
+pub mod seed;
 
 pub use containers::Containers;
 pub use engine::{Engine, connect};

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use berth_core::model::Runtime;
 use berth_core::{Ecosystem, Problem, Problems, Project};
+use berth_docker::Owner;
 use berth_local::backup::{self, BackupError, Store};
 use berth_local::{InstanceReport, Reply, Request, StateDir};
 
@@ -40,22 +41,16 @@ pub fn restore(
     let here = Here::of(&project, global)?;
     let stores = here.stores(std::slice::from_ref(&service.to_owned()))?;
     let store = &stores[0];
-    if here.ecosystem.environment.runtime == Runtime::Compose
-        && matches!(store.kind.restore, berth_core::model::Restore::Replica(_))
-    {
-        return Err(Problems::one(
-            Problem::new(format!(
-                "`{}` runs in a container, which cannot copy a {} snapshot from this machine's loopback",
-                store.service, store.kind.kind
-            ))
-            .help("`berth down`, copy the backup's file into the store's volume, and `berth up`; or restore in the local environment"),
-        ));
-    }
     if !yes && !confirmed(store)? {
         println!("nothing restored");
         return Ok(Exit::Success);
     }
-    let (manifest, took) = backup::restore(&here.state, store, from).map_err(problem)?;
+    let beside = |folder: &Path| seed_beside(&here, store, folder);
+    let seeds = match here.ecosystem.environment.runtime {
+        Runtime::Compose => backup::Seeds::Beside(&beside),
+        _ => backup::Seeds::Here,
+    };
+    let (manifest, took) = backup::restore(&here.state, store, from, &seeds).map_err(problem)?;
     println!(
         "restored `{}` from backup {} ({}) in {} — it holds what it held then ({} counted)",
         store.service,
@@ -65,6 +60,46 @@ pub fn restore(
         counted(manifest.census.len())
     );
     Ok(Exit::Success)
+}
+
+/// A replica restore's seed for a store in a container: a container of the
+/// store's image on the environment's network, loading the backup's folder.
+fn seed_beside(here: &Here, store: &Store, folder: &Path) -> Result<backup::Seed, BackupError> {
+    let cannot = |message: String| {
+        BackupError::new(
+            format!("restoring `{}`: {message}", store.service),
+            "see that the Docker Engine answers (`docker version`) and the environment runs (`berth status`)",
+        )
+    };
+    let berth_core::model::Restore::Replica { in_container, .. } = store.kind.restore else {
+        unreachable!("only a replica restore has a seed");
+    };
+    let service = &here.ecosystem.services[store.service];
+    let image = service
+        .image
+        .clone()
+        .ok_or_else(|| cannot("it has no image".to_owned()))?;
+    let owner = Owner::new(here.project.dir(), &here.ecosystem.name, store.environment);
+    let port = store.kind.ports[0].1;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| cannot(e.to_string()))?;
+    let (engine, name) = runtime
+        .block_on(async {
+            let engine = berth_docker::connect().await?;
+            let command = in_container(berth_docker::seed::BACKUP_DIR, port);
+            let name =
+                berth_docker::seed::start(&engine, &owner, store.service, &image, folder, command)
+                    .await?;
+            Ok::<_, String>((engine, name))
+        })
+        .map_err(cannot)?;
+    Ok(backup::Seed {
+        host: name.clone(),
+        port,
+        end: Box::new(move || runtime.block_on(berth_docker::seed::remove(&engine, &name))),
+    })
 }
 
 /// The environment whose stores are meant, what runs of it, and where its

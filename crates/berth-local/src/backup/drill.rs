@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 use berth_core::model::Restore;
 use serde::{Deserialize, Serialize};
 
-use super::restore::{checked, chosen, put_back};
+use super::restore::{Seeds, checked, chosen, put_back};
 use super::throwaway::Throwaway;
 use super::{BackupError, Store};
 
@@ -35,10 +35,10 @@ pub fn drill(state: &Path, store: &Store) -> Result<Drill, BackupError> {
         Restore::Command(_) => {
             let empty = Throwaway::start(store, &dir, |_| Ok(()))?;
             // A store of its own lets anyone on this machine in.
-            put_back(state, store, &manifest, empty.port, &[])?;
+            put_back(state, store, &manifest, empty.port, &[], &Seeds::Here)?;
             checked(store, &manifest, empty.port, &[])?;
         }
-        Restore::Replica(file) => {
+        Restore::Replica { file, .. } => {
             let source = manifest.folder.join(file);
             let loaded = Throwaway::start(store, &dir, |dir| {
                 std::fs::copy(&source, dir.join(file)).map(|_| ())

@@ -19,7 +19,7 @@ mod throwaway;
 pub use drill::{Drill, drill, drills};
 pub use gate::{Stale, stale_before};
 pub use manifest::{Manifest, backups};
-pub use restore::restore;
+pub use restore::{Seed, Seeds, restore};
 pub use take::{Retention, take};
 
 use std::path::{Path, PathBuf};
@@ -63,7 +63,7 @@ pub struct BackupError {
 }
 
 impl BackupError {
-    fn new(message: impl Into<String>, help: impl Into<String>) -> BackupError {
+    pub fn new(message: impl Into<String>, help: impl Into<String>) -> BackupError {
         BackupError {
             message: message.into(),
             help: help.into(),

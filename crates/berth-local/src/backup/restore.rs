@@ -10,17 +10,35 @@ use super::manifest::{Manifest, backups};
 use super::throwaway::Throwaway;
 use super::{BackupError, Store, shell};
 
+/// Where the seed of a replica restore runs: the instance that loads the
+/// backup's file, which the running store then copies as its replica.
+pub enum Seeds<'a> {
+    /// A throwaway process on this machine, which the store reaches on loopback.
+    Here,
+    /// Started by the caller from the backup's folder, where the store can
+    /// reach it: a container beside a store in a container.
+    Beside(&'a dyn Fn(&Path) -> Result<Seed, BackupError>),
+}
+
+/// A seed somewhere else: where the store reaches it, and how it is ended.
+pub struct Seed {
+    pub host: String,
+    pub port: u16,
+    pub end: Box<dyn FnOnce()>,
+}
+
 /// Restores backup `from` (the newest without one) into the running `store`;
 /// the backup restored and how long it took.
 pub fn restore(
     state: &Path,
     store: &Store,
     from: Option<&str>,
+    seeds: &Seeds,
 ) -> Result<(Manifest, Duration), BackupError> {
     let manifest = chosen(state, store, from)?;
     manifest.verify()?;
     let started = Instant::now();
-    put_back(state, store, &manifest, store.port, &store.tools_env)?;
+    put_back(state, store, &manifest, store.port, &store.tools_env, seeds)?;
     checked(store, &manifest, store.port, &store.tools_env)?;
     Ok((manifest, started.elapsed()))
 }
@@ -61,6 +79,7 @@ pub fn put_back(
     manifest: &Manifest,
     port: u16,
     env: &[(String, String)],
+    seeds: &Seeds,
 ) -> Result<(), BackupError> {
     let what = format!("restoring backup {} of `{}`", manifest.id, store.service);
     match store.kind.restore {
@@ -69,16 +88,33 @@ pub fn put_back(
             let from = format!("'{}'", from.replace('\'', "'\\''"));
             shell::run(&restore("127.0.0.1", port, &from), &what, env)?;
         }
-        Restore::Replica(file) => {
-            let dir = state
-                .join("drills")
-                .join(format!("{}-replica", store.service));
-            let source = manifest.folder.join(file);
-            let seed = Throwaway::start(store, &dir, |dir| {
-                std::fs::copy(&source, dir.join(file)).map(|_| ())
-            })?;
-            replicate(port, seed.port, &what, env)?;
-        }
+        Restore::Replica { file, .. } => match seeds {
+            Seeds::Here => {
+                let dir = state
+                    .join("drills")
+                    .join(format!("{}-replica", store.service));
+                let source = manifest.folder.join(file);
+                let seed = Throwaway::start(store, &dir, |dir| {
+                    std::fs::copy(&source, dir.join(file)).map(|_| ())
+                })?;
+                // The seed would otherwise wait five seconds for more replicas to join.
+                shell::run(
+                    &format!(
+                        "redis-cli -h 127.0.0.1 -p {} config set repl-diskless-sync-delay 0",
+                        seed.port
+                    ),
+                    &what,
+                    &[],
+                )?;
+                replicate(port, ("127.0.0.1", seed.port), &what, env)?;
+            }
+            Seeds::Beside(start) => {
+                let seed = start(&manifest.folder)?;
+                let copied = replicate(port, (&seed.host, seed.port), &what, env);
+                (seed.end)();
+                copied?;
+            }
+        },
     }
     Ok(())
 }
@@ -87,7 +123,7 @@ pub fn put_back(
 /// of one that loaded it, until the copy is whole, then on its own again.
 fn replicate(
     port: u16,
-    from: u16,
+    (host, from): (&str, u16),
     what: &str,
     env: &[(String, String)],
 ) -> Result<(), BackupError> {
@@ -98,13 +134,7 @@ fn replicate(
             env,
         )
     };
-    // The seed would otherwise wait five seconds for more replicas to join.
-    shell::run(
-        &format!("redis-cli -h 127.0.0.1 -p {from} config set repl-diskless-sync-delay 0"),
-        what,
-        &[],
-    )?;
-    cli(&format!("replicaof 127.0.0.1 {from}"))?;
+    cli(&format!("replicaof {host} {from}"))?;
     let deadline = Instant::now() + Duration::from_secs(600);
     loop {
         let info = cli("info replication")?;

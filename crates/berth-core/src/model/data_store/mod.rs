@@ -81,7 +81,13 @@ pub enum Restore {
     /// The store loads the named file of the backup when it starts: an
     /// instance of its own loads it, and the running store copies it from
     /// there as its replica.
-    Replica(&'static str),
+    Replica {
+        file: &'static str,
+        /// The command of that instance in a container of the store's image,
+        /// which loads `file` from the read-only folder `dir` and serves on
+        /// `port`, for a store that runs in a container.
+        in_container: fn(dir: &str, port: u16) -> Vec<String>,
+    },
 }
 
 /// Where one local instance of a data store runs.

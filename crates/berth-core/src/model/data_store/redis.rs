@@ -22,7 +22,10 @@ pub const STORE: DataStore = DataStore {
     dump,
     census,
     census_in_dump: false,
-    restore: Restore::Replica("dump.rdb"),
+    restore: Restore::Replica {
+        file: "dump.rdb",
+        in_container: seed_in_container,
+    },
     restore_adds: false,
     user: None,
     password: Some(("REDIS_PASSWORD", "REDISCLI_AUTH")),
@@ -42,6 +45,28 @@ fn local(at: &LocalPlace) -> LocalRun {
         init: None,
         env: Vec::new(),
     }
+}
+
+/// A server that loads `dump.rdb` from `dir` and never writes: `dir` is the
+/// backup itself, mounted read-only. It streams to its replica at once.
+fn seed_in_container(dir: &str, port: u16) -> Vec<String> {
+    words(&[
+        "redis-server",
+        "--port",
+        &port.to_string(),
+        "--dir",
+        dir,
+        "--dbfilename",
+        "dump.rdb",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--protected-mode",
+        "no",
+        "--repl-diskless-sync-delay",
+        "0",
+    ])
 }
 
 fn container_check(port: u16) -> Vec<String> {
