@@ -640,3 +640,78 @@ fn three_hundred_instances_each_log_and_a_log_line_gate_on_the_last_opens() {
     assert!(berth(&dir, &marker, &["down"]).status.success());
     assert_gone(&marker);
 }
+
+/// What one connection to the control socket gets for `request`, sent as is.
+fn on_socket(dir: &Path, request: &[u8]) -> String {
+    use std::io::{Read, Write};
+    let mut stream =
+        std::os::unix::net::UnixStream::connect(dir.join(".berth/berth.sock")).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream.write_all(request).unwrap();
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    answer
+}
+
+/// The control API against clients that misbehave: idle connections, bytes
+/// that are no HTTP, a deployment request that is no JSON, a path it does not
+/// serve, a service name with a slash. Each gets its answer; `status` still
+/// answers at once, and nothing was deployed.
+#[test]
+fn the_control_api_answers_what_misbehaves_and_keeps_serving() {
+    let (dir, marker) = project("control-api");
+    let up = berth(&dir, &marker, &["up", "-d"]);
+    assert!(up.status.success(), "{}", text(&up));
+    let socket = dir.join(".berth/berth.sock");
+    let idle: Vec<_> = (0..50)
+        .map(|_| std::os::unix::net::UnixStream::connect(&socket).unwrap())
+        .collect();
+    let garbage = on_socket(&dir, b"\x00\x01\x02 not http at all\r\n\r\n");
+    assert!(
+        garbage.is_empty() || garbage.starts_with("HTTP/1.1 400"),
+        "{garbage:?}"
+    );
+    let body = "{ not json";
+    let bad_deploy = on_socket(
+        &dir,
+        format!("POST /v1/deploy HTTP/1.1\r\nHost: berth\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}", body.len()).as_bytes(),
+    );
+    assert!(bad_deploy.starts_with("HTTP/1.1 400"), "{bad_deploy}");
+    assert!(
+        bad_deploy.contains("not a deployment request"),
+        "{bad_deploy}"
+    );
+    let unknown = on_socket(
+        &dir,
+        b"GET /v1/nothing-here HTTP/1.1\r\nHost: berth\r\nConnection: close\r\n\r\n",
+    );
+    assert!(unknown.starts_with("HTTP/1.1 404"), "{unknown}");
+    let slash = on_socket(&dir, b"POST /v1/services/..%2Fapi/restart HTTP/1.1\r\nHost: berth\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+    assert!(
+        slash.contains("there is no service `../api` running"),
+        "{slash}"
+    );
+    let restart = berth(&dir, &marker, &["restart", "a/b"]);
+    assert_eq!(restart.status.code(), Some(2), "{}", text(&restart));
+
+    let started = std::time::Instant::now();
+    let now = status(&dir, &marker);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "status waited on the idle ones"
+    );
+    assert_eq!(instance(&now, "api")["restarts"], 0);
+    let history = berth(&dir, &marker, &["history", "-o", "json"]);
+    let history: serde_json::Value = serde_json::from_slice(&history.stdout).unwrap();
+    assert_eq!(
+        history.as_array().unwrap().len(),
+        1,
+        "only the first revision: {history}"
+    );
+    drop(idle);
+    let down = berth(&dir, &marker, &["down"]);
+    assert!(down.status.success(), "{}", text(&down));
+    assert_gone(&marker);
+}
