@@ -313,10 +313,32 @@ async fn the_dashboard_in_a_browser_follows_the_ecosystem_and_acts_only_with_the
     assert_eq!(rollouts, json!(1), "a service rolling out is shown once");
     screenshot(&client, "3-deployment-under-way").await;
     client.refresh().await.unwrap();
+    client
+        .execute("window.sameDocument = true; return true", vec![])
+        .await
+        .unwrap();
     click(&client, "button[data-action='/api/v1/abort']").await;
     client.accept_alert().await.unwrap();
     let aborted = deploying.join().unwrap();
     assert!(text(&aborted).contains("aborted"), "{}", text(&aborted));
+    // The page that watched the deployment shows how it ended, without a reload.
+    until(&client, "the history follows the deployment", "const r = document.querySelector('tr[data-deployment=\"3\"]'); return r ? r.textContent : ''", |v| {
+        v.as_str().is_some_and(|t| t.contains("aborted"))
+    })
+    .await;
+    let steps = client
+        .execute(
+            "return document.getElementById('running').textContent",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(steps, json!(""), "nothing runs any more");
+    let same = client
+        .execute("return window.sameDocument === true", vec![])
+        .await
+        .unwrap();
+    assert_eq!(same, json!(true), "the page was reloaded");
 
     // Back to deployment 1 (the talker as it was), from the page, with the token.
     client.goto(&format!("{base}/deployments")).await.unwrap();

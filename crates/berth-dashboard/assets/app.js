@@ -243,3 +243,23 @@ if (document.body.dataset.live !== undefined) {
     if (atEnd) log.scrollTop = log.scrollHeight;
   });
 })();
+
+// While a deployment runs, its steps, analysis and the history are fetched
+// again every two seconds, until it has ended.
+(function followDeployment() {
+  const running = document.getElementById("running");
+  if (!running || running.dataset.deploying === undefined) return;
+  const timer = setInterval(async () => {
+    let page;
+    try {
+      page = new DOMParser().parseFromString(await (await fetch(location.pathname)).text(), "text/html");
+    } catch (e) {
+      return;
+    }
+    for (const id of ["running", "history"]) {
+      const fresh = page.getElementById(id);
+      if (fresh) document.getElementById(id).replaceWith(fresh);
+    }
+    if (page.getElementById("running").dataset.deploying === undefined) clearInterval(timer);
+  }, 2000);
+})();

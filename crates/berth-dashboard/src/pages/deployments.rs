@@ -33,23 +33,29 @@ pub async fn list(State(project): State<Arc<Project>>) -> Markup {
                 Some(live) => @for rollout in &live.rollouts { (weights(rollout)) },
             }
         }
-        @if let Some(record) = running {
-            p {
-                "Deployment " (record.number) " of " (record.changed.join(", ")) ", begun " (time(record.started)) ". "
-                button data-action="/api/v1/promote" { "promote" } " "
-                button data-action="/api/v1/abort" data-confirm="Abort this deployment and restore the stable revision?" { "abort" }
+        // The script fetches the page again while a deployment runs, and puts
+        // these two parts in place: its steps and analysis as they come.
+        div #running data-deploying=[running.map(|r| r.number)] {
+            @if let Some(record) = running {
+                p {
+                    "Deployment " (record.number) " of " (record.changed.join(", ")) ", begun " (time(record.started)) ". "
+                    button data-action="/api/v1/promote" { "promote" } " "
+                    button data-action="/api/v1/abort" data-confirm="Abort this deployment and restore the stable revision?" { "abort" }
+                }
+                (analysis(&timeline))
+                (timeline_list(&timeline))
             }
-            (analysis(&timeline))
-            (timeline_list(&timeline))
         }
         h2 { "History" }
-        @match &records {
-            Err(e) => p.state.s-failed { "the history cannot be read: " (e) },
-            Ok(records) if records.is_empty() => p.muted { "No deployment yet." },
-            Ok(records) => {
-                (diff_form(records))
-                (history_table(records))
-            },
+        div #history {
+            @match &records {
+                Err(e) => p.state.s-failed { "the history cannot be read: " (e) },
+                Ok(records) if records.is_empty() => p.muted { "No deployment yet." },
+                Ok(records) => {
+                    (diff_form(records))
+                    (history_table(records))
+                },
+            }
         }
     };
     frame(&project, "/deployments", "Deployments", true, body)
