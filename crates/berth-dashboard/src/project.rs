@@ -7,7 +7,7 @@ use berth_core::Ecosystem;
 use berth_core::plan::Plan;
 use berth_engine::history::{Entry, History, Record};
 use berth_history::SqliteHistory;
-use berth_local::{Client, InstanceReport, Progress, Reply, Request, RolloutReport};
+use berth_local::{Client, InstanceReport, Reply, Request, RolloutReport};
 
 pub struct Project {
     pub ecosystem: Ecosystem,
@@ -17,9 +17,8 @@ pub struct Project {
     pub client: Client,
 }
 
-/// What the running berth says of itself.
+/// What the running berth says of its instances and rollouts.
 pub struct Live {
-    pub progress: Progress,
     pub instances: Vec<InstanceReport>,
     pub rollouts: Vec<RolloutReport>,
 }
@@ -43,11 +42,10 @@ impl Project {
     pub async fn live(&self) -> Option<Live> {
         match self.client.reply(&Request::Status).await.ok()? {
             Reply::Status {
-                progress,
                 instances,
                 rollouts,
+                ..
             } => Some(Live {
-                progress,
                 instances,
                 rollouts,
             }),
