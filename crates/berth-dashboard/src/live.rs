@@ -202,27 +202,17 @@ async fn logs(
     let files = LogFiles::of(&dir, &services).ok();
     let back = files.as_ref().map(|f| f.lines()).unwrap_or_default();
     let back = back[back.len().saturating_sub(LOGS_BACK)..].to_vec();
-    let follower = files.map(|f| f.follower());
+    let follower = files.map_or_else(|| Follower::from_start(&dir, &services), |f| f.follower());
     let first = futures_util::stream::iter((!back.is_empty()).then(|| batch(&back)));
-    let fresh = futures_util::stream::unfold(
-        (dir, services, follower, 0u64),
-        |(dir, services, mut follower, tick)| async move {
-            loop {
-                tokio::time::sleep(LOGS_EVERY).await;
-                let tick = tick + 1;
-                // New instances (a replica, a canary) get files of their own.
-                if (tick.is_multiple_of(10) || follower.is_none())
-                    && let Ok(now) = LogFiles::of(&dir, &services)
-                {
-                    follower.get_or_insert_with(Follower::default).include(&now);
-                }
-                let lines = follower.as_mut().map(Follower::fresh).unwrap_or_default();
-                if !lines.is_empty() {
-                    return Some((batch(&lines), (dir, services, follower, tick)));
-                }
+    let fresh = futures_util::stream::unfold(follower, |mut follower| async move {
+        loop {
+            tokio::time::sleep(LOGS_EVERY).await;
+            let lines = follower.fresh();
+            if !lines.is_empty() {
+                return Some((batch(&lines), follower));
             }
-        },
-    );
+        }
+    });
     Sse::new(first.chain(fresh)).keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
 }
 

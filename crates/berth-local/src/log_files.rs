@@ -6,7 +6,11 @@
 use std::collections::HashMap;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
+
+/// How often a follower looks for the files of instances that started since:
+/// a replica, a canary, a restarted service's new log.
+const LOOK_FOR_NEW: Duration = Duration::from_secs(1);
 
 /// One line of a service's output.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -20,6 +24,8 @@ pub struct LogLine {
 /// Each instance's log files, oldest first, of the named services (all if none).
 pub struct LogFiles {
     pub instances: HashMap<String, Vec<PathBuf>>,
+    dir: PathBuf,
+    services: Vec<String>,
 }
 
 impl LogFiles {
@@ -45,7 +51,11 @@ impl LogFiles {
         for paths in instances.values_mut() {
             paths.sort_by_key(|p| std::cmp::Reverse(p.extension().is_some_and(|e| e == "1")));
         }
-        Ok(LogFiles { instances })
+        Ok(LogFiles {
+            instances,
+            dir: dir.to_owned(),
+            services: services.to_vec(),
+        })
     }
 
     /// The widest instance label, for aligning prefixes.
@@ -66,7 +76,8 @@ impl LogFiles {
         lines
     }
 
-    /// A follower of the current files from their present end.
+    /// A follower of the current files from their present end, and of files
+    /// that appear later from their start.
     pub fn follower(&self) -> Follower {
         let current = self
             .instances
@@ -79,20 +90,42 @@ impl LogFiles {
                 Some((label.clone(), path.clone(), offset))
             })
             .collect();
-        Follower { current }
+        Follower {
+            current,
+            dir: self.dir.clone(),
+            services: self.services.clone(),
+            looked: Instant::now(),
+        }
     }
 }
 
 /// Where each followed file was last read to.
-#[derive(Default)]
 pub struct Follower {
     current: Vec<(String, PathBuf, u64)>,
+    dir: PathBuf,
+    services: Vec<String>,
+    /// When `dir` was last looked at for new files.
+    looked: Instant,
 }
 
 impl Follower {
+    /// A follower of the named services' logs in `dir`, which may not be there
+    /// yet: every file is followed from its start.
+    pub fn from_start(dir: &Path, services: &[String]) -> Follower {
+        Follower {
+            current: Vec::new(),
+            dir: dir.to_owned(),
+            services: services.to_vec(),
+            looked: Instant::now() - LOOK_FOR_NEW,
+        }
+    }
+
     /// Follows, from their start, the files of instances that appeared since.
-    pub fn include(&mut self, files: &LogFiles) {
-        for (label, paths) in &files.instances {
+    fn include_new(&mut self) {
+        let Ok(files) = LogFiles::of(&self.dir, &self.services) else {
+            return;
+        };
+        for (label, paths) in files.instances {
             let Some(path) = paths
                 .iter()
                 .find(|p| p.extension().is_some_and(|e| e == "log"))
@@ -100,14 +133,18 @@ impl Follower {
                 continue;
             };
             if !self.current.iter().any(|(_, followed, _)| followed == path) {
-                self.current.push((label.clone(), path.clone(), 0));
+                self.current.push((label, path.clone(), 0));
             }
         }
     }
 
-    /// The whole lines appended since the last call; a file that shrank was
-    /// rotated and is read from its start.
+    /// The whole lines appended since the last call, new instances' included;
+    /// a file that shrank was rotated and is read from its start.
     pub fn fresh(&mut self) -> Vec<LogLine> {
+        if self.looked.elapsed() >= LOOK_FOR_NEW {
+            self.include_new();
+            self.looked = Instant::now();
+        }
         let mut lines = Vec::new();
         for (label, path, offset) in &mut self.current {
             let Ok(mut file) = std::fs::File::open(&*path) else {
@@ -183,10 +220,22 @@ mod tests {
         );
 
         std::fs::write(dir.join("api.2.log"), "2026-01-01T00:00:06Z a replica\n").unwrap();
-        follower.include(&LogFiles::of(&dir, &[]).unwrap());
+        follower.looked -= LOOK_FOR_NEW;
         let fresh = follower.fresh();
         assert_eq!(fresh.len(), 1, "{fresh:?}");
         assert_eq!(fresh[0].label, "api.2");
+
+        let mut waiting = Follower::from_start(&dir.join("later"), &["web".to_owned()]);
+        assert!(waiting.fresh().is_empty());
+        std::fs::create_dir(dir.join("later")).unwrap();
+        std::fs::write(dir.join("later/web.log"), "2026-01-01T00:00:07Z first\n").unwrap();
+        waiting.looked -= LOOK_FOR_NEW;
+        let fresh = waiting.fresh();
+        assert_eq!(
+            fresh.len(),
+            1,
+            "a folder that appears is followed from its start: {fresh:?}"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

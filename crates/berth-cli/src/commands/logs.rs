@@ -82,12 +82,7 @@ pub fn run(global: &Global, services: &[String], shown: &Shown) -> Result<Exit, 
     }
     if shown.follow {
         let mut follower = files.follower();
-        for tick in 1u64.. {
-            if tick.is_multiple_of(10)
-                && let Ok(now) = LogFiles::of(&session.logs(), services)
-            {
-                follower.include(&now);
-            }
+        loop {
             for each in follower.fresh() {
                 line.print(&each);
             }
