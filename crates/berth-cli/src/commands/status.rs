@@ -134,10 +134,9 @@ fn report(instances: &[InstanceReport], rollouts: &[RolloutReport]) -> String {
 }
 
 /// `status -w`, as `kubectl get -w`: the table again, stamped, each time
-/// something but the uptimes changes, as the berth's events say, until the
-/// berth stops or Ctrl-C.
+/// something but the uptimes changes — which is when the berth's events come —
+/// until the berth stops or Ctrl-C.
 fn watch_changes(session: &Session, format: Format) -> Result<Exit, Problems> {
-    let mut shown = None;
     let _ = berth_local::events(&session.socket(), |reply| {
         let Reply::Status {
             progress,
@@ -147,24 +146,16 @@ fn watch_changes(session: &Session, format: Format) -> Result<Exit, Problems> {
         else {
             return true;
         };
-        // What is compared leaves the uptimes out: they change every second.
-        let mut compared = serde_json::json!({ "progress": progress, "instances": instances, "rollouts": rollouts });
-        for instance in compared["instances"].as_array_mut().into_iter().flatten() {
-            instance["uptime_seconds"] = serde_json::Value::Null;
-        }
-        if shown.as_ref() != Some(&compared) {
-            match format {
-                Format::Json => println!(
-                    "{}",
-                    serde_json::json!({ "progress": progress, "instances": instances, "rollouts": rollouts })
-                ),
-                Format::Text => print!(
-                    "{}\n{}",
-                    humantime::format_rfc3339_seconds(std::time::SystemTime::now()),
-                    report(&instances, &rollouts)
-                ),
-            }
-            shown = Some(compared);
+        match format {
+            Format::Json => println!(
+                "{}",
+                serde_json::json!({ "progress": progress, "instances": instances, "rollouts": rollouts })
+            ),
+            Format::Text => print!(
+                "{}\n{}",
+                humantime::format_rfc3339_seconds(std::time::SystemTime::now()),
+                report(&instances, &rollouts)
+            ),
         }
         true
     });
