@@ -16,6 +16,8 @@ use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 
+use crate::error;
+
 const TOKEN_HEADER: &str = "x-berth-token";
 const TOKEN_COOKIE: &str = "berth_token";
 
@@ -122,16 +124,11 @@ fn header_text<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-fn refused(status: StatusCode, message: &str) -> Response {
-    let body = serde_json::json!({ "reply": "error", "message": message });
-    (status, axum::Json(body)).into_response()
-}
-
 /// The access checks, before any route.
 pub async fn guard(State(access): State<Arc<Access>>, request: Request, next: Next) -> Response {
     let headers = request.headers();
     if !access.host_is_ours(headers) {
-        return refused(
+        return error(
             StatusCode::MISDIRECTED_REQUEST,
             "this dashboard answers only to its own address",
         );
@@ -147,13 +144,13 @@ pub async fn guard(State(access): State<Arc<Access>>, request: Request, next: Ne
         return next.run(request).await;
     }
     if !Access::same_origin(headers) {
-        return refused(
+        return error(
             StatusCode::FORBIDDEN,
             "refused: the request comes from another site",
         );
     }
     if !access.token_given(headers) {
-        return refused(
+        return error(
             StatusCode::UNAUTHORIZED,
             "refused: this needs the dashboard's token (printed when it started, or in --token-file)",
         );
@@ -178,7 +175,7 @@ fn log_in(access: &Access, request: &Request) -> Response {
             let to = format!("{}#token={}", request.uri().path(), access.token.as_str());
             ([(header::SET_COOKIE, cookie)], Redirect::to(&to)).into_response()
         }
-        _ => refused(
+        _ => error(
             StatusCode::UNAUTHORIZED,
             "this dashboard is bound beyond loopback: open it with the URL it printed (`?token=…`)",
         ),

@@ -21,6 +21,8 @@ mod usage;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 
 pub use access::{Access, Token};
 pub use project::Project;
@@ -43,4 +45,10 @@ pub fn router(project: Project, access: Access) -> Router {
 /// (open event streams never end by themselves, so there is no graceful wait).
 pub async fn serve(listener: tokio::net::TcpListener, router: Router) -> std::io::Result<()> {
     axum::serve(listener, router).await
+}
+
+/// A refusal or failure, as the control API words one: `{"reply": "error", "message": …}`.
+fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    let message = message.into();
+    (status, axum::Json(berth_local::Reply::Error { message })).into_response()
 }

@@ -10,14 +10,15 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{Method, StatusCode, header};
+use axum::response::Response;
 use axum::response::sse::{Event, KeepAlive, Sse};
-use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use berth_local::{Follower, LogFiles, LogLine};
 use futures_util::{Stream, StreamExt};
 use serde_json::Value;
 use tokio::sync::mpsc;
 
+use crate::error;
 use crate::project::Project;
 use crate::usage::Sampler;
 
@@ -42,11 +43,6 @@ pub fn routes() -> Router<Shared> {
         .route("/api/v1/services/{service}/{verb}", post(service_action))
         .route("/api/v1/{verb}", post(action))
         .route("/api/logs", get(logs))
-}
-
-fn error(status: StatusCode, message: impl Into<String>) -> Response {
-    let body = serde_json::json!({ "reply": "error", "message": message.into() });
-    (status, axum::Json(body)).into_response()
 }
 
 fn not_running() -> Response {
@@ -80,12 +76,10 @@ async fn service_action(
     State(project): State<Shared>,
     Path((service, verb)): Path<(String, String)>,
 ) -> Response {
-    if !matches!(verb.as_str(), "stop" | "restart") {
-        return error(StatusCode::NOT_FOUND, format!("no action `{verb}`"));
-    }
     let request = match verb.as_str() {
         "stop" => berth_local::Request::Stop { service },
-        _ => berth_local::Request::Restart { service },
+        "restart" => berth_local::Request::Restart { service },
+        _ => return error(StatusCode::NOT_FOUND, format!("no action `{verb}`")),
     };
     let (method, path, body) = request.route();
     pass(&project, &method.parse().expect("a method"), &path, body).await
