@@ -22,6 +22,7 @@ pub mod strategy;
 mod target;
 mod up;
 
+pub use http::percent_encoded;
 pub use runtime::{BoxFuture, Desired, Failure, Runtime, Traffic, Unit};
 pub use status::{State, Status, UnitStatus};
 pub use target::{Deployed, DeployedService, Target};

@@ -7,6 +7,7 @@ use std::time::Duration;
 use berth_core::revision::Revision;
 
 use crate::analysis::{Measurement, MetricProvider};
+use crate::http::percent_encoded;
 use crate::runtime::BoxFuture;
 
 /// How long one query may take.
@@ -64,7 +65,7 @@ impl PrometheusMetrics {
     /// One instant query's single value; `None` when it has no data.
     async fn value(&self, query: &str) -> Result<Option<f64>, String> {
         let (status, body) = self
-            .get(&format!("/api/v1/query?query={}", encode(query)))
+            .get(&format!("/api/v1/query?query={}", percent_encoded(query)))
             .await?;
         if status != 200 {
             return Err(format!("Prometheus answered {status} to `{query}`: {body}"));
@@ -87,18 +88,6 @@ fn parse_value(body: &str) -> Result<Option<f64>, String> {
         .parse()
         .map_err(|_| format!("`{text}` is not a number"))?;
     Ok(value.is_finite().then_some(value))
-}
-
-/// Percent-encoding for a query string: everything but the unreserved characters.
-fn encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 impl MetricProvider for PrometheusMetrics {
@@ -148,7 +137,10 @@ mod tests {
             requests,
             "sum(increase(berth_service_requests_total{service=\"web\",revision=\"abc\"}[30s]))"
         );
-        assert_eq!(encode("a{b=\"c\"}[1s]"), "a%7Bb%3D%22c%22%7D%5B1s%5D");
+        assert_eq!(
+            percent_encoded("a{b=\"c\"}[1s]"),
+            "a%7Bb%3D%22c%22%7D%5B1s%5D"
+        );
         let answer = r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1.5,"12.5"]}]}}"#;
         assert_eq!(parse_value(answer), Ok(Some(12.5)));
         let empty = r#"{"status":"success","data":{"resultType":"vector","result":[]}}"#;

@@ -36,8 +36,12 @@ pub enum Request {
 impl Request {
     /// The method and path that carry this request, and its JSON body.
     pub fn route(&self) -> (&'static str, String, Option<String>) {
-        let service =
-            |service: &str, verb: &str| format!("/v1/services/{}/{verb}", escaped(service));
+        let service = |service: &str, verb: &str| {
+            format!(
+                "/v1/services/{}/{verb}",
+                berth_engine::percent_encoded(service)
+            )
+        };
         match self {
             Request::Status => ("GET", "/v1/status".to_owned(), None),
             Request::Stop { service: name } => ("POST", service(name, "stop"), None),
@@ -52,16 +56,6 @@ impl Request {
             Request::Down => ("POST", "/v1/down".to_owned(), None),
         }
     }
-}
-
-/// `name` as one path segment: whatever a user typed reaches the server as typed.
-fn escaped(name: &str) -> String {
-    name.bytes()
-        .map(|b| match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 #[derive(Debug, Serialize, Deserialize)]
