@@ -11,7 +11,7 @@ use maud::{Markup, html};
 
 use super::frame::{bytes, frame, state_class};
 use crate::project::Project;
-use crate::usage::Sampler;
+use crate::usage;
 
 const NODE_W: f64 = 190.0;
 const NODE_H: f64 = 56.0;
@@ -76,7 +76,7 @@ fn row(i: &InstanceReport) -> Markup {
 /// What a process holds in memory now; its CPU share needs a second look,
 /// which the events bring.
 fn memory(pid: u32) -> Option<String> {
-    Some(bytes(Sampler::default().sample(pid)?.rss_bytes))
+    usage::rss(pid).map(bytes)
 }
 
 /// Where a service's box is: its column (a wave, counted across phases) and row.
