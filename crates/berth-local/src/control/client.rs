@@ -52,44 +52,21 @@ impl Client {
     pub async fn ask(&self, request: &Request, mut each: impl FnMut(Reply)) -> std::io::Result<()> {
         let (method, path, body) = request.route();
         let answer = self.send(method, &path, body).await?;
-        let mut frames = BodyStream::new(answer.into_body());
-        let mut pending = Vec::new();
-        while let Some(frame) = frames.next().await {
-            let frame = frame.map_err(std::io::Error::other)?;
-            let Ok(data) = frame.into_data() else {
-                continue;
-            };
-            pending.extend_from_slice(&data);
-            while let Some(end) = pending.iter().position(|b| *b == b'\n') {
-                let line: Vec<u8> = pending.drain(..=end).collect();
-                each(serde_json::from_slice(&line).map_err(std::io::Error::other)?);
-            }
-        }
-        Ok(())
+        pieces(answer.into_body(), b"\n", |line| {
+            each(serde_json::from_slice(line).map_err(std::io::Error::other)?);
+            Ok(true)
+        })
+        .await
     }
 
     /// Follows `GET /v1/events`: hands each status to `each` until it says to
     /// stop (false) or the berth goes away.
     pub async fn events(&self, mut each: impl FnMut(Reply) -> bool) -> std::io::Result<()> {
         let answer = self.send("GET", "/v1/events", None).await?;
-        let mut frames = BodyStream::new(answer.into_body());
-        let mut pending = Vec::new();
-        while let Some(frame) = frames.next().await {
-            let Ok(data) = frame.map_err(std::io::Error::other)?.into_data() else {
-                continue;
-            };
-            pending.extend_from_slice(&data);
-            while let Some(end) = pending.windows(2).position(|w| w == b"\n\n") {
-                let event: Vec<u8> = pending.drain(..end + 2).collect();
-                let Some(reply) = event_data(&event) else {
-                    continue;
-                };
-                if !each(reply) {
-                    return Ok(());
-                }
-            }
-        }
-        Ok(())
+        pieces(answer.into_body(), b"\n\n", |event| {
+            Ok(event_data(event).is_none_or(&mut each))
+        })
+        .await
     }
 
     /// One request's last reply.
@@ -98,6 +75,30 @@ impl Client {
         self.ask(request, |reply| last = Some(reply)).await?;
         last.ok_or_else(|| std::io::Error::other("no reply"))
     }
+}
+
+/// Hands each piece of `body` that ends with `end` to `each`, as they arrive,
+/// until `each` says to stop (false) or the body ends.
+async fn pieces(
+    body: Incoming,
+    end: &[u8],
+    mut each: impl FnMut(&[u8]) -> std::io::Result<bool>,
+) -> std::io::Result<()> {
+    let mut frames = BodyStream::new(body);
+    let mut pending = Vec::new();
+    while let Some(frame) = frames.next().await {
+        let Ok(data) = frame.map_err(std::io::Error::other)?.into_data() else {
+            continue;
+        };
+        pending.extend_from_slice(&data);
+        while let Some(at) = pending.windows(end.len()).position(|w| w == end) {
+            let piece: Vec<u8> = pending.drain(..at + end.len()).collect();
+            if !each(&piece)? {
+                return Ok(());
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The reply in one server-sent event's `data:` lines; none in a keep-alive.

@@ -86,14 +86,19 @@ pub async fn serve(
     }
 }
 
-/// One reply as the body of its answer: a JSON line.
-fn answer(status: StatusCode, reply: &Reply) -> Response {
+/// A reply as the API sends it: one JSON line.
+fn line(reply: &Reply) -> String {
     let mut line = serde_json::to_string(reply).expect("replies serialize");
     line.push('\n');
+    line
+}
+
+/// One reply as the body of its answer.
+fn answer(status: StatusCode, reply: &Reply) -> Response {
     (
         status,
         [(header::CONTENT_TYPE, "application/x-ndjson")],
-        line,
+        line(reply),
     )
         .into_response()
 }
@@ -246,9 +251,7 @@ async fn deploy(State(berth): State<Berth>, body: String) -> Response {
     });
     let lines = futures_util::stream::unfold(received, |mut received| async move {
         let reply = received.recv().await?;
-        let mut line = serde_json::to_string(&reply).expect("replies serialize");
-        line.push('\n');
-        Some((Ok::<_, Infallible>(line), received))
+        Some((Ok::<_, Infallible>(line(&reply)), received))
     });
     (
         [(header::CONTENT_TYPE, "application/x-ndjson")],
