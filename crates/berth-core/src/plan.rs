@@ -7,7 +7,7 @@ use crate::graph::{DependencyGraph, Direction};
 use crate::model::{Command, Condition, Ecosystem, Kind};
 use crate::problem::{Problem, Problems, quoted_list, suggestion};
 
-#[derive(Debug, Serialize)]
+#[derive(Clone, Debug, Serialize)]
 pub struct Plan {
     pub ecosystem: String,
     pub environment: String,
@@ -22,7 +22,7 @@ pub struct Plan {
     pub post: Vec<Command>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Clone, Debug, Serialize)]
 pub struct Phase {
     pub name: String,
     /// Services in the same wave start in parallel; a wave starts once what it
@@ -30,7 +30,7 @@ pub struct Phase {
     pub waves: Vec<Vec<Step>>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Clone, Debug, Serialize)]
 pub struct Step {
     pub service: String,
     pub kind: Kind,
@@ -39,7 +39,7 @@ pub struct Step {
     pub after: Vec<Gate>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Clone, Debug, Serialize)]
 pub struct Gate {
     pub service: String,
     pub condition: Wait,
@@ -70,7 +70,7 @@ impl Serialize for Wait {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Clone, Debug, Serialize)]
 pub struct External {
     pub service: String,
     pub address: String,

@@ -65,9 +65,7 @@ pub fn run(global: &Global, names: &[String], options: &Options) -> Result<Exit,
         .map_err(|e| Problems::one(Problem::new(format!("cannot start the async runtime: {e}"))))?;
     runtime.block_on(async {
         let dashboard = match &options.ui {
-            Some(args) => {
-                Some(ui::open(&project, ecosystem, plan::plan(ecosystem, &selection), args).await?)
-            }
+            Some(args) => Some(ui::open(&project, ecosystem, plan.clone(), args).await?),
             None => None,
         };
         let up = up(&project, ecosystem, &plan, options.quiet, options.log);
