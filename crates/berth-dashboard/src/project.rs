@@ -2,6 +2,7 @@
 //! berth that runs it (through the control API) and what `.berth/` keeps.
 
 use std::path::PathBuf;
+use std::sync::OnceLock;
 
 use berth_core::Ecosystem;
 use berth_core::plan::Plan;
@@ -15,6 +16,8 @@ pub struct Project {
     /// `.berth/` beside berth.yaml.
     pub state_dir: PathBuf,
     pub client: Client,
+    /// Opened at the first look once `.berth/` is there; never made by looking.
+    history: OnceLock<SqliteHistory>,
 }
 
 /// What the running berth says of its instances and rollouts.
@@ -31,6 +34,7 @@ impl Project {
             plan,
             state_dir,
             client,
+            history: OnceLock::new(),
         }
     }
 
@@ -58,10 +62,18 @@ impl Project {
         if !self.state_dir.exists() {
             return Ok(Vec::new());
         }
-        SqliteHistory::open(&self.state_dir)?.list(self.environment())
+        self.history()?.list(self.environment())
     }
 
     pub fn timeline(&self, number: u64) -> Result<Vec<Entry>, String> {
-        SqliteHistory::open(&self.state_dir)?.timeline(self.environment(), number)
+        self.history()?.timeline(self.environment(), number)
+    }
+
+    fn history(&self) -> Result<&SqliteHistory, String> {
+        if let Some(history) = self.history.get() {
+            return Ok(history);
+        }
+        let opened = SqliteHistory::open(&self.state_dir)?;
+        Ok(self.history.get_or_init(|| opened))
     }
 }
