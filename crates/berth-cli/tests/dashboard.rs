@@ -128,6 +128,22 @@ fn pid_of(up: &Up, instance: &str) -> Option<u64> {
         .as_u64()
 }
 
+/// Until the graph's node of `service` shows `state`.
+async fn node_is(client: &Client, service: &str, state: &str) {
+    let script =
+        format!("return document.querySelector('[data-service={service}]').getAttribute('class')");
+    until(
+        client,
+        &format!("{service} {state} in the graph"),
+        &script,
+        |v| {
+            v.as_str()
+                .is_some_and(|c| c.contains(&format!("s-{state}")))
+        },
+    )
+    .await;
+}
+
 async fn click(client: &Client, css: &str) {
     let element = client.find(Locator::Css(css)).await.unwrap();
     element.click().await.unwrap();
@@ -166,19 +182,25 @@ async fn the_dashboard_in_a_browser_follows_the_ecosystem_and_acts_only_with_the
         .next()
         .unwrap()
         .to_owned();
-    up.wait_for("services up", LIMIT);
     let base = format!("http://127.0.0.1:{ui}");
     let client = browser(driver_port).await;
 
-    // The page loads with the graph, and follows a change without a reload.
+    // The page loads with the graph: a waiting service says what it waits for,
+    // and the page follows each change without a reload.
     client.goto(&format!("{base}/")).await.unwrap();
     until(
         &client,
-        "api running in the graph",
-        "return document.querySelector('[data-service=api]').getAttribute('class')",
-        |v| v.as_str().is_some_and(|c| c.contains("s-running")),
+        "idle waiting for the job",
+        "return document.querySelector('[data-service=idle] .node-waits').textContent",
+        |v| {
+            v.as_str()
+                .is_some_and(|t| t.contains("waits for slow completed"))
+        },
     )
     .await;
+    screenshot(&client, "0-ecosystem-starting").await;
+    up.wait_for("services up", LIMIT);
+    node_is(&client, "api", "running").await;
     client
         .execute("window.sameDocument = true; return true", vec![])
         .await
@@ -186,13 +208,7 @@ async fn the_dashboard_in_a_browser_follows_the_ecosystem_and_acts_only_with_the
     screenshot(&client, "1-ecosystem").await;
     let stopped = berth(&up.dir, &up.marker, &["stop", "idle"]);
     assert!(stopped.status.success(), "{}", text(&stopped));
-    until(
-        &client,
-        "idle stopped, live",
-        "return document.querySelector('[data-service=idle]').getAttribute('class')",
-        |v| v.as_str().is_some_and(|c| c.contains("s-stopped")),
-    )
-    .await;
+    node_is(&client, "idle", "stopped").await;
     let same = client
         .execute("return window.sameDocument === true", vec![])
         .await
