@@ -44,7 +44,12 @@ fn state_dir(name: &str) -> PathBuf {
 }
 
 fn token() -> Token {
-    let file = std::env::temp_dir().join(format!("berth-dashboard-token-{}", std::process::id()));
+    // A file of each test's own: tests run at once, and one writing the file
+    // while another reads it made the reader see it empty.
+    static MADE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = MADE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let file =
+        std::env::temp_dir().join(format!("berth-dashboard-token-{}-{n}", std::process::id()));
     std::fs::write(&file, "0123456789abcdef0123\n").unwrap();
     Token::from_file(&file).unwrap()
 }

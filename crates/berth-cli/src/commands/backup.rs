@@ -1,6 +1,7 @@
 //! `berth backup [SERVICE...]`, `berth backup list`, `berth backup drill` and
 //! `berth restore SERVICE`: the data stores of an environment that runs on
-//! this machine (the local and compose runtimes), by their own tools.
+//! this machine (the local and compose runtimes), by their own tools, kept in
+//! `.berth/backups/` or the environment's object store.
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -9,7 +10,7 @@ use std::time::Duration;
 use berth_core::model::Runtime;
 use berth_core::{Ecosystem, Problem, Problems, Project};
 use berth_docker::Owner;
-use berth_local::backup::{self, BackupError, Store};
+use berth_local::backup::{self, BackupError, Shelves, Store};
 use berth_local::{InstanceReport, Reply, Request, StateDir};
 
 use super::session::{Found, Session};
@@ -110,22 +111,30 @@ struct Here<'p> {
     running: Vec<InstanceReport>,
     /// `.berth/` beside berth.yaml.
     state: PathBuf,
+    shelves: Shelves,
 }
 
 impl<'p> Here<'p> {
     /// The environment asked for, else the one running here, else the first.
     fn of(project: &'p Project, global: &Global) -> Result<Here<'p>, Problems> {
         let (ecosystem, running) = environment(project, global)?;
+        let state = StateDir::of(project.dir()).0;
+        let shelves = Shelves::open(
+            &state,
+            &ecosystem.environment_name,
+            ecosystem.environment.backups.as_ref(),
+        );
         Ok(Here {
             project,
             ecosystem,
             running,
-            state: StateDir::of(project.dir()).0,
+            state,
+            shelves,
         })
     }
 
     fn stores(&self, names: &[String]) -> Result<Vec<Store<'p>>, Problems> {
-        stores(self.project.dir(), self.ecosystem, &self.running, names)
+        stores(self, names)
     }
 }
 
@@ -162,12 +171,13 @@ fn environment<'p>(
 }
 
 /// The data stores named, or all of the environment's; each where it answers.
-fn stores<'e>(
-    project_dir: &Path,
-    ecosystem: &'e Ecosystem,
-    running: &[InstanceReport],
-    names: &[String],
-) -> Result<Vec<Store<'e>>, Problems> {
+fn stores<'e>(here: &Here<'e>, names: &[String]) -> Result<Vec<Store<'e>>, Problems> {
+    let Here {
+        project,
+        ecosystem,
+        running,
+        ..
+    } = here;
     let all: Vec<&String> = ecosystem
         .services
         .iter()
@@ -236,10 +246,17 @@ fn stores<'e>(
             .and_then(|i| i.port)
             .filter(|_| main)
             .unwrap_or(declared.0);
-        let tools_env = match credentials(project_dir, service, kind) {
+        let tools_env = match credentials(project.dir(), service, kind) {
             Ok(env) => env,
             Err(problem) => {
                 problems.push(problem);
+                continue;
+            }
+        };
+        let shelf = match here.shelves.of(name) {
+            Ok(shelf) => shelf,
+            Err(e) => {
+                problems.push(Problem::new(e.message).help(e.help));
                 continue;
             }
         };
@@ -249,6 +266,7 @@ fn stores<'e>(
             kind,
             port,
             tools_env,
+            shelf,
         });
     }
     if problems.is_empty() {
@@ -336,11 +354,7 @@ fn take(here: &Here, services: &[String]) -> Result<Exit, Problems> {
             if manifest.files.len() == 1 { "" } else { "s" },
             size(manifest.bytes()),
             counted(manifest.census.len()),
-            manifest
-                .folder
-                .strip_prefix(here.project.dir())
-                .unwrap_or(&manifest.folder)
-                .display()
+            store.shelf.place(&manifest.id, here.project.dir())
         );
     }
     Ok(Exit::Success)
@@ -350,9 +364,8 @@ fn list(here: &Here, format: Format) -> Result<Exit, Problems> {
     let mut rows = Vec::new();
     let mut json = Vec::new();
     for store in here.stores(&[])? {
-        let folder = store.folder(&here.state);
-        let backups = backup::backups(&folder);
-        let drills = backup::drills(&folder);
+        let backups = store.shelf.backups().map_err(problem)?;
+        let drills = store.shelf.drills().map_err(problem)?;
         let last = drills.last();
         json.push(serde_json::json!({
             "service": store.service,
@@ -405,7 +418,7 @@ fn drill(here: &Here, services: &[String]) -> Result<Exit, Problems> {
     let mut missed = false;
     for store in here.stores(services)? {
         // With no names, every store that has a backup to drill.
-        if services.is_empty() && backup::backups(&store.folder(&here.state)).is_empty() {
+        if services.is_empty() && store.shelf.backups().map_err(problem)?.is_empty() {
             eprintln!("note: `{}` has no backup to drill: left out", store.service);
             continue;
         }

@@ -49,12 +49,26 @@ pub fn run(global: &Global, services: &[String], options: Options) -> Result<Exi
         selection.services
     };
     let plan = plan_deploy(&current, &target, &selected);
-    let stale = berth_local::backup::stale_before(
-        &plan,
-        ecosystem,
+    let shelves = berth_local::backup::Shelves::open(
         &StateDir::of(project.dir()).0,
-        SystemTime::now(),
+        &ecosystem.environment_name,
+        ecosystem.environment.backups.as_ref(),
     );
+    let stale = if skip_backup_check {
+        Vec::new()
+    } else {
+        berth_local::backup::stale_before(&plan, ecosystem, &shelves, SystemTime::now()).map_err(
+            |e| {
+                Problems::one(
+                    Problem::new(format!(
+                        "cannot tell whether the backups are fresh: {}",
+                        e.message
+                    ))
+                    .help(format!("{}; or deploy with `--skip-backup-check`", e.help)),
+                )
+            },
+        )?
+    };
     if dry_run {
         match global.output {
             Format::Json => output::json(&plan),
@@ -69,7 +83,7 @@ pub fn run(global: &Global, services: &[String], options: Options) -> Result<Exi
     }
     let session = Session::in_dir(project.dir());
     match session.found() {
-        Found::Running(_) if !stale.is_empty() && !skip_backup_check => {
+        Found::Running(_) if !stale.is_empty() => {
             Err(backup_first(&stale, &ecosystem.environment_name))
         }
         Found::Running(_) => send(

@@ -362,12 +362,23 @@ pub fn path_with_berth() -> String {
 
 /// `berth ARGS` in `dir`, its processes marked with `marker` for `survivors`.
 pub fn berth(dir: &Path, marker: &str, args: &[&str]) -> std::process::Output {
+    berth_with(dir, marker, args, &[])
+}
+
+/// `berth` with `env` set as well.
+pub fn berth_with(
+    dir: &Path,
+    marker: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_berth"))
         .args(args)
         .current_dir(dir)
         .env("BERTH_TEST_RUN", marker)
         .env("PATH", path_with_berth())
         .env("NO_COLOR", "1")
+        .envs(env.iter().copied())
         .output()
         .unwrap()
 }

@@ -56,6 +56,9 @@ pub struct Environment {
     /// PromQL instead of counting requests itself. Locally it scrapes the gateway's
     /// `/_berth/metrics`.
     pub prometheus: Option<String>,
+    /// An S3-compatible object store that keeps the environment's backups,
+    /// instead of `.berth/backups/` on the machine that took them.
+    pub backups: Option<ObjectStore>,
     /// Overlay merged onto every service of kind `service` in this environment.
     pub defaults: Option<Overlay>,
     /// Overlays merged onto single services in this environment.
@@ -187,5 +190,147 @@ impl JsonSchema for Address {
     }
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
         json_schema!({"type": "string", "pattern": ":[0-9]+"})
+    }
+}
+
+/// An S3-compatible object store for backups. The credentials are the
+/// standard AWS variables (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
+/// `AWS_SESSION_TOKEN`), never berth.yaml.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ObjectStore {
+    /// The bucket, and a prefix in it: `s3://BUCKET` or `s3://BUCKET/PREFIX`.
+    pub to: BucketUrl,
+    /// The endpoint of a store other than AWS S3 (MinIO, Ceph, R2…), as
+    /// `http(s)://HOST[:PORT]`, addressed by path. Without it, AWS S3 in
+    /// `region`, addressed by virtual host.
+    pub endpoint: Option<Endpoint>,
+    /// The region (default: `AWS_REGION`, else `us-east-1`).
+    pub region: Option<String>,
+}
+
+impl ObjectStore {
+    pub fn region(&self) -> String {
+        self.region
+            .clone()
+            .or_else(|| std::env::var("AWS_REGION").ok().filter(|r| !r.is_empty()))
+            .unwrap_or_else(|| "us-east-1".to_owned())
+    }
+}
+
+/// `s3://BUCKET[/PREFIX]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BucketUrl {
+    pub bucket: String,
+    /// Without slashes at either end; empty for none.
+    pub prefix: String,
+}
+
+impl FromStr for BucketUrl {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = |why: &str| {
+            format!(
+                "`{s}` is not a bucket: {why}\n help: write s3://BUCKET or s3://BUCKET/PREFIX, such as s3://shop-backups/prod"
+            )
+        };
+        let rest = s
+            .strip_prefix("s3://")
+            .ok_or_else(|| bad("it does not start with s3://"))?;
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        // S3's bucket naming rules, which every compatible store follows.
+        let named = (3..=63).contains(&bucket.len())
+            && bucket
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+            && !bucket.starts_with(['-', '.'])
+            && !bucket.ends_with(['-', '.']);
+        if !named {
+            return Err(bad(
+                "a bucket's name is 3 to 63 lowercase letters, digits, dots and hyphens",
+            ));
+        }
+        Ok(BucketUrl {
+            bucket: bucket.to_owned(),
+            prefix: prefix.trim_matches('/').to_owned(),
+        })
+    }
+}
+
+impl fmt::Display for BucketUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "s3://{}", self.bucket)?;
+        if !self.prefix.is_empty() {
+            write!(f, "/{}", self.prefix)?;
+        }
+        Ok(())
+    }
+}
+
+impl<'de> Deserialize<'de> for BucketUrl {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl JsonSchema for BucketUrl {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "BucketUrl".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({"type": "string", "pattern": "^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?$"})
+    }
+}
+
+/// `http(s)://HOST[:PORT]`, with nothing after it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Endpoint(pub String);
+
+impl FromStr for Endpoint {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || {
+            format!(
+                "`{s}` is not an endpoint\n help: write http(s)://HOST[:PORT], such as http://127.0.0.1:9000"
+            )
+        };
+        let rest = s
+            .strip_prefix("http://")
+            .or_else(|| s.strip_prefix("https://"))
+            .ok_or_else(bad)?;
+        let authority = rest.trim_end_matches('/');
+        if authority.is_empty() || authority.contains(['/', '?', '#', '@', ' ']) {
+            return Err(bad());
+        }
+        if let Some((_, port)) = authority.rsplit_once(':')
+            && !authority.ends_with(']')
+            && port.parse::<u16>().is_err()
+        {
+            return Err(bad());
+        }
+        Ok(Endpoint(s.trim_end_matches('/').to_owned()))
+    }
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Endpoint {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl JsonSchema for Endpoint {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Endpoint".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({"type": "string", "pattern": "^https?://[^/?#@ ]+/?$"})
     }
 }

@@ -17,7 +17,9 @@ mod template;
 pub use data_store::{CENSUS_FILE, DataStore, LocalPlace, LocalRun, Restore};
 pub use depends::{Condition, DependsOn};
 pub use deployment::Deployment;
-pub use environment::{Address, Environment, Gateway, GatewayKind, Overlay, Runtime};
+pub use environment::{
+    Address, BucketUrl, Endpoint, Environment, Gateway, GatewayKind, ObjectStore, Overlay, Runtime,
+};
 pub use probe::{Check, Health, PortRef, Probe};
 pub use rollout::{Amount, Analysis, NoData, Rollout, Smoke, Strategy};
 pub use scalar::{

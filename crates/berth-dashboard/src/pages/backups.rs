@@ -1,4 +1,6 @@
-//! Each data store's backups and its last restore drill, against its targets.
+//! Each data store's backups and its last restore drill, against its targets,
+//! read from where the environment keeps them (an object store is asked off
+//! the server's threads).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,6 +12,9 @@ use maud::{Markup, html};
 use super::frame::{bytes, frame};
 use crate::project::Project;
 
+/// A store's backups and drills, oldest first, or why they cannot be read.
+type Shelved = Result<(Vec<backup::Manifest>, Vec<backup::Drill>), backup::BackupError>;
+
 pub async fn page(State(project): State<Arc<Project>>) -> Markup {
     let ecosystem = &project.ecosystem;
     let stores: Vec<_> = ecosystem
@@ -17,14 +22,52 @@ pub async fn page(State(project): State<Arc<Project>>) -> Markup {
         .iter()
         .filter(|(name, service)| service.kind.is_data() && !ecosystem.is_external(name))
         .collect();
+    let names: Vec<String> = stores.iter().map(|(name, _)| (*name).clone()).collect();
+    let reading = Arc::clone(&project);
+    let shelved = tokio::task::spawn_blocking(move || shelved(&reading, &names))
+        .await
+        .expect("reading backups does not panic");
     let body = html! {
         @if stores.is_empty() { p.muted { "This environment runs no data store." } }
-        @for (name, service) in stores {
-            @let folder = backup::folder(&project.state_dir, project.environment(), name);
-            @let backups = backup::backups(&folder);
-            @let drills = backup::drills(&folder);
+        @if let Some(store) = &ecosystem.environment.backups {
+            p { "Kept in " code { (store.to.to_string()) } "." }
+        }
+        @for ((name, service), found) in stores.into_iter().zip(shelved) {
             @let targets = service.backup.as_ref();
             h2 { (name) " " span.muted { (service.kind.to_string()) } }
+            @match found {
+                Err(e) => p.state.s-fail { (e.message) " — " (e.help) },
+                Ok((backups, drills)) => (shelf(&project, name, targets, &backups, &drills)),
+            }
+        }
+    };
+    frame(&project, "/backups", "Backups", false, body)
+}
+
+fn shelved(project: &Project, names: &[String]) -> Vec<Shelved> {
+    let shelves = backup::Shelves::open(
+        &project.state_dir,
+        project.environment(),
+        project.ecosystem.environment.backups.as_ref(),
+    );
+    names
+        .iter()
+        .map(|name| {
+            let shelf = shelves.of(name)?;
+            Ok((shelf.backups()?, shelf.drills()?))
+        })
+        .collect()
+}
+
+/// One store's targets, last drill and backups.
+fn shelf(
+    project: &Project,
+    name: &str,
+    targets: Option<&berth_core::model::Backup>,
+    backups: &[backup::Manifest],
+    drills: &[backup::Drill],
+) -> Markup {
+    html! {
             @if let Some(targets) = targets {
                 p {
                     "Targets: RTO " (targets.rto.map_or("none".to_owned(), |d| d.to_string()))
@@ -64,9 +107,7 @@ pub async fn page(State(project): State<Arc<Project>>) -> Markup {
                     }
                 }
             }
-        }
-    };
-    frame(&project, "/backups", "Backups", false, body)
+    }
 }
 
 /// Whether a drill met the targets there are; `None` without any.

@@ -12,8 +12,6 @@ use super::restore::{Seeds, checked, chosen, put_back};
 use super::throwaway::Throwaway;
 use super::{BackupError, Store};
 
-const FILE: &str = "drills.json";
-
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Drill {
     pub backup: String,
@@ -25,12 +23,14 @@ pub struct Drill {
     pub rpo_seconds: f64,
 }
 
-/// Drills the newest backup of `store`, and records it.
+/// Drills the newest backup of `store`, and records it. The recovery time
+/// counts from before the backup is fetched from where it is kept.
 pub fn drill(state: &Path, store: &Store) -> Result<Drill, BackupError> {
-    let manifest = chosen(state, store, None)?;
-    manifest.verify()?;
+    let manifest = chosen(store, None)?;
     let dir = state.join("drills").join(store.service);
     let started = Instant::now();
+    let _fetched = store.shelf.fetch(&manifest)?;
+    manifest.verify()?;
     match store.kind.restore {
         Restore::Command(_) => {
             let empty = Throwaway::start(store, &dir, |_| Ok(()))?;
@@ -57,26 +57,6 @@ pub fn drill(state: &Path, store: &Store) -> Result<Drill, BackupError> {
             .unwrap_or(Duration::ZERO)
             .as_secs_f64(),
     };
-    let mut all = drills(&store.folder(state));
-    all.push(drill.clone());
-    let text = serde_json::to_string_pretty(&all).expect("drills serialize");
-    let file = store.folder(state).join(FILE);
-    let next = file.with_extension("json.next");
-    std::fs::write(&next, text)
-        .and_then(|()| std::fs::rename(&next, &file))
-        .map_err(|e| {
-            BackupError::new(
-                format!("cannot write {}: {e}", file.display()),
-                "check the permissions of .berth/",
-            )
-        })?;
+    store.shelf.record(&drill)?;
     Ok(drill)
-}
-
-/// The drills run on a store's backups, oldest first.
-pub fn drills(folder: &Path) -> Vec<Drill> {
-    std::fs::read_to_string(folder.join(FILE))
-        .ok()
-        .and_then(|text| serde_json::from_str(&text).ok())
-        .unwrap_or_default()
 }

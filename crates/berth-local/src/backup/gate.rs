@@ -2,15 +2,13 @@
 //! recovery point objective waits for a backup of the store newer than it, so
 //! that what a migration does can be undone to within the objective.
 
-use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use berth_core::Ecosystem;
 use berth_core::model::Kind;
 use berth_engine::deploy::{Action, DeployPlan};
 
-use super::folder;
-use super::manifest::backups;
+use super::{BackupError, Shelves};
 
 /// A store a deployment's job runs against whose newest backup is older
 /// than its RPO (or missing).
@@ -24,13 +22,13 @@ pub struct Stale {
 }
 
 /// The stores `plan`'s added or changed jobs depend on whose newest backup
-/// under `state` is older than their `backup.rpo`, as of `now`.
+/// on their shelf is older than their `backup.rpo`, as of `now`.
 pub fn stale_before(
     plan: &DeployPlan,
     ecosystem: &Ecosystem,
-    state: &Path,
+    shelves: &Shelves,
     now: SystemTime,
-) -> Vec<Stale> {
+) -> Result<Vec<Stale>, BackupError> {
     let mut stale = Vec::new();
     for change in &plan.changes {
         if !matches!(change.action, Action::Add | Action::Update) {
@@ -51,7 +49,9 @@ pub fn stale_before(
             else {
                 continue;
             };
-            let age = backups(&folder(state, &ecosystem.environment_name, store))
+            let age = shelves
+                .of(store)?
+                .backups()?
                 .last()
                 .map(|newest| now.duration_since(newest.taken()).unwrap_or_default());
             if age.is_none_or(|age| age > rpo.0) {
@@ -64,5 +64,5 @@ pub fn stale_before(
             }
         }
     }
-    stale
+    Ok(stale)
 }

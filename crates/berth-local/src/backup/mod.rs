@@ -5,21 +5,25 @@
 //! `.berth/backups/ENV/SERVICE/ID/` of the tools' files and a manifest — each
 //! file's size and SHA-256, the ecosystem revision, what the store held — that
 //! is written last, into a folder renamed into place only when whole: a
-//! backup cut short is never listed as one.
+//! backup cut short is never listed as one. Where the environment names an
+//! object store, the whole backup then goes there ([`Shelf`]).
 
+mod bucket;
 mod census;
 mod drill;
 mod gate;
 mod manifest;
 mod restore;
+mod shelf;
 mod shell;
 mod take;
 mod throwaway;
 
-pub use drill::{Drill, drill, drills};
+pub use drill::{Drill, drill};
 pub use gate::{Stale, stale_before};
-pub use manifest::{Manifest, backups};
+pub use manifest::Manifest;
 pub use restore::{Seed, Seeds, restore};
+pub use shelf::{Shelf, Shelves};
 pub use take::{Retention, take};
 
 use std::path::{Path, PathBuf};
@@ -36,10 +40,13 @@ pub struct Store<'a> {
     /// What its client tools need to be let in (`PGPASSWORD`, say); never
     /// written anywhere.
     pub tools_env: Vec<(String, String)>,
+    /// Where its backups are kept.
+    pub shelf: Shelf,
 }
 
 impl Store<'_> {
-    /// `.berth/backups/ENV/SERVICE` under `state`.
+    /// `.berth/backups/ENV/SERVICE` under `state`: where its backups are
+    /// taken, and kept unless the environment names an object store.
     pub fn folder(&self, state: &Path) -> PathBuf {
         folder(state, self.environment, self.service)
     }
@@ -56,7 +63,7 @@ pub fn folder(state: &Path, environment: &str, service: &str) -> PathBuf {
 }
 
 /// What went wrong, and what to do.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct BackupError {
     pub message: String,
     pub help: String,

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use berth_core::model::Restore;
 
 use super::census::{census, differences};
-use super::manifest::{Manifest, backups};
+use super::manifest::Manifest;
 use super::throwaway::Throwaway;
 use super::{BackupError, Store, shell};
 
@@ -35,17 +35,18 @@ pub fn restore(
     from: Option<&str>,
     seeds: &Seeds,
 ) -> Result<(Manifest, Duration), BackupError> {
-    let manifest = chosen(state, store, from)?;
-    manifest.verify()?;
+    let manifest = chosen(store, from)?;
     let started = Instant::now();
+    let _fetched = store.shelf.fetch(&manifest)?;
+    manifest.verify()?;
     put_back(state, store, &manifest, store.port, &store.tools_env, seeds)?;
     checked(store, &manifest, store.port, &store.tools_env)?;
     Ok((manifest, started.elapsed()))
 }
 
 /// The backup named `from`, or the newest.
-pub fn chosen(state: &Path, store: &Store, from: Option<&str>) -> Result<Manifest, BackupError> {
-    let all = backups(&store.folder(state));
+pub fn chosen(store: &Store, from: Option<&str>) -> Result<Manifest, BackupError> {
+    let all = store.shelf.backups()?;
     let found = match from {
         Some(id) => all.into_iter().find(|m| m.id == id),
         None => all.into_iter().last(),

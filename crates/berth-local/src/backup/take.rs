@@ -7,7 +7,8 @@ use std::time::{Duration, SystemTime};
 use berth_core::model::CENSUS_FILE;
 
 use super::census::{Census, census, parse};
-use super::manifest::{self, Manifest, backups};
+use super::manifest::{self, Manifest};
+use super::shelf::Shelf;
 use super::{BackupError, Store, shell};
 
 /// Which backups stay when a new one is taken: at most the newest `keep`,
@@ -75,7 +76,7 @@ pub fn take(
         None => counted_by_dump(&partial)?,
     };
     let files = manifest::entries(&partial).map_err(|e| cannot(&partial, e))?;
-    let mut manifest = Manifest {
+    let manifest = Manifest {
         id: id.clone(),
         environment: store.environment.to_owned(),
         service: store.service.to_owned(),
@@ -89,8 +90,8 @@ pub fn take(
     let text = serde_json::to_string_pretty(&manifest).expect("a manifest serializes");
     std::fs::write(partial.join(manifest::FILE), text).map_err(|e| cannot(&partial, e))?;
     std::fs::rename(&partial, &manifest.folder).map_err(|e| cannot(&partial, e))?;
-    retain(&folder, retention, taken);
-    manifest.folder = folder.join(&id);
+    store.shelf.keep(&manifest)?;
+    retain(&store.shelf, retention, taken)?;
     Ok(manifest)
 }
 
@@ -157,10 +158,11 @@ fn remove_cut_short(folder: &Path) {
 }
 
 /// Removes the backups `retention` lets go, as of `now`.
-fn retain(folder: &Path, retention: Retention, now: SystemTime) {
-    for gone in let_go(&backups(folder), retention, now) {
-        let _ = std::fs::remove_dir_all(&gone.folder);
+fn retain(shelf: &Shelf, retention: Retention, now: SystemTime) -> Result<(), BackupError> {
+    for gone in let_go(&shelf.backups()?, retention, now) {
+        shelf.remove(gone)?;
     }
+    Ok(())
 }
 
 /// Of `all`, oldest first, those beyond the newest `keep` or older than

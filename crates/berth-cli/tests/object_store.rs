@@ -1,0 +1,270 @@
+//! Backups kept in an S3-compatible object store: `s3s-fs`, a real S3 server
+//! over a folder, that checks every request's signature (`.ci/run` installs
+//! it), with a real Redis under `berth up -d`. Taken, listed, restored,
+//! drilled and retained through the store alone; a damaged object refused;
+//! wrong and missing credentials and a store that does not answer each said,
+//! and the secret key never printed.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use support::{berth_with, free_ports, missing, scratch, text};
+
+const KEY: &str = "berth-test-key";
+const SECRET: &str = "s3cr3t-never-printed";
+
+/// An `s3s-fs` serving `root` on `port`, stopped when dropped.
+struct Server(Child);
+
+impl Server {
+    fn start(root: &Path, port: u16) -> Server {
+        let child = Command::new("s3s-fs")
+            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--access-key", KEY, "--secret-key", SECRET])
+            .arg(root)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "s3s-fs answers on {port}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Server(child)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn redis_cli(port: u16, args: &[&str]) -> String {
+    let output = Command::new("redis-cli")
+        .args(["-p", &port.to_string()])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{args:?}");
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+/// Sets `key` to `bytes` of random data: what no compression shrinks.
+fn random_value(port: u16, key: &str, bytes: usize) {
+    let mut data = vec![0; bytes];
+    std::io::Read::read_exact(&mut std::fs::File::open("/dev/urandom").unwrap(), &mut data)
+        .unwrap();
+    let mut child = Command::new("redis-cli")
+        .args(["-p", &port.to_string(), "-x", "set", key])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), &data).unwrap();
+    drop(child.stdin.take());
+    assert!(child.wait().unwrap().success());
+}
+
+/// Every file under `folder`, as paths relative to it.
+fn files_under(folder: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut pending = vec![folder.to_owned()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                found.push(path.strip_prefix(folder).unwrap().display().to_string());
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+fn yaml(redis: u16, bucket: &str, endpoint: &str) -> String {
+    format!(
+        "name: cache\nenvironments:\n  local:\n    backups: {{ to: s3://{bucket}/team, endpoint: {endpoint} }}\nservices:\n  cache:\n    kind: redis\n    ports: {{ redis: {redis} }}\n    backup: {{ retention: 2 }}\n"
+    )
+}
+
+#[test]
+fn backups_go_to_an_object_store_and_come_back_from_it() {
+    if missing("s3s-fs") || missing("redis-server") || missing("redis-cli") {
+        return;
+    }
+    let [redis, s3] = free_ports(2)[..] else {
+        unreachable!()
+    };
+    let dir = scratch("object-store");
+    let root: PathBuf = dir.join("s3-root");
+    std::fs::create_dir_all(root.join("backups")).unwrap();
+    let _server = Server::start(&root, s3);
+    let endpoint = format!("http://127.0.0.1:{s3}");
+    std::fs::write(dir.join("berth.yaml"), yaml(redis, "backups", &endpoint)).unwrap();
+    let marker = format!("{}-object-store", dir.display());
+    let credentials = [
+        ("AWS_ACCESS_KEY_ID", KEY),
+        ("AWS_SECRET_ACCESS_KEY", SECRET),
+    ];
+    let run = |args: &[&str]| berth_with(&dir, &marker, args, &credentials);
+    let mut said = String::new();
+
+    let up = run(&["up", "-d"]);
+    assert!(up.status.success(), "{}", text(&up));
+    redis_cli(redis, &["mset", "a", "1", "b", "2"]);
+    // Beyond one request's size: the dump goes in parts.
+    for n in 0..5 {
+        random_value(redis, &format!("big:{n}"), 8 << 20);
+    }
+
+    let backup = run(&["backup"]);
+    said += &text(&backup);
+    assert!(backup.status.success(), "{}", text(&backup));
+    assert!(
+        text(&backup).contains("in s3://backups/team/local/cache/"),
+        "it says where: {}",
+        text(&backup)
+    );
+    let stored = files_under(&root.join("backups"));
+    assert_eq!(stored.len(), 2, "a dump and a manifest: {stored:?}");
+    assert!(stored[0].starts_with("team/local/cache/") && stored[0].ends_with("dump.rdb"));
+    assert!(stored[1].ends_with("manifest.json"));
+    let dump = root.join("backups").join(&stored[0]);
+    assert!(std::fs::metadata(&dump).unwrap().len() > 40 << 20);
+    assert!(
+        files_under(&dir.join(".berth/backups")).is_empty(),
+        "nothing is kept on this machine"
+    );
+
+    // Restored from the store alone.
+    redis_cli(redis, &["flushall"]);
+    let restore = run(&["restore", "cache", "--yes"]);
+    said += &text(&restore);
+    assert!(restore.status.success(), "{}", text(&restore));
+    assert_eq!(redis_cli(redis, &["mget", "a", "b"]), "1\n2");
+    assert_eq!(
+        redis_cli(redis, &["strlen", "big:4"]),
+        (8 << 20).to_string()
+    );
+    assert!(
+        files_under(&dir.join(".berth/fetched")).is_empty(),
+        "what was fetched is gone"
+    );
+
+    let drill = run(&["backup", "drill", "cache"]);
+    said += &text(&drill);
+    assert!(drill.status.success(), "{}", text(&drill));
+    assert!(root.join("backups/team/local/cache/drills.json").is_file());
+
+    // Retention counts what is in the store.
+    for _ in 0..2 {
+        let again = run(&["backup", "cache"]);
+        assert!(again.status.success(), "{}", text(&again));
+    }
+    let list = run(&["backup", "list", "-o", "json"]);
+    let list: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    let backups = list[0]["backups"].as_array().unwrap();
+    assert_eq!(backups.len(), 2, "retention 2: {list}");
+    assert!(list[0]["last_drill"]["rto_seconds"].as_f64().unwrap() > 0.0);
+    let stored = files_under(&root.join("backups"));
+    assert_eq!(stored.len(), 5, "two backups and the drills: {stored:?}");
+
+    // An object changed in the store is refused, and nothing restored.
+    let newest = backups[1]["id"].as_str().unwrap();
+    let object = root.join(format!("backups/team/local/cache/{newest}/dump.rdb"));
+    let mut damaged = std::fs::read(&object).unwrap();
+    damaged[1000] ^= 0xff;
+    std::fs::write(&object, damaged).unwrap();
+    redis_cli(redis, &["set", "a", "changed"]);
+    let refused = run(&["restore", "cache", "--yes"]);
+    said += &text(&refused);
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
+    assert!(
+        text(&refused).contains("is damaged: dump.rdb"),
+        "{}",
+        text(&refused)
+    );
+    assert_eq!(redis_cli(redis, &["get", "a"]), "changed");
+
+    // What goes wrong with the store itself is said, with what to do.
+    let wrong = berth_with(
+        &dir,
+        &marker,
+        &["backup", "list"],
+        &[
+            ("AWS_ACCESS_KEY_ID", KEY),
+            ("AWS_SECRET_ACCESS_KEY", "not-it"),
+        ],
+    );
+    said += &text(&wrong);
+    assert_eq!(wrong.status.code(), Some(2));
+    assert!(
+        text(&wrong).contains("403") && text(&wrong).contains("AWS_SECRET_ACCESS_KEY"),
+        "{}",
+        text(&wrong)
+    );
+    let none = berth_with(
+        &dir,
+        &marker,
+        &["backup", "list"],
+        &[("AWS_ACCESS_KEY_ID", ""), ("AWS_SECRET_ACCESS_KEY", "")],
+    );
+    assert!(
+        text(&none).contains("no credentials") && text(&none).contains("AWS_ACCESS_KEY_ID"),
+        "{}",
+        text(&none)
+    );
+    let [closed] = free_ports(1)[..] else {
+        unreachable!()
+    };
+    let away = format!("http://127.0.0.1:{closed}");
+    std::fs::write(dir.join("berth.yaml"), yaml(redis, "backups", &away)).unwrap();
+    let unreachable = run(&["backup", "list"]);
+    assert!(
+        text(&unreachable).contains("cannot reach the object store at"),
+        "{}",
+        text(&unreachable)
+    );
+    assert!(!said.contains(SECRET), "the secret key is never printed");
+
+    std::fs::write(dir.join("berth.yaml"), yaml(redis, "backups", &endpoint)).unwrap();
+    let down = run(&["down"]);
+    assert!(down.status.success(), "{}", text(&down));
+    support::assert_gone(&marker);
+}
+
+#[test]
+fn an_object_store_written_wrong_is_pointed_at() {
+    let dir = scratch("object-store-wrong");
+    for (store, said) in [
+        ("{ to: backups/team }", "does not start with s3://"),
+        ("{ to: s3://Backups }", "3 to 63 lowercase"),
+        (
+            "{ to: s3://backups, endpoint: 127.0.0.1:9000 }",
+            "is not an endpoint",
+        ),
+        ("{ to: s3://backups, bucket: x }", "bucket"),
+    ] {
+        std::fs::write(
+            dir.join("berth.yaml"),
+            format!("name: cache\nenvironments:\n  local:\n    backups: {store}\nservices:\n  cache: {{ kind: redis }}\n"),
+        )
+        .unwrap();
+        let check = berth_with(&dir, "object-store-wrong", &["check"], &[]);
+        assert_eq!(check.status.code(), Some(2), "{store}: {}", text(&check));
+        assert!(text(&check).contains(said), "{store}: {}", text(&check));
+        assert!(
+            text(&check).contains("berth.yaml:4:"),
+            "{store}: {}",
+            text(&check)
+        );
+    }
+}
