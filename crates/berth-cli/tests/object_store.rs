@@ -268,3 +268,95 @@ fn an_object_store_written_wrong_is_pointed_at() {
         );
     }
 }
+
+#[test]
+fn the_scheduled_backups_go_to_the_same_object_store() {
+    if missing("s3s-fs") || missing("aws") || missing("redis-server") || missing("redis-cli") {
+        return;
+    }
+    let [redis, s3] = free_ports(2)[..] else {
+        unreachable!()
+    };
+    let dir = scratch("object-store-scheduled");
+    let root = dir.join("s3-root");
+    std::fs::create_dir_all(root.join("backups")).unwrap();
+    let _server = Server::start(&root, s3);
+    let endpoint = format!("http://127.0.0.1:{s3}");
+    std::fs::write(dir.join("berth.yaml"), yaml(redis, "backups", &endpoint)).unwrap();
+    let marker = format!("{}-object-store", dir.display());
+    let home = dir.join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let home = home.display().to_string();
+    let credentials = [
+        ("AWS_ACCESS_KEY_ID", KEY),
+        ("AWS_SECRET_ACCESS_KEY", SECRET),
+        ("AWS_REGION", "us-east-1"),
+        ("HOME", home.as_str()),
+    ];
+    let run = |args: &[&str]| berth_with(&dir, &marker, args, &credentials);
+    let up = run(&["up", "-d"]);
+    assert!(up.status.success(), "{}", text(&up));
+    redis_cli(redis, &["mset", "a", "1", "b", "2"]);
+
+    // The claim's folder, as the CronJob's two containers share it.
+    let claim = dir.join("claim");
+    let project = berth_core::load_str("berth.yaml", &yaml(redis, "backups", &endpoint)).unwrap();
+    let ecosystem = project.ecosystem(None).unwrap();
+    let store = ecosystem.environment.backups.as_ref().unwrap();
+    let count: berth_core::model::Backup =
+        serde_json::from_value(serde_json::json!({ "retention": 2 })).unwrap();
+    let age: berth_core::model::Backup =
+        serde_json::from_value(serde_json::json!({ "retention": 2, "keep_for": "1s" })).unwrap();
+    let list = || {
+        let list = run(&["backup", "list", "-o", "json"]);
+        let list: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+        list[0]["backups"].as_array().unwrap().len()
+    };
+    for round in 0..4 {
+        if round > 0 {
+            std::thread::sleep(Duration::from_millis(1100));
+        }
+        // The last round lets go by age as well: all but the newest.
+        let backup = if round < 3 { &count } else { &age };
+        support::scheduled_backup(berth_core::model::Kind::Redis, "cache", redis, &claim, 5);
+        let script = berth_render::uploaded_backups(
+            &berth_render::Scheduled {
+                environment: "local",
+                service: "cache",
+                store: berth_core::model::DataStore::of(berth_core::model::Kind::Redis).unwrap(),
+                host: "127.0.0.1",
+                port: redis,
+            },
+            backup,
+            store,
+            &claim.display().to_string(),
+        );
+        let sent = Command::new("sh")
+            .args(["-c", &script])
+            .envs(credentials)
+            .output()
+            .unwrap();
+        assert!(
+            sent.status.success(),
+            "{script}: {}",
+            String::from_utf8_lossy(&sent.stderr)
+        );
+        assert!(
+            files_under(&claim).is_empty(),
+            "what was sent left the claim"
+        );
+        if round == 2 {
+            assert_eq!(list(), 2, "retention 2, counted in the bucket");
+            assert_eq!(files_under(&root.join("backups")).len(), 4);
+        }
+    }
+    assert_eq!(list(), 1, "keep_for 1s leaves the newest alone");
+
+    redis_cli(redis, &["flushall"]);
+    let restore = run(&["restore", "cache", "--yes"]);
+    assert!(restore.status.success(), "{}", text(&restore));
+    assert_eq!(redis_cli(redis, &["mget", "a", "b"]), "1\n2");
+    let down = run(&["down"]);
+    assert!(down.status.success(), "{}", text(&down));
+    support::assert_gone(&marker);
+}

@@ -306,3 +306,49 @@ environments:
     );
     assert!(!objects.iter().any(|o| o["kind"] == "StatefulSet"));
 }
+
+#[test]
+fn a_scheduled_backup_with_an_object_store_takes_then_sends() {
+    let project = berth_core::load_str(
+        "berth.yaml",
+        r#"
+name: shop
+services:
+  db: { kind: postgres, backup: { retention: 3 } }
+environments:
+  cluster:
+    runtime: kubernetes
+    backups: { to: s3://shop-backups/team, region: eu-central-1 }
+"#,
+    )
+    .unwrap();
+    let objects = berth_render::objects(project.ecosystem(None).unwrap());
+    let cron_job = objects
+        .iter()
+        .find(|o| o["kind"] == "CronJob")
+        .expect("a CronJob");
+    let errors = Schemas::load(&openapi_dir()).errors(cron_job);
+    assert!(errors.is_empty(), "{}", errors.join("\n"));
+    let pod = &cron_job["spec"]["jobTemplate"]["spec"]["template"]["spec"];
+    assert_eq!(pod["initContainers"][0]["name"], "backup", "taken first");
+    let upload = &pod["containers"][0];
+    assert_eq!(upload["name"], "upload");
+    let script = upload["command"][2].as_str().unwrap();
+    assert!(
+        script.contains("to='s3://shop-backups/team/cluster/db'"),
+        "{script}"
+    );
+    assert!(
+        script.contains("addressing_style virtual"),
+        "AWS by virtual host: {script}"
+    );
+    assert!(!script.contains("--endpoint-url"), "{script}");
+    assert_eq!(
+        upload["env"],
+        json!([
+            { "name": "AWS_REGION", "value": "eu-central-1" },
+            { "name": "AWS_ACCESS_KEY_ID", "valueFrom": { "secretKeyRef": { "name": "shop-backups", "key": "AWS_ACCESS_KEY_ID" } } },
+            { "name": "AWS_SECRET_ACCESS_KEY", "valueFrom": { "secretKeyRef": { "name": "shop-backups", "key": "AWS_SECRET_ACCESS_KEY" } } }
+        ])
+    );
+}

@@ -207,6 +207,10 @@ pub struct ObjectStore {
     pub endpoint: Option<Endpoint>,
     /// The region (default: `AWS_REGION`, else `us-east-1`).
     pub region: Option<String>,
+    /// On Kubernetes, the Secret whose keys `AWS_ACCESS_KEY_ID` and
+    /// `AWS_SECRET_ACCESS_KEY` the scheduled backups send with (default
+    /// `ECOSYSTEM-backups`).
+    pub secret: Option<String>,
 }
 
 impl ObjectStore {

@@ -1,17 +1,30 @@
 //! Scheduled backups of data stores: a CronJob per store with `backup:`, writing
 //! into a volume claim of its own the backups `berth backup` writes, manifest
-//! and all, and keeping what `retention` and `keep_for` say.
+//! and all, and keeping what `retention` and `keep_for` say. Where the
+//! environment keeps its backups in an object store, a second container sends
+//! each whole backup there as `berth backup` does, and retention counts what
+//! the bucket holds.
 
-use berth_core::model::{Backup, CENSUS_FILE, DataStore, Service};
+use berth_core::model::{Backup, CENSUS_FILE, DataStore, ObjectStore, Service};
 use k8s_openapi::api::batch::v1::{CronJob, CronJobSpec, JobSpec, JobTemplateSpec};
 use k8s_openapi::api::core::v1::{
-    Container, EnvVar, PersistentVolumeClaim, PersistentVolumeClaimSpec,
-    PersistentVolumeClaimVolumeSource, PodSpec, PodTemplateSpec, SecurityContext, Volume,
-    VolumeMount, VolumeResourceRequirements,
+    Container, EnvVar, EnvVarSource, PersistentVolumeClaim, PersistentVolumeClaimSpec,
+    PersistentVolumeClaimVolumeSource, PodSpec, PodTemplateSpec, SecretKeySelector,
+    SecurityContext, Volume, VolumeMount, VolumeResourceRequirements,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use std::collections::BTreeMap;
+
+/// The environment's object store for backups, and the Secret that lets the
+/// scheduled backups into it.
+pub struct Bucket<'a> {
+    pub store: &'a ObjectStore,
+    pub secret: String,
+}
+
+/// The image the scheduled backups send to an object store with.
+const UPLOAD_IMAGE: &str = "amazon/aws-cli:2.22.35";
 
 /// The CronJob and the claim it writes into, for a store with `backup:`.
 pub fn backup(
@@ -21,6 +34,7 @@ pub fn backup(
     host: &str,
     environment: &str,
     secrets: Vec<EnvVar>,
+    bucket: Option<&Bucket>,
 ) -> Option<(PersistentVolumeClaim, CronJob)> {
     let backup = service.backup.as_ref()?;
     let store = service.kind.data_store()?;
@@ -47,17 +61,19 @@ pub fn backup(
         }),
         ..PersistentVolumeClaim::default()
     };
-    let script = scheduled(
-        &Scheduled {
-            environment,
-            service: name,
-            store,
-            host,
-            port: port.0,
-        },
-        backup,
-        "/backup",
-    );
+    let of = Scheduled {
+        environment,
+        service: name,
+        store,
+        host,
+        port: port.0,
+    };
+    let script = scheduled(&of, backup, "/backup");
+    let mount = VolumeMount {
+        name: "backups".into(),
+        mount_path: "/backup".into(),
+        ..VolumeMount::default()
+    };
     let container = Container {
         name: "backup".into(),
         image: store
@@ -72,12 +88,27 @@ pub fn backup(
             run_as_user: Some(0),
             ..SecurityContext::default()
         }),
-        volume_mounts: Some(vec![VolumeMount {
-            name: "backups".into(),
-            mount_path: "/backup".into(),
-            ..VolumeMount::default()
-        }]),
+        volume_mounts: Some(vec![mount.clone()]),
         ..Container::default()
+    };
+    // With a bucket the backup is taken first, and then sent.
+    let (init_containers, containers) = match bucket {
+        None => (None, vec![container]),
+        Some(bucket) => (
+            Some(vec![container]),
+            vec![Container {
+                name: "upload".into(),
+                image: Some(UPLOAD_IMAGE.into()),
+                command: Some(vec![
+                    "sh".into(),
+                    "-c".into(),
+                    uploaded(&of, backup, bucket.store, "/backup"),
+                ]),
+                env: Some(upload_env(bucket)),
+                volume_mounts: Some(vec![mount]),
+                ..Container::default()
+            }],
+        ),
     };
     let cron_job = CronJob {
         metadata: ObjectMeta {
@@ -91,7 +122,8 @@ pub fn backup(
                 spec: Some(JobSpec {
                     template: PodTemplateSpec {
                         spec: Some(PodSpec {
-                            containers: vec![container],
+                            init_containers,
+                            containers,
                             restart_policy: Some("OnFailure".into()),
                             volumes: Some(vec![Volume {
                                 name: "backups".into(),
@@ -153,6 +185,63 @@ pub fn scheduled(of: &Scheduled, backup: &Backup, backups: &str) -> String {
         );
     }
     script
+}
+
+/// The script that sends each whole backup in `backups` to the bucket (its
+/// files, then its manifest, then it goes from the claim), then lets go of
+/// the bucket's backups `retention` and `keep_for` let go, manifest first:
+/// what `berth backup` does with an object store, with the AWS CLI.
+pub fn uploaded(of: &Scheduled, backup: &Backup, store: &ObjectStore, backups: &str) -> String {
+    let mut to = format!("s3://{}", store.to.bucket);
+    for part in [store.to.prefix.as_str(), of.environment, of.service] {
+        if !part.is_empty() {
+            to = format!("{to}/{part}");
+        }
+    }
+    let endpoint = store
+        .endpoint
+        .as_ref()
+        .map_or(String::new(), |e| format!(" --endpoint-url {e}"));
+    let keep_for = backup.keep_for.map_or(String::new(), |keep_for| {
+        format!(
+            r#"; cutoff=$(date -u -d "@$(( $(date +%s) - {} ))" +%Y%m%d-%H%M%S); echo "$ids" | sed '$d' | while read -r id; do if [ -n "$id" ] && [ "$id" \< "$cutoff" ]; then gone "$id"; fi; done"#,
+            keep_for.0.as_secs()
+        )
+    });
+    format!(
+        r#"set -e; aws configure set default.s3.addressing_style {style}; s3() {{ aws{endpoint} s3 "$@"; }}; to='{to}'; cd {backups}; for id in *; do case "$id" in *.partial) continue;; esac; [ -f "$id/manifest.json" ] || continue; s3 cp --quiet --recursive --exclude manifest.json "$id" "$to/$id/"; s3 cp --quiet "$id/manifest.json" "$to/$id/manifest.json"; rm -rf "$id"; done; gone() {{ s3 rm --quiet "$to/$1/manifest.json"; s3 rm --quiet --recursive "$to/$1/"; }}; ids=$(s3 ls --recursive "$to/" | awk '{{print $4}}' | sed -n 's|.*/\([^/]*\)/manifest\.json$|\1|p' | sort); echo "$ids" | head -n -{keep} | while read -r id; do if [ -n "$id" ]; then gone "$id"; fi; done{keep_for}"#,
+        style = if store.endpoint.is_some() {
+            "path"
+        } else {
+            "virtual"
+        },
+        keep = backup.retention.max(1),
+    )
+}
+
+/// The upload's region, and its credentials from the Secret named for them.
+fn upload_env(bucket: &Bucket) -> Vec<EnvVar> {
+    let from_secret = |key: &str| EnvVar {
+        name: key.to_owned(),
+        value_from: Some(EnvVarSource {
+            secret_key_ref: Some(SecretKeySelector {
+                name: bucket.secret.clone(),
+                key: key.to_owned(),
+                ..SecretKeySelector::default()
+            }),
+            ..EnvVarSource::default()
+        }),
+        ..EnvVar::default()
+    };
+    vec![
+        EnvVar {
+            name: "AWS_REGION".into(),
+            value: Some(bucket.store.region()),
+            ..EnvVar::default()
+        },
+        from_secret("AWS_ACCESS_KEY_ID"),
+        from_secret("AWS_SECRET_ACCESS_KEY"),
+    ]
 }
 
 /// `WHAT COUNT` lines as the members of a JSON object.

@@ -43,7 +43,7 @@ mod gateway_api;
 mod network;
 mod routes;
 
-pub use backup::{Scheduled, scheduled as scheduled_backup};
+pub use backup::{Scheduled, scheduled as scheduled_backup, uploaded as uploaded_backups};
 
 /// Every object of `ecosystem`, in the order `kubectl apply` wants them:
 /// namespaces first.
@@ -107,6 +107,17 @@ fn service_objects(
         Kind::Job => objects.push(json(&job(service, meta, pod))),
         kind if kind.is_data() => {
             let host = ClusterNetwork(ecosystem).host(name);
+            let bucket = ecosystem
+                .environment
+                .backups
+                .as_ref()
+                .map(|store| backup::Bucket {
+                    store,
+                    secret: store
+                        .secret
+                        .clone()
+                        .unwrap_or_else(|| format!("{}-backups", ecosystem.name)),
+                });
             if let Some((claim, cron_job)) = backup::backup(
                 name,
                 service,
@@ -114,6 +125,7 @@ fn service_objects(
                 &host,
                 &ecosystem.environment_name,
                 secret_env(name, service),
+                bucket.as_ref(),
             ) {
                 objects.extend([json(&claim), json(&cron_job)]);
             }
