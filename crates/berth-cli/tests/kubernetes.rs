@@ -4,7 +4,8 @@
 //! rolled back with the reason, a rollback to deployment 1, the history read
 //! back from the cluster, prune, down; blue-green's switch, promote and abort
 //! through the Lease, a killed berth's lease taken over, logs following a
-//! rollout, and a data store rolled as a StatefulSet.
+//! rollout and a restarted container, a data store rolled as a StatefulSet,
+//! and a migration held until the object store has a backup within the RPO.
 //! Each test works in a namespace of its own and deletes it at the end. The
 //! quickstart's images (`quickstart/api:0.1.0`, …) must be pullable by the
 //! cluster's nodes — `kind load docker-image` them — or the nodes simulated.
@@ -79,6 +80,22 @@ impl Project {
             "--wait=true",
         ]);
         project
+    }
+
+    /// A project of `yaml`, whose `namespace: NAMESPACE` is made its own.
+    fn from_yaml(yaml: &str, name: &str, kubeconfig: PathBuf) -> Project {
+        let dir = support::scratch(&format!("kube-{name}"));
+        let namespace = format!("berth-e2e-{name}-{}", std::process::id());
+        std::fs::write(
+            dir.join("berth.yaml"),
+            yaml.replace("NAMESPACE", &namespace),
+        )
+        .unwrap();
+        Project {
+            dir,
+            kubeconfig,
+            namespace,
+        }
     }
 
     fn edit(&self, from: &str, to: &str) {
@@ -641,6 +658,139 @@ fn logs_follow_the_pods_a_rollout_makes() {
     }
     following.kill().unwrap();
     following.wait().unwrap();
+}
+
+#[test]
+fn logs_follow_a_container_started_again() {
+    let Some(kubeconfig) = cluster() else { return };
+    let project = Project::from_example("quickstart", "restarts", kubeconfig, "quickstart");
+    project.secret("quickstart", &["session-secret=s"]);
+    // The simulated nodes restart a container of an image tagged `restarts`
+    // every 3 s; each run writes its own first line.
+    project.edit(
+        "image: quickstart/worker:0.1.0",
+        "image: quickstart/worker:restarts",
+    );
+    assert_exit(&project.berth(&["deploy", "-e", "production"]), 0);
+    let mut following = Command::new(env!("CARGO_BIN_EXE_berth"))
+        .args(["logs", "-e", "production", "-f", "worker"])
+        .current_dir(&project.dir)
+        .env("KUBECONFIG", &project.kubeconfig)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = lines_of(following.stdout.take().unwrap());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut runs = std::collections::BTreeSet::new();
+    let mut seen = Vec::new();
+    // Two runs begun after berth started to follow: each new container's log.
+    while runs.len() < 3 {
+        assert!(
+            Instant::now() < deadline,
+            "the restarted containers' lines never came: {seen:?}"
+        );
+        if let Ok(line) = lines.recv_timeout(Duration::from_millis(200)) {
+            if let Some(run) = line.split(" run ").nth(1) {
+                runs.insert(run.to_owned());
+            }
+            seen.push(line);
+        }
+    }
+    following.kill().unwrap();
+    following.wait().unwrap();
+}
+
+#[test]
+fn a_migration_waits_for_a_backup_in_the_object_store_the_cron_jobs_send_to() {
+    let Some(kubeconfig) = cluster() else { return };
+    if support::missing("s3s-fs") {
+        return;
+    }
+    let [port] = support::free_ports(1)[..] else {
+        unreachable!()
+    };
+    let yaml = format!(
+        "name: gate\nservices:\n  db: {{ kind: postgres, backup: {{ rpo: 1h }} }}\n  migrate: {{ kind: job, image: \"app:1\", depends_on: [db] }}\nenvironments:\n  cluster:\n    runtime: kubernetes\n    namespace: NAMESPACE\n    backups: {{ to: s3://backups/gate, endpoint: http://127.0.0.1:{port} }}\n"
+    );
+    let project = Project::from_yaml(&yaml, "gate", kubeconfig);
+    let root = project.dir.join("s3-root");
+    std::fs::create_dir_all(root.join("backups")).unwrap();
+    let _server = support::s3::Server::start(&root, port);
+    let credentials = [
+        ("AWS_ACCESS_KEY_ID", support::s3::KEY),
+        ("AWS_SECRET_ACCESS_KEY", support::s3::SECRET),
+    ];
+    let berth = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_berth"))
+            .args(args)
+            .current_dir(&project.dir)
+            .env("KUBECONFIG", &project.kubeconfig)
+            .env("NO_COLOR", "1")
+            .envs(credentials)
+            .output()
+            .unwrap()
+    };
+    // The CronJob's upload container reads these; the pre-flight asks for them.
+    project.secret(
+        "gate-backups",
+        &["AWS_ACCESS_KEY_ID=k", "AWS_SECRET_ACCESS_KEY=s"],
+    );
+    // The first deployment makes the store: nothing to lose yet.
+    assert_exit(&berth(&["deploy"]), 0);
+
+    project.edit("image: \"app:1\"", "image: \"app:2\"");
+    let dry = assert_exit(&berth(&["deploy", "--dry-run"]), 0);
+    assert!(
+        dry.contains("backup first:")
+            && dry.contains("`migrate` runs against `db`, which has no backup (RPO 1h)"),
+        "{dry}"
+    );
+    // A changed Job cannot be dry-run (its template is immutable): it is shown as made anew.
+    assert!(dry.contains("/migrate (deleted and made anew)"), "{dry}");
+    let refused = assert_exit(&berth(&["deploy"]), 2);
+    assert!(
+        // However the help is wrapped (at a hyphen, too).
+        refused
+            .split_whitespace()
+            .collect::<String>()
+            .contains("--from=cronjob/db-backupdb-backup-now"),
+        "{refused}"
+    );
+    assert_eq!(
+        project
+            .get("jobs", "IMAGE:.spec.template.spec.containers[0].image")
+            .trim(),
+        "app:1",
+        "nothing was applied"
+    );
+
+    // What the CronJob sends: a whole backup, its manifest last.
+    let taken = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    let id = "20261203-000000";
+    let folder = root.join(format!("backups/gate/cluster/db/{id}"));
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(
+        folder.join("manifest.json"),
+        format!(r#"{{"id":"{id}","environment":"cluster","service":"db","kind":"postgres","revision":null,"taken_at":"{taken}","files":[],"census":{{}}}}"#),
+    )
+    .unwrap();
+    assert_exit(&berth(&["deploy"]), 0);
+    assert_eq!(
+        project
+            .get("jobs", "IMAGE:.spec.template.spec.containers[0].image")
+            .trim(),
+        "app:2"
+    );
+
+    // Without an object store berth cannot see the cluster's backups: it says
+    // what it did not check, and goes on.
+    project.edit("    backups:", "    # backups:");
+    project.edit("image: \"app:2\"", "image: \"app:3\"");
+    let unchecked = assert_exit(&berth(&["deploy"]), 0);
+    assert!(
+        unchecked.contains("note: not checked: `migrate` runs against `db`"),
+        "{unchecked}"
+    );
 }
 
 /// `berth deploy` in the background, its output collected.

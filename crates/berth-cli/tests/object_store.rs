@@ -1,6 +1,5 @@
-//! Backups kept in an S3-compatible object store: `s3s-fs`, a real S3 server
-//! over a folder, that checks every request's signature (`.ci/run` installs
-//! it), with a real Redis under `berth up -d`. Taken, listed, restored,
+//! Backups kept in an S3-compatible object store (`support::s3`), with a real
+//! Redis under `berth up -d`. Taken, listed, restored,
 //! drilled and retained through the store alone; a damaged object refused;
 //! wrong and missing credentials and a store that does not answer each said,
 //! and the secret key never printed.
@@ -8,42 +7,11 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
+use support::s3::{KEY, SECRET, Server};
 use support::{berth_with, free_ports, missing, scratch, text};
-
-const KEY: &str = "berth-test-key";
-const SECRET: &str = "s3cr3t-never-printed";
-
-/// An `s3s-fs` serving `root` on `port`, stopped when dropped.
-struct Server(Child);
-
-impl Server {
-    fn start(root: &Path, port: u16) -> Server {
-        let child = Command::new("s3s-fs")
-            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--access-key", KEY, "--secret-key", SECRET])
-            .arg(root)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "s3s-fs answers on {port}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Server(child)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn redis_cli(port: u16, args: &[&str]) -> String {
     let output = Command::new("redis-cli")

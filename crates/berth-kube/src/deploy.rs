@@ -7,7 +7,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use berth_core::Ecosystem;
+use berth_core::{Ecosystem, Problems};
 use berth_engine::deploy::{DeployPlan, plan_deploy};
 use berth_engine::history::{Entry, Outcome, Record, Trigger, now};
 use berth_engine::{Deployed, Target};
@@ -39,7 +39,12 @@ pub struct Request {
     pub no_wait: bool,
     /// The commit berth.yaml was at, and its time.
     pub commit: (Option<String>, Option<i64>),
+    /// Asked about the plan before anything is applied; it may refuse it.
+    pub gate: Option<Gate>,
 }
+
+/// A check of a deployment's plan that may refuse it, with what to do.
+pub type Gate = Box<dyn Fn(&DeployPlan) -> Result<(), Problems> + Send + Sync>;
 
 /// What a deployment says as it goes.
 pub enum Said<'a> {
@@ -63,6 +68,8 @@ pub struct Ended {
 pub enum Refused {
     Missing(Vec<Missing>),
     Locked(String),
+    /// The request's gate refused the plan.
+    Gated(Problems),
     Other(String),
 }
 
@@ -140,6 +147,9 @@ pub async fn deploy(
 ) -> Result<Ended, Refused> {
     let prepared = prepare(environment, request).await?;
     show(Said::Plan(&prepared.plan));
+    if let Some(gate) = &request.gate {
+        gate(&prepared.plan).map_err(Refused::Gated)?;
+    }
     let missing = preflight(environment, &prepared.objects.to_vec()).await?;
     if !missing.is_empty() {
         return Err(Refused::Missing(missing));

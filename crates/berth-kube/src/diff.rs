@@ -19,6 +19,12 @@ pub async fn diff(kinds: &Kinds, object: &Value) -> Result<Option<String>, Strin
         Ok(after) => comparable(&after),
         // A new namespace's objects cannot be dry-run before it exists: show them as written.
         Err(_) if live.is_none() => object.clone(),
+        // Nor can a changed Job, whose template cannot change: it is deleted
+        // and made anew, so it is shown as made.
+        Err(e) if object["kind"] == "Job" && e.contains("immutable") => {
+            let title = format!("{} (deleted and made anew)", describe(object));
+            return Ok(unified(&title, None, object));
+        }
         Err(e) => return Err(e),
     };
     let before = live.as_ref().map(comparable);

@@ -1,7 +1,8 @@
 //! `berth logs` on a cluster: the log of every pod of the chosen services, each
 //! line prefixed with its pod; with `follow`, the pods are watched, and a pod
 //! that appears later — a new revision's, a canary's, a rescheduled one — is
-//! followed from its first line, which `kubectl logs -f -l` does not do.
+//! followed from its first line, as is a container started again after it
+//! died, which `kubectl logs -f -l` does neither of.
 
 use std::collections::BTreeSet;
 
@@ -63,19 +64,10 @@ pub async fn logs(
 }
 
 /// The log request of `pod`'s own container (named after its service);
-/// `None` for a pod no container of which has started.
+/// `None` for a pod whose container has not started.
 fn params_for(pod: &Pod, asked: &Asked, tail: Option<i64>) -> Option<LogParams> {
     let service = pod.metadata.labels.as_ref()?.get(SERVICE)?.clone();
-    let started = pod
-        .status
-        .as_ref()
-        .and_then(|s| s.container_statuses.as_ref())
-        .is_some_and(|statuses| {
-            statuses
-                .iter()
-                .any(|c| c.name == service && c.state.as_ref().is_some_and(|s| s.waiting.is_none()))
-        });
-    started.then(|| LogParams {
+    started(pod, &service).map(|_| LogParams {
         container: Some(service),
         follow: asked.follow,
         tail_lines: tail,
@@ -83,6 +75,18 @@ fn params_for(pod: &Pod, asked: &Asked, tail: Option<i64>) -> Option<LogParams> 
         timestamps: asked.timestamps,
         ..LogParams::default()
     })
+}
+
+/// How many times the pod's container `name` was started again, if it runs
+/// (or has run) now.
+fn started(pod: &Pod, name: &str) -> Option<i32> {
+    pod.status
+        .as_ref()?
+        .container_statuses
+        .as_ref()?
+        .iter()
+        .find(|c| c.name == name && c.state.as_ref().is_some_and(|s| s.waiting.is_none()))
+        .map(|c| c.restart_count)
 }
 
 async fn follow(
@@ -103,7 +107,8 @@ async fn follow(
         );
     }
     let mut events = futures_util::stream::select_all(watches);
-    let mut followed: BTreeSet<String> = BTreeSet::new();
+    // Each run of a pod's container: a restarted one is a new log.
+    let mut followed: BTreeSet<(String, i32)> = BTreeSet::new();
     let mut listing = true;
     loop {
         tokio::select! {
@@ -123,7 +128,8 @@ async fn follow(
                 // Pods running when asked show their tail; later ones all they wrote.
                 let tail = if listing { asked.tail } else { None };
                 let Some(params) = params_for(&pod, asked, tail) else { continue };
-                if !followed.insert(pod.metadata.uid.clone().unwrap_or_default()) {
+                let run = params.container.as_deref().and_then(|c| started(&pod, c)).unwrap_or(0);
+                if !followed.insert((pod.metadata.uid.clone().unwrap_or_default(), run)) {
                     continue;
                 }
                 let lines = lines.clone();

@@ -13,7 +13,8 @@ mod parallel;
 pub use ci::ci;
 pub use compose::compose;
 pub use kubernetes::{
-    Scheduled, kubernetes, notes as kubernetes_notes, objects, scheduled_backup, uploaded_backups,
+    Scheduled, kubernetes, namespace_of, notes as kubernetes_notes, objects, scheduled_backup,
+    uploaded_backups,
 };
 pub use kustomize::kustomize;
 pub use monitoring::monitoring;

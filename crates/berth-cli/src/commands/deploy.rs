@@ -238,6 +238,14 @@ pub fn send(global: &Global, session: &Session, ask: Ask) -> Result<Exit, Proble
 /// The gate's refusal: which stores to back up, and how.
 fn backup_first(stale: &[Stale], environment: &str) -> Problems {
     let stores: Vec<&str> = stale.iter().map(|s| s.store.as_str()).collect();
+    refused_for(
+        stale,
+        &format!("`berth backup -e {environment} {}`", stores.join(" ")),
+    )
+}
+
+/// The gate's refusal, with `how` a backup is taken.
+pub(super) fn refused_for(stale: &[Stale], how: &str) -> Problems {
     let lines: Vec<String> = stale.iter().map(said).collect();
     Problems::one(
         Problem::new(format!(
@@ -245,13 +253,12 @@ fn backup_first(stale: &[Stale], environment: &str) -> Problems {
             lines.join("\n  ")
         ))
         .help(format!(
-            "take one first: `berth backup -e {environment} {}`; or deploy with `--skip-backup-check`",
-            stores.join(" ")
+            "take one first: {how}; or deploy with `--skip-backup-check`"
         )),
     )
 }
 
-fn said(stale: &Stale) -> String {
+pub(super) fn said(stale: &Stale) -> String {
     let rpo = humantime::format_duration(stale.rpo);
     match stale.age {
         Some(age) => format!(

@@ -3,17 +3,21 @@
 //! history is the cluster's. `--dry-run` asks the server what each object
 //! would become and prints the difference from what runs.
 
+use std::path::Path;
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use berth_core::{Ecosystem, Problem, Problems, Project};
 use berth_engine::deploy::DeployPlan;
 use berth_engine::history::{Outcome, Trigger, git_head};
-use berth_kube::deploy::{Ended, Refused, Request, Said, deploy as deploy_to, prepare};
+use berth_kube::deploy::{Ended, Gate, Refused, Request, Said, deploy as deploy_to, prepare};
 use berth_kube::{Environment, Missing};
+use berth_local::StateDir;
+use berth_local::backup::{Shelves, stale_before};
 
 use super::Exit;
 use super::cluster::{environment, problem, runtime};
-use super::deploy::{Options, describe_with, rollback_number, timeline_line};
+use super::deploy::{Options, describe_with, refused_for, rollback_number, said, timeline_line};
 use crate::cli::{Format, Global};
 use crate::output;
 
@@ -37,6 +41,7 @@ pub fn deploy(
         prune: options.prune,
         no_wait: options.no_wait,
         commit: git_head(project.dir()),
+        gate: (!options.skip_backup_check).then(|| backup_gate(project.dir(), ecosystem)),
     };
     runtime()?.block_on(async {
         let environment = environment(global, ecosystem).await?;
@@ -79,6 +84,7 @@ pub fn rollback(
             prune: services.is_empty(),
             no_wait: false,
             commit: git_head(project.dir()),
+            gate: None,
         };
         run(global, &environment, &request).await
     })
@@ -111,6 +117,67 @@ async fn run(
     })
 }
 
+/// The deploy gate of backups on a cluster. berth sees a cluster's backups
+/// where its backup CronJobs send them, the environment's object store; with
+/// none, the jobs the gate would hold are named and not checked.
+fn backup_gate(project: &Path, ecosystem: &Ecosystem) -> Gate {
+    let state = StateDir::of(project).0;
+    let ecosystem = ecosystem.clone();
+    Box::new(move |plan| {
+        let store = ecosystem.environment.backups.as_ref();
+        // The object store's client has a runtime of its own: it is made,
+        // asked and dropped on a thread of its own, outside the deployment's.
+        let stale = std::thread::scope(|scope| {
+            scope
+                .spawn(|| {
+                    let shelves = Shelves::open(&state, &ecosystem.environment_name, store);
+                    stale_before(plan, &ecosystem, &shelves, SystemTime::now())
+                })
+                .join()
+                .expect("the backup gate does not panic")
+        })
+        .map_err(|e| {
+            Problems::one(
+                Problem::new(format!(
+                    "cannot tell whether the backups are fresh: {}",
+                    e.message
+                ))
+                .help(format!("{}; or deploy with `--skip-backup-check`", e.help)),
+            )
+        })?;
+        if stale.is_empty() {
+            return Ok(());
+        }
+        if store.is_none() {
+            for stale in &stale {
+                eprintln!(
+                    "note: not checked: {}; berth sees a cluster's backups only in an object store (`backups: {{ to: s3://… }}`)",
+                    said(stale)
+                );
+            }
+            return Ok(());
+        }
+        let jobs: Vec<String> = stale
+            .iter()
+            .map(|s| {
+                let namespace =
+                    berth_render::namespace_of(&ecosystem, &ecosystem.services[&s.store]);
+                format!(
+                    "`kubectl create job -n {namespace} --from=cronjob/{0}-backup {0}-backup-now`",
+                    s.store
+                )
+            })
+            .collect();
+        Err(refused_for(
+            &stale,
+            &format!(
+                "{} (its CronJob sends it to the object store)",
+                jobs.join(", ")
+            ),
+        ))
+    })
+}
+
 fn said_plan(plan: &DeployPlan, ecosystem: &Ecosystem) -> String {
     describe_with(plan, &|change| {
         Some(berth_kube::how(
@@ -139,6 +206,7 @@ fn said_ended(global: &Global, ended: &Ended) {
 fn refusal(refused: Refused) -> Problems {
     match refused {
         Refused::Missing(missing) => missing_problem(&missing),
+        Refused::Gated(problems) => problems,
         Refused::Locked(message) | Refused::Other(message) => problem(message),
     }
 }
@@ -196,6 +264,12 @@ async fn dry_run(
         return Ok(Exit::Success);
     }
     print!("{}", said_plan(&prepared.plan, &request.ecosystem));
+    if let Some(Err(refused)) = request.gate.as_ref().map(|gate| gate(&prepared.plan)) {
+        // The refusal's lines, one per job held, as the local dry run says them.
+        for line in refused.0.iter().flat_map(|p| p.message.lines().skip(1)) {
+            println!("  backup first: {}", line.trim());
+        }
+    }
     for diff in &diffs {
         print!("{diff}");
     }

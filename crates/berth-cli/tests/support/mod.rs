@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 pub mod compose_config;
 pub mod images;
 pub mod project;
+pub mod s3;
 
 /// A `berth up` running in a scratch directory, its output read line by line.
 pub struct Up {

@@ -41,6 +41,14 @@ pub fn stale_before(
             continue;
         }
         for store in job.depends_on.names() {
+            // A store this deployment makes holds nothing to lose yet.
+            let made = plan
+                .changes
+                .iter()
+                .any(|c| c.service == store && c.action == Action::Add);
+            if made {
+                continue;
+            }
             let Some(rpo) = ecosystem
                 .services
                 .get(store)

@@ -171,7 +171,8 @@ fn json<T: serde::Serialize>(object: &T) -> Value {
     serde_json::to_value(object).expect("objects serialize")
 }
 
-pub(crate) fn namespace_of(ecosystem: &Ecosystem, service: &Service) -> String {
+/// The namespace a service's objects go in: its own, else the environment's.
+pub fn namespace_of(ecosystem: &Ecosystem, service: &Service) -> String {
     service
         .namespace
         .clone()
