@@ -5,7 +5,8 @@
 //! back from the cluster, prune, down; blue-green's switch, promote and abort
 //! through the Lease, a killed berth's lease taken over, logs following a
 //! rollout and a restarted container, a data store rolled as a StatefulSet,
-//! and a migration held until the object store has a backup within the RPO.
+//! a migration held until the object store has a backup within the RPO, and
+//! a canary weighted on an HTTPRoute (its kind served by a CRD the test makes).
 //! Each test works in a namespace of its own and deletes it at the end. The
 //! quickstart's images (`quickstart/api:0.1.0`, …) must be pullable by the
 //! cluster's nodes — `kind load docker-image` them — or the nodes simulated.
@@ -793,6 +794,159 @@ fn a_migration_waits_for_a_backup_in_the_object_store_the_cron_jobs_send_to() {
     );
 }
 
+/// The Gateway API's HTTPRoute, served by the cluster: a CRD of our own that
+/// takes any spec, where no gateway controller is installed. The real CRD's
+/// schema is not what is tested here; the API server's storing the weights is.
+const HTTP_ROUTE_CRD: &str = r#"{
+  "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+  "metadata": { "name": "httproutes.gateway.networking.k8s.io",
+    "annotations": { "api-approved.kubernetes.io": "https://github.com/kubernetes-sigs/gateway-api/pull/1538" } },
+  "spec": { "group": "gateway.networking.k8s.io", "scope": "Namespaced",
+    "names": { "plural": "httproutes", "singular": "httproute", "kind": "HTTPRoute", "listKind": "HTTPRouteList" },
+    "versions": [{ "name": "v1", "served": true, "storage": true,
+      "schema": { "openAPIV3Schema": { "type": "object", "x-kubernetes-preserve-unknown-fields": true } } }] }
+}"#;
+
+/// The web backends of the route: `name:weight` each, in order.
+fn web_backends(project: &Project) -> String {
+    let route = project.kubectl(&[
+        "get",
+        "httproute",
+        "quickstart-routes",
+        "-n",
+        &project.namespace,
+        "-o",
+        "json",
+    ]);
+    let route: serde_json::Value = serde_json::from_str(&route).unwrap_or_default();
+    route["spec"]["rules"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|rule| rule["backendRefs"].as_array().into_iter().flatten())
+        .filter(|b| b["name"].as_str().is_some_and(|n| n.starts_with("web")))
+        .map(|b| format!("{}:{}", b["name"].as_str().unwrap(), b["weight"]))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+#[test]
+fn a_canary_behind_an_http_route_gets_its_weight_from_the_route() {
+    let Some(kubeconfig) = cluster() else { return };
+    let project = Project::from_example("quickstart", "route", kubeconfig, "quickstart");
+    let mut crd = Command::new("kubectl")
+        .args(["apply", "--validate=false", "-f", "-"])
+        .env("KUBECONFIG", &project.kubeconfig)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(crd.stdin.as_mut().unwrap(), HTTP_ROUTE_CRD.as_bytes()).unwrap();
+    drop(crd.stdin.take());
+    assert!(crd.wait().unwrap().success());
+    wait_until(
+        "the HTTPRoute kind is served",
+        Duration::from_secs(30),
+        || {
+            project
+                .kubectl(&["api-resources", "--api-group=gateway.networking.k8s.io"])
+                .contains("HTTPRoute")
+        },
+    );
+    project.secret("quickstart", &["session-secret=s"]);
+    project.edit(
+        "    production: true\n",
+        "    production: true\n    gateway: { kind: http_route, parent: infra/edge }\n",
+    );
+    assert_exit(&project.berth(&["deploy", "-e", "production"]), 0);
+    assert_eq!(web_backends(&project), "web:null");
+
+    project.edit(
+        "image: quickstart/web:0.1.0",
+        "image: quickstart/web:0.2.0\n    rollout: { strategy: canary, steps: [25, 100], pause: 3s }",
+    );
+    let deploying = deploy_in_background(&project);
+    wait_until(
+        "the route never gave the canary 25%",
+        Duration::from_secs(60),
+        || web_backends(&project) == "web:75,web-canary:25",
+    );
+    let selector = web_selector(&project);
+    assert!(
+        selector.contains("pod-template-hash"),
+        "the stable Service keeps to the stable pods: {selector}"
+    );
+    assert!(project.names("services").contains(&"web-canary".to_owned()));
+    let said = assert_exit(&deploying.wait_with_output().unwrap(), 0);
+    assert!(
+        said.contains("weight 25%: the HTTPRoute sends 25% to web-canary"),
+        "{said}"
+    );
+    assert!(
+        said.contains("at 25% of the traffic through the HTTPRoute"),
+        "the plan says so: {said}"
+    );
+    assert_eq!(web_backends(&project), "web:null", "the route as rendered");
+    let selector = web_selector(&project);
+    assert!(!selector.contains("pod-template-hash"), "{selector}");
+    assert!(!project.names("services").contains(&"web-canary".to_owned()));
+    assert!(
+        !project
+            .names("deployments")
+            .contains(&"web-canary".to_owned())
+    );
+
+    // A canary that fails puts the route back before it goes.
+    project.edit(
+        "image: quickstart/web:0.2.0",
+        "image: quickstart/web:does-not-exist",
+    );
+    let failed = assert_exit(&project.berth(&["deploy", "-e", "production"]), 1);
+    assert!(failed.contains("rolled back"), "{failed}");
+    assert_eq!(web_backends(&project), "web:null");
+    assert!(!project.names("services").contains(&"web-canary".to_owned()));
+    let selector = web_selector(&project);
+    assert!(!selector.contains("pod-template-hash"), "{selector}");
+
+    // A berth killed while the route gives the canary its share: the next
+    // deployment puts the route and the Service back before anything else.
+    project.edit(
+        "image: quickstart/web:does-not-exist\n    rollout: { strategy: canary, steps: [25, 100], pause: 3s }",
+        "image: quickstart/web:0.3.0\n    rollout: { strategy: canary, steps: [50, 100], pause: 5m }",
+    );
+    let mut killed = deploy_in_background(&project);
+    wait_until(
+        "the route never gave the canary 50%",
+        Duration::from_secs(60),
+        || web_backends(&project) == "web:50,web-canary:50",
+    );
+    killed.kill().unwrap();
+    killed.wait().unwrap();
+    project.edit(
+        "image: quickstart/web:0.3.0\n    rollout: { strategy: canary, steps: [50, 100], pause: 5m }",
+        "image: quickstart/web:0.2.0",
+    );
+    let healed = assert_exit(&project.berth(&["deploy", "-e", "production"]), 0);
+    assert!(healed.contains("was interrupted"), "{healed}");
+    assert_eq!(web_backends(&project), "web:null", "{healed}");
+    let selector = web_selector(&project);
+    assert!(!selector.contains("pod-template-hash"), "{selector}");
+    assert!(!project.names("services").contains(&"web-canary".to_owned()));
+}
+
+/// The web Service's selector, as JSON.
+fn web_selector(project: &Project) -> String {
+    project.kubectl(&[
+        "get",
+        "service",
+        "web",
+        "-n",
+        &project.namespace,
+        "-o",
+        "jsonpath={.spec.selector}",
+    ])
+}
+
 /// `berth deploy` in the background, its output collected.
 fn deploy_in_background(project: &Project) -> std::process::Child {
     Command::new(env!("CARGO_BIN_EXE_berth"))
@@ -876,15 +1030,7 @@ fn promote_and_abort_reach_the_deploying_berth_through_the_lease() {
             .contains(&"web-preview".to_owned())
     });
     std::thread::sleep(Duration::from_secs(3));
-    let selector = project.kubectl(&[
-        "get",
-        "service",
-        "web",
-        "-n",
-        &project.namespace,
-        "-o",
-        "jsonpath={.spec.selector}",
-    ]);
+    let selector = web_selector(&project);
     assert!(
         !selector.contains("preview"),
         "switched before promote: {selector}"

@@ -6,9 +6,11 @@ use std::collections::BTreeSet;
 
 use berth_engine::history::{Evidence, Outcome, Record};
 
+use crate::apply::apply;
 use crate::deploy::{Prepared, Said};
 use crate::environment::Environment;
 use crate::object_set::ObjectSet;
+use crate::owner::describe;
 use crate::prune;
 use crate::service::{apply_service, await_service, with_applied};
 use crate::strategy;
@@ -83,9 +85,11 @@ pub async fn restore(
     }
 }
 
-/// Heals what deployments a killed berth left running had begun: the second
-/// Deployment and the Service's switch of a canary or blue-green it ran, and
-/// each service they changed put back as the last good deployment left it.
+/// Heals what deployments a killed berth left running had begun: the routes
+/// as the last good deployment applied them (a canary's weights gone), the
+/// second Deployment and the Service's switch of a canary or blue-green it
+/// ran, and each service they changed put back as the last good deployment
+/// left it.
 pub async fn heal(
     environment: &Environment,
     prepared: &Prepared,
@@ -115,6 +119,21 @@ pub async fn heal(
         },
         None => ObjectSet::default(),
     };
+    // A canary's weights on a route go first, so that no traffic goes to
+    // what is put back below.
+    for route in previous
+        .shared
+        .iter()
+        .filter(|o| o["kind"] == "HTTPRoute" || o["kind"] == "VirtualService")
+    {
+        if let Err(e) = apply(&environment.kinds, route, false).await {
+            timeline.say(
+                None,
+                format!("could not put back {}: {e}", describe(route)),
+                None,
+            );
+        }
+    }
     for service in services {
         let Some(objects) = previous.services.get(service) else {
             continue;

@@ -190,6 +190,7 @@ async fn roll_out(
     let context = Context {
         environment,
         objects: all,
+        route: strategy::route::routing(&prepared.objects.shared, service),
         spec,
         change,
         told,

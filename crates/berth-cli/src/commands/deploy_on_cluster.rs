@@ -183,6 +183,7 @@ fn said_plan(plan: &DeployPlan, ecosystem: &Ecosystem) -> String {
         Some(berth_kube::how(
             change,
             ecosystem.services.get(&change.service).map(AsRef::as_ref),
+            ecosystem.environment.gateway.kind,
         ))
     })
 }

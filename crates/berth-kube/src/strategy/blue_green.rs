@@ -12,8 +12,7 @@ use berth_core::model::Rollout;
 use berth_engine::Failure;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Service as KubeService;
-use kube::api::{Api, DeleteParams, Patch, PatchParams};
-use serde_json::json;
+use kube::api::{Api, DeleteParams};
 
 use super::{Context, TRACK, beside, go_on, pause, until_promoted};
 use crate::apply::{apply, said};
@@ -34,6 +33,7 @@ pub async fn run(context: &Context<'_>) -> Result<(), Failure> {
         told,
         say,
         progress,
+        ..
     } = *context;
     let name = change.service.as_str();
     let fail = |message: String| Failure::new(name, message);
@@ -150,10 +150,5 @@ pub async fn switch(
     name: &str,
     track: Option<&str>,
 ) -> Result<(), String> {
-    let patch = json!({ "spec": { "selector": { TRACK: track } } });
-    services
-        .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
-        .await
-        .map(drop)
-        .map_err(|e| format!("switching the Service {name}: {}", said(&e)))
+    super::narrow(services, name, TRACK, track).await
 }

@@ -1,20 +1,25 @@
-//! Canary on a cluster without a mesh: replica-weighted. The new version runs
-//! as a second Deployment, `SERVICE-canary`, whose pods the service's Service
-//! selects as it selects the stable ones; each step of berth.yaml's weights
-//! moves replicas from the stable Deployment to the canary, then pauses and
-//! analyses. At 100 % the stable Deployment takes the new template by its own
-//! rolling update and the canary goes. A failed step deletes the canary and
-//! gives the stable Deployment its replicas back.
+//! Canary on a cluster. The new version runs as a second Deployment,
+//! `SERVICE-canary`. Without a route to the service it is replica-weighted:
+//! the service's Service selects the canary's pods as it selects the stable
+//! ones, and each step of berth.yaml's weights moves replicas from the stable
+//! Deployment to the canary. Where an HTTPRoute or VirtualService routes to
+//! it, the weight is the route's: the canary has a Service of its own, the
+//! stable Service is narrowed to the stable pods (by the ReplicaSet's
+//! `pod-template-hash`, as Argo Rollouts does), and each step sets the two
+//! backends' weights. Each step pauses and analyses. At 100 % the route and
+//! the Service are put back, the stable Deployment takes the new template by
+//! its own rolling update and the canary goes. A failed step puts the route
+//! back first, then deletes the canary and gives the stable set its replicas.
 
 use berth_core::model::Service;
 use berth_engine::Failure;
 use berth_engine::analysis::{MetricProvider, Verdict, judge};
 use berth_engine::prometheus::PrometheusMetrics;
 use berth_engine::strategy::CANARY_STEPS;
-use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::api::core::v1::{Pod, Service as KubeService};
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::apply::{apply, said};
 use crate::environment::Environment;
@@ -22,7 +27,8 @@ use crate::owner::{REVISION, SERVICE};
 use crate::service::await_service;
 use crate::wait::{Workload, WorkloadKind, settle};
 
-use super::{Context, TRACK, beside, go_on, pause};
+use super::route::weighted;
+use super::{Context, STABLE_PODS, TRACK, beside, go_on, narrow, pause};
 
 /// Canary replicas at `weight` percent of `replicas`: at least one, and the
 /// stable set keeps at least one until the last step.
@@ -37,6 +43,7 @@ pub async fn run(context: &Context<'_>) -> Result<(), Failure> {
     let Context {
         environment,
         objects,
+        route,
         spec,
         change,
         told,
@@ -74,16 +81,40 @@ pub async fn run(context: &Context<'_>) -> Result<(), Failure> {
         revision: revision.clone(),
         applied: None,
     };
+    let services: Api<KubeService> = Api::namespaced(environment.cluster.client.clone(), namespace);
+    let on_route = match (route, objects.iter().find(|o| o["kind"] == "Service")) {
+        (Some(route), Some(stable_service)) => Some(OnRoute {
+            route,
+            stable_service,
+        }),
+        _ => None,
+    };
     let outcome = async {
+        if let Some(on_route) = &on_route {
+            on_route.begin(environment, &services, stable_name).await.map_err(fail)?;
+        }
         for weight in steps.iter().copied().filter(|w| *w < 100) {
             let (canary, stable) = split(replicas, weight);
             let applied = apply(&environment.kinds, &beside(deployment, "canary", canary), false).await.map_err(fail)?;
             let canary_workload = Workload { applied: serde_json::to_value(&applied).ok(), ..canary_workload.clone() };
-            scale(&deployments, stable_name, stable).await.map_err(fail)?;
+            // On a route the stable set keeps every replica: the route, not
+            // the replicas, gives the canary its share.
+            if on_route.is_none() {
+                scale(&deployments, stable_name, stable).await.map_err(fail)?;
+            }
             settle(&environment.cluster.client, &canary_workload, spec.rollout.progress_deadline(), progress).await?;
-            say(format!(
-                "weight {weight}%: {canary} canary and {stable} stable replicas behind one Service (replica-weighted; no mesh route)"
-            ));
+            match &on_route {
+                Some(on_route) => {
+                    on_route.weigh(environment, service, weight).await.map_err(fail)?;
+                    say(format!(
+                        "weight {weight}%: the {} sends {weight}% to {service}-canary ({canary} canary replicas, {replicas} stable)",
+                        on_route.route["kind"].as_str().unwrap_or_default()
+                    ));
+                }
+                None => say(format!(
+                    "weight {weight}%: {canary} canary and {stable} stable replicas behind one Service (replica-weighted; no route)"
+                )),
+            }
             if let Some(span) = spec.rollout.pause {
                 pause(told, span.0, service).await?;
             }
@@ -94,6 +125,13 @@ pub async fn run(context: &Context<'_>) -> Result<(), Failure> {
     }
     .await;
     if let Err(failure) = outcome {
+        if let Some(on_route) = &on_route {
+            say("the route sends everything to the stable set again".to_owned());
+            on_route
+                .end(environment, &services, service)
+                .await
+                .map_err(fail)?;
+        }
         say("deleting the canary and giving the stable set its replicas back".to_owned());
         let _ = deployments
             .delete(&canary_workload.name, &DeleteParams::background())
@@ -102,6 +140,12 @@ pub async fn run(context: &Context<'_>) -> Result<(), Failure> {
             .await
             .map_err(fail)?;
         return Err(failure);
+    }
+    if let Some(on_route) = &on_route {
+        on_route
+            .end(environment, &services, service)
+            .await
+            .map_err(fail)?;
     }
     say("promoting: the stable Deployment takes the new version".to_owned());
     apply(&environment.kinds, deployment, false)
@@ -122,6 +166,131 @@ pub async fn run(context: &Context<'_>) -> Result<(), Failure> {
         .await
         .map_err(|e| fail(format!("deleting the canary: {}", said(&e))))?;
     Ok(())
+}
+
+/// A canary whose share a route sets: the route as rendered, and the
+/// service's own Service.
+struct OnRoute<'a> {
+    route: &'a Value,
+    stable_service: &'a Value,
+}
+
+impl OnRoute<'_> {
+    /// The canary's own Service, and the stable Service narrowed to the
+    /// stable pods, before the route sends the canary anything.
+    async fn begin(
+        &self,
+        environment: &Environment,
+        services: &Api<KubeService>,
+        stable: &str,
+    ) -> Result<(), String> {
+        apply(
+            &environment.kinds,
+            &canary_service(self.stable_service),
+            false,
+        )
+        .await?;
+        let hash = stable_pods(environment, self.stable_service, stable).await?;
+        let name = self.stable_service["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default();
+        narrow(services, name, STABLE_PODS, Some(&hash)).await
+    }
+
+    async fn weigh(
+        &self,
+        environment: &Environment,
+        service: &str,
+        weight: u32,
+    ) -> Result<(), String> {
+        let canary = format!("{service}-canary");
+        apply(
+            &environment.kinds,
+            &weighted(self.route, service, &canary, weight),
+            false,
+        )
+        .await
+        .map(drop)
+    }
+
+    /// The route as rendered, the stable Service selecting all of the
+    /// service's pods again, and the canary's Service gone: the route first,
+    /// so that nothing is sent to a Service about to go.
+    async fn end(
+        &self,
+        environment: &Environment,
+        services: &Api<KubeService>,
+        service: &str,
+    ) -> Result<(), String> {
+        apply(&environment.kinds, self.route, false).await?;
+        let name = self.stable_service["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default();
+        narrow(services, name, STABLE_PODS, None).await?;
+        match services
+            .delete(&format!("{service}-canary"), &DeleteParams::background())
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
+            Err(e) => Err(format!("deleting the canary's Service: {}", said(&e))),
+        }
+    }
+}
+
+/// The service's Service for the canary's pods alone, `NAME-canary`.
+fn canary_service(stable: &Value) -> Value {
+    let mut service = stable.clone();
+    let name = stable["metadata"]["name"].as_str().unwrap_or_default();
+    service["metadata"]["name"] = json!(format!("{name}-canary"));
+    service["spec"]["selector"][TRACK] = json!("canary");
+    service
+}
+
+/// The `pod-template-hash` of the stable Deployment's pods: its ReplicaSet
+/// with replicas, the newest if there are more.
+async fn stable_pods(
+    environment: &Environment,
+    service: &Value,
+    deployment: &str,
+) -> Result<String, String> {
+    let namespace = service["metadata"]["namespace"]
+        .as_str()
+        .unwrap_or_default();
+    let sets: Api<ReplicaSet> = Api::namespaced(environment.cluster.client.clone(), namespace);
+    let selector: Vec<String> = service["spec"]["selector"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter_map(|(k, v)| Some(format!("{k}={}", v.as_str()?)))
+        .collect();
+    let list = sets
+        .list(&ListParams::default().labels(&selector.join(",")))
+        .await
+        .map_err(|e| format!("reading {deployment}'s ReplicaSets: {}", said(&e)))?;
+    let revision = |set: &ReplicaSet| {
+        set.metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get("deployment.kubernetes.io/revision"))
+            .and_then(|r| r.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    list.items
+        .iter()
+        .filter(|set| {
+            set.metadata
+                .owner_references
+                .iter()
+                .flatten()
+                .any(|owner| owner.kind == "Deployment" && owner.name == deployment)
+                && set.spec.as_ref().and_then(|s| s.replicas).unwrap_or(0) > 0
+        })
+        .max_by_key(|set| revision(set))
+        .and_then(|set| set.metadata.labels.as_ref()?.get(STABLE_PODS).cloned())
+        .ok_or_else(|| {
+            format!("{deployment} has no ReplicaSet with pods to keep the stable traffic on")
+        })
 }
 
 /// Sets a Deployment's replicas through its scale subresource, so that berth's

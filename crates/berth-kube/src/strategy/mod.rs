@@ -2,7 +2,7 @@
 //! rolling update is not what berth.yaml asks for: a canary and blue-green.
 //! Everything else is the Deployment's, StatefulSet's or Job's own rollout.
 
-use berth_core::model::{Amount, Kind, Service, Strategy};
+use berth_core::model::{Amount, GatewayKind, Kind, Service, Strategy};
 use berth_engine::deploy::{Action, ServiceChange};
 use berth_engine::strategy::{CANARY_STEPS, effective};
 use std::time::Duration;
@@ -11,7 +11,7 @@ use berth_engine::Failure;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Service as KubeService;
-use kube::api::{Api, DeleteParams};
+use kube::api::{Api, DeleteParams, Patch, PatchParams};
 
 use crate::environment::Environment;
 use serde_json::{Value, json};
@@ -21,6 +21,7 @@ pub type Told = tokio::sync::watch::Receiver<crate::lease::Told>;
 
 pub mod blue_green;
 pub mod canary;
+pub mod route;
 
 /// The label that tells a second Deployment's pods from the stable ones.
 pub const TRACK: &str = "berth.dev/track";
@@ -78,6 +79,8 @@ pub struct Context<'a> {
     pub environment: &'a Environment,
     /// The service's objects, as this deployment applies them.
     pub objects: &'a [Value],
+    /// The HTTPRoute or VirtualService that routes to it, as rendered.
+    pub route: Option<&'a Value>,
     pub spec: &'a Service,
     pub change: &'a ServiceChange,
     pub told: &'a Told,
@@ -86,8 +89,8 @@ pub struct Context<'a> {
 }
 
 /// Takes away what a canary or blue-green of `deployment` left beside it: the
-/// second Deployments, and a Service switched to one of them. What is not
-/// there is no failure.
+/// second Deployments, a canary's own Service, and a Service switched to one
+/// of them or narrowed to the stable pods. What is not there is no failure.
 pub async fn undo_second(environment: &Environment, deployment: &Value) {
     let namespace = deployment["metadata"]["namespace"]
         .as_str()
@@ -101,7 +104,36 @@ pub async fn undo_second(environment: &Environment, deployment: &Value) {
             .await;
     }
     let services: Api<KubeService> = Api::namespaced(client, namespace);
+    let _ = services
+        .delete(&format!("{name}-canary"), &DeleteParams::background())
+        .await;
     let _ = blue_green::switch(&services, name, None).await;
+    let _ = narrow(&services, name, STABLE_PODS, None).await;
+}
+
+/// The label a Deployment's controller gives each ReplicaSet's pods.
+pub const STABLE_PODS: &str = "pod-template-hash";
+
+/// Adds `label: value` to the Service's selector, or (`None`) takes it away.
+/// A merge patch of the selector alone: berth's apply of the Service does not
+/// own the label, so the apply could not take it away again.
+pub async fn narrow(
+    services: &Api<KubeService>,
+    name: &str,
+    label: &str,
+    value: Option<&str>,
+) -> Result<(), String> {
+    let patch = json!({ "spec": { "selector": { label: value } } });
+    services
+        .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .map(drop)
+        .map_err(|e| {
+            format!(
+                "changing the selector of the Service {name}: {}",
+                crate::apply::said(&e)
+            )
+        })
 }
 
 /// A rollout berth runs itself.
@@ -125,8 +157,10 @@ pub fn own(change: &ServiceChange, spec: &Service) -> Option<Own> {
 
 /// What a change does on a cluster, as the plan says it: Kubernetes' own
 /// rollouts, not the steps berth takes for local processes.
-/// `spec` is the service as berth.yaml has it; none for one it no longer has.
-pub fn how(change: &ServiceChange, spec: Option<&Service>) -> String {
+/// `spec` is the service as berth.yaml has it; none for one it no longer has;
+/// `gateway` the environment's, whose HTTPRoute or VirtualService weighs a
+/// canary of a routed service.
+pub fn how(change: &ServiceChange, spec: Option<&Service>, gateway: GatewayKind) -> String {
     let amount = |a: Option<Amount>, default: &str| a.map_or(default.to_owned(), |a| a.to_string());
     let left = "left in the cluster; `berth deploy --prune` deletes it";
     let Some(spec) = spec else {
@@ -153,8 +187,14 @@ pub fn how(change: &ServiceChange, spec: Option<&Service>) -> String {
                     .filter(|w| **w < 100)
                     .map(|w| format!("{w}%"))
                     .collect();
+                let share = match gateway {
+                    _ if spec.routes.is_empty() => "of the replicas",
+                    GatewayKind::Ingress => "of the replicas",
+                    GatewayKind::HttpRoute => "of the traffic through the HTTPRoute",
+                    GatewayKind::Istio => "of the traffic through the VirtualService",
+                };
                 format!(
-                    "canary {}-canary at {} of the replicas, analysed after each; then the Deployment's rolling update",
+                    "canary {}-canary at {} {share}, analysed after each; then the Deployment's rolling update",
                     change.service,
                     steps.join(" → ")
                 )
