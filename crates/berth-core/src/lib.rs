@@ -10,6 +10,7 @@ pub mod load;
 pub mod model;
 pub mod plan;
 pub mod problem;
+pub mod promql;
 pub mod revision;
 pub mod schema;
 pub mod source;

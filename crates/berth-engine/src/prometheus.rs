@@ -1,9 +1,11 @@
 //! Prometheus as a metric provider: the analysis' measurements as PromQL over
-//! the counts berth's router exports (`berth_service_requests_total` and
-//! `berth_service_request_duration_seconds`), asked over Prometheus' HTTP API.
+//! a [`Series`] — the counts berth's router exports locally, the services' own
+//! metrics on a cluster, as the alert rules ask them — over Prometheus' HTTP
+//! API.
 
 use std::time::Duration;
 
+use berth_core::promql::Series;
 use berth_core::revision::Revision;
 
 use crate::analysis::{Measurement, MetricProvider};
@@ -18,11 +20,13 @@ pub struct PrometheusMetrics {
     authority: String,
     /// Its path prefix, when it is served below one.
     prefix: String,
+    series: Series,
 }
 
 impl PrometheusMetrics {
-    /// The server at `url`, which must be `http://host:port[/prefix]`.
-    pub fn new(url: &str) -> Result<PrometheusMetrics, String> {
+    /// The server at `url`, which must be `http://host:port[/prefix]`,
+    /// asked about `series`.
+    pub fn new(url: &str, series: Series) -> Result<PrometheusMetrics, String> {
         let rest = url.strip_prefix("http://").ok_or_else(|| {
             format!("`{url}` is not an http:// URL; berth asks Prometheus over plain HTTP")
         })?;
@@ -35,22 +39,19 @@ impl PrometheusMetrics {
             prefix: format!("/{}", prefix.trim_end_matches('/'))
                 .trim_end_matches('/')
                 .to_owned(),
+            series,
         })
     }
 
     /// The queries for one revision over one window: requests, failed requests,
     /// and the 95th-percentile latency in seconds.
-    pub fn queries(service: &str, revision: &Revision, window: Duration) -> [String; 3] {
-        let seconds = window.as_secs().max(1);
+    pub fn queries(&self, service: &str, revision: &Revision, window: Duration) -> [String; 3] {
+        let window = format!("{}s", window.as_secs().max(1));
         let selector = format!("service=\"{service}\",revision=\"{revision}\"");
         [
-            format!("sum(increase(berth_service_requests_total{{{selector}}}[{seconds}s]))"),
-            format!(
-                "sum(increase(berth_service_requests_total{{{selector},outcome=\"error\"}}[{seconds}s]))"
-            ),
-            format!(
-                "histogram_quantile(0.95, sum by (le) (rate(berth_service_request_duration_seconds_bucket{{{selector}}}[{seconds}s])))"
-            ),
+            self.series.requests_in(&selector, &window),
+            self.series.failed_in(&selector, &window),
+            self.series.p95(&selector, &window, ""),
         ]
     }
 
@@ -99,7 +100,7 @@ impl MetricProvider for PrometheusMetrics {
     ) -> BoxFuture<'a, Result<Measurement, String>> {
         Box::pin(async move {
             tokio::time::sleep(window).await;
-            let [requests, errors, p95] = Self::queries(service, revision, window);
+            let [requests, errors, p95] = self.queries(service, revision, window);
             let requests = self.value(&requests).await?.unwrap_or(0.0);
             let errors = self.value(&errors).await?.unwrap_or(0.0);
             let p95 = self.value(&p95).await?;
@@ -121,18 +122,24 @@ impl MetricProvider for PrometheusMetrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use berth_core::promql::ROUTER_METRICS;
 
     #[test]
     fn urls_queries_and_answers() {
-        let server = PrometheusMetrics::new("http://127.0.0.1:9090/prom/").unwrap();
+        let server = PrometheusMetrics::new("http://127.0.0.1:9090/prom/", ROUTER_METRICS).unwrap();
         assert_eq!(
             (server.authority.as_str(), server.prefix.as_str()),
             ("127.0.0.1:9090", "/prom")
         );
-        assert_eq!(PrometheusMetrics::new("http://p:9090").unwrap().prefix, "");
-        assert!(PrometheusMetrics::new("https://p").is_err());
+        assert_eq!(
+            PrometheusMetrics::new("http://p:9090", ROUTER_METRICS)
+                .unwrap()
+                .prefix,
+            ""
+        );
+        assert!(PrometheusMetrics::new("https://p", ROUTER_METRICS).is_err());
         let [requests, ..] =
-            PrometheusMetrics::queries("web", &Revision("abc".into()), Duration::from_secs(30));
+            server.queries("web", &Revision("abc".into()), Duration::from_secs(30));
         assert_eq!(
             requests,
             "sum(increase(berth_service_requests_total{service=\"web\",revision=\"abc\"}[30s]))"

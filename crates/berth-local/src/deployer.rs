@@ -308,7 +308,7 @@ impl Deployer {
         journal: &(dyn Fn(Entry) + Sync),
     ) -> Option<PrometheusMetrics> {
         let url = target.ecosystem.environment.prometheus.as_deref()?;
-        let provider = match PrometheusMetrics::new(url) {
+        let provider = match PrometheusMetrics::new(url, berth_core::promql::ROUTER_METRICS) {
             Ok(provider) => provider,
             Err(e) => {
                 journal(entry(

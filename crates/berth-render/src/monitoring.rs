@@ -3,6 +3,7 @@
 //! with request rate, error rate, latency and restarts per service.
 
 use berth_core::Ecosystem;
+use berth_core::promql::SERVICE_METRICS;
 use berth_core::yaml::to_yaml;
 use serde_json::{Value, json};
 
@@ -72,8 +73,11 @@ const ALERTS: [(&str, &str, &str, &str, &str); 8] = [
 fn expression(template: &str, ecosystem: &Ecosystem) -> String {
     let selector = format!("ecosystem=\"{}\"", ecosystem.name);
     template
-        .replace("ERRORS", &format!("sum by (service) (rate(http_requests_total{{{selector},code=~\"5..\"}}[5m])) / sum by (service) (rate(http_requests_total{{{selector}}}[5m]))"))
-        .replace("P95", &format!("histogram_quantile(0.95, sum by (service, le) (rate(http_request_duration_seconds_bucket{{{selector}}}[5m])))"))
+        .replace(
+            "ERRORS",
+            &SERVICE_METRICS.error_ratio(&selector, "5m", "service"),
+        )
+        .replace("P95", &SERVICE_METRICS.p95(&selector, "5m", "service"))
         .replace("MEMORY", &memory(ecosystem))
         .replace("\"E\"", &format!("\"{}\"", ecosystem.name))
 }
@@ -118,7 +122,8 @@ fn rules(ecosystem: &Ecosystem) -> Value {
 }
 
 /// Pods with `prometheus.io/scrape: "true"`, on the port and path they announce,
-/// labelled with their service and ecosystem.
+/// labelled with their service, ecosystem and revision (which a canary's
+/// analysis tells the canary's pods by).
 fn scrape(ecosystem: &Ecosystem) -> Value {
     json!({
         "global": {"scrape_interval": "15s"},
@@ -132,6 +137,7 @@ fn scrape(ecosystem: &Ecosystem) -> Value {
                 {"source_labels": ["__address__", "__meta_kubernetes_pod_annotation_prometheus_io_port"], "action": "replace", "regex": "([^:]+)(?::\\d+)?;(\\d+)", "replacement": "$1:$2", "target_label": "__address__"},
                 {"source_labels": ["__meta_kubernetes_pod_label_app_kubernetes_io_name"], "target_label": "service"},
                 {"source_labels": ["__meta_kubernetes_pod_label_app_kubernetes_io_part_of"], "target_label": "ecosystem"},
+                {"source_labels": ["__meta_kubernetes_pod_label_berth_dev_revision"], "target_label": "revision"},
             ],
         }],
     })
@@ -162,20 +168,13 @@ fn dashboard(ecosystem: &Ecosystem) -> Value {
         let queries = [
             (
                 "requests per second",
-                format!("sum(rate(http_requests_total{{{selector}}}[5m]))"),
+                SERVICE_METRICS.request_rate(&selector, "5m"),
             ),
             (
                 "error rate",
-                format!(
-                    "sum(rate(http_requests_total{{{selector},code=~\"5..\"}}[5m])) / sum(rate(http_requests_total{{{selector}}}[5m]))"
-                ),
+                SERVICE_METRICS.error_ratio(&selector, "5m", ""),
             ),
-            (
-                "p95 latency (s)",
-                format!(
-                    "histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket{{{selector}}}[5m])))"
-                ),
-            ),
+            ("p95 latency (s)", SERVICE_METRICS.p95(&selector, "5m", "")),
             (
                 "restarts",
                 format!(

@@ -318,7 +318,9 @@ async fn analyse(
 ) -> Result<(), Failure> {
     let fail = |message: String| Failure::new(&canary.service, message);
     if let (Some(url), Some(analysis)) = (&environment.prometheus, &spec.rollout.analysis) {
-        let metrics = PrometheusMetrics::new(url).map_err(fail)?;
+        // The canary's pods' own metrics, as the rendered alert rules ask them.
+        let metrics =
+            PrometheusMetrics::new(url, berth_core::promql::SERVICE_METRICS).map_err(fail)?;
         let revision = berth_core::revision::Revision(canary.revision.clone());
         let measurement = metrics
             .measure(&canary.service, &revision, analysis.interval())
