@@ -934,6 +934,57 @@ fn a_canary_behind_an_http_route_gets_its_weight_from_the_route() {
     assert!(!project.names("services").contains(&"web-canary".to_owned()));
 }
 
+#[test]
+fn an_autoscaled_deployment_keeps_the_replicas_its_autoscaler_set() {
+    let Some(kubeconfig) = cluster() else { return };
+    let project = Project::from_example("quickstart", "autoscaled", kubeconfig, "quickstart");
+    project.secret("quickstart", &["session-secret=s"]);
+    assert_exit(&project.berth(&["deploy", "-e", "production"]), 0);
+    assert_eq!(
+        project.get("deployment/api", "R:.spec.replicas").trim(),
+        "3"
+    );
+    // What the HorizontalPodAutoscaler does under load.
+    project.kubectl(&[
+        "scale",
+        "deployment/api",
+        "-n",
+        &project.namespace,
+        "--replicas=5",
+    ]);
+    project.edit(
+        "image: quickstart/api:0.1.0\n    local",
+        "image: quickstart/api:0.2.0\n    local",
+    );
+    assert_exit(&project.berth(&["deploy", "-e", "production"]), 0);
+    let api = project.get(
+        "deployment/api",
+        "IMAGE:.spec.template.spec.containers[0].image,R:.spec.replicas",
+    );
+    assert_eq!(
+        api.split_whitespace().collect::<Vec<_>>(),
+        ["quickstart/api:0.2.0", "5"],
+        "the new version, at the autoscaler's count: {api}"
+    );
+    // A Deployment without an autoscaler is scaled as berth.yaml says.
+    project.kubectl(&[
+        "scale",
+        "deployment/worker",
+        "-n",
+        &project.namespace,
+        "--replicas=4",
+    ]);
+    project.edit(
+        "image: quickstart/worker:0.1.0",
+        "image: quickstart/worker:0.2.0",
+    );
+    assert_exit(&project.berth(&["deploy", "-e", "production"]), 0);
+    assert_eq!(
+        project.get("deployment/worker", "R:.spec.replicas").trim(),
+        "2"
+    );
+}
+
 /// The web Service's selector, as JSON.
 fn web_selector(project: &Project) -> String {
     project.kubectl(&[

@@ -14,6 +14,7 @@ use berth_engine::{Deployed, Target};
 use serde_json::Value;
 
 use crate::apply::apply;
+use crate::autoscaled::keep_live_replicas;
 use crate::environment::Environment;
 use crate::lease::{self, Held};
 use crate::object_set::ObjectSet;
@@ -107,11 +108,12 @@ pub async fn prepare(environment: &Environment, request: &Request) -> Result<Pre
         Some(stored) => ObjectSet::group(stored.clone()),
         None => ObjectSet::render(&request.ecosystem, &target, &environment.owner),
     };
-    let objects = if request.services.is_empty() {
+    let mut objects = if request.services.is_empty() {
         objects
     } else {
         objects.only(&request.services)
     };
+    keep_live_replicas(&environment.kinds, &mut objects).await?;
     Ok(Prepared {
         target,
         plan,

@@ -13,6 +13,7 @@
 //! revision, and nothing without them is touched.
 
 mod apply;
+mod autoscaled;
 mod cluster;
 pub mod deploy;
 mod diff;

@@ -63,7 +63,10 @@ pub async fn run(context: &Context<'_>) -> Result<(), Failure> {
     let stable_name = deployment["metadata"]["name"].as_str().unwrap_or_default();
     let deployments: Api<Deployment> =
         Api::namespaced(environment.cluster.client.clone(), namespace);
-    let replicas = change.replicas;
+    // An autoscaled Deployment's are the autoscaler's, as the object set has them.
+    let replicas = deployment["spec"]["replicas"]
+        .as_u64()
+        .map_or(change.replicas, |r| r as u32);
     let steps = if spec.rollout.steps.is_empty() {
         CANARY_STEPS.to_vec()
     } else {
