@@ -109,6 +109,15 @@ pub enum Command {
         #[arg(short, long)]
         watch: bool,
     },
+    /// Forward a local port to a ready pod of a service on a Kubernetes
+    /// environment, until interrupted
+    PortForward {
+        service: String,
+        /// `[LOCAL:]PORT`: the service's port by number or name (default its
+        /// main port); LOCAL defaults to the same, and `:PORT` picks a free one
+        #[arg(value_name = "[LOCAL:]PORT")]
+        ports: Option<String>,
+    },
     /// Show services' logs, merged in time order
     Logs {
         /// Services to show; default all
@@ -347,7 +356,11 @@ impl Command {
     pub fn runs_long(&self) -> bool {
         matches!(
             self,
-            Command::Up { .. } | Command::Run { .. } | Command::Workload(_) | Command::Ui(_)
+            Command::Up { .. }
+                | Command::Run { .. }
+                | Command::Workload(_)
+                | Command::Ui(_)
+                | Command::PortForward { .. }
         )
     }
 

@@ -985,6 +985,130 @@ fn an_autoscaled_deployment_keeps_the_replicas_its_autoscaler_set() {
     );
 }
 
+#[test]
+fn port_forward_reaches_a_ready_pod_and_the_next_one_after_a_rollout() {
+    let Some(kubeconfig) = cluster() else { return };
+    let [port, local] = support::free_ports(2)[..] else {
+        unreachable!()
+    };
+    let yaml = format!(
+        "name: pf\nservices:\n  api: {{ image: \"api:1\", ports: {{ http: {port} }}, health: {{ readiness: /ready }} }}\nenvironments:\n  cluster: {{ runtime: kubernetes, namespace: NAMESPACE }}\n"
+    );
+    let project = Project::from_yaml(&yaml, "forward", kubeconfig);
+    // What answers in the pod: on simulated nodes, a workload on this
+    // machine's port of the same number; on a real cluster, the image's.
+    let _answering = Ended(
+        Command::new(env!("CARGO_BIN_EXE_berth"))
+            .args(["workload", "--port", &port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    assert_exit(&project.berth(&["deploy"]), 0);
+    let mut forwarding = Ended(
+        Command::new(env!("CARGO_BIN_EXE_berth"))
+            .args(["port-forward", "api", &format!("{local}:http")])
+            .current_dir(&project.dir)
+            .env("KUBECONFIG", &project.kubeconfig)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let lines = lines_of(forwarding.0.stdout.take().unwrap());
+    let answers = || support::get(local, "/healthz").contains(" 200 ");
+    let first = lines.recv_timeout(Duration::from_secs(20)).unwrap();
+    assert!(
+        first.starts_with(&format!(
+            "Forwarding from 127.0.0.1:{local} -> {port} (pod api-"
+        )),
+        "{first}"
+    );
+    for _ in 0..3 {
+        assert!(answers());
+    }
+
+    project.edit("image: \"api:1\"", "image: \"api:2\"");
+    assert_exit(&project.berth(&["deploy"]), 0);
+    let gone = first
+        .rsplit("(pod ")
+        .next()
+        .unwrap()
+        .trim_end_matches(')')
+        .to_owned();
+    wait_until("the old pod never went", Duration::from_secs(30), || {
+        !project.names("pods").contains(&gone)
+    });
+    assert!(answers());
+    let next = lines.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert!(
+        next.starts_with("Forwarding to pod api-") && !next.contains(&gone),
+        "{next}"
+    );
+}
+
+#[test]
+fn blue_green_runs_its_smoke_checks_against_the_preview_before_the_switch() {
+    let Some(kubeconfig) = cluster() else { return };
+    let [port] = support::free_ports(1)[..] else {
+        unreachable!()
+    };
+    let yaml = format!(
+        "name: smoke\nservices:\n  api:\n    image: \"api:1\"\n    ports: {{ http: {port} }}\n    health: {{ readiness: /ready }}\n    rollout: {{ strategy: blue_green, keep_previous: 1s, smoke: [{{ path: /healthz, body: ok }}] }}\nenvironments:\n  cluster: {{ runtime: kubernetes, namespace: NAMESPACE }}\n"
+    );
+    let project = Project::from_yaml(&yaml, "smoke", kubeconfig);
+    // What answers in the preview's pods (see port_forward_reaches_…).
+    let _answering = Ended(
+        Command::new(env!("CARGO_BIN_EXE_berth"))
+            .args(["workload", "--port", &port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    assert_exit(&project.berth(&["deploy"]), 0);
+    project.edit("image: \"api:1\"", "image: \"api:2\"");
+    let passed = assert_exit(&project.berth(&["deploy"]), 0);
+    assert!(
+        passed.contains("1 smoke checks passed against the preview, through a port-forward"),
+        "{passed}"
+    );
+    // A check the preview fails: the Service is never switched to it.
+    project.edit("body: ok", "body: never-said");
+    project.edit("image: \"api:2\"", "image: \"api:3\"");
+    let failed = assert_exit(&project.berth(&["deploy"]), 1);
+    assert!(
+        failed.contains(
+            "smoke check GET /healthz failed against the preview: the body does not contain `never-said`"
+        ),
+        "{failed}"
+    );
+    assert!(
+        failed.contains("the stable set kept every request"),
+        "{failed}"
+    );
+    let api = project.get(
+        "deployment/api",
+        "IMAGE:.spec.template.spec.containers[0].image",
+    );
+    assert_eq!(api.trim(), "api:2");
+    assert!(
+        !project
+            .names("deployments")
+            .contains(&"api-preview".to_owned())
+    );
+}
+
+/// A child killed when the test ends, however it ends.
+struct Ended(std::process::Child);
+
+impl Drop for Ended {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// The web Service's selector, as JSON.
 fn web_selector(project: &Project) -> String {
     project.kubectl(&[
@@ -1155,6 +1279,38 @@ fn data_stores_roll_as_stateful_sets_and_keep_their_claims_until_down_volumes() 
 
 /// Run everywhere, with no cluster: what berth says when the kubeconfig or
 /// its cluster is not there.
+#[test]
+fn port_forward_says_what_it_cannot_forward() {
+    let dir = support::scratch("kube-forward-refused");
+    std::fs::write(
+        dir.join("berth.yaml"),
+        "name: pf\nservices:\n  api: { image: \"api:1\", ports: { http: 9001 } }\nenvironments:\n  local: {}\n  cluster: { runtime: kubernetes }\n",
+    )
+    .unwrap();
+    let berth = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_berth"))
+            .args(args)
+            .current_dir(&dir)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap()
+    };
+    let here = assert_exit(&berth(&["port-forward", "-e", "local", "api"]), 2);
+    assert!(here.contains("there is nothing to forward"), "{here}");
+    let unknown = assert_exit(&berth(&["port-forward", "-e", "cluster", "api", "grpc"]), 2);
+    assert!(
+        unknown.contains("`grpc` is no port of `api`; its ports are http (9001)"),
+        "{unknown}"
+    );
+    let bad = assert_exit(
+        &berth(&["port-forward", "-e", "cluster", "api", "x:http"]),
+        2,
+    );
+    assert!(bad.contains("`x` is not a local port"), "{bad}");
+    let nobody = assert_exit(&berth(&["port-forward", "-e", "cluster", "web"]), 2);
+    assert!(nobody.contains("`web` is no service of `pf`"), "{nobody}");
+}
+
 #[test]
 fn an_unknown_context_or_a_cluster_that_does_not_answer_is_said_plainly() {
     let dir = support::scratch("kube-unreachable");

@@ -16,7 +16,7 @@ pub mod history;
 mod http;
 pub mod prometheus;
 mod runtime;
-mod smoke;
+pub mod smoke;
 mod status;
 pub mod strategy;
 mod target;

@@ -25,6 +25,7 @@ mod lease;
 pub mod logs;
 mod object_set;
 mod owner;
+pub mod port_forward;
 mod preflight;
 mod prune;
 mod restore;

@@ -342,12 +342,21 @@ pub async fn evidence(client: &Client, pod: &Pod) -> Vec<String> {
         ..LogParams::default()
     };
     let pods: Api<Pod> = Api::namespaced(client.clone(), &namespace);
-    match pods.logs(&name, &params).await {
-        Ok(text) => lines.extend(text.lines().map(|line| format!("log {name}: {line}"))),
-        Err(e) => lines.push(format!("no logs of {name}: {}", crate::apply::said(&e))),
+    // Evidence is not worth a stuck deployment: a node that does not answer
+    // for the log leaves it out.
+    match tokio::time::timeout(EVIDENCE_LOGS, pods.logs(&name, &params)).await {
+        Ok(Ok(text)) => lines.extend(text.lines().map(|line| format!("log {name}: {line}"))),
+        Ok(Err(e)) => lines.push(format!("no logs of {name}: {}", crate::apply::said(&e))),
+        Err(_) => lines.push(format!(
+            "no logs of {name}: its node did not answer within {}s",
+            EVIDENCE_LOGS.as_secs()
+        )),
     }
     lines
 }
+
+/// How long the last lines of a failed pod's log are waited for.
+const EVIDENCE_LOGS: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The container that keeps the pod from being ready: the first waiting one.
 fn stuck_container(pod: &Pod) -> Option<String> {

@@ -20,6 +20,7 @@ mod man;
 pub mod menu;
 mod new_file;
 mod plan;
+mod port_forward;
 mod promote;
 mod render;
 mod restart;
@@ -81,6 +82,9 @@ pub fn run(cli: &Cli) -> Exit {
         Command::Ui(args) => ui::run(&cli.global, args),
         Command::Run { deployment, detach } => up::run_deployment(&cli.global, deployment, *detach),
         Command::Status { watch } => status::run(&cli.global, *watch),
+        Command::PortForward { service, ports } => {
+            port_forward::run(&cli.global, service, ports.as_deref())
+        }
         Command::Logs {
             services,
             follow,

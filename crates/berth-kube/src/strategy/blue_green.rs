@@ -8,7 +8,7 @@
 //! A failure before the switch deletes the preview and leaves the stable set
 //! as it was; after it, the Service is switched back first.
 
-use berth_core::model::Rollout;
+use berth_core::model::{Rollout, Service};
 use berth_engine::Failure;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Service as KubeService;
@@ -16,7 +16,9 @@ use kube::api::{Api, DeleteParams};
 
 use super::{Context, TRACK, beside, go_on, pause, until_promoted};
 use crate::apply::{apply, said};
+use crate::environment::Environment;
 use crate::owner::REVISION;
+use crate::port_forward::{Forward, while_forwarded};
 use crate::service::await_service;
 use crate::wait::{Workload, WorkloadKind, settle};
 
@@ -85,17 +87,18 @@ pub async fn run(context: &Context<'_>) -> Result<(), Failure> {
         }
         go_on(told, name)
     };
-    if let Err(failure) = ready.await {
+    let checked = async {
+        ready.await?;
+        say(format!("{} preview replicas ready", change.replicas));
+        smoke(environment, spec, &preview, say).await
+    };
+    if let Err(failure) = checked.await {
         say("deleting the preview; the stable set kept every request".to_owned());
         let _ = deployments
             .delete(&preview.name, &DeleteParams::background())
             .await;
         return Err(failure);
     }
-    say(format!(
-        "{} preview replicas ready; smoke checks are not run on a cluster (its pods are not reachable from here)",
-        change.replicas
-    ));
     switch(&services, stable, Some(PREVIEW))
         .await
         .map_err(fail)?;
@@ -133,6 +136,51 @@ pub async fn run(context: &Context<'_>) -> Result<(), Failure> {
         .await
         .map_err(|e| fail(format!("deleting the preview: {}", said(&e))))?;
     say("the stable Deployment runs the new version; the preview is gone".to_owned());
+    Ok(())
+}
+
+/// The smoke checks, against a pod of the preview through a port-forward,
+/// before the Service is switched to it.
+async fn smoke(
+    environment: &Environment,
+    spec: &Service,
+    preview: &Workload,
+    say: &(dyn Fn(String) + Sync),
+) -> Result<(), Failure> {
+    let fail = |message: String| Failure::new(&preview.service, message);
+    if spec.rollout.smoke.is_empty() {
+        return Ok(());
+    }
+    let Some((_, port)) = spec.main_port() else {
+        return Err(fail("smoke checks need a port to send to".to_owned()));
+    };
+    let to = Forward {
+        namespace: &preview.namespace,
+        service: &preview.service,
+        track: Some(PREVIEW),
+        remote: port.0,
+    };
+    let checked = while_forwarded(environment, &to, async |local| {
+        let address = format!("127.0.0.1:{local}");
+        for check in &spec.rollout.smoke {
+            berth_engine::smoke::check(&address, check)
+                .await
+                .map_err(|why| {
+                    format!(
+                        "smoke check {} {} failed against the preview: {why}",
+                        check.method, check.path
+                    )
+                })?;
+        }
+        Ok::<_, String>(())
+    })
+    .await
+    .map_err(fail)?;
+    checked.map_err(fail)?;
+    say(format!(
+        "{} smoke checks passed against the preview, through a port-forward",
+        spec.rollout.smoke.len()
+    ));
     Ok(())
 }
 
