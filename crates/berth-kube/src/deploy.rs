@@ -113,7 +113,10 @@ pub async fn prepare(environment: &Environment, request: &Request) -> Result<Pre
     } else {
         objects.only(&request.services)
     };
-    keep_live_replicas(&environment.kinds, &mut objects).await?;
+    // In an environment deployed before, an autoscaler may have scaled what runs.
+    if last.is_some() {
+        keep_live_replicas(&environment.kinds, &mut objects).await?;
+    }
     Ok(Prepared {
         target,
         plan,
