@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use support::{berth, free_ports, missing, scratch, text};
+use support::{berth, free_ports, missing, redis_cli, scratch, text};
 
 fn psql(port: u16, database: &str, sql: &str) -> String {
     let output = Command::new("psql")
@@ -22,16 +22,6 @@ fn psql(port: u16, database: &str, sql: &str) -> String {
         "{sql}: {}",
         String::from_utf8_lossy(&output.stderr)
     );
-    String::from_utf8_lossy(&output.stdout).trim().to_owned()
-}
-
-fn redis_cli(port: u16, args: &[&str]) -> String {
-    let output = Command::new("redis-cli")
-        .args(["-p", &port.to_string()])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{args:?}");
     String::from_utf8_lossy(&output.stdout).trim().to_owned()
 }
 

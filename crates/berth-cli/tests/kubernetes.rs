@@ -995,16 +995,7 @@ fn port_forward_reaches_a_ready_pod_and_the_next_one_after_a_rollout() {
         "name: pf\nservices:\n  api: {{ image: \"api:1\", ports: {{ http: {port} }}, health: {{ readiness: /ready }} }}\nenvironments:\n  cluster: {{ runtime: kubernetes, namespace: NAMESPACE }}\n"
     );
     let project = Project::from_yaml(&yaml, "forward", kubeconfig);
-    // What answers in the pod: on simulated nodes, a workload on this
-    // machine's port of the same number; on a real cluster, the image's.
-    let _answering = Ended(
-        Command::new(env!("CARGO_BIN_EXE_berth"))
-            .args(["workload", "--port", &port.to_string()])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let _answering = answering(port);
     assert_exit(&project.berth(&["deploy"]), 0);
     let mut forwarding = Ended(
         Command::new(env!("CARGO_BIN_EXE_berth"))
@@ -1057,15 +1048,7 @@ fn blue_green_runs_its_smoke_checks_against_the_preview_before_the_switch() {
         "name: smoke\nservices:\n  api:\n    image: \"api:1\"\n    ports: {{ http: {port} }}\n    health: {{ readiness: /ready }}\n    rollout: {{ strategy: blue_green, keep_previous: 1s, smoke: [{{ path: /healthz, body: ok }}] }}\nenvironments:\n  cluster: {{ runtime: kubernetes, namespace: NAMESPACE }}\n"
     );
     let project = Project::from_yaml(&yaml, "smoke", kubeconfig);
-    // What answers in the preview's pods (see port_forward_reaches_…).
-    let _answering = Ended(
-        Command::new(env!("CARGO_BIN_EXE_berth"))
-            .args(["workload", "--port", &port.to_string()])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let _answering = answering(port);
     assert_exit(&project.berth(&["deploy"]), 0);
     project.edit("image: \"api:1\"", "image: \"api:2\"");
     let passed = assert_exit(&project.berth(&["deploy"]), 0);
@@ -1097,6 +1080,20 @@ fn blue_green_runs_its_smoke_checks_against_the_preview_before_the_switch() {
             .names("deployments")
             .contains(&"api-preview".to_owned())
     );
+}
+
+/// What answers in a pod on `port`: on simulated nodes, which forward a
+/// pod's port to this machine's port of the same number, a workload here;
+/// on a real cluster the image's own server answers instead.
+fn answering(port: u16) -> Ended {
+    Ended(
+        Command::new(env!("CARGO_BIN_EXE_berth"))
+            .args(["workload", "--port", &port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    )
 }
 
 /// A child killed when the test ends, however it ends.

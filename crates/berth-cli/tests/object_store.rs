@@ -11,17 +11,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use support::s3::{KEY, SECRET, Server};
-use support::{berth_with, free_ports, missing, scratch, text};
-
-fn redis_cli(port: u16, args: &[&str]) -> String {
-    let output = Command::new("redis-cli")
-        .args(["-p", &port.to_string()])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{args:?}");
-    String::from_utf8_lossy(&output.stdout).trim().to_owned()
-}
+use support::{berth_with, free_ports, missing, redis_cli, scratch, text};
 
 /// Sets `key` to `bytes` of random data: what no compression shrinks.
 fn random_value(port: u16, key: &str, bytes: usize) {

@@ -384,6 +384,17 @@ pub fn berth_with(
         .unwrap()
 }
 
+/// `redis-cli -p PORT ARGS…`, which must succeed; what it printed, trimmed.
+pub fn redis_cli(port: u16, args: &[&str]) -> String {
+    let output = Command::new("redis-cli")
+        .args(["-p", &port.to_string()])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{args:?}");
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
 /// What a command printed, stdout then stderr.
 pub fn text(output: &std::process::Output) -> String {
     format!(

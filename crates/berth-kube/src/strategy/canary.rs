@@ -130,10 +130,10 @@ pub async fn run(context: &Context<'_>) -> Result<(), Failure> {
     if let Err(failure) = outcome {
         if let Some(on_route) = &on_route {
             say("the route sends everything to the stable set again".to_owned());
-            on_route
-                .end(environment, &services, service)
-                .await
-                .map_err(fail)?;
+            // The canary goes whatever happens here; the failure said is the step's.
+            if let Err(e) = on_route.end(environment, &services, service).await {
+                say(format!("could not put the route back: {e}"));
+            }
         }
         say("deleting the canary and giving the stable set its replicas back".to_owned());
         let _ = deployments
