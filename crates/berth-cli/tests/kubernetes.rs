@@ -116,6 +116,20 @@ impl Project {
             .unwrap()
     }
 
+    /// berth with `args`, running until the answer is dropped; its output
+    /// line by line.
+    fn running(&self, args: &[&str]) -> (Ended, std::sync::mpsc::Receiver<String>) {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_berth"))
+            .args(args)
+            .current_dir(&self.dir)
+            .env("KUBECONFIG", &self.kubeconfig)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let lines = lines_of(child.stdout.take().unwrap());
+        (Ended(child), lines)
+    }
+
     fn kubectl(&self, args: &[&str]) -> String {
         let output = Command::new("kubectl")
             .args(args)
@@ -624,14 +638,7 @@ fn logs_follow_the_pods_a_rollout_makes() {
         "only the services asked for: {shown}"
     );
 
-    let mut following = Command::new(env!("CARGO_BIN_EXE_berth"))
-        .args(["logs", "-e", "production", "-f", "worker"])
-        .current_dir(&project.dir)
-        .env("KUBECONFIG", &project.kubeconfig)
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let lines = lines_of(following.stdout.take().unwrap());
+    let (_following, lines) = project.running(&["logs", "-e", "production", "-f", "worker"]);
     project.edit(
         "image: quickstart/worker:0.1.0",
         "image: quickstart/worker:0.2.0",
@@ -657,8 +664,6 @@ fn logs_follow_the_pods_a_rollout_makes() {
             seen.push(line);
         }
     }
-    following.kill().unwrap();
-    following.wait().unwrap();
 }
 
 #[test]
@@ -673,14 +678,7 @@ fn logs_follow_a_container_started_again() {
         "image: quickstart/worker:restarts",
     );
     assert_exit(&project.berth(&["deploy", "-e", "production"]), 0);
-    let mut following = Command::new(env!("CARGO_BIN_EXE_berth"))
-        .args(["logs", "-e", "production", "-f", "worker"])
-        .current_dir(&project.dir)
-        .env("KUBECONFIG", &project.kubeconfig)
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let lines = lines_of(following.stdout.take().unwrap());
+    let (_following, lines) = project.running(&["logs", "-e", "production", "-f", "worker"]);
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut runs = std::collections::BTreeSet::new();
     let mut seen = Vec::new();
@@ -697,8 +695,6 @@ fn logs_follow_a_container_started_again() {
             seen.push(line);
         }
     }
-    following.kill().unwrap();
-    following.wait().unwrap();
 }
 
 #[test]
@@ -997,16 +993,7 @@ fn port_forward_reaches_a_ready_pod_and_the_next_one_after_a_rollout() {
     let project = Project::from_yaml(&yaml, "forward", kubeconfig);
     let _answering = answering(port);
     assert_exit(&project.berth(&["deploy"]), 0);
-    let mut forwarding = Ended(
-        Command::new(env!("CARGO_BIN_EXE_berth"))
-            .args(["port-forward", "api", &format!("{local}:http")])
-            .current_dir(&project.dir)
-            .env("KUBECONFIG", &project.kubeconfig)
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let lines = lines_of(forwarding.0.stdout.take().unwrap());
+    let (_forwarding, lines) = project.running(&["port-forward", "api", &format!("{local}:http")]);
     let answers = || support::get(local, "/healthz").contains(" 200 ");
     let first = lines.recv_timeout(Duration::from_secs(20)).unwrap();
     assert!(
