@@ -6,7 +6,8 @@
 //! through the Lease, a killed berth's lease taken over, logs following a
 //! rollout and a restarted container, a data store rolled as a StatefulSet,
 //! a migration held until the object store has a backup within the RPO, and
-//! a canary weighted on an HTTPRoute (its kind served by a CRD the test makes).
+//! a canary weighted on an HTTPRoute and on an Istio VirtualService (their kinds
+//! served by CRDs the tests make).
 //! Each test works in a namespace of its own and deletes it at the end. The
 //! quickstart's images (`quickstart/api:0.1.0`, …) must be pullable by the
 //! cluster's nodes — `kind load docker-image` them — or the nodes simulated.
@@ -790,18 +791,56 @@ fn a_migration_waits_for_a_backup_in_the_object_store_the_cron_jobs_send_to() {
     );
 }
 
-/// The Gateway API's HTTPRoute, served by the cluster: a CRD of our own that
-/// takes any spec, where no gateway controller is installed. The real CRD's
-/// schema is not what is tested here; the API server's storing the weights is.
-const HTTP_ROUTE_CRD: &str = r#"{
-  "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
-  "metadata": { "name": "httproutes.gateway.networking.k8s.io",
-    "annotations": { "api-approved.kubernetes.io": "https://github.com/kubernetes-sigs/gateway-api/pull/1538" } },
-  "spec": { "group": "gateway.networking.k8s.io", "scope": "Namespaced",
-    "names": { "plural": "httproutes", "singular": "httproute", "kind": "HTTPRoute", "listKind": "HTTPRouteList" },
-    "versions": [{ "name": "v1", "served": true, "storage": true,
-      "schema": { "openAPIV3Schema": { "type": "object", "x-kubernetes-preserve-unknown-fields": true } } }] }
-}"#;
+/// A CRD that serves `kind` of `group`, taking any spec: where no gateway
+/// controller or mesh is installed, the API server's storing what berth sets
+/// is what is tested, not the real CRD's schema. A `*.k8s.io` group needs the
+/// approval annotation the real CRDs carry.
+fn crd(group: &str, version: &str, kind: &str, approved: bool) -> String {
+    let plural = format!("{}s", kind.to_lowercase());
+    let annotations = if approved {
+        r#", "annotations": { "api-approved.kubernetes.io": "https://github.com/kubernetes-sigs/gateway-api/pull/1538" }"#
+    } else {
+        ""
+    };
+    format!(
+        r#"{{ "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+  "metadata": {{ "name": "{plural}.{group}"{annotations} }},
+  "spec": {{ "group": "{group}", "scope": "Namespaced",
+    "names": {{ "plural": "{plural}", "singular": "{singular}", "kind": "{kind}", "listKind": "{kind}List" }},
+    "versions": [{{ "name": "{version}", "served": true, "storage": true,
+      "schema": {{ "openAPIV3Schema": {{ "type": "object", "x-kubernetes-preserve-unknown-fields": true }} }} }}] }} }}"#,
+        singular = kind.to_lowercase(),
+    )
+}
+
+/// Applies `crd` and waits until its kind is served.
+fn serve(project: &Project, crd: &str) {
+    let mut apply = Command::new("kubectl")
+        .args(["apply", "--validate=false", "-f", "-"])
+        .env("KUBECONFIG", &project.kubeconfig)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(apply.stdin.as_mut().unwrap(), crd.as_bytes()).unwrap();
+    drop(apply.stdin.take());
+    assert!(apply.wait().unwrap().success());
+    let definition: serde_json::Value = serde_json::from_str(crd).unwrap();
+    let group = definition["spec"]["group"].as_str().unwrap().to_owned();
+    let kind = definition["spec"]["names"]["kind"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    wait_until(
+        &format!("{kind} is served"),
+        Duration::from_secs(30),
+        || {
+            project
+                .kubectl(&["api-resources", &format!("--api-group={group}")])
+                .contains(&kind)
+        },
+    );
+}
 
 /// The web backends of the route: `name:weight` each, in order.
 fn web_backends(project: &Project) -> String {
@@ -830,24 +869,9 @@ fn web_backends(project: &Project) -> String {
 fn a_canary_behind_an_http_route_gets_its_weight_from_the_route() {
     let Some(kubeconfig) = cluster() else { return };
     let project = Project::from_example("quickstart", "route", kubeconfig, "quickstart");
-    let mut crd = Command::new("kubectl")
-        .args(["apply", "--validate=false", "-f", "-"])
-        .env("KUBECONFIG", &project.kubeconfig)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    std::io::Write::write_all(crd.stdin.as_mut().unwrap(), HTTP_ROUTE_CRD.as_bytes()).unwrap();
-    drop(crd.stdin.take());
-    assert!(crd.wait().unwrap().success());
-    wait_until(
-        "the HTTPRoute kind is served",
-        Duration::from_secs(30),
-        || {
-            project
-                .kubectl(&["api-resources", "--api-group=gateway.networking.k8s.io"])
-                .contains("HTTPRoute")
-        },
+    serve(
+        &project,
+        &crd("gateway.networking.k8s.io", "v1", "HTTPRoute", true),
     );
     project.secret("quickstart", &["session-secret=s"]);
     project.edit(
@@ -1091,6 +1115,66 @@ impl Drop for Ended {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+#[test]
+fn a_canary_behind_an_istio_virtual_service_gets_its_weight_from_it() {
+    let Some(kubeconfig) = cluster() else { return };
+    let project = Project::from_example("quickstart", "istio", kubeconfig, "quickstart");
+    for kind in ["VirtualService", "Gateway"] {
+        serve(
+            &project,
+            &crd("networking.istio.io", "v1beta1", kind, false),
+        );
+    }
+    project.secret("quickstart", &["session-secret=s"]);
+    project.edit(
+        "    production: true\n",
+        "    production: true\n    gateway: { kind: istio }\n",
+    );
+    assert_exit(&project.berth(&["deploy", "-e", "production"]), 0);
+    let destinations = || {
+        let route = project.kubectl(&[
+            "get",
+            "virtualservice",
+            "quickstart-routes",
+            "-n",
+            &project.namespace,
+            "-o",
+            "json",
+        ]);
+        let route: serde_json::Value = serde_json::from_str(&route).unwrap_or_default();
+        route["spec"]["http"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|http| http["route"].as_array().into_iter().flatten())
+            .filter_map(|d| {
+                let host = d["destination"]["host"].as_str()?;
+                host.starts_with("web")
+                    .then(|| format!("{}:{}", host.split('.').next().unwrap(), d["weight"]))
+            })
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    assert_eq!(destinations(), "web:null");
+    project.edit(
+        "image: quickstart/web:0.1.0",
+        "image: quickstart/web:0.2.0\n    rollout: { strategy: canary, steps: [25, 100], pause: 3s }",
+    );
+    let deploying = deploy_in_background(&project);
+    wait_until(
+        "the VirtualService never gave the canary 25%",
+        Duration::from_secs(60),
+        || destinations() == "web:75,web-canary:25",
+    );
+    let said = assert_exit(&deploying.wait_with_output().unwrap(), 0);
+    assert!(
+        said.contains("the VirtualService sends 25% to web-canary"),
+        "{said}"
+    );
+    assert_eq!(destinations(), "web:null", "the VirtualService as rendered");
+    assert!(!project.names("services").contains(&"web-canary".to_owned()));
 }
 
 /// The web Service's selector, as JSON.
