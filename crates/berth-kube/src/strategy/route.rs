@@ -14,100 +14,87 @@ pub fn routing<'a>(shared: &'a [Value], service: &str) -> Option<&'a Value> {
     })
 }
 
+/// Where a route kind keeps its backends: its list of rules, each rule's
+/// list of backends, and where a backend names its Service.
+struct Shape {
+    rules: &'static str,
+    backends: &'static str,
+    service: &'static str,
+}
+
+fn shape(route: &Value) -> Option<Shape> {
+    match route["kind"].as_str()? {
+        "HTTPRoute" => Some(Shape {
+            rules: "/spec/rules",
+            backends: "backendRefs",
+            service: "/name",
+        }),
+        // A destination host is `api`, or `api.shop.svc.cluster.local`.
+        "VirtualService" => Some(Shape {
+            rules: "/spec/http",
+            backends: "route",
+            service: "/destination/host",
+        }),
+        _ => None,
+    }
+}
+
 /// `route` with each of its backends that is `service` split in two: `service`
 /// with `100 - weight`, and `canary` (a Service beside it, on the same port)
 /// with `weight`.
 pub fn weighted(route: &Value, service: &str, canary: &str, weight: u32) -> Value {
     let mut route = route.clone();
+    let Some(shape) = shape(&route) else {
+        return route;
+    };
     let stable = 100 - weight.min(100);
-    match route["kind"].as_str() {
-        Some("HTTPRoute") => {
-            for rule in list(&mut route, "/spec/rules") {
-                let refs = rule["backendRefs"].as_array().cloned().unwrap_or_default();
-                let split: Vec<Value> = refs
-                    .into_iter()
-                    .flat_map(|backend| {
-                        if backend["name"] != service {
-                            return vec![backend];
-                        }
-                        let mut second = backend.clone();
-                        second["name"] = json!(canary);
-                        let mut first = backend;
-                        first["weight"] = json!(stable);
-                        second["weight"] = json!(weight);
-                        vec![first, second]
-                    })
-                    .collect();
-                rule["backendRefs"] = json!(split);
-            }
-        }
-        Some("VirtualService") => {
-            for http in list(&mut route, "/spec/http") {
-                let destinations = http["route"].as_array().cloned().unwrap_or_default();
-                let split: Vec<Value> = destinations
-                    .into_iter()
-                    .flat_map(|destination| {
-                        let host = destination["destination"]["host"]
-                            .as_str()
-                            .unwrap_or_default()
-                            .to_owned();
-                        if !names(&host, service) {
-                            return vec![destination];
-                        }
-                        let mut second = destination.clone();
-                        second["destination"]["host"] = json!(host.replacen(service, canary, 1));
-                        let mut first = destination;
-                        first["weight"] = json!(stable);
-                        second["weight"] = json!(weight);
-                        vec![first, second]
-                    })
-                    .collect();
-                http["route"] = json!(split);
-            }
-        }
-        _ => {}
+    for rule in route
+        .pointer_mut(shape.rules)
+        .and_then(Value::as_array_mut)
+        .into_iter()
+        .flatten()
+    {
+        let backends = rule[shape.backends].as_array().cloned().unwrap_or_default();
+        let split: Vec<Value> = backends
+            .into_iter()
+            .flat_map(|backend| {
+                let Some(named) = names(&backend, &shape, service) else {
+                    return vec![backend];
+                };
+                let mut second = backend.clone();
+                *second
+                    .pointer_mut(shape.service)
+                    .expect("it names a Service") = json!(named.replacen(service, canary, 1));
+                let mut first = backend;
+                first["weight"] = json!(stable);
+                second["weight"] = json!(weight);
+                vec![first, second]
+            })
+            .collect();
+        rule[shape.backends] = json!(split);
     }
     route
 }
 
 /// The route's backends that are `service`.
 fn backends<'a>(route: &'a Value, service: &str) -> Vec<&'a Value> {
-    match route["kind"].as_str() {
-        Some("HTTPRoute") => route["spec"]["rules"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .flat_map(|rule| rule["backendRefs"].as_array().into_iter().flatten())
-            .filter(|backend| backend["name"] == service)
-            .collect(),
-        Some("VirtualService") => route["spec"]["http"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .flat_map(|http| http["route"].as_array().into_iter().flatten())
-            .filter(|d| {
-                names(
-                    d["destination"]["host"].as_str().unwrap_or_default(),
-                    service,
-                )
-            })
-            .collect(),
-        _ => Vec::new(),
-    }
-}
-
-/// Whether an Istio destination host (`api`, or `api.shop.svc.cluster.local`)
-/// is the Service `service`.
-fn names(host: &str, service: &str) -> bool {
-    host.split('.').next() == Some(service)
-}
-
-fn list<'a>(value: &'a mut Value, pointer: &str) -> impl Iterator<Item = &'a mut Value> {
-    value
-        .pointer_mut(pointer)
-        .and_then(Value::as_array_mut)
+    let Some(shape) = shape(route) else {
+        return Vec::new();
+    };
+    route
+        .pointer(shape.rules)
+        .and_then(Value::as_array)
         .into_iter()
         .flatten()
+        .flat_map(|rule| rule[shape.backends].as_array().into_iter().flatten())
+        .filter(|backend| names(backend, &shape, service).is_some())
+        .collect()
+}
+
+/// What `backend` names its Service by, where that is the Service `service`.
+fn names(backend: &Value, shape: &Shape, service: &str) -> Option<String> {
+    let named = backend.pointer(shape.service)?.as_str()?;
+    (named.split('.').next() == Some(service)).then(|| named.to_owned())
 }
 
 #[cfg(test)]
