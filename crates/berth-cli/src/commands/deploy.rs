@@ -57,17 +57,8 @@ pub fn run(global: &Global, services: &[String], options: Options) -> Result<Exi
     let stale = if skip_backup_check {
         Vec::new()
     } else {
-        berth_local::backup::stale_before(&plan, ecosystem, &shelves, SystemTime::now()).map_err(
-            |e| {
-                Problems::one(
-                    Problem::new(format!(
-                        "cannot tell whether the backups are fresh: {}",
-                        e.message
-                    ))
-                    .help(format!("{}; or deploy with `--skip-backup-check`", e.help)),
-                )
-            },
-        )?
+        berth_local::backup::stale_before(&plan, ecosystem, &shelves, SystemTime::now())
+            .map_err(unsure)?
     };
     if dry_run {
         match global.output {
@@ -233,6 +224,17 @@ pub fn send(global: &Global, session: &Session, ask: Ask) -> Result<Exit, Proble
     } else {
         Exit::Failed
     })
+}
+
+/// The gate could not read the backups: why, and how to go on without it.
+pub(super) fn unsure(e: berth_local::backup::BackupError) -> Problems {
+    Problems::one(
+        Problem::new(format!(
+            "cannot tell whether the backups are fresh: {}",
+            e.message
+        ))
+        .help(format!("{}; or deploy with `--skip-backup-check`", e.help)),
+    )
 }
 
 /// The gate's refusal: which stores to back up, and how.

@@ -17,7 +17,9 @@ use berth_local::backup::{Shelves, stale_before};
 
 use super::Exit;
 use super::cluster::{environment, problem, runtime};
-use super::deploy::{Options, describe_with, refused_for, rollback_number, said, timeline_line};
+use super::deploy::{
+    Options, describe_with, refused_for, rollback_number, said, timeline_line, unsure,
+};
 use crate::cli::{Format, Global};
 use crate::output;
 
@@ -136,15 +138,7 @@ fn backup_gate(project: &Path, ecosystem: &Ecosystem) -> Gate {
                 .join()
                 .expect("the backup gate does not panic")
         })
-        .map_err(|e| {
-            Problems::one(
-                Problem::new(format!(
-                    "cannot tell whether the backups are fresh: {}",
-                    e.message
-                ))
-                .help(format!("{}; or deploy with `--skip-backup-check`", e.help)),
-            )
-        })?;
+        .map_err(unsure)?;
         if stale.is_empty() {
             return Ok(());
         }
