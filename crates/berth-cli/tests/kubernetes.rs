@@ -5,7 +5,8 @@
 //! back from the cluster, prune, down; blue-green's switch, promote and abort
 //! through the Lease, a killed berth's lease taken over, logs following a
 //! rollout and a restarted container, a data store rolled as a StatefulSet,
-//! a migration held until the object store has a backup within the RPO, and
+//! a migration held until the object store has a backup within the RPO, a
+//! store backed up, restored and drilled through a port-forward, and
 //! a canary weighted on an HTTPRoute and on an Istio VirtualService (their kinds
 //! served by CRDs the tests make).
 //! Each test works in a namespace of its own and deletes it at the end. The
@@ -1091,6 +1092,152 @@ fn blue_green_runs_its_smoke_checks_against_the_preview_before_the_switch() {
             .names("deployments")
             .contains(&"api-preview".to_owned())
     );
+}
+
+#[test]
+fn a_store_on_the_cluster_is_backed_up_restored_and_drilled_through_a_port_forward() {
+    let Some(kubeconfig) = cluster() else { return };
+    if support::missing("redis-server") {
+        return;
+    }
+    let [port, local] = support::free_ports(2)[..] else {
+        unreachable!()
+    };
+    let password = "not-for-logs-5e1c";
+    let yaml = format!(
+        "name: kb\nservices:\n  cache:\n    kind: redis\n    ports: {{ redis: {port} }}\n    secrets: {{ REDIS_PASSWORD: {{ kubernetes: {{ name: cache-auth, key: password }} }} }}\n    backup: {{ retention: 2, rto: 5m, rpo: 1h }}\nenvironments:\n  cluster: {{ runtime: kubernetes, namespace: NAMESPACE }}\n"
+    );
+    let project = Project::from_yaml(&yaml, "backup", kubeconfig);
+    let mut said = String::new();
+    let mut berth = |args: &[&str], code: i32| {
+        let out = assert_exit(&project.berth(args), code);
+        said += &out;
+        out
+    };
+    let before = berth(&["backup", "-e", "cluster", "cache"], 2);
+    assert!(
+        before.contains("no pod of `cache` is ready") && before.contains("berth deploy -e cluster"),
+        "{before}"
+    );
+
+    project.secret("cache-auth", &[&format!("password={password}")]);
+    let _store = redis_server(port, password, &project.dir);
+    berth(&["deploy", "-e", "cluster"], 0);
+    // Written and read through berth's own port-forward, so that on a real
+    // cluster it is the pod's Redis.
+    let (_forwarding, lines) = project.running(&[
+        "port-forward",
+        "-e",
+        "cluster",
+        "cache",
+        &format!("{local}:redis"),
+    ]);
+    lines.recv_timeout(Duration::from_secs(20)).unwrap();
+    let redis = |args: &[&str]| redis_with(local, password, args);
+    let pairs: Vec<String> = (0..300)
+        .flat_map(|n| [format!("k:{n}"), format!("v{n}")])
+        .collect();
+    let mut mset = vec!["mset"];
+    mset.extend(pairs.iter().map(String::as_str));
+    redis(&mset);
+    redis(&["set", "an odd key\nwith a newline", "odd"]);
+    redis(&["hset", "h", "f", "v"]);
+    redis(&["set", "expiring", "e", "EX", "3600"]);
+    redis(&["-n", "3", "set", "three", "3"]);
+
+    let taken = berth(&["backup", "-e", "cluster"], 0);
+    assert!(taken.contains("backed up `cache`"), "{taken}");
+    let folder = project.dir.join(".berth/backups/cluster/cache");
+    let id = std::fs::read_dir(&folder)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .file_name();
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(folder.join(&id).join("manifest.json")).unwrap(),
+    )
+    .unwrap();
+    let revision = project.get(
+        "statefulset/cache",
+        "R:.metadata.labels.berth\\.dev/revision",
+    );
+    assert_eq!(
+        manifest["revision"].as_str(),
+        Some(revision.trim()),
+        "{manifest}"
+    );
+
+    redis(&["set", "k:1", "changed"]);
+    redis(&["set", "added", "later"]);
+    redis(&["-n", "3", "flushdb"]);
+    let restored = berth(&["restore", "-e", "cluster", "cache", "--yes"], 0);
+    assert!(
+        restored.contains("restored `cache` from backup"),
+        "{restored}"
+    );
+    assert_eq!(redis(&["get", "k:1"]), "v1");
+    assert_eq!(redis(&["get", "k:299"]), "v299");
+    assert_eq!(redis(&["exists", "added"]), "0");
+    assert_eq!(redis(&["get", "an odd key\nwith a newline"]), "odd");
+    assert_eq!(redis(&["hget", "h", "f"]), "v");
+    assert!(redis(&["ttl", "expiring"]).parse::<i64>().unwrap() > 3000);
+    assert_eq!(redis(&["-n", "3", "get", "three"]), "3");
+    assert_eq!(redis(&["dbsize"]), "303");
+
+    let drilled = berth(&["backup", "drill", "-e", "cluster"], 0);
+    assert!(
+        drilled.contains("RTO") && drilled.contains("(target 5m: met)"),
+        "{drilled}"
+    );
+    let listed = berth(&["backup", "list", "-e", "cluster"], 0);
+    assert!(
+        listed.contains(&format!("{} (RTO", id.to_string_lossy())),
+        "{listed}"
+    );
+
+    project.kubectl(&["delete", "secret", "cache-auth", "-n", &project.namespace]);
+    project.secret("cache-auth", &["other=x"]);
+    let keyless = berth(&["backup", "-e", "cluster", "cache"], 2);
+    assert!(
+        keyless.contains("cache-auth, key `password`") && keyless.contains("has no such key"),
+        "{keyless}"
+    );
+    assert!(keyless.contains("--from-literal=password=…"), "{keyless}");
+    assert!(!said.contains(password), "{said}");
+}
+
+/// A Redis answering on `port` with `password`: on simulated nodes, what a
+/// pod's port reaches; on a real cluster, never asked.
+fn redis_server(port: u16, password: &str, dir: &Path) -> Ended {
+    Ended(
+        Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--requirepass",
+                password,
+            ])
+            .args(["--save", "", "--appendonly", "no", "--dir"])
+            .arg(dir)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    )
+}
+
+/// `redis-cli -p PORT ARGS…` logged in with `password`, which must succeed.
+fn redis_with(port: u16, password: &str, args: &[&str]) -> String {
+    let output = Command::new("redis-cli")
+        .args(["-p", &port.to_string()])
+        .args(args)
+        .env("REDISCLI_AUTH", password)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{args:?}: {}", text(&output));
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
 }
 
 /// What answers in a pod on `port`: on simulated nodes, which forward a

@@ -4,9 +4,11 @@
 //! pre-flight for what they reference but berth does not make; each workload
 //! goes once what it depends on has settled, judged on its real status
 //! (observedGeneration caught up, old replicas gone, stuck pods failing at once
-//! with their events and logs as evidence). Canaries are replica-weighted,
-//! blue-green switches the Service's selector; a failure puts back what the
-//! deployment changed from the object set the last good deployment stored. The
+//! with their events and logs as evidence). Canaries are weighted by replicas or
+//! on the route, blue-green switches the Service's selector; a failure puts back
+//! what the deployment changed from the object set the last good deployment
+//! stored. Ports are forwarded to pods, for `berth port-forward`, smoke checks
+//! and the backups of data stores, which run on this machine. The
 //! history lives in the cluster, as Secrets, and a Lease keeps two deployments
 //! of one environment apart and carries promote and abort; everything berth
 //! made carries labels naming the ecosystem, environment, service and
@@ -35,6 +37,7 @@ pub mod status;
 mod strategy;
 mod timeline;
 mod traversal;
+pub mod tunnel;
 mod wait;
 
 pub use cluster::{Cluster, connect};

@@ -21,6 +21,21 @@ pub struct Forward<'a> {
     pub remote: u16,
 }
 
+impl Forward<'_> {
+    /// The labels of the pods it forwards to.
+    pub(crate) fn selector(&self, environment: &Environment) -> String {
+        let mut selector = format!(
+            "{},{SERVICE}={}",
+            environment.owner.selector(),
+            self.service
+        );
+        if let Some(track) = self.track {
+            selector += &format!(",{TRACK}={track}");
+        }
+        selector
+    }
+}
+
 /// Runs `work` with a port on this machine forwarded as `to` says, given
 /// the port; the forwarding ends with it.
 pub async fn while_forwarded<T>(
@@ -54,11 +69,8 @@ pub async fn forward(
     stop: impl std::future::Future<Output = ()>,
 ) -> Result<(), String> {
     let pods: Api<Pod> = Api::namespaced(environment.cluster.client.clone(), to.namespace);
-    let mut selector = format!("{},{SERVICE}={}", environment.owner.selector(), to.service);
-    if let Some(track) = to.track {
-        selector += &format!(",{TRACK}={track}");
-    }
-    let first = ready_pod(&pods, &selector, to).await?;
+    let selector = to.selector(environment);
+    let first = first_ready(&pods, &selector, to).await?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     said_to(format!(
         "Forwarding from {local} -> {} (pod {first})",
@@ -73,7 +85,7 @@ pub async fn forward(
         };
         // The pod of the last connection, while it is still there and ready.
         if !still_ready(&pods, &pod).await {
-            pod = ready_pod(&pods, &selector, to).await?;
+            pod = first_ready(&pods, &selector, to).await?;
             said_to(format!("Forwarding to pod {pod} now"));
         }
         let forwarder = match pods.portforward(&pod, &[to.remote]).await {
@@ -96,23 +108,35 @@ async fn pipe(mut connection: TcpStream, mut forwarder: kube::api::Portforwarder
     let _ = forwarder.join().await;
 }
 
-/// A ready pod of the service that is not going, by name.
-async fn ready_pod(pods: &Api<Pod>, selector: &str, to: &Forward<'_>) -> Result<String, String> {
+/// The name of the first ready pod, or why there is none.
+async fn first_ready(pods: &Api<Pod>, selector: &str, to: &Forward<'_>) -> Result<String, String> {
+    let pod = ready_pod(pods, selector, to).await?;
+    let pod = pod.ok_or_else(|| none_ready(to))?;
+    Ok(pod.metadata.name.unwrap_or_default())
+}
+
+/// A ready pod of the service that is not going, the first by name, if any.
+pub(crate) async fn ready_pod(
+    pods: &Api<Pod>,
+    selector: &str,
+    to: &Forward<'_>,
+) -> Result<Option<Pod>, String> {
     let list = pods
         .list(&ListParams::default().labels(selector))
         .await
         .map_err(|e| format!("listing the pods of `{}`: {}", to.service, said(&e)))?;
-    list.items
-        .iter()
+    Ok(list
+        .items
+        .into_iter()
         .filter(|pod| pod.metadata.deletion_timestamp.is_none() && crate::rollout::ready(pod))
-        .filter_map(|pod| pod.metadata.name.clone())
-        .min()
-        .ok_or_else(|| {
-            format!(
-                "no pod of `{}` is ready in namespace {}; `berth status` shows why",
-                to.service, to.namespace
-            )
-        })
+        .min_by(|a, b| a.metadata.name.cmp(&b.metadata.name)))
+}
+
+pub(crate) fn none_ready(to: &Forward<'_>) -> String {
+    format!(
+        "no pod of `{}` is ready in namespace {}; `berth status` shows why",
+        to.service, to.namespace
+    )
 }
 
 async fn still_ready(pods: &Api<Pod>, name: &str) -> bool {

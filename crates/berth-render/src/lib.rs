@@ -14,7 +14,7 @@ pub use ci::ci;
 pub use compose::compose;
 pub use kubernetes::{
     Scheduled, kubernetes, namespace_of, notes as kubernetes_notes, objects, scheduled_backup,
-    uploaded_backups,
+    secret_key_of, uploaded_backups,
 };
 pub use kustomize::kustomize;
 pub use monitoring::monitoring;

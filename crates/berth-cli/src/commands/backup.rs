@@ -1,6 +1,7 @@
 //! `berth backup [SERVICE...]`, `berth backup list`, `berth backup drill` and
-//! `berth restore SERVICE`: the data stores of an environment that runs on
-//! this machine (the local and compose runtimes), by their own tools, kept in
+//! `berth restore SERVICE`: the data stores of an environment, by their own
+//! tools run on this machine — against the store itself on the local and
+//! compose runtimes, through a port-forward on a cluster — kept in
 //! `.berth/backups/` or the environment's object store.
 
 use std::io::IsTerminal;
@@ -10,6 +11,7 @@ use std::time::Duration;
 use berth_core::model::Runtime;
 use berth_core::{Ecosystem, Problem, Problems, Project};
 use berth_docker::Owner;
+use berth_kube::tunnel::{Reach, Tunnel};
 use berth_local::backup::{self, BackupError, Shelves, Store};
 use berth_local::{InstanceReport, Reply, Request, StateDir};
 
@@ -40,16 +42,19 @@ pub fn restore(
 ) -> Result<Exit, Problems> {
     let project = load(global)?;
     let here = Here::of(&project, global)?;
-    let stores = here.stores(std::slice::from_ref(&service.to_owned()))?;
-    let store = &stores[0];
+    let mut stores = here.stores(std::slice::from_ref(&service.to_owned()))?;
+    let store = &mut stores[0];
     if !yes && !confirmed(store)? {
         println!("nothing restored");
         return Ok(Exit::Success);
     }
+    let _tunnel = here.reach(store).map_err(unreached)?;
+    let store = &stores[0];
     let beside = |folder: &Path| seed_beside(&here, store, folder);
     let seeds = match here.ecosystem.environment.runtime {
         Runtime::Compose => backup::Seeds::Beside(&beside),
-        _ => backup::Seeds::Here,
+        Runtime::Kubernetes => backup::Seeds::Pushing,
+        Runtime::Local => backup::Seeds::Here,
     };
     let (manifest, took) = backup::restore(&here.state, store, from, &seeds).map_err(problem)?;
     println!(
@@ -107,6 +112,7 @@ fn seed_beside(here: &Here, store: &Store, folder: &Path) -> Result<backup::Seed
 /// backups are kept.
 struct Here<'p> {
     project: &'p Project,
+    global: &'p Global,
     ecosystem: &'p Ecosystem,
     running: Vec<InstanceReport>,
     /// `.berth/` beside berth.yaml.
@@ -116,7 +122,7 @@ struct Here<'p> {
 
 impl<'p> Here<'p> {
     /// The environment asked for, else the one running here, else the first.
-    fn of(project: &'p Project, global: &Global) -> Result<Here<'p>, Problems> {
+    fn of(project: &'p Project, global: &'p Global) -> Result<Here<'p>, Problems> {
         let (ecosystem, running) = environment(project, global)?;
         let state = StateDir::of(project.dir()).0;
         let shelves = Shelves::open(
@@ -126,6 +132,7 @@ impl<'p> Here<'p> {
         );
         Ok(Here {
             project,
+            global,
             ecosystem,
             running,
             state,
@@ -135,6 +142,43 @@ impl<'p> Here<'p> {
 
     fn stores(&self, names: &[String]) -> Result<Vec<Store<'p>>, Problems> {
         stores(self, names)
+    }
+
+    /// For a store on a cluster, a port-forward to it, which the store's port
+    /// and password then name, held while it is used; none on this machine,
+    /// where the store answers itself.
+    fn reach(&self, store: &mut Store) -> Result<Option<Tunnel>, berth_kube::tunnel::Unreached> {
+        if self.ecosystem.environment.runtime != Runtime::Kubernetes {
+            return Ok(None);
+        }
+        let spec = &self.ecosystem.services[store.service];
+        let password = store.kind.password.and_then(|(key, _)| {
+            let secret = spec.secrets.get(key)?;
+            Some(berth_render::secret_key_of(store.service, key, secret))
+        });
+        let tunnel = Tunnel::open(Reach {
+            context: super::cluster::context(self.global, self.ecosystem),
+            ecosystem: self.ecosystem.clone(),
+            namespace: berth_render::namespace_of(self.ecosystem, spec),
+            service: store.service.to_owned(),
+            remote: store.port,
+            password,
+        })?;
+        store.port = tunnel.port;
+        if let (Some((_, variable)), Some(password)) = (store.kind.password, &tunnel.password) {
+            store
+                .tools_env
+                .push((variable.to_owned(), password.clone()));
+        }
+        Ok(Some(tunnel))
+    }
+}
+
+/// A store on the cluster that could not be reached, and what to do.
+fn unreached(e: berth_kube::tunnel::Unreached) -> Problems {
+    match e.help {
+        Some(help) => Problems::one(Problem::new(e.message).help(help)),
+        None => super::cluster::problem(e.message),
     }
 }
 
@@ -147,15 +191,6 @@ fn environment<'p>(
     let session = Session::in_dir(project.dir());
     let name = global.environment.clone().or_else(|| session.environment());
     let ecosystem = project.ecosystem(name.as_deref())?;
-    if ecosystem.environment.runtime == Runtime::Kubernetes {
-        return Err(Problems::one(
-            Problem::new(format!(
-                "environment `{}` runs on Kubernetes, where `berth backup` cannot reach its stores yet",
-                ecosystem.environment_name
-            ))
-            .help("stores with `backup:` are backed up there by the CronJobs `berth render --to kubernetes` writes"),
-        ));
-    }
     let running = match session.found() {
         Found::Running(_)
             if session.environment().as_deref() == Some(&ecosystem.environment_name) =>
@@ -246,7 +281,9 @@ fn stores<'e>(here: &Here<'e>, names: &[String]) -> Result<Vec<Store<'e>>, Probl
             .and_then(|i| i.port)
             .filter(|_| main)
             .unwrap_or(declared.0);
-        let tools_env = match credentials(project.dir(), service, kind) {
+        // On a cluster the password is the one in the store's Secret, read as it is reached.
+        let local = ecosystem.environment.runtime != Runtime::Kubernetes;
+        let tools_env = match credentials(project.dir(), service, kind, local) {
             Ok(env) => env,
             Err(problem) => {
                 problems.push(problem);
@@ -277,18 +314,20 @@ fn stores<'e>(here: &Here<'e>, names: &[String]) -> Result<Vec<Store<'e>>, Probl
 }
 
 /// The user and password the store's tools log in with: the user as the
-/// service's environment names it, the password from the secret it is given.
+/// service's environment names it, the password (with `password`) from the
+/// secret it is given here.
 fn credentials(
     project_dir: &Path,
     service: &berth_core::model::Service,
     kind: &berth_core::model::DataStore,
+    password: bool,
 ) -> Result<Vec<(String, String)>, Problem> {
     let mut env: Vec<(String, String)> = kind
         .tools_user(service)
         .map(|(variable, user)| (variable.to_owned(), user))
         .into_iter()
         .collect();
-    let Some((key, variable)) = kind.password else {
+    let Some((key, variable)) = kind.password.filter(|_| password) else {
         return Ok(env);
     };
     let Some(secret) = service.secrets.get(key) else {
@@ -303,35 +342,42 @@ fn credentials(
 }
 
 fn take(here: &Here, services: &[String]) -> Result<Exit, Problems> {
-    let stores = here.stores(services)?;
     // With no names, every store that runs: one not started is no failure.
-    let (stores, stopped): (Vec<_>, Vec<_>) = stores
-        .into_iter()
-        .partition(|store| !services.is_empty() || store.answers().is_ok());
+    let mut stores = Vec::new();
+    let mut stopped = Vec::new();
+    for mut store in here.stores(services)? {
+        match here.reach(&mut store) {
+            Err(e) if !(e.not_running && services.is_empty()) => return Err(unreached(e)),
+            Err(_) => stopped.push(store),
+            Ok(None) if services.is_empty() && store.answers().is_err() => stopped.push(store),
+            Ok(tunnel) => stores.push((store, tunnel)),
+        }
+    }
     if stores.is_empty() && !stopped.is_empty() {
+        let name = &here.ecosystem.environment_name;
+        let start = match here.ecosystem.environment.runtime {
+            Runtime::Kubernetes => format!("deploy them first: `berth deploy -e {name}`"),
+            _ => format!("start them first: `berth up -e {name} -d`"),
+        };
         return Err(Problems::one(
-            Problem::new(format!(
-                "no data store of environment `{}` runs here",
-                here.ecosystem.environment_name
-            ))
-            .help(format!(
-                "start them first: `berth up -e {} -d`",
-                here.ecosystem.environment_name
-            )),
+            Problem::new(format!("no data store of environment `{name}` is running")).help(start),
         ));
     }
     for store in &stopped {
         eprintln!("note: `{}` is not running: left out", store.service);
     }
-    for store in stores {
+    for (store, tunnel) in stores {
         let spec = &here.ecosystem.services[store.service];
         let retention = backup::Retention::of(spec.backup.as_ref());
-        let revision = here
-            .running
-            .iter()
-            .find(|i| i.service == store.service)
-            .map(|i| i.revision.as_str())
-            .filter(|r| !r.is_empty());
+        let revision = match &tunnel {
+            Some(tunnel) => tunnel.revision.as_deref(),
+            None => here
+                .running
+                .iter()
+                .find(|i| i.service == store.service)
+                .map(|i| i.revision.as_str()),
+        }
+        .filter(|r| !r.is_empty());
         eprintln!("backing up `{}` ({})…", store.service, store.kind.kind);
         let started = std::time::Instant::now();
         let shown = std::io::stderr().is_terminal();

@@ -29,12 +29,18 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, Problems> {
         .map_err(|e| Problems::one(Problem::new(format!("cannot start a runtime: {e}"))))
 }
 
-pub async fn environment(global: &Global, ecosystem: &Ecosystem) -> Result<Environment, Problems> {
-    let context = global
+/// The kubeconfig's context: `--context`, else the environment's `context:`,
+/// else (none) the kubeconfig's current one.
+pub fn context(global: &Global, ecosystem: &Ecosystem) -> Option<String> {
+    global
         .context
-        .as_deref()
-        .or(ecosystem.environment.context.as_deref());
-    let cluster = berth_kube::connect(context).await.map_err(|e| {
+        .clone()
+        .or_else(|| ecosystem.environment.context.clone())
+}
+
+pub async fn environment(global: &Global, ecosystem: &Ecosystem) -> Result<Environment, Problems> {
+    let context = context(global, ecosystem);
+    let cluster = berth_kube::connect(context.as_deref()).await.map_err(|e| {
         Problems::one(Problem::new(format!(
             "environment `{}` runs on kubernetes: {e}",
             ecosystem.environment_name

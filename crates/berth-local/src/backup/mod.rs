@@ -1,7 +1,8 @@
 //! Backups of data stores, restores and restore drills, taken with each kind's
 //! own client tools against the running store on this machine's loopback,
-//! where the local and Docker runtimes serve a data store: the same commands
-//! the Kubernetes CronJobs run. A backup is a folder
+//! where the local and Docker runtimes serve a data store and where a
+//! port-forward reaches one on a cluster: the same commands the Kubernetes
+//! CronJobs run. A backup is a folder
 //! `.berth/backups/ENV/SERVICE/ID/` of the tools' files and a manifest — each
 //! file's size and SHA-256, the ecosystem revision, what the store held — that
 //! is written last, into a folder renamed into place only when whole: a
@@ -13,6 +14,7 @@ mod census;
 mod drill;
 mod gate;
 mod manifest;
+mod migrate;
 mod restore;
 mod shelf;
 mod shell;

@@ -7,6 +7,7 @@ use berth_core::model::Restore;
 
 use super::census::{census, differences};
 use super::manifest::Manifest;
+use super::migrate::migrate;
 use super::throwaway::Throwaway;
 use super::{BackupError, Store, shell};
 
@@ -18,6 +19,10 @@ pub enum Seeds<'a> {
     /// Started by the caller from the backup's folder, where the store can
     /// reach it: a container beside a store in a container.
     Beside(&'a dyn Fn(&Path) -> Result<Seed, BackupError>),
+    /// A throwaway process on this machine that hands its keys to the store
+    /// itself, for a store that cannot reach this machine: one on a cluster,
+    /// reached through a port-forward.
+    Pushing,
 }
 
 /// A seed somewhere else: where the store reaches it, and how it is ended.
@@ -91,13 +96,7 @@ pub fn put_back(
         }
         Restore::Replica { file, .. } => match seeds {
             Seeds::Here => {
-                let dir = state
-                    .join("drills")
-                    .join(format!("{}-replica", store.service));
-                let source = manifest.folder.join(file);
-                let seed = Throwaway::start(store, &dir, |dir| {
-                    std::fs::copy(&source, dir.join(file)).map(|_| ())
-                })?;
+                let seed = seed_here(state, store, manifest, file)?;
                 // The seed would otherwise wait five seconds for more replicas to join.
                 shell::run(
                     &format!(
@@ -115,9 +114,34 @@ pub fn put_back(
                 (seed.end)();
                 copied?;
             }
+            Seeds::Pushing => {
+                let seed = seed_here(state, store, manifest, file)?;
+                let password = store
+                    .kind
+                    .password
+                    .and_then(|(_, variable)| env.iter().find(|(k, _)| k == variable))
+                    .map(|(_, value)| value.as_str());
+                migrate(seed.port, port, password, &what)?;
+            }
         },
     }
     Ok(())
+}
+
+/// A throwaway store here that loaded the backup's `file`.
+fn seed_here(
+    state: &Path,
+    store: &Store,
+    manifest: &Manifest,
+    file: &str,
+) -> Result<Throwaway, BackupError> {
+    let dir = state
+        .join("drills")
+        .join(format!("{}-replica", store.service));
+    let source = manifest.folder.join(file);
+    Throwaway::start(store, &dir, |dir| {
+        std::fs::copy(&source, dir.join(file)).map(|_| ())
+    })
 }
 
 /// Redis's way to take a whole dataset into a running server: as the replica

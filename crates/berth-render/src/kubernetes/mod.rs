@@ -310,20 +310,26 @@ fn config_map(
     }
 }
 
-/// Secrets as `secretKeyRef`s: the Secret named where the reference says, else
-/// `NAME-secrets` with the variable's name, lowercased, as its key.
+/// Where service `name`'s secret `key` is kept on a cluster, as (Secret, key):
+/// the Secret named where the reference says, else `NAME-secrets` with the
+/// variable's name, lowercased, as its key.
+pub fn secret_key_of(name: &str, key: &str, secret: &SecretRef) -> (String, String) {
+    match secret {
+        SecretRef::Kubernetes(reference) => (reference.name.clone(), reference.key.clone()),
+        SecretRef::Env(_) | SecretRef::File(_) => (
+            format!("{name}-secrets"),
+            key.to_ascii_lowercase().replace('_', "-"),
+        ),
+    }
+}
+
+/// Secrets as `secretKeyRef`s, from where [`secret_key_of`] says.
 fn secret_env(name: &str, service: &Service) -> Vec<EnvVar> {
     service
         .secrets
         .iter()
         .map(|(key, secret)| {
-            let (secret_name, secret_key) = match secret {
-                SecretRef::Kubernetes(reference) => (reference.name.clone(), reference.key.clone()),
-                SecretRef::Env(_) | SecretRef::File(_) => (
-                    format!("{name}-secrets"),
-                    key.to_ascii_lowercase().replace('_', "-"),
-                ),
-            };
+            let (secret_name, secret_key) = secret_key_of(name, key, secret);
             EnvVar {
                 name: key.clone(),
                 value_from: Some(EnvVarSource {
