@@ -145,8 +145,9 @@ fn backup_gate(project: &Path, ecosystem: &Ecosystem) -> Gate {
         if store.is_none() {
             for stale in &stale {
                 eprintln!(
-                    "note: not checked: {}; berth sees a cluster's backups only in an object store (`backups: {{ to: s3://… }}`)",
-                    said(stale)
+                    "note: not checked: {}; berth sees the CronJobs' backups only in an object store (`backups: {{ to: s3://… }}`), and here those `berth backup -e {}` took",
+                    said(stale),
+                    ecosystem.environment_name
                 );
             }
             return Ok(());
@@ -162,10 +163,13 @@ fn backup_gate(project: &Path, ecosystem: &Ecosystem) -> Gate {
                 )
             })
             .collect();
+        let stores: Vec<&str> = stale.iter().map(|s| s.store.as_str()).collect();
         Err(refused_for(
             &stale,
             &format!(
-                "{} (its CronJob sends it to the object store)",
+                "`berth backup -e {} {}` from here, or {} (its CronJob sends it to the object store)",
+                ecosystem.environment_name,
+                stores.join(" "),
                 jobs.join(", ")
             ),
         ))
