@@ -11,11 +11,11 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
 use k8s_openapi::jiff::Timestamp;
 use kube::Client;
 use kube::api::{Api, DeleteParams, ObjectMeta, Patch, PatchParams, PostParams};
-use kube::runtime::watcher::watch_object;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::apply::said;
+use crate::wait::object_events;
 
 /// How long a lease holds without renewal.
 pub const TERM: Duration = Duration::from_secs(30);
@@ -78,7 +78,7 @@ pub async fn acquire(
         }),
     };
     match leases.create(&PostParams::default(), &fresh).await {
-        Ok(_) => return Ok(Ok(hold(leases, name))),
+        Ok(made) => return Ok(Ok(hold(leases, name, &made))),
         Err(kube::Error::Api(status)) if status.code == 409 => {}
         Err(e) => return Err(format!("cannot take the deployment lock: {}", said(&e))),
     }
@@ -92,7 +92,7 @@ pub async fn acquire(
     let mut taken = fresh;
     taken.metadata.resource_version = current.metadata.resource_version.clone();
     match leases.replace(&name, &PostParams::default(), &taken).await {
-        Ok(_) => Ok(Ok(hold(leases, name))),
+        Ok(made) => Ok(Ok(hold(leases, name, &made))),
         // Another berth took the expired lease first.
         Err(kube::Error::Api(status)) if status.code == 409 => Ok(Err(HeldBy {
             holder: "another berth".to_owned(),
@@ -165,12 +165,15 @@ pub async fn tell(
         .map_err(|e| format!("cannot tell the deployment: {}", said(&e)))
 }
 
-fn hold(leases: Api<Lease>, name: String) -> Held {
+/// Holds the lease as `made`, watched for what it is told from the version
+/// taking it returned: nothing it was told can come before.
+fn hold(leases: Api<Lease>, name: String, made: &Lease) -> Held {
     let (sender, told_rx) = watch::channel(Told::default());
     let watched = leases.clone();
     let watched_name = name.clone();
+    let version = made.metadata.resource_version.clone();
     let watching = tokio::spawn(async move {
-        let mut changes = watch_object(watched, &watched_name).boxed();
+        let mut changes = object_events(watched, &watched_name, version.as_deref());
         while let Some(Ok(Some(lease))) = changes.next().await {
             sender.send_if_modified(|current| {
                 let new = told(&lease);
@@ -185,14 +188,14 @@ fn hold(leases: Api<Lease>, name: String) -> Held {
     let renewal = tokio::spawn(async move {
         loop {
             tokio::time::sleep(TERM / 3).await;
-            let Ok(mut lease) = renewing.get(&lease_name).await else {
-                continue;
-            };
-            if let Some(spec) = lease.spec.as_mut() {
-                spec.renew_time = Some(MicroTime(Timestamp::now()));
-            }
+            let renewed =
+                serde_json::json!({ "spec": { "renewTime": MicroTime(Timestamp::now()) } });
             let _ = renewing
-                .replace(&lease_name, &PostParams::default(), &lease)
+                .patch(
+                    &lease_name,
+                    &PatchParams::default(),
+                    &Patch::Merge(&renewed),
+                )
                 .await;
         }
     });

@@ -13,18 +13,23 @@ use crate::environment::Environment;
 use crate::owner::describe;
 use crate::wait::{Workload, WorkloadKind, settle};
 
-/// Applies one service's objects, as the server returned them; a changed Job
-/// is made anew, since a Job's pod template cannot change.
+/// Applies one service's objects, as the server returned them; a Job whose
+/// pod template changed is made anew, since the server refuses to change it.
+/// The apply is tried first, so that a new or unchanged Job costs no read.
 pub async fn apply_service(
     environment: &Environment,
     objects: &[Value],
 ) -> Result<Vec<DynamicObject>, String> {
     let mut applied = Vec::with_capacity(objects.len());
     for object in objects {
-        if object["kind"] == "Job" {
-            replace_job(environment, object).await?;
-        }
-        applied.push(apply(&environment.kinds, object, false).await?);
+        let answer = match apply(&environment.kinds, object, false).await {
+            Err(e) if object["kind"] == "Job" && e.contains("immutable") => {
+                delete_job(environment, object).await?;
+                apply(&environment.kinds, object, false).await
+            }
+            answer => answer,
+        };
+        applied.push(answer?);
     }
     Ok(applied)
 }
@@ -49,8 +54,8 @@ pub fn with_applied(workloads: Vec<Workload>, applied: &[DynamicObject]) -> Vec<
         .collect()
 }
 
-/// Deletes the live Job when it runs another revision, and waits until it is gone.
-async fn replace_job(environment: &Environment, object: &Value) -> Result<(), String> {
+/// Deletes the live Job, and waits until it is gone.
+async fn delete_job(environment: &Environment, object: &Value) -> Result<(), String> {
     let Some(live) = environment.kinds.live(object).await? else {
         return Ok(());
     };
@@ -59,16 +64,6 @@ async fn replace_job(environment: &Environment, object: &Value) -> Result<(), St
         .pointer("/metadata/name")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    let revision = |labels: Option<&Value>| {
-        labels
-            .and_then(|l| l.get(crate::owner::REVISION))
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-    };
-    let live_labels = serde_json::to_value(&live.metadata.labels).ok();
-    if revision(live_labels.as_ref()) == revision(object.pointer("/metadata/labels")) {
-        return Ok(());
-    }
     let uid = live.metadata.uid.clone().unwrap_or_default();
     api.delete(name, &DeleteParams::background())
         .await

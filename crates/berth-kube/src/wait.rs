@@ -133,7 +133,11 @@ type Events<T> = BoxStream<'static, Result<T, String>>;
 
 /// The workload's states: from `applied_at` when given (and then, should that
 /// watch end, as a listing watch goes on), else a listing watch.
-fn object_events<K>(api: Api<K>, name: &str, applied_at: Option<&str>) -> Events<Option<K>>
+pub(crate) fn object_events<K>(
+    api: Api<K>,
+    name: &str,
+    applied_at: Option<&str>,
+) -> Events<Option<K>>
 where
     K: Resource + Clone + DeserializeOwned + Debug + Send + 'static,
 {
