@@ -8,6 +8,7 @@ use crate::cluster::Cluster;
 use crate::history::ClusterHistory;
 use crate::kinds::Kinds;
 use crate::owner::Owner;
+use crate::pod_watch::PodWatches;
 
 pub struct Environment {
     pub cluster: Cluster,
@@ -19,6 +20,8 @@ pub struct Environment {
     pub prometheus: Option<String>,
     /// Every namespace the ecosystem's services live in, its own first.
     pub namespaces: Vec<String>,
+    /// The watches of berth's pods that waits share.
+    pub pods: PodWatches,
 }
 
 impl Environment {
@@ -38,6 +41,7 @@ impl Environment {
         }
         Environment {
             kinds: Kinds::new(cluster.client.clone()),
+            pods: PodWatches::new(cluster.client.clone(), owner.selector()),
             history: ClusterHistory::new(cluster.client.clone(), &namespace, owner.clone()),
             prometheus: ecosystem.environment.prometheus.clone(),
             namespaces,

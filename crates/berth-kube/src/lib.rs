@@ -27,6 +27,7 @@ mod lease;
 pub mod logs;
 mod object_set;
 mod owner;
+mod pod_watch;
 pub mod port_forward;
 mod preflight;
 mod prune;

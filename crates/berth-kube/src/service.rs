@@ -88,7 +88,7 @@ pub async fn await_service(
             WorkloadKind::Job => spec.rollout.progress_deadline().max(JOB_DEADLINE),
             _ => spec.rollout.progress_deadline(),
         };
-        settle(&environment.cluster.client, workload, deadline, progress).await?;
+        settle(environment, workload, deadline, progress).await?;
     }
     Ok(())
 }

@@ -18,6 +18,7 @@ use kube::runtime::watcher::{self, watch_object, watcher};
 use kube::{Client, Resource};
 use serde::de::DeserializeOwned;
 
+use crate::environment::Environment;
 use crate::owner::{REVISION, SERVICE};
 use crate::rollout::{self, Progress};
 
@@ -55,17 +56,18 @@ impl WorkloadKind {
 /// Waits until `workload` is rolled out (or, for a job, complete), for at most
 /// `deadline`; `show` hears each new state.
 pub async fn settle(
-    client: &Client,
+    environment: &Environment,
     workload: &Workload,
     deadline: Duration,
     show: &(dyn Fn(&str) + Sync),
 ) -> Result<(), Failure> {
     let namespace = &workload.namespace;
+    let client = &environment.cluster.client;
     match workload.kind {
         WorkloadKind::Deployment => {
             let api: Api<Deployment> = Api::namespaced(client.clone(), namespace);
             settle_with(
-                client,
+                environment,
                 workload,
                 api,
                 rollout::deployment,
@@ -78,7 +80,7 @@ pub async fn settle(
         WorkloadKind::StatefulSet => {
             let api: Api<StatefulSet> = Api::namespaced(client.clone(), namespace);
             settle_with(
-                client,
+                environment,
                 workload,
                 api,
                 rollout::stateful_set,
@@ -91,7 +93,7 @@ pub async fn settle(
         WorkloadKind::Job => {
             let api: Api<Job> = Api::namespaced(client.clone(), namespace);
             settle_with(
-                client,
+                environment,
                 workload,
                 api,
                 rollout::job,
@@ -123,13 +125,14 @@ fn on_delete(set: &StatefulSet, pods: &[Pod]) -> Option<String> {
 }
 
 /// What a watch of pods tells.
-enum PodEvent {
+#[derive(Clone)]
+pub(crate) enum PodEvent {
     Seen(Pod),
     Gone(Pod),
     Nothing,
 }
 
-type Events<T> = BoxStream<'static, Result<T, String>>;
+pub(crate) type Events<T> = BoxStream<'static, Result<T, String>>;
 
 /// The workload's states: from `applied_at` when given (and then, should that
 /// watch end, as a listing watch goes on), else a listing watch.
@@ -164,7 +167,11 @@ where
 }
 
 /// The pods matching `labels`, as `object_events` watches the workload.
-fn pod_events(api: Api<Pod>, labels: String, applied_at: Option<&str>) -> Events<PodEvent> {
+pub(crate) fn pod_events(
+    api: Api<Pod>,
+    labels: String,
+    applied_at: Option<&str>,
+) -> Events<PodEvent> {
     let listing = watcher(api.clone(), watcher::Config::default().labels(&labels))
         .map_err(|e| e.to_string())
         .map_ok(|event| match event {
@@ -197,7 +204,7 @@ fn pod_events(api: Api<Pod>, labels: String, applied_at: Option<&str>) -> Events
 const WATCH_SECONDS: u32 = 290;
 
 async fn settle_with<K>(
-    client: &Client,
+    environment: &Environment,
     workload: &Workload,
     api: Api<K>,
     judge: fn(&K) -> Progress,
@@ -208,6 +215,7 @@ async fn settle_with<K>(
 where
     K: Resource + Clone + DeserializeOwned + Debug + Send + 'static,
 {
+    let client = &environment.cluster.client;
     let service = &workload.service;
     let fail = |message: String| Failure::new(service, message);
     let pods_api: Api<Pod> = Api::namespaced(client.clone(), &workload.namespace);
@@ -222,7 +230,10 @@ where
         WorkloadKind::StatefulSet => None,
         _ => applied_at,
     };
-    let mut pods = pod_events(pods_api.clone(), format!("{SERVICE}={service}"), from);
+    let mut pods = match from {
+        Some(version) => environment.pods.of(&workload.namespace, service, version),
+        None => pod_events(pods_api.clone(), format!("{SERVICE}={service}"), None),
+    };
     let mut object = object_events(api, &workload.name, from);
     let mut known: BTreeMap<String, Pod> = BTreeMap::new();
     let mut latest: Option<K> = workload

@@ -80,7 +80,7 @@ pub async fn run(context: &Context<'_>) -> Result<(), Failure> {
     };
     let deadline = spec.rollout.progress_deadline();
     let ready = async {
-        settle(&environment.cluster.client, &preview, deadline, progress).await?;
+        settle(environment, &preview, deadline, progress).await?;
         if spec.rollout.manual_promotion {
             say("the preview is ready; waiting for `berth promote` to switch to it".to_owned());
             until_promoted(told, name).await?;

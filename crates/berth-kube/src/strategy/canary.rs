@@ -105,7 +105,7 @@ pub async fn run(context: &Context<'_>) -> Result<(), Failure> {
             if on_route.is_none() {
                 scale(&deployments, stable_name, stable).await.map_err(fail)?;
             }
-            settle(&environment.cluster.client, &canary_workload, spec.rollout.progress_deadline(), progress).await?;
+            settle(environment, &canary_workload, spec.rollout.progress_deadline(), progress).await?;
             match &on_route {
                 Some(on_route) => {
                     on_route.weigh(environment, service, weight).await.map_err(fail)?;
