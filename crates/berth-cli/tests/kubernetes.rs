@@ -154,6 +154,12 @@ impl Project {
         ])
     }
 
+    /// The object `kind`/`name` as JSON; null when it is not there.
+    fn object(&self, kind: &str, name: &str) -> serde_json::Value {
+        let json = self.kubectl(&["get", kind, name, "-n", &self.namespace, "-o", "json"]);
+        serde_json::from_str(&json).unwrap_or_default()
+    }
+
     /// The names of the objects of `kind`.
     fn names(&self, kind: &str) -> Vec<String> {
         self.get(kind, "NAME:.metadata.name")
@@ -845,16 +851,7 @@ fn serve(project: &Project, crd: &str) {
 
 /// The web backends of the route: `name:weight` each, in order.
 fn web_backends(project: &Project) -> String {
-    let route = project.kubectl(&[
-        "get",
-        "httproute",
-        "quickstart-routes",
-        "-n",
-        &project.namespace,
-        "-o",
-        "json",
-    ]);
-    let route: serde_json::Value = serde_json::from_str(&route).unwrap_or_default();
+    let route = project.object("httproute", "quickstart-routes");
     route["spec"]["rules"]
         .as_array()
         .into_iter()
@@ -1281,16 +1278,7 @@ fn a_canary_behind_an_istio_virtual_service_gets_its_weight_from_it() {
     );
     assert_exit(&project.berth(&["deploy", "-e", "production"]), 0);
     let destinations = || {
-        let route = project.kubectl(&[
-            "get",
-            "virtualservice",
-            "quickstart-routes",
-            "-n",
-            &project.namespace,
-            "-o",
-            "json",
-        ]);
-        let route: serde_json::Value = serde_json::from_str(&route).unwrap_or_default();
+        let route = project.object("virtualservice", "quickstart-routes");
         route["spec"]["http"]
             .as_array()
             .into_iter()
