@@ -17,7 +17,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::owner::SERVICE;
-use crate::wait::{Events, PodEvent, pod_events};
+use crate::wait::{Events, PodEvent, labelled, pod_events};
 
 pub struct PodWatches {
     client: Client,
@@ -131,9 +131,5 @@ async fn watch(mut events: Events<PodEvent>, shared: Arc<Shared>) {
 }
 
 fn of_service(pod: &Pod, service: &str) -> bool {
-    pod.metadata
-        .labels
-        .as_ref()
-        .and_then(|labels| labels.get(SERVICE))
-        .is_some_and(|name| name == service)
+    labelled(pod, SERVICE, service)
 }

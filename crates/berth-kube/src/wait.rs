@@ -320,11 +320,16 @@ where
 }
 
 fn of_revision(pod: &Pod, revision: &str) -> bool {
+    labelled(pod, REVISION, revision)
+}
+
+/// Whether `pod`'s label `key` is `value`.
+pub(crate) fn labelled(pod: &Pod, key: &str, value: &str) -> bool {
     pod.metadata
         .labels
         .as_ref()
-        .and_then(|l| l.get(REVISION))
-        .is_some_and(|r| r == revision)
+        .and_then(|labels| labels.get(key))
+        .is_some_and(|found| found == value)
 }
 
 /// A stuck pod's events and the last lines of its stuck container, oldest first.
