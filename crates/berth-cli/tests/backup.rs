@@ -287,6 +287,19 @@ fn a_backup_cut_short_is_never_listed_or_restored() {
             text(&restore)
         );
     }
+    // While another backup of the store is being taken (its lock held here),
+    // one more is refused, and what the other is writing is left alone.
+    let lock = std::fs::File::open(dir.join(".berth/locks/backup.local.cache.lock")).unwrap();
+    lock.lock().unwrap();
+    let second = berth(&dir, &marker, &["backup", "cache"]);
+    assert_eq!(second.status.code(), Some(2), "{}", text(&second));
+    assert!(
+        text(&second).contains("another backup of `cache` in environment `local` is being taken"),
+        "{}",
+        text(&second)
+    );
+    assert!(cut.exists(), "the other backup's folder is not touched");
+    drop(lock);
     let backup = berth(&dir, &marker, &["backup", "cache"]);
     assert!(backup.status.success(), "{}", text(&backup));
     assert!(

@@ -42,6 +42,8 @@ pub fn take(
     reachable(store)?;
     let folder = store.folder(state);
     std::fs::create_dir_all(&folder).map_err(|e| cannot(&folder, e))?;
+    // Held until the backup is whole: a `.partial` found then is one cut short.
+    let _alone = alone(state, store)?;
     remove_cut_short(&folder);
     let taken = SystemTime::now();
     let taken_at = humantime::format_rfc3339_seconds(taken).to_string();
@@ -143,6 +145,37 @@ fn free_id(folder: &Path, taken_at: &str) -> String {
         n += 1;
     }
     id
+}
+
+/// The store's backups to this one alone, while it is held: another
+/// `berth backup` of the store is refused, so that neither takes the other's
+/// folder for one cut short or picks the same name. The lock goes with the
+/// process that holds it, however it ends; it is kept in `.berth/locks/`,
+/// beside and not among the backups.
+fn alone(state: &Path, store: &Store) -> Result<std::fs::File, BackupError> {
+    let locks = state.join("locks");
+    std::fs::create_dir_all(&locks).map_err(|e| cannot(&locks, e))?;
+    let path = locks.join(format!(
+        "backup.{}.{}.lock",
+        store.environment, store.service
+    ));
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| cannot(&path, e))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(BackupError::new(
+            format!(
+                "another backup of `{}` in environment `{}` is being taken",
+                store.service, store.environment
+            ),
+            "wait until it is done, then take this one",
+        )),
+        Err(std::fs::TryLockError::Error(e)) => Err(cannot(&path, e)),
+    }
 }
 
 /// What a backup killed part-way left: never a backup.
