@@ -51,10 +51,7 @@ fn up(dir: &Path, marker: &str) {
 fn down(dir: &Path, marker: &str) {
     let down = berth(dir, marker, &["down"]);
     assert!(down.status.success(), "{}", text(&down));
-    assert!(
-        support::survivors(marker).is_empty(),
-        "nothing is left running"
-    );
+    support::assert_gone(marker);
 }
 
 #[test]

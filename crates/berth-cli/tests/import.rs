@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use support::{berth, compose, compose_config, scratch, survivors, text};
+use support::{assert_gone, berth, compose, compose_config, scratch, text};
 
 /// A compose file a public project ships inside its published crate.
 struct Public {
@@ -202,7 +202,7 @@ fn public_compose_files_come_up_locally_and_go_down_leaving_nothing() {
             text(&up)
         );
         assert!(down.status.success(), "{}: {}", public.krate, text(&down));
-        assert!(survivors(&marker(&dir)).is_empty(), "{}", public.krate);
+        assert_gone(&marker(&dir));
     }
 }
 
@@ -372,7 +372,7 @@ fn an_imported_project_runs_locally_with_berth_up() {
         "ZooKeeper, three brokers and the proxy did not all become ready"
     );
     assert!(down.status.success(), "{}", text(&down));
-    assert!(survivors(&marker(&dir)).is_empty());
+    assert_gone(&marker(&dir));
 }
 
 #[test]

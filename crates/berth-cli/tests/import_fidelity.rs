@@ -432,7 +432,7 @@ services:
     let down = berth(&dir, &marker, &["down"]);
     assert!(up.status.success(), "{}", text(&up));
     assert!(down.status.success(), "{}", text(&down));
-    assert!(support::survivors(&marker).is_empty());
+    support::assert_gone(&marker);
 }
 
 /// The notes name what the comparison leaves out, so that a difference
