@@ -192,6 +192,61 @@ pub fn job(job: &Job) -> Progress {
     ))
 }
 
+/// A job judged by its own status and, while that still waits, by its pods:
+/// the Job controller records its pods' ends in batches a second apart (its
+/// `SyncJobBatchPeriod`), so the pods show a job that has done its work that
+/// much sooner, and the services that wait for it start that much sooner.
+/// Only where any pod's success counts — a job that is not indexed and runs
+/// one pod at a time, or asks for a number of completions — and a failure is
+/// still read from the Job alone. A job that succeeds as its active deadline
+/// runs out is marked failed after all; its work is done all the same.
+pub fn job_with_pods(job: &Job, pods: &[Pod]) -> Progress {
+    let progress = self::job(job);
+    let Some(completions) = pods_that_complete(job) else {
+        return progress;
+    };
+    if !matches!(progress, Progress::Waiting(_)) {
+        return progress;
+    }
+    let uid = job.metadata.uid.as_deref();
+    let succeeded = pods
+        .iter()
+        .filter(|pod| uid.is_some() && owner_uid(pod) == uid)
+        .filter(|pod| pod.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Succeeded"))
+        .count();
+    if succeeded >= completions {
+        Progress::Done
+    } else {
+        progress
+    }
+}
+
+/// How many succeeded pods make `job` complete, where pods alone can tell.
+fn pods_that_complete(job: &Job) -> Option<usize> {
+    let spec = job.spec.as_ref()?;
+    let indexed = spec
+        .completion_mode
+        .as_deref()
+        .is_some_and(|m| m != "NonIndexed");
+    if indexed || spec.success_policy.is_some() {
+        return None;
+    }
+    match spec.completions {
+        Some(completions) => usize::try_from(completions).ok(),
+        // A work queue: done once one pod succeeds and the others have ended.
+        None => (spec.parallelism.unwrap_or(1) <= 1).then_some(1),
+    }
+}
+
+fn owner_uid(pod: &Pod) -> Option<&str> {
+    pod.metadata
+        .owner_references
+        .iter()
+        .flatten()
+        .find(|owner| owner.controller == Some(true))
+        .map(|owner| owner.uid.as_str())
+}
+
 /// Why a pod cannot become ready by itself: unschedulable, or a container stuck
 /// in a state that only a change fixes. `None` while it may still come up.
 pub fn pod_trouble(pod: &Pod) -> Option<String> {
@@ -400,6 +455,76 @@ mod tests {
             job(&job_with(json!({ "conditions": [{ "type": "Failed", "status": "True",
                 "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit" }] }))),
             Progress::Failed(f) if f.contains("backoff limit")
+        ));
+    }
+
+    fn job_pod(owner: &str, phase: &str) -> Pod {
+        serde_json::from_value(json!({
+            "metadata": { "name": format!("migrate-{owner}-{phase}"), "ownerReferences": [{
+                "apiVersion": "batch/v1", "kind": "Job", "name": "migrate",
+                "uid": owner, "controller": true }] },
+            "status": { "phase": phase },
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_job_whose_pod_succeeded_is_done_before_its_controller_says_so() {
+        let job_with = |spec: serde_json::Value, status: serde_json::Value| -> Job {
+            serde_json::from_value(json!({ "metadata": { "name": "migrate", "uid": "new" },
+                "spec": spec, "status": status }))
+            .unwrap()
+        };
+        let running = job_with(json!({ "template": {} }), json!({ "active": 1 }));
+        assert!(matches!(job_with_pods(&running, &[]), Progress::Waiting(_)));
+        assert_eq!(
+            job_with_pods(&running, &[job_pod("new", "Succeeded")]),
+            Progress::Done
+        );
+        // The pod of the Job of the same name that berth deleted and made anew.
+        assert!(matches!(
+            job_with_pods(&running, &[job_pod("old", "Succeeded")]),
+            Progress::Waiting(_)
+        ));
+        assert!(matches!(
+            job_with_pods(&running, &[job_pod("new", "Running")]),
+            Progress::Waiting(_)
+        ));
+        let three = job_with(
+            json!({ "template": {}, "completions": 3 }),
+            json!({ "active": 1 }),
+        );
+        let two = [job_pod("new", "Succeeded"), job_pod("new", "Succeeded")];
+        assert!(matches!(job_with_pods(&three, &two), Progress::Waiting(_)));
+        let indexed = job_with(
+            json!({ "template": {}, "completions": 1, "completionMode": "Indexed" }),
+            json!({ "active": 1 }),
+        );
+        assert!(
+            matches!(
+                job_with_pods(&indexed, &[job_pod("new", "Succeeded")]),
+                Progress::Waiting(_)
+            ),
+            "an indexed job's completions are per index: its own status tells"
+        );
+        let queue = job_with(
+            json!({ "template": {}, "parallelism": 2 }),
+            json!({ "active": 2 }),
+        );
+        assert!(
+            matches!(
+                job_with_pods(&queue, &[job_pod("new", "Succeeded")]),
+                Progress::Waiting(_)
+            ),
+            "a work queue is done once the other pods have ended too"
+        );
+        let failed = job_with(
+            json!({ "template": {} }),
+            json!({ "conditions": [{ "type": "Failed", "status": "True", "reason": "DeadlineExceeded" }] }),
+        );
+        assert!(matches!(
+            job_with_pods(&failed, &[job_pod("new", "Succeeded")]),
+            Progress::Failed(_)
         ));
     }
 

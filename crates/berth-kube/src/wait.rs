@@ -70,7 +70,7 @@ pub async fn settle(
                 environment,
                 workload,
                 api,
-                rollout::deployment,
+                |deployment, _| rollout::deployment(deployment),
                 no_nudge,
                 deadline,
                 show,
@@ -83,7 +83,7 @@ pub async fn settle(
                 environment,
                 workload,
                 api,
-                rollout::stateful_set,
+                |set, _| rollout::stateful_set(set),
                 on_delete,
                 deadline,
                 show,
@@ -96,7 +96,7 @@ pub async fn settle(
                 environment,
                 workload,
                 api,
-                rollout::job,
+                rollout::job_with_pods,
                 no_nudge,
                 deadline,
                 show,
@@ -207,7 +207,7 @@ async fn settle_with<K>(
     environment: &Environment,
     workload: &Workload,
     api: Api<K>,
-    judge: fn(&K) -> Progress,
+    judge: fn(&K, &[Pod]) -> Progress,
     nudge: fn(&K, &[Pod]) -> Option<String>,
     deadline: Duration,
     show: &(dyn Fn(&str) + Sync),
@@ -250,7 +250,8 @@ where
         if !std::mem::take(&mut first) {
             tokio::select! {
                 () = &mut timer => {
-                    let last = latest.as_ref().map(judge).map_or("never seen".to_owned(), |p| format!("{p:?}"));
+                    let pods: Vec<Pod> = known.values().cloned().collect();
+                    let last = latest.as_ref().map(|current| judge(current, &pods)).map_or("never seen".to_owned(), |p| format!("{p:?}"));
                     return Err(fail(format!("not settled within {}s: {last}", deadline.as_secs())));
                 }
                 event = pods.try_next() => {
@@ -286,7 +287,8 @@ where
             }
         }
         let Some(current) = &latest else { continue };
-        match judge(current) {
+        let pods: Vec<Pod> = known.values().cloned().collect();
+        match judge(current, &pods) {
             Progress::Done => return Ok(()),
             Progress::Failed(message) => {
                 let mut failure = fail(message);
@@ -303,7 +305,6 @@ where
                     show(&waiting);
                     said = waiting;
                 }
-                let pods: Vec<Pod> = known.values().cloned().collect();
                 if let Some(old) = nudge(current, &pods) {
                     show(&format!(
                         "OnDelete: deleting {old} so that it comes back at the new revision"
