@@ -6,11 +6,13 @@
 
 use serde_json::Value;
 
+use crate::deletion::delete;
 use crate::environment::Environment;
 use crate::owner::describe;
-use crate::prune::{delete, owned};
+use crate::prune::owned;
 
-/// Deletes the environment's objects in `namespaces`; what it deleted.
+/// Deletes the environment's objects in `namespaces` and waits until they are
+/// gone, as `kubectl delete` does; what it deleted.
 pub async fn down(
     environment: &Environment,
     namespaces: &[String],
@@ -22,7 +24,7 @@ pub async fn down(
         .filter(|object| volumes || object["kind"] != "PersistentVolumeClaim")
         .collect();
     objects.sort_by_key(|object| order(object["kind"].as_str().unwrap_or_default()));
-    delete(environment, &objects).await;
+    delete(environment, &objects).await?;
     Ok(objects.iter().map(describe).collect())
 }
 

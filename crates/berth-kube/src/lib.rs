@@ -17,6 +17,7 @@
 mod apply;
 mod autoscaled;
 mod cluster;
+mod deletion;
 pub mod deploy;
 mod diff;
 pub mod down;

@@ -2,12 +2,13 @@
 //! by their labels (never anyone else's), listed, and deleted only when asked
 //! (`--prune`), as `kubectl apply --prune` with a label selector would.
 
-use kube::api::{DeleteParams, ListParams};
+use kube::api::ListParams;
 use serde_json::Value;
 
+use crate::deletion::delete;
 use crate::deploy::Prepared;
 use crate::environment::Environment;
-use crate::owner::{describe, owner_labels_match};
+use crate::owner::describe;
 
 /// The kinds berth renders, listed when looking for what it left.
 pub const KINDS: [(&str, &str); 15] = [
@@ -102,36 +103,7 @@ pub async fn report(
         return;
     }
     say(format!("pruning: {}", names.join(", ")));
-    delete(environment, leftover).await;
-}
-
-/// Deletes `objects`; one already gone is no failure.
-/// An object the cluster has that is not berth's — one of the same name that
-/// someone else made — is left alone.
-pub async fn delete(environment: &Environment, objects: &[Value]) {
-    for object in objects {
-        let Ok(api) = environment.kinds.api_for(object).await else {
-            continue;
-        };
-        // A listed object is the live one; one from a render is looked up.
-        let listed = object.pointer("/metadata/uid").is_some();
-        let berths = if listed {
-            owner_labels_match(object, object)
-        } else {
-            match environment.kinds.live(object).await {
-                Ok(Some(live)) => {
-                    serde_json::to_value(&live).is_ok_and(|live| owner_labels_match(object, &live))
-                }
-                _ => false,
-            }
-        };
-        if !berths {
-            continue;
-        }
-        let name = object
-            .pointer("/metadata/name")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        let _ = api.delete(name, &DeleteParams::background()).await;
+    if let Err(e) = delete(environment, leftover).await {
+        say(e);
     }
 }

@@ -7,11 +7,11 @@ use std::collections::BTreeSet;
 use berth_engine::history::{Evidence, Outcome, Record};
 
 use crate::apply::apply;
+use crate::deletion;
 use crate::deploy::{Prepared, Said};
 use crate::environment::Environment;
 use crate::object_set::ObjectSet;
 use crate::owner::describe;
-use crate::prune;
 use crate::service::{apply_service, await_service, with_applied};
 use crate::strategy;
 use crate::timeline::Timeline;
@@ -66,8 +66,9 @@ pub async fn restore(
                     "removing it: no earlier deployment had it",
                     None,
                 );
-                prune::delete(environment, &prepared.objects.services[service]).await;
-                Ok(())
+                deletion::delete(environment, &prepared.objects.services[service])
+                    .await
+                    .map_err(|e| Failure::new(service, e))
             }
         };
         if let Err(e) = result {
