@@ -417,11 +417,25 @@ fn the_quickstart_deploys_rolls_out_rolls_back_and_keeps_its_history_in_the_clus
     );
     assert!(project.names("deployments").is_empty());
     assert!(
+        project.names("pods").is_empty(),
+        "down returns once the pods are gone too"
+    );
+    assert!(
         project.names("secrets").contains(&"quickstart".to_owned()),
         "the user's Secret stays"
     );
     let history = assert_exit(&project.berth(&["history", "-e", "production"]), 0);
     assert!(history.lines().count() >= 6, "{history}");
+
+    // What down took away is deployed again, as new.
+    let again = assert_exit(&project.berth(&deploy), 0);
+    assert!(again.contains("succeeded"), "{again}");
+    assert_eq!(project.names("deployments"), ["api", "web"]);
+    // And so is a Deployment deleted by hand.
+    project.kubectl(&["delete", "deployment", "web", "-n", &project.namespace]);
+    let healed = assert_exit(&project.berth(&deploy), 0);
+    assert!(healed.contains("succeeded"), "{healed}");
+    assert_eq!(project.names("deployments"), ["api", "web"]);
 }
 
 #[test]

@@ -18,6 +18,7 @@ use crate::autoscaled::keep_live_replicas;
 use crate::environment::Environment;
 use crate::lease::{self, Held};
 use crate::object_set::ObjectSet;
+use crate::owner::service_of;
 use crate::preflight::{self, Missing};
 use crate::prune;
 use crate::restore::{heal, restore};
@@ -100,7 +101,11 @@ pub async fn prepare(environment: &Environment, request: &Request) -> Result<Pre
         .find(|r| r.outcome == Outcome::Succeeded)
         .cloned();
     let current = match &last {
-        Some(record) => deployed_by(record)?,
+        Some(record) => {
+            let mut current = deployed_by(record)?;
+            without_gone(environment, record.number, &mut current).await?;
+            current
+        }
         None => Deployed::default(),
     };
     let plan = plan_deploy(&current, &target, &request.services);
@@ -134,6 +139,31 @@ fn deployed_by(record: &Record) -> Result<Deployed, String> {
         .ecosystem(Some(&record.environment))
         .map_err(|p| p.to_string())?;
     Ok(Target::of(Arc::new(ecosystem.clone())).deployed())
+}
+
+/// Leaves out of `current` each service whose Deployment or StatefulSet, as
+/// deployment `number` applied it, the cluster no longer has — taken away by
+/// `berth down` or by hand — so that it is deployed again as new. A Job is
+/// not asked after: one may go once it has run (`ttlSecondsAfterFinished`).
+async fn without_gone(
+    environment: &Environment,
+    number: u64,
+    current: &mut Deployed,
+) -> Result<(), String> {
+    for object in environment.history.objects(number).await? {
+        if !matches!(object["kind"].as_str(), Some("Deployment" | "StatefulSet")) {
+            continue;
+        }
+        let Some(service) = service_of(&object) else {
+            continue;
+        };
+        if current.services.contains_key(service)
+            && environment.kinds.live(&object).await?.is_none()
+        {
+            current.services.shift_remove(service);
+        }
+    }
+    Ok(())
 }
 
 /// What `objects` reference that the cluster lacks.
