@@ -90,7 +90,7 @@ pub async fn status(environment: &Environment, namespaces: &[String]) -> Result<
                 namespace,
                 completions,
                 succeeded,
-                rollout::job(&job),
+                rollout::job_with_pods(&job, &pods),
                 &pods,
             ));
         }
@@ -118,8 +118,10 @@ fn row<K: Resource>(
     };
     let service = label(SERVICE);
     let mut revisions = BTreeMap::new();
+    // A pod being deleted (a canary's, after a rollback) runs no revision any more.
     for pod in pods
         .iter()
+        .filter(|p| p.metadata.deletion_timestamp.is_none())
         .filter(|p| p.metadata.labels.as_ref().and_then(|l| l.get(SERVICE)) == Some(&service))
     {
         let revision = pod
@@ -144,5 +146,48 @@ fn row<K: Resource>(
             Progress::Waiting(what) => format!("rolling out: {what}"),
             Progress::Failed(why) => format!("failed: {why}"),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn pod(revision: &str, ready: bool, deleting: bool) -> Pod {
+        let mut pod = json!({
+            "metadata": { "name": format!("web-{revision}"),
+                "labels": { SERVICE: "web", REVISION: revision } },
+            "status": { "conditions": [{ "type": "Ready",
+                "status": if ready { "True" } else { "False" } }] },
+        });
+        if deleting {
+            pod["metadata"]["deletionTimestamp"] = json!("2026-12-06T21:44:58Z");
+        }
+        serde_json::from_value(pod).unwrap()
+    }
+
+    #[test]
+    fn ready_pods_are_counted_per_revision_and_pods_being_deleted_are_not() {
+        let deployment: Deployment = serde_json::from_value(json!({
+            "metadata": { "name": "web", "labels": { SERVICE: "web" } }
+        }))
+        .unwrap();
+        let pods = [
+            pod("a1", true, false),
+            pod("a1", false, false),
+            pod("b2", false, true),
+        ];
+        let row = row(
+            &deployment,
+            "Deployment",
+            "shop",
+            2,
+            1,
+            Progress::Done,
+            &pods,
+        );
+        assert_eq!(row.revisions, BTreeMap::from([("a1".to_owned(), 1)]));
+        assert_eq!(row.state, "ready");
     }
 }

@@ -58,24 +58,32 @@ fn on_cluster(global: &Global, ecosystem: &berth_core::Ecosystem) -> Result<Exit
         );
         return Ok(Exit::Success);
     }
-    println!(
-        "{:<16} {:<12} {:<7} {:<28} STATE",
-        "SERVICE", "KIND", "READY", "READY PER REVISION"
-    );
-    for row in rows {
-        let revisions: Vec<String> = row
-            .revisions
+    let header = ["SERVICE", "KIND", "READY", "READY PER REVISION", "STATE"];
+    let cells: Vec<[String; 5]> = rows
+        .iter()
+        .map(|row| {
+            let revisions: Vec<String> = row
+                .revisions
+                .iter()
+                .map(|(revision, ready)| format!("{revision}:{ready}"))
+                .collect();
+            [
+                row.service.clone(),
+                row.kind.clone(),
+                format!("{}/{}", row.ready, row.desired),
+                revisions.join(" "),
+                row.state.clone(),
+            ]
+        })
+        .collect();
+    let widths = widths(&header, &cells);
+    for line in std::iter::once(header.map(str::to_owned)).chain(cells) {
+        let padded: Vec<String> = line
             .iter()
-            .map(|(revision, ready)| format!("{revision}:{ready}"))
+            .zip(&widths)
+            .map(|(cell, w)| format!("{cell:<w$}"))
             .collect();
-        println!(
-            "{:<16} {:<12} {:<7} {:<28} {}",
-            row.service,
-            row.kind,
-            format!("{}/{}", row.ready, row.desired),
-            revisions.join(" "),
-            row.state
-        );
+        println!("{}", padded.join("  ").trim_end());
     }
     Ok(Exit::Success)
 }
@@ -199,15 +207,7 @@ fn table(instances: &[InstanceReport], paint: Paint) -> String {
     let header = [
         "SERVICE", "REVISION", "PID", "STATE", "HEALTH", "RESTARTS", "PORT", "UPTIME",
     ];
-    let widths: Vec<usize> = (0..header.len())
-        .map(|c| {
-            rows.iter()
-                .map(|r| r[c].len())
-                .chain([header[c].len()])
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
+    let widths = widths(&header, &rows);
     let line = |cells: Vec<&str>, state: &dyn Fn(&str) -> String| {
         let text: Vec<String> = cells
             .iter()
@@ -236,6 +236,19 @@ fn table(instances: &[InstanceReport], paint: Paint) -> String {
         out += &line(row.iter().map(String::as_str).collect(), &colour);
     }
     out
+}
+
+/// Each column's width: its widest cell, the header's included.
+fn widths<const N: usize>(header: &[&str; N], rows: &[[String; N]]) -> Vec<usize> {
+    (0..N)
+        .map(|c| {
+            rows.iter()
+                .map(|r| r[c].chars().count())
+                .chain([header[c].len()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect()
 }
 
 /// The STATE column, the one coloured.
