@@ -1,54 +1,34 @@
-//! Deleting berth's objects, and waiting until the server has taken them away,
-//! as `kubectl delete` does. A workload is deleted in the foreground — its
-//! pods go before it does — so that once it is gone nothing of it runs; a claim
-//! stays until no pod mounts it. Waiting is on a watch begun at the version
-//! the delete returned.
+//! Deleting berth's objects, and waiting until the server has taken away what
+//! does not go at once: a claim, let go once no pod mounts it, and the pods of
+//! deleted workloads, which their nodes stop within the grace period. Objects
+//! are deleted in the background, as `kubectl delete` does, so that a
+//! workload is gone at once even where its pods are slow to stop. Waiting is
+//! on a watch begun at the version the server gave.
 
 use std::time::Duration;
 
 use futures_util::TryStreamExt;
 use futures_util::future::join_all;
-use kube::api::{Api, DeleteParams, DynamicObject};
-use serde_json::Value;
+use kube::api::{Api, DeleteParams, DynamicObject, ListParams};
+use serde_json::{Value, json};
 
 use crate::environment::Environment;
 use crate::owner::{describe, owner_labels_match};
-use crate::wait::{WorkloadKind, object_events};
+use crate::wait::object_events;
 
-/// How long a delete waits for what it deleted to be gone: pods to stop within
-/// their grace period, claims to be let go.
-const GONE_WITHIN: Duration = Duration::from_secs(120);
-
-/// An object whose delete the server accepted but has not finished: it has
-/// finalizers, or dependents that go first.
-struct Going {
-    described: String,
+/// An object the server has not finished taking away.
+pub struct Going {
+    pub described: String,
     api: Api<DynamicObject>,
     name: String,
     version: Option<String>,
 }
 
-/// Deletes `objects` and waits until they are gone; one already gone is no
-/// failure. An object the cluster has that is not berth's — one of the same
-/// name that someone else made — is left alone.
-pub async fn delete(environment: &Environment, objects: &[Value]) -> Result<(), String> {
-    let going = start_deleting(environment, objects).await?;
-    let left = until_gone(&going, GONE_WITHIN).await;
-    if left.is_empty() {
-        return Ok(());
-    }
-    Err(format!(
-        "deleted, but still being taken away after {}s: {}; their events may say why",
-        GONE_WITHIN.as_secs(),
-        left.join(", ")
-    ))
-}
-
-/// Asks for each delete; those still being taken away, or every failure.
-async fn start_deleting(
-    environment: &Environment,
-    objects: &[Value],
-) -> Result<Vec<Going>, String> {
+/// Deletes `objects`; one already gone is no failure. An object the cluster
+/// has that is not berth's — one of the same name that someone else made — is
+/// left alone. Those still being taken away (finalizers left), or every
+/// failure to delete.
+pub async fn delete(environment: &Environment, objects: &[Value]) -> Result<Vec<Going>, String> {
     let mut going = Vec::new();
     let mut failed = Vec::new();
     for object in objects {
@@ -62,13 +42,7 @@ async fn start_deleting(
             .pointer("/metadata/name")
             .and_then(Value::as_str)
             .unwrap_or_default();
-        let kind = object["kind"].as_str().unwrap_or_default();
-        let params = if WorkloadKind::of(kind).is_some() {
-            DeleteParams::foreground()
-        } else {
-            DeleteParams::background()
-        };
-        match api.delete(name, &params).await {
+        match api.delete(name, &DeleteParams::background()).await {
             Ok(either) => {
                 // The server answers with the object either way; one deleted at
                 // once carries the deletion's version, after which nothing comes,
@@ -112,9 +86,35 @@ async fn berths(environment: &Environment, object: &Value) -> bool {
     }
 }
 
+/// The environment's pods in `namespaces`, to be waited for once what owns
+/// them is deleted.
+pub async fn pods(environment: &Environment, namespaces: &[String]) -> Result<Vec<Going>, String> {
+    let params = ListParams::default().labels(&environment.owner.selector());
+    let mut going = Vec::new();
+    for namespace in namespaces {
+        let probe =
+            json!({ "apiVersion": "v1", "kind": "Pod", "metadata": { "namespace": namespace } });
+        let api = environment.kinds.api_for(&probe).await?;
+        let list = api
+            .list(&params)
+            .await
+            .map_err(|e| format!("listing pods in {namespace}: {}", crate::apply::said(&e)))?;
+        for pod in list.items {
+            let name = pod.metadata.name.clone().unwrap_or_default();
+            going.push(Going {
+                described: format!("Pod/{namespace}/{name}"),
+                api: api.clone(),
+                name,
+                version: pod.metadata.resource_version,
+            });
+        }
+    }
+    Ok(going)
+}
+
 /// Waits at most `deadline` for every object of `going` to be gone; those
 /// still there then.
-async fn until_gone(going: &[Going], deadline: Duration) -> Vec<String> {
+pub async fn until_gone(going: &[Going], deadline: Duration) -> Vec<String> {
     let _ = tokio::time::timeout(deadline, join_all(going.iter().map(Going::gone))).await;
     let mut left = Vec::new();
     for object in going {

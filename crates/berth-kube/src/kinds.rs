@@ -33,6 +33,7 @@ fn built_in(api_version: &str, kind: &str) -> Option<(ApiResource, Scope)> {
         ("v1", "Service") => namespaced::<core::v1::Service>(),
         ("v1", "ConfigMap") => namespaced::<core::v1::ConfigMap>(),
         ("v1", "Secret") => namespaced::<core::v1::Secret>(),
+        ("v1", "Pod") => namespaced::<core::v1::Pod>(),
         ("v1", "ServiceAccount") => namespaced::<core::v1::ServiceAccount>(),
         ("v1", "PersistentVolumeClaim") => namespaced::<core::v1::PersistentVolumeClaim>(),
         ("apps/v1", "Deployment") => namespaced::<apps::v1::Deployment>(),

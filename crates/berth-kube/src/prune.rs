@@ -103,7 +103,7 @@ pub async fn report(
         return;
     }
     say(format!("pruning: {}", names.join(", ")));
-    if let Err(e) = delete(environment, leftover).await {
+    if let Err(e) = delete(environment, leftover).await.map(drop) {
         say(e);
     }
 }

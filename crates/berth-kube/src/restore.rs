@@ -68,6 +68,7 @@ pub async fn restore(
                 );
                 deletion::delete(environment, &prepared.objects.services[service])
                     .await
+                    .map(drop)
                     .map_err(|e| Failure::new(service, e))
             }
         };

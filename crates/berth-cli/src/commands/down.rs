@@ -50,13 +50,15 @@ pub fn run(global: &Global, volumes: bool) -> Result<Exit, Problems> {
 /// with `volumes`.
 fn on_cluster(global: &Global, ecosystem: &Ecosystem, volumes: bool) -> Result<Exit, Problems> {
     use super::cluster;
-    let deleted = cluster::runtime()?.block_on(async {
+    let down = cluster::runtime()?.block_on(async {
         let environment = cluster::environment(global, ecosystem).await?;
-        berth_kube::down::down(&environment, &environment.namespaces, volumes)
-            .await
-            .map_err(cluster::problem)
+        berth_kube::down::down(&environment, &environment.namespaces, volumes, &|line| {
+            eprintln!("{line}")
+        })
+        .await
+        .map_err(cluster::problem)
     })?;
-    if deleted.is_empty() {
+    if down.deleted.is_empty() {
         println!(
             "nothing of `{}` was left in its cluster",
             ecosystem.environment_name
@@ -64,12 +66,18 @@ fn on_cluster(global: &Global, ecosystem: &Ecosystem, volumes: bool) -> Result<E
     } else {
         println!(
             "deleted {} objects of `{}`:",
-            deleted.len(),
+            down.deleted.len(),
             ecosystem.environment_name
         );
-        for name in &deleted {
+        for name in &down.deleted {
             println!("  {name}");
         }
+    }
+    if !down.going.is_empty() {
+        println!(
+            "still being taken away, which the cluster goes on doing: {}; their events say what holds them",
+            down.going.join(", ")
+        );
     }
     if !volumes {
         println!("its claims, and so its data, are kept; `berth down --volumes` deletes them too");
