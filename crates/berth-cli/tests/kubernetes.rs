@@ -1621,3 +1621,74 @@ fn an_object_of_the_same_name_that_is_someone_elses_is_never_taken_over_or_delet
         "down leaves theirs alone"
     );
 }
+
+/// A kubeconfig for the cluster of `kubeconfig` that logs in as a
+/// ServiceAccount holding the `admin` role in `namespace` only — how teams
+/// share a cluster — written into `dir`.
+fn namespaced_user(project: &Project, account: &str) -> PathBuf {
+    let namespace = &project.namespace;
+    project.kubectl(&["create", "namespace", namespace]);
+    project.kubectl(&["create", "serviceaccount", account, "-n", namespace]);
+    project.kubectl(&[
+        "create",
+        "rolebinding",
+        account,
+        "--clusterrole=admin",
+        &format!("--serviceaccount={namespace}:{account}"),
+        "-n",
+        namespace,
+    ]);
+    let token = project.kubectl(&["create", "token", account, "-n", namespace]);
+    let raw = project.kubectl(&["config", "view", "--raw", "--minify", "-o", "json"]);
+    let config: serde_json::Value = serde_json::from_str(&raw).unwrap();
+    let cluster = &config["clusters"][0]["cluster"];
+    let user = serde_json::json!({
+        "apiVersion": "v1", "kind": "Config", "current-context": "team",
+        "clusters": [{ "name": "team", "cluster": cluster }],
+        "users": [{ "name": account, "user": { "token": token.trim() } }],
+        "contexts": [{ "name": "team", "context": { "cluster": "team", "user": account, "namespace": namespace } }],
+    });
+    let path = project.dir.join("team.kubeconfig");
+    std::fs::write(&path, user.to_string()).unwrap();
+    path
+}
+
+#[test]
+fn a_user_with_rights_in_one_namespace_deploys_rolls_back_and_takes_down_there() {
+    let Some(kubeconfig) = cluster() else { return };
+    let admin = Project::from_example("quickstart", "team", kubeconfig, "quickstart");
+    let team = Project {
+        kubeconfig: namespaced_user(&admin, "deployer"),
+        dir: admin.dir.clone(),
+        namespace: admin.namespace.clone(),
+    };
+    assert!(
+        team.kubectl(&["get", "namespaces"]).contains("forbidden"),
+        "the user sees no other namespace"
+    );
+    team.secret("quickstart", &["session-secret=s"]);
+    let deploy = ["deploy", "-e", "production"];
+    let first = assert_exit(&team.berth(&deploy), 0);
+    assert!(first.contains("deployment 1 succeeded"), "{first}");
+    team.edit("image: quickstart/web:0.1.0", "image: quickstart/web:0.2.0");
+    let dry = assert_exit(&team.berth(&["deploy", "-e", "production", "--dry-run"]), 0);
+    assert!(
+        dry.contains("+        image: quickstart/web:0.2.0"),
+        "{dry}"
+    );
+    assert_exit(&team.berth(&deploy), 0);
+    assert_exit(
+        &team.berth(&["rollback", "-e", "production", "--to", "1"]),
+        0,
+    );
+    assert!(
+        team.get(
+            "deployment/web",
+            "IMAGE:.spec.template.spec.containers[0].image"
+        )
+        .contains("0.1.0")
+    );
+    let down = assert_exit(&team.berth(&["down", "-e", "production"]), 0);
+    assert!(down.contains("Deployment/"), "{down}");
+    assert!(team.names("deployments").is_empty());
+}

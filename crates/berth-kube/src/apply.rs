@@ -41,6 +41,12 @@ pub async fn apply(kinds: &Kinds, object: &Value, dry_run: bool) -> Result<Dynam
     }
 }
 
+/// Whether `message`, as [`said`] gives it, is the API server's refusal for
+/// want of rights (a 403, "… is forbidden: User … cannot …").
+pub fn forbidden(message: &str) -> bool {
+    message.contains(" is forbidden: ")
+}
+
 /// The API server's own message, without the client's wrapping; for an error
 /// short of the server, the whole chain of causes (a refused connection, a
 /// certificate not trusted), which the outermost alone does not say.

@@ -13,7 +13,7 @@ use berth_engine::history::{Entry, Outcome, Record, Trigger, now};
 use berth_engine::{Deployed, Target};
 use serde_json::Value;
 
-use crate::apply::apply;
+use crate::apply::{apply, forbidden};
 use crate::autoscaled::keep_live_replicas;
 use crate::environment::Environment;
 use crate::lease::{self, Held};
@@ -141,6 +141,17 @@ fn deployed_by(record: &Record) -> Result<Deployed, String> {
     Ok(Target::of(Arc::new(ecosystem.clone())).deployed())
 }
 
+/// Applies `namespace`, unless the user may not: one whose rights are those a
+/// RoleBinding gives in the namespace (the way teams share a cluster) cannot
+/// make it, and uses it as someone who could made it — if nobody did, the
+/// first object applied into it says so.
+async fn make_namespace(environment: &Environment, namespace: &Value) -> Result<(), String> {
+    match apply(&environment.kinds, namespace, false).await {
+        Err(e) if forbidden(&e) => Ok(()),
+        other => other.map(drop),
+    }
+}
+
 /// Leaves out of `current` each service whose Deployment or StatefulSet, as
 /// deployment `number` applied it, the cluster no longer has — taken away by
 /// `berth down` or by hand — so that it is deployed again as new. A Job is
@@ -216,7 +227,7 @@ pub async fn deploy(
         .iter()
         .filter(|o| o["kind"] == "Namespace")
     {
-        apply(&environment.kinds, namespace, false).await?;
+        make_namespace(environment, namespace).await?;
     }
     let (held, waited) = lock(environment, request.no_wait, show).await?;
     // What was read before the lock is stale if someone held it, or was still

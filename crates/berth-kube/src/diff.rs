@@ -8,15 +8,22 @@ use kube::api::DynamicObject;
 use serde_json::Value;
 use similar::TextDiff;
 
-use crate::apply::apply;
+use crate::apply::{apply, forbidden};
 use crate::kinds::Kinds;
 use crate::owner::describe;
 
 /// What applying `object` would change: `None` when nothing.
 pub async fn diff(kinds: &Kinds, object: &Value) -> Result<Option<String>, String> {
-    let live = kinds.live(object).await?;
+    // A namespace the user may not change is one whose rights a RoleBinding in
+    // it gives: a deploy uses it as it is, so it has no change to show.
+    let theirs = |e: &str| object["kind"] == "Namespace" && forbidden(e);
+    let live = match kinds.live(object).await {
+        Err(e) if theirs(&e) => return Ok(None),
+        live => live?,
+    };
     let after = match apply(kinds, object, true).await {
         Ok(after) => comparable(&after),
+        Err(e) if theirs(&e) => return Ok(None),
         // A new namespace's objects cannot be dry-run before it exists: show them as written.
         Err(_) if live.is_none() => object.clone(),
         // Nor can a changed Job, whose template cannot change: it is deleted

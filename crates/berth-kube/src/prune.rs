@@ -41,9 +41,17 @@ pub async fn owned(environment: &Environment, namespaces: &[String]) -> Result<V
             let Ok(api) = environment.kinds.api_for(&probe).await else {
                 continue;
             };
-            let list = api.list(&params).await.map_err(|e| {
-                format!("listing {kind} in {namespace}: {}", crate::apply::said(&e))
-            })?;
+            let list = match api.list(&params).await {
+                Ok(list) => list,
+                // A kind the user may not list is one berth could not have made for them.
+                Err(kube::Error::Api(status)) if status.code == 403 => continue,
+                Err(e) => {
+                    return Err(format!(
+                        "listing {kind} in {namespace}: {}",
+                        crate::apply::said(&e)
+                    ));
+                }
+            };
             for item in list.items {
                 let mut value = serde_json::to_value(&item).unwrap_or(Value::Null);
                 value["apiVersion"] = api_version.into();

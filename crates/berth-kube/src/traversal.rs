@@ -55,21 +55,25 @@ pub async fn apply_in_order(
             .iter()
             .filter(|o| !is_workload(o))
     });
-    let first: Vec<&Value> = prepared
+    // The server checks a RoleBinding against the Role it names, unless the
+    // user may bind any role (cluster-admin may): the Roles go in first.
+    let (bindings, first): (Vec<&Value>, Vec<&Value>) = prepared
         .objects
         .shared
         .iter()
         .filter(|o| o["kind"] != "Namespace")
         .chain(outside)
         .chain(settings)
-        .collect();
-    stream::iter(first)
-        .map(|object| apply(&environment.kinds, object, false))
-        .buffer_unordered(AT_ONCE)
-        .try_collect::<Vec<_>>()
-        .await
-        // Any changing service's settings may have gone in: all are put back.
-        .map_err(|e| (fail(e), changing.clone()))?;
+        .partition(|o| o["kind"] == "RoleBinding");
+    for tier in [first, bindings] {
+        stream::iter(tier)
+            .map(|object| apply(&environment.kinds, object, false))
+            .buffer_unordered(AT_ONCE)
+            .try_collect::<Vec<_>>()
+            .await
+            // Any changing service's settings may have gone in: all are put back.
+            .map_err(|e| (fail(e), changing.clone()))?;
+    }
     let ecosystem = &prepared.target.ecosystem;
     let all = plan::plan(
         ecosystem,
