@@ -196,10 +196,12 @@ async fn check(
             })
         }
         Reference::StorageClass(name) => {
-            let class = Api::<StorageClass>::all(client.clone())
-                .get_opt(name)
-                .await
-                .map_err(asked)?;
+            let class = match Api::<StorageClass>::all(client.clone()).get_opt(name).await {
+                // Storage classes are the cluster's: a user whose rights are one
+                // namespace's cannot see them, and the claim will say if it is missing.
+                Err(kube::Error::Api(status)) if status.code == 403 => return Ok(None),
+                class => class.map_err(asked)?,
+            };
             class.is_none().then(|| {
                 (
                     format!("StorageClass {name}"),
