@@ -1622,9 +1622,9 @@ fn an_object_of_the_same_name_that_is_someone_elses_is_never_taken_over_or_delet
     );
 }
 
-/// A kubeconfig for the cluster of `kubeconfig` that logs in as a
-/// ServiceAccount holding the `admin` role in `namespace` only — how teams
-/// share a cluster — written into `dir`.
+/// A kubeconfig for the project's cluster that logs in as the ServiceAccount
+/// `account`, holding the `admin` role in the project's namespace only — how
+/// teams share a cluster — written into the project's folder.
 fn namespaced_user(project: &Project, account: &str) -> PathBuf {
     let namespace = &project.namespace;
     project.kubectl(&["create", "namespace", namespace]);

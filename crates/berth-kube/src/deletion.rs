@@ -18,7 +18,7 @@ use crate::wait::object_events;
 
 /// An object the server has not finished taking away.
 pub struct Going {
-    pub described: String,
+    described: String,
     api: Api<DynamicObject>,
     name: String,
     version: Option<String>,
