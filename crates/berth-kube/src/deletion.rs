@@ -115,7 +115,10 @@ pub async fn pods(environment: &Environment, namespaces: &[String]) -> Result<Ve
 /// Waits at most `deadline` for every object of `going` to be gone; those
 /// still there then.
 pub async fn until_gone(going: &[Going], deadline: Duration) -> Vec<String> {
-    let _ = tokio::time::timeout(deadline, join_all(going.iter().map(Going::gone))).await;
+    let all = join_all(going.iter().map(Going::gone));
+    if tokio::time::timeout(deadline, all).await.is_ok() {
+        return Vec::new();
+    }
     let mut left = Vec::new();
     for object in going {
         if !matches!(object.api.get_opt(&object.name).await, Ok(None)) {

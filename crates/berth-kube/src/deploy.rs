@@ -89,6 +89,10 @@ pub struct Prepared {
     /// Every deployment the environment's history has, and the last good one.
     pub records: Vec<Record>,
     pub last: Option<Record>,
+    /// The objects the last good deployment applied, and those it left in the
+    /// cluster; none before the first.
+    pub last_applied: Vec<Value>,
+    pub last_left: Vec<Value>,
 }
 
 /// Works out the deployment without changing anything.
@@ -100,13 +104,14 @@ pub async fn prepare(environment: &Environment, request: &Request) -> Result<Pre
         .rev()
         .find(|r| r.outcome == Outcome::Succeeded)
         .cloned();
-    let current = match &last {
+    let (current, last_applied, last_left) = match &last {
         Some(record) => {
+            let (applied, left) = environment.history.stored(record.number).await?;
             let mut current = deployed_by(record)?;
-            without_gone(environment, record.number, &mut current).await?;
-            current
+            without_gone(environment, &applied, &mut current).await?;
+            (current, applied, left)
         }
-        None => Deployed::default(),
+        None => (Deployed::default(), Vec::new(), Vec::new()),
     };
     let plan = plan_deploy(&current, &target, &request.services);
     let objects = match &request.stored {
@@ -128,6 +133,8 @@ pub async fn prepare(environment: &Environment, request: &Request) -> Result<Pre
         objects,
         records,
         last,
+        last_applied,
+        last_left,
     })
 }
 
@@ -153,23 +160,22 @@ async fn make_namespace(environment: &Environment, namespace: &Value) -> Result<
 }
 
 /// Leaves out of `current` each service whose Deployment or StatefulSet, as
-/// deployment `number` applied it, the cluster no longer has — taken away by
+/// the last good deployment `applied` it, the cluster no longer has — taken away by
 /// `berth down` or by hand — so that it is deployed again as new. A Job is
 /// not asked after: one may go once it has run (`ttlSecondsAfterFinished`).
 async fn without_gone(
     environment: &Environment,
-    number: u64,
+    applied: &[Value],
     current: &mut Deployed,
 ) -> Result<(), String> {
-    for object in environment.history.objects(number).await? {
+    for object in applied {
         if !matches!(object["kind"].as_str(), Some("Deployment" | "StatefulSet")) {
             continue;
         }
-        let Some(service) = service_of(&object) else {
+        let Some(service) = service_of(object) else {
             continue;
         };
-        if current.services.contains_key(service)
-            && environment.kinds.live(&object).await?.is_none()
+        if current.services.contains_key(service) && environment.kinds.live(object).await?.is_none()
         {
             current.services.shift_remove(service);
         }

@@ -274,14 +274,8 @@ impl ClusterHistory {
     }
 
     /// What deployment `number` left berth owning in the cluster: the objects
-    /// it applied and those it left there.
-    pub async fn owned_after(&self, number: u64) -> Result<Vec<Value>, String> {
-        let (mut objects, left) = self.stored(number).await?;
-        objects.extend(left);
-        Ok(objects)
-    }
-
-    async fn stored(&self, number: u64) -> Result<(Vec<Value>, Vec<Value>), String> {
+    /// it applied, and those it left there.
+    pub async fn stored(&self, number: u64) -> Result<(Vec<Value>, Vec<Value>), String> {
         let main =
             self.secrets.get(&self.name(number)).await.map_err(|e| {
                 format!("reading deployment {number} from the cluster: {}", said(&e))

@@ -70,23 +70,20 @@ pub async fn leftover(
     environment: &Environment,
     prepared: &Prepared,
 ) -> Result<Vec<Value>, String> {
-    let Some(last) = &prepared.last else {
-        return Ok(Vec::new());
-    };
     let keep = prepared.objects.names();
     let mut left = Vec::new();
-    for object in environment.history.owned_after(last.number).await? {
+    for object in prepared.last_applied.iter().chain(&prepared.last_left) {
         // Claims a StatefulSet made from its templates belong to its data, not to a deployment.
-        if object["kind"] == "PersistentVolumeClaim" || keep.contains(&describe(&object)) {
+        if object["kind"] == "PersistentVolumeClaim" || keep.contains(&describe(object)) {
             continue;
         }
         // A kind the server no longer serves holds nothing to prune.
-        if environment.kinds.api_for(&object).await.is_err() {
+        if environment.kinds.api_for(object).await.is_err() {
             continue;
         }
-        let live = environment.kinds.live(&object).await?;
+        let live = environment.kinds.live(object).await?;
         if live.is_some() {
-            left.push(object);
+            left.push(object.clone());
         }
     }
     Ok(left)

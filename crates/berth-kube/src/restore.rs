@@ -34,16 +34,7 @@ pub async fn restore(
             ..Evidence::default()
         }),
     );
-    let previous = match &prepared.last {
-        Some(record) => match environment.history.objects(record.number).await {
-            Ok(objects) => ObjectSet::group(objects),
-            Err(e) => {
-                timeline.say(None, format!("cannot restore: {e}"), None);
-                return Outcome::Failed;
-            }
-        },
-        None => ObjectSet::default(),
-    };
+    let previous = ObjectSet::group(prepared.last_applied.clone());
     let mut restored = true;
     for service in done.iter().rev() {
         let result = match previous.services.get(service) {
@@ -111,16 +102,7 @@ pub async fn heal(
         ),
         None,
     );
-    let previous = match &prepared.last {
-        Some(record) => match environment.history.objects(record.number).await {
-            Ok(objects) => ObjectSet::group(objects),
-            Err(e) => {
-                timeline.say(None, format!("cannot heal: {e}"), None);
-                return;
-            }
-        },
-        None => ObjectSet::default(),
-    };
+    let previous = ObjectSet::group(prepared.last_applied.clone());
     // A canary's weights on a route go first, so that no traffic goes to
     // what is put back below.
     for route in previous
