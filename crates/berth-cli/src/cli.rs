@@ -258,7 +258,7 @@ pub enum Command {
         from: ImportSource,
     },
     /// Run the stand-in workload: an HTTP service with /healthz, /ready and /metrics
-    Workload(WorkloadArgs),
+    Workload(berth_workload::Options),
     /// Print a shell's completion script: `berth completions bash > /etc/bash_completion.d/berth`
     Completions {
         #[arg(value_enum)]
@@ -303,38 +303,6 @@ pub enum BackupAction {
         /// Data stores to drill (default: all)
         services: Vec<String>,
     },
-}
-
-#[derive(Args)]
-pub struct WorkloadArgs {
-    /// Name it answers with
-    #[arg(long, env = "BERTH_SERVICE", default_value = "workload")]
-    pub name: String,
-    /// Address to listen on; 0.0.0.0 in a container
-    #[arg(long, env = "WORKLOAD_ADDRESS", default_value = "127.0.0.1")]
-    pub address: std::net::IpAddr,
-    /// Port to listen on
-    #[arg(long, env = "PORT", default_value_t = 8080)]
-    pub port: u16,
-    /// Version it reports
-    #[arg(long = "release", default_value = "1.0.0")]
-    pub release: String,
-    /// Time to "boot" before listening, such as 2s
-    #[arg(long, value_parser = humantime::parse_duration, default_value = "0s")]
-    pub start_delay: std::time::Duration,
-    /// Share of requests answered with 500, from 0 to 1
-    #[arg(long, default_value_t = 0.0)]
-    pub failure_rate: f64,
-    /// Latency added to each request, such as 50ms
-    #[arg(long, value_parser = humantime::parse_duration, default_value = "0s")]
-    pub latency: std::time::Duration,
-    /// Exit with status 1 after this long
-    #[arg(long, value_parser = humantime::parse_duration)]
-    pub crash_after: Option<std::time::Duration>,
-    /// URL of an upstream whose /ready must answer before this one is ready
-    /// (repeatable, or comma-separated in UPSTREAMS)
-    #[arg(long = "upstream", env = "UPSTREAMS", value_delimiter = ',')]
-    pub upstreams: Vec<String>,
 }
 
 /// Where the dashboard listens, and the token that lets a request act.

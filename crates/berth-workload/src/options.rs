@@ -1,40 +1,41 @@
-//! What the workload is told to be.
+//! What the workload is told to be: one command line for `berth workload` and
+//! the `berth-workload` binary.
 
 use std::time::Duration;
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, clap::Args)]
 pub struct Options {
-    /// The name it answers with (default: the `BERTH_SERVICE` it was started as).
+    /// Name it answers with
+    #[arg(long, env = "BERTH_SERVICE", default_value = "workload")]
     pub name: String,
-    /// The address it listens on: loopback, unless told (in a container, all).
+    /// Address to listen on; 0.0.0.0 in a container
+    #[arg(long, env = "WORKLOAD_ADDRESS", default_value = "127.0.0.1")]
     pub address: std::net::IpAddr,
+    /// Port to listen on
+    #[arg(long, env = "PORT", default_value_t = 8080)]
     pub port: u16,
-    /// What `/` and other paths answer with, as a release would.
+    /// Version it reports, as a release would
+    #[arg(
+        long = "release",
+        id = "release",
+        value_name = "VERSION",
+        default_value = "1.0.0"
+    )]
     pub version: String,
-    /// Time spent "booting" before it listens.
+    /// Time to "boot" before listening, such as 2s
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "0s")]
     pub start_delay: Duration,
-    /// Share of requests (0 to 1) answered with 500, spread evenly.
+    /// Share of requests answered with 500, from 0 to 1, spread evenly
+    #[arg(long, default_value_t = 0.0)]
     pub failure_rate: f64,
-    /// Added to every request but the probes and metrics.
+    /// Latency added to each request but the probes and metrics, such as 50ms
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "0s")]
     pub latency: Duration,
-    /// Exit with status 1 this long after starting.
+    /// Exit with status 1 after this long
+    #[arg(long, value_parser = humantime::parse_duration)]
     pub crash_after: Option<Duration>,
-    /// URLs whose `/ready` must answer 2xx before this one is ready.
+    /// URL of an upstream whose /ready must answer before this one is ready
+    /// (repeatable, or comma-separated in UPSTREAMS)
+    #[arg(long = "upstream", env = "UPSTREAMS", value_delimiter = ',')]
     pub upstreams: Vec<String>,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Options {
-            name: "workload".to_owned(),
-            address: std::net::Ipv4Addr::LOCALHOST.into(),
-            port: 8080,
-            version: "1.0.0".to_owned(),
-            start_delay: Duration::ZERO,
-            failure_rate: 0.0,
-            latency: Duration::ZERO,
-            crash_after: None,
-            upstreams: Vec::new(),
-        }
-    }
 }

@@ -28,7 +28,7 @@ struct State {
 
 /// Serves until SIGTERM or SIGINT (then returns), or until `crash_after` (then
 /// exits the process with status 1).
-pub async fn serve(options: Options) -> std::io::Result<()> {
+pub(crate) async fn serve(options: Options) -> std::io::Result<()> {
     tokio::time::sleep(options.start_delay).await;
     let listener = TcpListener::bind((options.address, options.port)).await?;
     let port = listener.local_addr()?.port();
