@@ -4,6 +4,7 @@
 //! decisions as a process, stopped with the grace period and removed.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use berth_core::model::{Kind, Restart};
@@ -17,7 +18,7 @@ use bollard::query_parameters::{
 };
 use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 
 use crate::engine::{Engine, said};
 
@@ -130,10 +131,11 @@ impl Life {
             s.started = true;
             s.ready = false;
         });
-        let output = self.follow_output();
+        let heard = Arc::new(Notify::new());
+        let output = self.follow_output(&heard);
         let ended = tokio::select! {
             code = self.exit_code() => Ended::Exited(code),
-            _ = self.until_ready_then_live() => unreachable!("probes wait forever"),
+            _ = self.until_ready_then_live(&heard) => unreachable!("probes wait forever"),
             _ = stop.wait_for(|stop| *stop) => Ended::Stopped,
         };
         if matches!(ended, Ended::Stopped) {
@@ -180,13 +182,13 @@ impl Life {
 
     /// Ready once berth's probe passes and the Engine's health check says
     /// healthy; then the liveness probe, which kills the container if it fails.
-    async fn until_ready_then_live(&self) {
+    async fn until_ready_then_live(&self, heard: &Notify) {
         let inside = Inside {
             engine: &self.engine,
             container: &self.name,
         };
         if let Some(target) = &self.readiness {
-            berth_local::until_ready(target, &inside).await;
+            berth_local::until_ready(target, &inside, heard).await;
         }
         if self.body.healthcheck.is_some() {
             self.until_healthy().await;
@@ -254,7 +256,7 @@ impl Life {
     }
 
     /// Follows the container's output into the instance's log, until it stops.
-    fn follow_output(&self) -> tokio::task::JoinHandle<()> {
+    fn follow_output(&self, heard: &Arc<Notify>) -> tokio::task::JoinHandle<()> {
         let options = LogsOptions {
             follow: true,
             stdout: true,
@@ -265,7 +267,7 @@ impl Life {
         let (mut writer, reader) = tokio::io::duplex(1 << 16);
         let sink = self.sink.clone();
         let status = self.status.clone();
-        let reading = tokio::spawn(sink.follow(reader, status));
+        let reading = tokio::spawn(sink.follow(reader, status, heard.clone()));
         tokio::spawn(async move {
             while let Some(Ok(chunk)) = logs.next().await {
                 if writer.write_all(&chunk.into_bytes()).await.is_err() {

@@ -11,6 +11,7 @@ use regex::Regex;
 use std::io::Write;
 
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::sync::Notify;
 
 use crate::runtime::Output;
 use crate::status_cell::StatusCell;
@@ -109,7 +110,13 @@ impl Sink {
     /// to the file, one to the output — on a writer thread, so that the pipe is
     /// drained while a batch is being stamped and written, and a service writing
     /// as fast as it can is never kept waiting on berth.
-    pub async fn follow(self, stream: impl AsyncRead + Unpin, status: StatusCell) {
+    /// `heard` is told each time something arrives, for the readiness probe.
+    pub async fn follow(
+        self,
+        stream: impl AsyncRead + Unpin,
+        status: StatusCell,
+        heard: Arc<Notify>,
+    ) {
         let writers = writers();
         let writer = &writers[writer_of(&self.service, writers.len())];
         let sink = Arc::new((self, status));
@@ -125,6 +132,7 @@ impl Sink {
                 Ok([]) | Err(_) => break,
                 Ok(chunk) => chunk,
             };
+            heard.notify_one();
             let taken = chunk.len();
             let end = chunk.iter().rposition(|b| *b == b'\n');
             let whole = match end {

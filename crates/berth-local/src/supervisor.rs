@@ -6,7 +6,7 @@ use std::time::Duration;
 use berth_core::model::{Kind, Restart};
 use nix::sys::signal::Signal;
 use tokio::process::Child;
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 
 use std::sync::Arc;
 
@@ -102,9 +102,10 @@ pub async fn supervise(spec: Spec, status: StatusCell, mut stop: watch::Receiver
             s.started = true;
             s.ready = false;
         });
-        let readers = follow_output(&mut child, &spec.sink, &status);
+        let heard = Arc::new(Notify::new());
+        let readers = follow_output(&mut child, &spec.sink, &status, &heard);
         let ended = tokio::select! {
-            exit = watch_one_run(&mut child, pid, &spec, &status) => Some(exit),
+            exit = watch_one_run(&mut child, pid, &spec, &status, &heard) => Some(exit),
             _ = stop.wait_for(|stop| *stop) => None,
         };
         let Some(exit) = ended else {
@@ -174,6 +175,7 @@ async fn watch_one_run(
     pid: u32,
     spec: &Spec,
     status: &StatusCell,
+    heard: &Notify,
 ) -> ExitStatus {
     let commands = probe::Beside {
         dir: &spec.launch.dir,
@@ -181,7 +183,7 @@ async fn watch_one_run(
     };
     let readiness = async {
         if let Some(target) = &spec.readiness {
-            probe::until_ready(target, &commands).await;
+            probe::until_ready(target, &commands, heard).await;
         }
         status.send_modify(|s| s.ready = true);
         std::future::pending::<()>().await
@@ -211,13 +213,18 @@ async fn terminate(child: &mut Child, pid: u32, grace: Duration) {
     process::signal_group(pid, Signal::SIGKILL);
 }
 
-fn follow_output(child: &mut Child, sink: &Sink, status: &StatusCell) -> Readers {
+fn follow_output(
+    child: &mut Child,
+    sink: &Sink,
+    status: &StatusCell,
+    heard: &Arc<Notify>,
+) -> Readers {
     let stdout = child.stdout.take().expect("stdout is piped");
     let stderr = child.stderr.take().expect("stderr is piped");
     process::widen_pipe(&stdout);
     process::widen_pipe(&stderr);
-    let out = sink.clone().follow(stdout, status.clone());
-    let err = sink.clone().follow(stderr, status.clone());
+    let out = sink.clone().follow(stdout, status.clone(), heard.clone());
+    let err = sink.clone().follow(stderr, status.clone(), heard.clone());
     Readers(Some(tokio::spawn(async move {
         futures_util::future::join(out, err).await;
     })))
@@ -262,7 +269,7 @@ async fn run_to_end(argv: &[String], spec: &Spec) -> Result<(), String> {
     let pid = child.id().expect("a running child has a pid");
     let group = spec.guard.group(pid);
     let status = StatusCell::detached(&spec.sink.service);
-    let readers = follow_output(&mut child, &spec.sink, &status);
+    let readers = follow_output(&mut child, &spec.sink, &status, &Arc::default());
     let exit = child.wait().await.map_err(|e| e.to_string())?;
     // Whatever it left behind in its group goes with it.
     drop(group);
