@@ -715,3 +715,28 @@ fn the_control_api_answers_what_misbehaves_and_keeps_serving() {
     assert!(down.status.success(), "{}", text(&down));
     assert_gone(&marker);
 }
+
+#[test]
+fn a_slow_detached_up_says_what_it_waits_for_and_returns_once_all_are_up() {
+    let ports = free_ports(2);
+    let dir = scratch("slow-detached");
+    let yaml = format!(
+        "name: slow\nservices:\n  slow:\n    local: {{ run: [berth, workload, --start-delay, 6s] }}\n    ports: {{ http: {} }}\n    health: {{ readiness: /ready }}\n  after:\n    local: {{ run: [berth, workload] }}\n    ports: {{ http: {} }}\n    health: {{ readiness: /ready }}\n    depends_on: {{ slow: healthy }}\n",
+        ports[0], ports[1]
+    );
+    std::fs::write(dir.join("berth.yaml"), yaml).unwrap();
+    let marker = format!("{}-detached", dir.display());
+    let up = berth(&dir, &marker, &["up", "-d"]);
+    assert!(up.status.success(), "{}", text(&up));
+    let said = text(&up);
+    assert!(
+        said.contains("berth: still starting; not ready yet: slow (running)"),
+        "{said}"
+    );
+    assert!(said.contains("up in the background"), "{said}");
+    let now = status(&dir, &marker);
+    assert_eq!(now["progress"]["progress"], "up");
+    assert_eq!(instance(&now, "after")["ready"], true);
+    assert!(berth(&dir, &marker, &["down"]).status.success());
+    assert_gone(&marker);
+}

@@ -61,11 +61,8 @@ pub fn start(
         // Another berth may answer on the socket: only ours counts.
         let ours = matches!(session.found(), Found::Running(pid) if pid == child.id());
         if ours
-            && let Ok(Reply::Status {
-                progress,
-                instances,
-                ..
-            }) = berth_local::request(&session.socket(), &Request::Status)
+            && let Ok(Reply::Progress { progress }) =
+                berth_local::request(&session.socket(), &Request::Progress)
         {
             match progress {
                 Progress::Up => {
@@ -80,7 +77,11 @@ pub fn start(
                     return Ok(gave_up(&log_path, &message, ""));
                 }
                 Progress::Starting if said_at.elapsed() >= PROGRESS_EVERY => {
-                    println!("berth: still starting; {}", waiting_on(&instances));
+                    if let Ok(Reply::Status { instances, .. }) =
+                        berth_local::request(&session.socket(), &Request::Status)
+                    {
+                        println!("berth: still starting; {}", waiting_on(&instances));
+                    }
                     said_at = Instant::now();
                 }
                 Progress::Starting | Progress::Stopping => {}

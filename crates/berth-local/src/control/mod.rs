@@ -25,8 +25,15 @@ use crate::deployer::{Ask, DeployResult};
 #[derive(Debug)]
 pub enum Request {
     Status,
-    Stop { service: String },
-    Restart { service: String },
+    /// How far `up` has come, without the instances: what `up -d` asks while it
+    /// waits, which with a thousand instances is a thousandth of the status.
+    Progress,
+    Stop {
+        service: String,
+    },
+    Restart {
+        service: String,
+    },
     Deploy(Ask),
     Promote,
     Abort,
@@ -44,6 +51,7 @@ impl Request {
         };
         match self {
             Request::Status => ("GET", "/v1/status".to_owned(), None),
+            Request::Progress => ("GET", "/v1/progress".to_owned(), None),
             Request::Stop { service: name } => ("POST", service(name, "stop"), None),
             Request::Restart { service: name } => ("POST", service(name, "restart"), None),
             Request::Deploy(ask) => (
@@ -66,6 +74,9 @@ pub enum Reply {
         instances: Vec<InstanceReport>,
         #[serde(default)]
         rollouts: Vec<RolloutReport>,
+    },
+    Progress {
+        progress: Progress,
     },
     /// What a deployment under way will do.
     Plan(DeployPlan),

@@ -47,6 +47,7 @@ fn routes(
 ) -> Router {
     Router::new()
         .route("/v1/status", get(status))
+        .route("/v1/progress", get(how_far))
         .route("/v1/events", get(events))
         .route("/v1/services/{service}/stop", post(stop))
         .route("/v1/services/{service}/restart", post(restart))
@@ -120,6 +121,11 @@ fn status_of(berth: &Berth) -> Reply {
 
 async fn status(State(berth): State<Berth>) -> Response {
     answer(StatusCode::OK, &status_of(&berth))
+}
+
+async fn how_far(State(berth): State<Berth>) -> Response {
+    let progress = berth.progress.borrow().clone();
+    answer(StatusCode::OK, &Reply::Progress { progress })
 }
 
 /// The status as server-sent events: now, and again whenever something but
