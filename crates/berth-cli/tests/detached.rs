@@ -25,10 +25,15 @@ fn instance<'a>(status: &'a serde_json::Value, name: &str) -> &'a serde_json::Va
 }
 
 fn project(name: &str) -> (PathBuf, String) {
+    project_where_api_runs(name, "[berth, workload]")
+}
+
+/// `api`, and a `worker` that waits for it to be healthy; `api` runs `run`.
+fn project_where_api_runs(name: &str, run: &str) -> (PathBuf, String) {
     let ports = free_ports(2);
     let dir = scratch(name);
     let yaml = format!(
-        "name: {name}\nservices:\n  api:\n    local: {{ run: [berth, workload] }}\n    ports: {{ http: {} }}\n    health: {{ readiness: /ready }}\n  worker:\n    local: {{ run: [berth, workload] }}\n    ports: {{ http: {} }}\n    health: {{ readiness: /ready }}\n    depends_on: {{ api: healthy }}\n",
+        "name: {name}\nservices:\n  api:\n    local: {{ run: {run} }}\n    ports: {{ http: {} }}\n    health: {{ readiness: /ready }}\n  worker:\n    local: {{ run: [berth, workload] }}\n    ports: {{ http: {} }}\n    health: {{ readiness: /ready }}\n    depends_on: {{ api: healthy }}\n",
         ports[0], ports[1]
     );
     std::fs::write(dir.join("berth.yaml"), yaml).unwrap();
@@ -718,25 +723,19 @@ fn the_control_api_answers_what_misbehaves_and_keeps_serving() {
 
 #[test]
 fn a_slow_detached_up_says_what_it_waits_for_and_returns_once_all_are_up() {
-    let ports = free_ports(2);
-    let dir = scratch("slow-detached");
-    let yaml = format!(
-        "name: slow\nservices:\n  slow:\n    local: {{ run: [berth, workload, --start-delay, 6s] }}\n    ports: {{ http: {} }}\n    health: {{ readiness: /ready }}\n  after:\n    local: {{ run: [berth, workload] }}\n    ports: {{ http: {} }}\n    health: {{ readiness: /ready }}\n    depends_on: {{ slow: healthy }}\n",
-        ports[0], ports[1]
-    );
-    std::fs::write(dir.join("berth.yaml"), yaml).unwrap();
-    let marker = format!("{}-detached", dir.display());
+    let (dir, marker) =
+        project_where_api_runs("slow-detached", "[berth, workload, --start-delay, 6s]");
     let up = berth(&dir, &marker, &["up", "-d"]);
     assert!(up.status.success(), "{}", text(&up));
     let said = text(&up);
     assert!(
-        said.contains("berth: still starting; not ready yet: slow (running)"),
+        said.contains("berth: still starting; not ready yet: api (running)"),
         "{said}"
     );
     assert!(said.contains("up in the background"), "{said}");
     let now = status(&dir, &marker);
     assert_eq!(now["progress"]["progress"], "up");
-    assert_eq!(instance(&now, "after")["ready"], true);
+    assert_eq!(instance(&now, "worker")["ready"], true);
     assert!(berth(&dir, &marker, &["down"]).status.success());
     assert_gone(&marker);
 }
