@@ -73,9 +73,9 @@ def wait_all_ready(ports, limit=60.0):
     return last - started
 
 
-def descendants_with(marker, workloads_only=False):
-    """Processes whose environment carries `marker`: all of them, or only the
-    workloads, leaving out the tool and its helpers."""
+def descendants_with(marker, program=None):
+    """Processes whose environment carries `marker`: all of them, or only those
+    running `program` (the workloads), leaving out the tool and its helpers."""
     needle = f"BENCH_MARK={marker}".encode()
     found = []
     for pid in os.listdir("/proc"):
@@ -83,7 +83,7 @@ def descendants_with(marker, workloads_only=False):
             continue
         try:
             with open(f"/proc/{pid}/environ", "rb") as f:
-                if needle in f.read().split(b"\0") and (not workloads_only or is_workload(pid)):
+                if needle in f.read().split(b"\0") and (program is None or runs(pid, program)):
                     with open(f"/proc/{pid}/stat") as s:
                         if s.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X"):
                             found.append(int(pid))
@@ -92,10 +92,9 @@ def descendants_with(marker, workloads_only=False):
     return found
 
 
-def is_workload(pid):
+def runs(pid, program):
     with open(f"/proc/{pid}/cmdline", "rb") as f:
-        argv = f.read().split(b"\0")
-    return os.path.basename(argv[0]) == b"berth-workload" or b"workload" in argv
+        return f.read().split(b"\0")[0] == os.fsencode(program)
 
 
 class Tool:
@@ -170,7 +169,7 @@ def run_once(tool, services, stop_limit):
     env = dict(os.environ, BENCH_MARK=marker, NO_COLOR="1")
     process = subprocess.Popen(argv, cwd=directory, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     up = wait_all_ready(ports)
-    found = len(descendants_with(marker, workloads_only=True))
+    found = len(descendants_with(marker, tool.workload))
     started = time.monotonic()
     process.send_signal(tool.stop_signal())
     down = None
@@ -183,7 +182,7 @@ def run_once(tool, services, stop_limit):
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
-    leftovers = descendants_with(marker, workloads_only=True)
+    leftovers = descendants_with(marker, tool.workload)
     kill_all(descendants_with(marker))
     # Again, and this time kill the supervisor itself.
     marker = f"{tool.name}-killed-{time.monotonic_ns()}"
