@@ -3,8 +3,8 @@
 //! Kubernetes' agnhost does for its own tests. It answers `/healthz`, `/ready` and
 //! `/metrics`, and has knobs for how long it takes to start, how often it fails,
 //! how slow it is, when it crashes, and which upstreams it waits for. It runs as
-//! `berth workload`, and as the `berth-workload` binary, which starts in half the
-//! time: benchmarks that start a thousand of them measure the supervisor, not the
+//! `berth workload`, and as the `berth-workload` binary, whose start costs half the
+//! CPU: benchmarks that start a thousand of them measure the supervisor, not the
 //! loading of berth's own binary.
 
 mod metrics;
